@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make up` (everything on the sample data) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Where to get a CPU-only torch when this machine has no local wheel (never the multi-GB CUDA default).
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: venv test lint up down format clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@# A CPU build of torch first: a local wheel when the machine has one, else the CPU-only index.
+	$(PY) -c "import torch" 2>/dev/null \
+	  || $(PY) -m pip install --quiet --no-index "torch==$(TORCH_VERSION)" 2>/dev/null \
+	  || $(PY) -m pip install --quiet torch --index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+up: venv
+	$(VENV)/bin/salescast up
+
+down: venv
+	$(VENV)/bin/salescast down
+
+clean:
+	rm -rf artifacts mlruns run model_store/*.mar test-artifacts

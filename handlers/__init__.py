@@ -1,0 +1,1 @@
+"""TorchServe handler: travels inside each .mar; depends on torch and the standard library only."""

@@ -1,0 +1,1 @@
+"""Serving: .mar archives, the TorchServe process and its management API client."""

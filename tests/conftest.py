@@ -1,0 +1,110 @@
+"""Shared test configuration: isolated settings, expensive session fixtures, per-tier timing.
+
+Expensive fixtures live in `tests/fixtures/` (one module per part) and are shared by the whole
+session: tiny models are trained once, one TorchServe and one gateway serve every test that does
+not change models.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salescast.settings import Settings, load_settings
+from tests.support.ports import free_port
+
+pytest_plugins = [
+    "tests.fixtures.training",
+    "tests.fixtures.torchserve",
+    "tests.fixtures.gateway",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO_ROOT / "data" / "sample_sales.csv"
+
+# Tiny model and training so the whole suite trains in seconds on 2 cores.
+TINY_OVERRIDES: dict[str, dict[str, Any]] = {
+    "model": {"conv_channels": 8, "kernel_size": 3, "lstm_hidden": 16, "lstm_layers": 1, "dropout": 0.0},
+    "training": {"max_epochs": 3, "batch_size": 64, "patience": 2, "num_threads": 1},
+}
+
+
+def make_test_settings(root: Path, **overrides: dict[str, Any]) -> Settings:
+    """Settings whose every path is under `root` and every port is free; tiny model unless overridden."""
+    base = load_settings(environ={})
+    sections: dict[str, dict[str, Any]] = {
+        "data": {"path": str(SAMPLE_DATA)},
+        "paths": {
+            "artifacts": str(root / "artifacts"),
+            "model_store": str(root / "model_store"),
+            "run": str(root / "run"),
+            "jobs_db": str(root / "jobs.sqlite"),
+        },
+        "mlflow": {
+            "tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+            "artifact_location": str(root / "mlruns" / "artifacts"),
+            "ui_port": free_port(),
+        },
+        "torchserve": {
+            "inference_port": free_port(),
+            "management_port": free_port(),
+            "metrics_port": free_port(),
+            "initial_worker_port": free_port(),
+        },
+        "gateway": {"port": free_port()},
+        "ui": {"port": free_port()},
+        **TINY_OVERRIDES,
+    }
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    return base.with_overrides(sections)
+
+
+@pytest.fixture(scope="session")
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for everything the session's shared fixtures write."""
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def test_settings(session_root: Path) -> Settings:
+    """Session-wide isolated settings (tiny model, free ports, paths in a temp folder)."""
+    return make_test_settings(session_root)
+
+
+# ---- per-tier timing: a tier is the first folder under tests/ -------------------------------
+
+_TIER_SECONDS: dict[str, float] = defaultdict(float)
+_TIER_COUNTS: dict[str, int] = defaultdict(int)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    parts = Path(report.fspath).parts
+    tier = (
+        parts[parts.index("tests") + 1]
+        if "tests" in parts and len(parts) > parts.index("tests") + 2
+        else "tests"
+    )
+    _TIER_SECONDS[tier] += report.duration
+    if report.when == "call":
+        _TIER_COUNTS[tier] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per test tier (setup + call + teardown)")
+    for tier, seconds in sorted(_TIER_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{tier:<14} {_TIER_COUNTS[tier]:>4} tests {seconds:>8.1f} s")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_clock() -> Iterator[None]:
+    start = time.monotonic()
+    yield
+    _TIER_SECONDS["(session)"] = time.monotonic() - start

@@ -1,0 +1,1 @@
+"""Training: sales CSV → windows → CNN-LSTM → TorchScript, metrics and MLflow run."""

@@ -1,0 +1,1 @@
+"""UI: a Gradio app that is an HTTP client of the gateway."""
