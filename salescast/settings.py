@@ -118,6 +118,8 @@ class MlflowSettings(_Section):
     experiment: str = Field(min_length=1)
     ui_host: str
     ui_port: Port = Field(gt=0, lt=65536)
+    ui_workers: PositiveInt = 1
+    ui_allowed_hosts: str | None = None
 
 
 class ArchiveSettings(_Section):
@@ -176,6 +178,8 @@ class UiSettings(_Section):
 
 class UpSettings(_Section):
     health_timeout_s: PositiveFloat
+    stop_timeout_s: PositiveFloat = 20.0
+    poll_interval_s: PositiveFloat = 0.5
 
 
 class Settings(_Section):
