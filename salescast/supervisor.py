@@ -1,0 +1,205 @@
+"""Child processes of `salescast up`: each in its own process group, logged to a file, recorded in a
+pid file, and stopped with every descendant (TorchServe's Java and its Python workers included).
+
+Why process groups and a pid file: Ctrl-C in the terminal reaches only `salescast up`, which then
+stops its children in order; `salescast down` from another shell signals the supervisor through
+the pid file, and still cleans up the recorded children if the supervisor itself was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from salescast.errors import SalescastError
+
+log = logging.getLogger(__name__)
+
+PID_FILE_NAME = "up.json"
+LOG_DIR_NAME = "logs"
+LOG_TAIL_LINES = 15
+
+
+class SupervisorError(SalescastError):
+    """A managed process could not be started, stayed unhealthy, or another stack holds the pid file."""
+
+
+@dataclass
+class ManagedProcess:
+    """One child started by the supervisor (leader of its own process group)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    create_time: float
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exited(self) -> int | None:
+        """The exit code once the process has ended, else None."""
+        return self.popen.poll()
+
+    def to_record(self) -> dict[str, Any]:
+        return {"pid": self.pid, "create_time": self.create_time, "log": str(self.log_path)}
+
+
+def log_dir(run_dir: Path) -> Path:
+    """Where every service started by `salescast up` writes its log."""
+    return run_dir / LOG_DIR_NAME
+
+
+def start_process(
+    name: str, command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> ManagedProcess:
+    """Start `command` in a new session (its own process group), stdout+stderr appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        try:
+            popen = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SupervisorError(f"cannot start {name} ({command[0]}): {exc}") from exc
+    try:
+        create_time = psutil.Process(popen.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = 0.0
+    log.info("started service=%s pid=%s log=%s", name, popen.pid, log_path)
+    return ManagedProcess(name=name, popen=popen, log_path=log_path, create_time=create_time)
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of a log file (empty when it does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _process_tree(pid: int, create_time: float | None) -> list[psutil.Process]:
+    """The process `pid` (if it is still the same process) and all its descendants."""
+    try:
+        root = psutil.Process(pid)
+        if create_time and abs(root.create_time() - create_time) > 1.0:
+            return []  # the pid was reused by an unrelated process
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def stop_trees(records: Iterable[tuple[str, int, float | None]], timeout_s: float) -> list[str]:
+    """SIGTERM each recorded process group, wait up to `timeout_s`, then SIGKILL what is left.
+
+    `records` are `(name, pid, create_time)`. Descendants are snapshotted first, so a child that
+    left the group (e.g. Java started in its own session) is still found and stopped. Returns the
+    names whose processes had to be killed.
+    """
+    trees: dict[str, list[psutil.Process]] = {}
+    for name, pid, create_time in records:
+        tree = _process_tree(pid, create_time)
+        if not tree:
+            continue
+        trees[name] = tree
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                if proc.pid != pid and os.getpgid(proc.pid) != pid:
+                    proc.terminate()
+    everything = [proc for tree in trees.values() for proc in tree]
+    _, alive = psutil.wait_procs(everything, timeout=timeout_s)
+    killed: list[str] = []
+    for name, tree in trees.items():
+        survivors = [proc for proc in tree if proc in alive]
+        if not survivors:
+            continue
+        killed.append(name)
+        log.warning("killing service=%s pids=%s after %.0fs", name, [p.pid for p in survivors], timeout_s)
+        for proc in survivors:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    psutil.wait_procs([proc for proc in everything if proc in alive], timeout=timeout_s)
+    return killed
+
+
+def stop_processes(processes: Sequence[ManagedProcess], timeout_s: float) -> list[str]:
+    """Stop managed children (and reap them); returns the names that needed SIGKILL."""
+    killed = stop_trees(((p.name, p.pid, p.create_time) for p in processes), timeout_s)
+    for proc in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout=timeout_s)
+        log.info("stopped service=%s code=%s", proc.name, proc.popen.returncode)
+    return killed
+
+
+# ---- pid file -------------------------------------------------------------------------------
+
+
+def pid_file(run_dir: Path) -> Path:
+    """The pid file of the running `salescast up` (one stack per run folder)."""
+    return run_dir / PID_FILE_NAME
+
+
+def write_pid_file(path: Path, record: Mapping[str, Any]) -> None:
+    """Write the pid record atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".up-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_pid_file(path: Path) -> dict[str, Any] | None:
+    """The pid record, or None when there is none (or it is unreadable, which is reported)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable pid file %s: %s", path, exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_alive(pid: int, create_time: float | None) -> bool:
+    """True when `pid` is running and is the process recorded (not a reused pid)."""
+    if not _process_tree(pid, create_time):
+        return False
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def own_record(children: Sequence[ManagedProcess], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The pid record of this supervisor and its current children."""
+    me = psutil.Process()
+    return {
+        "pid": me.pid,
+        "create_time": me.create_time(),
+        "children": {child.name: child.to_record() for child in children},
+        **extra,
+    }
