@@ -120,6 +120,8 @@ class MlflowSettings(_Section):
     ui_port: Port = Field(gt=0, lt=65536)
     ui_workers: PositiveInt = 1
     ui_allowed_hosts: str | None = None
+    http_retries: int = Field(default=2, ge=0)
+    http_timeout_s: PositiveInt = 20
 
 
 class ArchiveSettings(_Section):

@@ -1,0 +1,66 @@
+"""The two PNGs saved with every version: loss per epoch and the test-segment forecast.
+
+Drawn on a `Figure` with the Agg canvas directly, so no GUI backend or global pyplot state is
+touched (training may run inside a server process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from training.windows import FloatArray
+
+_SIZE = (9.0, 4.0)
+_DPI = 100
+
+
+def plot_loss(train_loss: Sequence[float], val_loss: Sequence[float], path: Path, title: str) -> None:
+    """Training and validation loss (normalized units) per epoch."""
+    figure = Figure(figsize=_SIZE, dpi=_DPI)
+    axes = figure.add_subplot()
+    axes.plot(range(1, len(train_loss) + 1), train_loss, marker="o", markersize=3, label="train")
+    axes.plot(range(1, len(val_loss) + 1), val_loss, marker="o", markersize=3, label="validation")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss (normalized units)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    _save(figure, path)
+
+
+def plot_forecast(
+    dates: pd.DatetimeIndex,
+    actual: FloatArray,
+    predicted: FloatArray,
+    seasonal_naive: FloatArray,
+    path: Path,
+    title: str,
+) -> None:
+    """Test segment: actual daily sales vs the model's and the seasonal-naive one-step forecasts."""
+    figure = Figure(figsize=_SIZE, dpi=_DPI)
+    axes = figure.add_subplot()
+    x = dates.to_pydatetime()
+    axes.plot(x, actual, color="black", linewidth=1.2, label="actual")
+    axes.plot(x, predicted, color="tab:blue", linewidth=1.2, label="model")
+    axes.plot(x, seasonal_naive, color="tab:orange", linewidth=1.0, linestyle="--", label="seasonal naive")
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    axes.set_xlabel("date")
+    axes.set_ylabel("daily sales")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    _save(figure, path)
+
+
+def _save(figure: Figure, path: Path) -> None:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    figure.savefig(path, format="png")

@@ -1,0 +1,162 @@
+"""Sliding windows of N days → the next day, split chronologically, normalized on training days only.
+
+A window is identified by the position of its target day in the daily series: inputs are the N days
+before it. Segments are contiguous runs of target positions (train, then validation, then test = the
+most recent days), so no window of an earlier segment ever sees a later segment's targets, and the
+baselines and metrics of every segment are computed on exactly the same target days as the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from salescast.errors import SalescastError
+from salescast.settings import SplitSettings
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int64]
+
+SEASON = 7
+"""Weekly period of the seasonal-naive baseline and of the MASE/RMSSE scale."""
+
+SEGMENTS = ("train", "val", "test")
+
+
+class InsufficientHistoryError(SalescastError, ValueError):
+    """A category has too few days to make one window in every segment."""
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Mean and std of the training segment; `std` is never 0 (a flat segment stores 1.0)."""
+
+    mean: float
+    std: float
+
+    def normalize(self, values: FloatArray) -> FloatArray:
+        return (values - self.mean) / self.std
+
+    def denormalize(self, values: FloatArray) -> FloatArray:
+        return values * self.std + self.mean
+
+
+@dataclass(frozen=True)
+class SegmentSizes:
+    """Number of windows in each segment (all at least 1)."""
+
+    train: int
+    val: int
+    test: int
+
+
+@dataclass(frozen=True)
+class CategoryWindows:
+    """One category's daily series, the target positions of each segment and the training stats."""
+
+    category: str
+    window_size: int
+    values: FloatArray
+    dates: pd.DatetimeIndex
+    train: IndexArray
+    val: IndexArray
+    test: IndexArray
+    stats: NormStats
+
+    def targets(self, segment: str) -> FloatArray:
+        """Next-day values (original units) of `segment`'s windows."""
+        return self.values[self.target_index(segment)]
+
+    def inputs(self, segment: str) -> FloatArray:
+        """`[W, N]` windows (original units) of `segment`."""
+        return window_inputs(self.values, self.target_index(segment), self.window_size)
+
+    def target_dates(self, segment: str) -> pd.DatetimeIndex:
+        return self.dates[self.target_index(segment)]
+
+    def target_index(self, segment: str) -> IndexArray:
+        if segment not in SEGMENTS:
+            raise ValueError(f"unknown segment {segment!r}; expected one of {SEGMENTS}")
+        index: IndexArray = getattr(self, segment)
+        return index
+
+    @property
+    def training_days(self) -> FloatArray:
+        """Every day the training windows read or predict: the series up to the last training target."""
+        return self.values[: int(self.train[-1]) + 1]
+
+    @property
+    def train_start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.dates[0])
+
+    @property
+    def train_end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.dates[int(self.train[-1])])
+
+
+def window_inputs(values: FloatArray, target_index: IndexArray, window_size: int) -> FloatArray:
+    """`[W, N]` inputs: for each target position t, `values[t - N : t]`."""
+    if len(target_index) and int(target_index.min()) < window_size:
+        raise ValueError(f"target position {int(target_index.min())} has fewer than {window_size} days before it")
+    offsets = np.arange(-window_size, 0, dtype=np.int64)
+    return np.asarray(values[target_index[:, None] + offsets[None, :]], dtype=np.float64)
+
+
+def segment_sizes(n_windows: int, split: SplitSettings) -> SegmentSizes | None:
+    """Split `n_windows` chronologically by the configured fractions; None if a segment would be empty."""
+    n_test = max(1, round((1.0 - split.train - split.val) * n_windows))
+    n_val = max(1, round(split.val * n_windows))
+    n_train = n_windows - n_val - n_test
+    if n_train < 1:
+        return None
+    return SegmentSizes(train=n_train, val=n_val, test=n_test)
+
+
+def minimum_days(window_size: int, split: SplitSettings) -> int:
+    """Fewest days that give every segment a window and a training segment longer than one week."""
+    n_windows = 3
+    while True:
+        sizes = segment_sizes(n_windows, split)
+        if sizes is not None and window_size + sizes.train > SEASON:
+            return window_size + n_windows
+        n_windows += 1
+
+
+def fit_norm_stats(training_days: FloatArray) -> NormStats:
+    """Mean and population std of the training days; a zero std becomes 1.0 so normalizing is safe."""
+    mean = float(np.mean(training_days))
+    std = float(np.std(training_days))
+    return NormStats(mean=mean, std=std if std > 0.0 and np.isfinite(std) else 1.0)
+
+
+def make_category_windows(series: pd.Series, window_size: int, split: SplitSettings) -> CategoryWindows:
+    """Windows of one category's continuous daily series (as `load_daily_sales` returns it)."""
+    category = str(series.name)
+    values = series.to_numpy(dtype=np.float64)
+    n_days = len(values)
+    needed = minimum_days(window_size, split)
+    sizes = segment_sizes(n_days - window_size, split) if n_days >= needed else None
+    if sizes is None or window_size + sizes.train <= SEASON:
+        raise InsufficientHistoryError(
+            f"category {category!r} has {n_days} days of history; at least {needed} are needed "
+            f"for window size {window_size} and split train={split.train}/val={split.val}"
+        )
+    first = window_size
+    train = np.arange(first, first + sizes.train, dtype=np.int64)
+    val = np.arange(int(train[-1]) + 1, int(train[-1]) + 1 + sizes.val, dtype=np.int64)
+    test = np.arange(int(val[-1]) + 1, n_days, dtype=np.int64)
+    dates = pd.DatetimeIndex(series.index)
+    stats = fit_norm_stats(values[: int(train[-1]) + 1])
+    return CategoryWindows(
+        category=category,
+        window_size=window_size,
+        values=values,
+        dates=dates,
+        train=train,
+        val=val,
+        test=test,
+        stats=stats,
+    )
