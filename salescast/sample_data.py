@@ -1,0 +1,224 @@
+"""Deterministic sample transactions in the Kaggle "Retail Sales Dataset" schema.
+
+The bundled `data/sample_sales.csv` is produced here from a fixed seed. Each category's expected
+daily revenue is `base × trend × weekday × yearly season × holiday × slow demand level`; the day's
+transactions are drawn around it (Poisson count, quantity 1–4, lognormal price around a
+category-specific price point), so daily totals carry learnable structure with realistic noise.
+Stores close on Christmas Day and a category occasionally has an outage day without sales.
+
+Profiles: `default` (10–40 transactions a day per category, the training sample) and `sparse`
+(about 1000 transactions a year over the three categories, most category-days empty; for
+benchmarks of sparse series).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Profile = Literal["default", "sparse"]
+PROFILES: tuple[Profile, ...] = ("default", "sparse")
+COLUMNS = (
+    "Transaction ID",
+    "Date",
+    "Customer ID",
+    "Gender",
+    "Age",
+    "Product Category",
+    "Quantity",
+    "Price per Unit",
+    "Total Amount",
+)
+# Monday..Sunday demand multipliers (mean 1): quiet early week, busy Friday/Saturday.
+_WEEKDAY = np.array([0.66, 0.73, 0.83, 0.95, 1.18, 1.53, 1.12])
+_CUSTOMERS = 20_000  # size of the customer pool the IDs are drawn from
+_DEMAND_AR = 0.85  # day-to-day persistence of the slow demand level (log scale)
+_DEMAND_SD = 0.05  # innovation sd of that level; stationary sd ≈ 0.095
+
+
+class SampleError(SalescastError, ValueError):
+    """Invalid sample parameters (unknown profile, bad start date, non-positive years)."""
+
+
+@dataclass(frozen=True)
+class CategoryProfile:
+    """How one category sells.
+
+    Attributes:
+        name: category name written to `Product Category`.
+        transactions: mean transactions per day at the start of the history (before multipliers).
+        price: typical unit price; each transaction's price is lognormal around it.
+        price_sigma: sd of log price (category-specific price spread).
+        quantity_weights: probabilities of buying 1, 2, 3 or 4 units.
+        trend: relative growth per year (0.1 = +10 % a year, linear).
+        season_amplitude: amplitude of the yearly cosine (0.2 = ±20 %).
+        season_peak_day: day of year of the seasonal peak.
+        female_share: share of customers recorded as `Female`.
+        outage_rate: probability that a day has no sales at all (stock-out, till outage).
+        holiday_boost: multiplier on the Black Friday weekend and Christmas run-up effects.
+    """
+
+    name: str
+    transactions: float
+    price: float
+    price_sigma: float
+    quantity_weights: tuple[float, float, float, float]
+    trend: float
+    season_amplitude: float
+    season_peak_day: int
+    female_share: float
+    outage_rate: float
+    holiday_boost: float
+
+
+_DEFAULT_CATEGORIES = (
+    CategoryProfile("Beauty", 20.0, 38.0, 0.25, (0.35, 0.30, 0.20, 0.15), 0.08, 0.15, 45, 0.68, 0.012, 0.8),
+    CategoryProfile(
+        "Clothing", 28.0, 52.0, 0.30, (0.30, 0.30, 0.25, 0.15), 0.12, 0.22, 150, 0.55, 0.005, 1.0
+    ),
+    CategoryProfile(
+        "Electronics", 20.0, 260.0, 0.25, (0.70, 0.20, 0.07, 0.03), 0.05, 0.18, 330, 0.40, 0.015, 1.2
+    ),
+)
+# Sparse: same shapes, ~1000 transactions a year in total, bursty (gamma-mixed Poisson) days.
+_SPARSE_TOTAL_PER_YEAR = 1000.0
+_SPARSE_DISPERSION = 0.5  # gamma shape of the day multiplier; lower = burstier, more empty days
+
+
+def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "default") -> pd.DataFrame:
+    """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
+    if profile not in PROFILES:
+        raise SampleError(f"unknown sample profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if not years > 0:
+        raise SampleError(f"sample years must be positive, got {years}")
+    try:
+        first = pd.Timestamp(start).normalize()
+    except (ValueError, TypeError) as exc:
+        raise SampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
+    days = pd.date_range(first, periods=max(1, round(years * 365.25)), freq="D")
+    rng = np.random.default_rng(seed)
+    frames = [_category_transactions(cat, days, rng, profile) for cat in _DEFAULT_CATEGORIES]
+    tx = pd.concat(frames, ignore_index=True)
+    tx = tx.sort_values(["Date", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
+    n = len(tx)
+    tx.insert(0, "Transaction ID", np.arange(1, n + 1))
+    customer = rng.integers(1, _CUSTOMERS + 1, size=n)
+    tx.insert(2, "Customer ID", [f"CUST{c:05d}" for c in customer])
+    tx["Date"] = tx["Date"].dt.strftime("%Y-%m-%d")
+    return tx.loc[:, list(COLUMNS)]
+
+
+def _category_transactions(
+    cat: CategoryProfile, days: pd.DatetimeIndex, rng: np.random.Generator, profile: Profile
+) -> pd.DataFrame:
+    mean_tx = _expected_transactions(cat, days, rng)
+    if profile == "sparse":
+        per_day = _SPARSE_TOTAL_PER_YEAR / 365.25 / len(_DEFAULT_CATEGORIES)
+        mean_tx = mean_tx / mean_tx.mean() * per_day
+        mean_tx = mean_tx * rng.gamma(_SPARSE_DISPERSION, 1.0 / _SPARSE_DISPERSION, size=len(days))
+    counts = rng.poisson(mean_tx)
+    counts[rng.random(len(days)) < cat.outage_rate] = 0
+    n = int(counts.sum())
+    quantity = rng.choice(np.arange(1, 5), size=n, p=np.array(cat.quantity_weights))
+    price = np.maximum(5, np.round(cat.price * rng.lognormal(-(cat.price_sigma**2) / 2, cat.price_sigma, n)))
+    price = price.astype(np.int64)
+    female = rng.random(n) < cat.female_share
+    return pd.DataFrame(
+        {
+            "Date": np.repeat(days.to_numpy(), counts),
+            "order": rng.random(n),  # interleaves categories within a day
+            "Gender": np.where(female, "Female", "Male"),
+            "Age": rng.integers(18, 65, size=n),
+            "Product Category": cat.name,
+            "Quantity": quantity,
+            "Price per Unit": price,
+            "Total Amount": quantity * price,
+        }
+    )
+
+
+def _expected_transactions(
+    cat: CategoryProfile, days: pd.DatetimeIndex, rng: np.random.Generator
+) -> np.ndarray:
+    """Mean transaction count per day: trend × weekday × season × holidays × slow demand level."""
+    t_years = np.arange(len(days)) / 365.25
+    trend = 1.0 + cat.trend * t_years
+    weekday = _WEEKDAY[days.dayofweek.to_numpy()]
+    doy = days.dayofyear.to_numpy()
+    season = 1.0 + cat.season_amplitude * np.cos(2 * np.pi * (doy - cat.season_peak_day) / 365.25)
+    level = np.empty(len(days))
+    state = 0.0
+    shocks = rng.normal(0.0, _DEMAND_SD, size=len(days))
+    for i, shock in enumerate(shocks):
+        state = _DEMAND_AR * state + shock
+        level[i] = state
+    mean = cat.transactions * trend * weekday * season * np.exp(level) * _holidays(days, cat.holiday_boost)
+    return np.asarray(mean, dtype=np.float64)
+
+
+def _holidays(days: pd.DatetimeIndex, boost: float) -> np.ndarray:
+    """Multipliers: Black Friday weekend, Cyber Monday, Christmas run-up, closed Dec 25, sales after."""
+    factor = np.ones(len(days))
+    month = days.month.to_numpy()
+    day = days.day.to_numpy()
+    weekday = days.dayofweek.to_numpy()
+    # Black Friday: the Friday after the fourth Thursday of November (day 23..29).
+    black_friday = (month == 11) & (weekday == 4) & (day >= 23) & (day <= 29)
+    for offset, lift in ((0, 1.2), (1, 0.5), (2, 0.3), (3, 0.4)):  # Fri, Sat, Sun, Cyber Monday
+        idx = np.flatnonzero(black_friday) + offset
+        idx = idx[idx < len(days)]
+        factor[idx] *= 1.0 + lift * boost
+    run_up = (month == 12) & (day >= 10) & (day <= 23)
+    factor[run_up] *= 1.0 + 0.35 * boost * (day[run_up] - 9) / 14
+    factor[(month == 12) & (day == 24)] *= 1.0 + 0.2 * boost
+    factor[(month == 12) & (day == 25)] = 0.0  # closed
+    factor[(month == 12) & (day >= 26)] *= 1.0 + 0.3 * boost
+    return factor
+
+
+def sample_csv_bytes(seed: int, start: str, years: float, *, profile: Profile = "default") -> bytes:
+    """The CSV text of `generate_sample` (UTF-8, LF line endings), as written by `write_sample`."""
+    frame = generate_sample(seed, start, years, profile=profile)
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def write_sample(path: Path, seed: int, start: str, years: float, *, profile: Profile = "default") -> Path:
+    """Write the sample to `path` atomically (gzip when it ends in `.gz`); byte-identical for a seed."""
+    payload = sample_csv_bytes(seed, start, years, profile=profile)
+    if path.name.endswith(".gz"):
+        # mtime=0 and no embedded file name keep the archive byte-identical across runs.
+        payload = gzip.compress(payload, compresslevel=9, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        with tmp.open("xb") as handle:  # "x": never clobber; normal umask permissions
+            handle.write(payload)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    logger.info("sample data written path=%s profile=%s seed=%s bytes=%d", path, profile, seed, len(payload))
+    return path
+
+
+def ensure_sample_data(settings: Settings) -> Path:
+    """Return `settings.data.path`, first writing the sample there (from `settings.sample`) if missing."""
+    path = settings.data.path
+    if path.exists():
+        return path
+    logger.info("data file missing, generating the sample path=%s", path)
+    sample = settings.sample
+    return write_sample(path, sample.seed, sample.start, sample.years)
