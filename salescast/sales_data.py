@@ -32,7 +32,19 @@ import numpy as np
 import pandas as pd
 
 from salescast.errors import SalescastError
+from salescast.sample_data import ensure_sample_data
 from salescast.settings import DataSettings, FillPolicy
+
+__all__ = [
+    "DataError",
+    "category_history",
+    "ensure_sample_data",  # lives in sample_data; re-exported as part of the data contract
+    "file_sha256",
+    "get_category",
+    "history_records",
+    "load_daily_sales",
+    "require_min_days",
+]
 
 MAX_REPORTED_ROWS = 5  # offending rows quoted in an error message
 _HEADER_LINES = 1
