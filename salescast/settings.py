@@ -141,6 +141,9 @@ class TorchServeSettings(_Section):
     job_queue_size: PositiveInt
     default_response_timeout_s: PositiveInt
     startup_timeout_s: PositiveFloat
+    stop_timeout_s: PositiveFloat
+    drain_s: float = Field(ge=0.0)
+    loaded_versions: PositiveInt
     inference_url: str | None = None
     management_url: str | None = None
 
