@@ -32,7 +32,9 @@ class CategoryDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader[tuple[torch.Tensor, ...]]:
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.dataset("train"), batch_size=self.batch_size, shuffle=True, generator=generator)
+        return DataLoader(
+            self.dataset("train"), batch_size=self.batch_size, shuffle=True, generator=generator
+        )
 
     def val_dataloader(self) -> DataLoader[tuple[torch.Tensor, ...]]:
         return DataLoader(self.dataset("val"), batch_size=self.batch_size, shuffle=False)

@@ -35,6 +35,8 @@ def predict_normalized(model: torch.nn.Module, inputs: FloatArray, batch_size: i
     outputs: list[FloatArray] = []
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size], dtype=np.float32))
+            batch = torch.from_numpy(
+                np.ascontiguousarray(inputs[start : start + batch_size], dtype=np.float32)
+            )
             outputs.append(model(batch).numpy().astype(np.float64))
     return np.concatenate(outputs) if outputs else np.zeros(0, dtype=np.float64)

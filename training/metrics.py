@@ -59,7 +59,9 @@ def evaluate(actual: FloatArray, predicted: FloatArray, insample: FloatArray) ->
 
 def _errors(actual: FloatArray, predicted: FloatArray) -> FloatArray:
     if actual.shape != predicted.shape or actual.ndim != 1 or len(actual) == 0:
-        raise ValueError(f"actual {actual.shape} and predicted {predicted.shape} must be equal, non-empty 1-D")
+        raise ValueError(
+            f"actual {actual.shape} and predicted {predicted.shape} must be equal, non-empty 1-D"
+        )
     return np.asarray(actual - predicted, dtype=np.float64)
 
 

@@ -35,7 +35,9 @@ class CNNLSTM(nn.Module):
     ) -> None:
         super().__init__()
         if not 1 <= kernel_size <= window_size:
-            raise ValueError(f"kernel_size must be between 1 and window_size ({window_size}), got {kernel_size}")
+            raise ValueError(
+                f"kernel_size must be between 1 and window_size ({window_size}), got {kernel_size}"
+            )
         self.window_size = window_size
         self.conv = nn.Conv1d(1, conv_channels, kernel_size=kernel_size, padding=kernel_size // 2)
         self.activation = nn.ReLU()

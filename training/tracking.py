@@ -68,7 +68,9 @@ class Tracker:
                 location = (
                     Path(settings.artifact_location).resolve().as_uri() if is_embedded(self.uri) else None
                 )
-                self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=location)
+                self.experiment_id = self.client.create_experiment(
+                    experiment_name, artifact_location=location
+                )
             else:
                 self.experiment_id = experiment.experiment_id
 
@@ -109,7 +111,9 @@ class TrackedRun:
 
         timestamp = int(time.time() * 1000)
         batch = [
-            Metric(key, float(value), timestamp, step) for key, value in metrics.items() if math.isfinite(value)
+            Metric(key, float(value), timestamp, step)
+            for key, value in metrics.items()
+            if math.isfinite(value)
         ]
         with self.tracker._step("logging metrics"):
             self.tracker.client.log_batch(self.run_id, metrics=batch)

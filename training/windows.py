@@ -100,7 +100,9 @@ class CategoryWindows:
 def window_inputs(values: FloatArray, target_index: IndexArray, window_size: int) -> FloatArray:
     """`[W, N]` inputs: for each target position t, `values[t - N : t]`."""
     if len(target_index) and int(target_index.min()) < window_size:
-        raise ValueError(f"target position {int(target_index.min())} has fewer than {window_size} days before it")
+        raise ValueError(
+            f"target position {int(target_index.min())} has fewer than {window_size} days before it"
+        )
     offsets = np.arange(-window_size, 0, dtype=np.int64)
     return np.asarray(values[target_index[:, None] + offsets[None, :]], dtype=np.float64)
 

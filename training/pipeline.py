@@ -1,0 +1,412 @@
+"""Train one CNN-LSTM per category: windows → fit with early stopping → TorchScript → metrics → artifacts.
+
+`train_categories` is the library entry point the CLI and the gateway's job runner share. Each
+category is independent: a failing one is recorded in its `CategoryResult` and the others still
+train. A version folder appears only complete: everything is written to `.tmp-<version>` next to
+it and renamed at the end; a failed category leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+
+from salescast.artifacts import (
+    FORECAST_PLOT_FILE,
+    LOSS_PLOT_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    NORM_STATS_FILE,
+    category_dir,
+    latest_version,
+    new_version,
+    version_dir,
+)
+from salescast.errors import SalescastError
+from salescast.sales_data import file_sha256, get_category, load_daily_sales
+from salescast.sample_data import ensure_sample_data
+from salescast.settings import Settings
+from salescast.slugs import category_slug
+from training.baselines import BASELINES
+from training.datamodule import CategoryDataModule
+from training.export import export_torchscript, load_torchscript, predict_normalized
+from training.lightning_module import ForecastModule
+from training.metrics import evaluate
+from training.plots import plot_forecast, plot_loss
+from training.tracking import TrackedRun, Tracker, flatten_metrics
+from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["succeeded", "failed"]
+
+
+class TrainingError(SalescastError):
+    """A training request cannot be carried out (e.g. a comparison with a version that does not exist)."""
+
+
+@dataclass
+class CategoryResult:
+    """Outcome of one category's training; `to_dict()` is what `--result-json` writes."""
+
+    category: str
+    status: Status
+    version: str | None
+    artifact_dir: Path | None
+    metrics: dict[str, Any] | None
+    error: str | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["artifact_dir"] = str(self.artifact_dir) if self.artifact_dir is not None else None
+        return data
+
+
+def resolve_data_path(settings: Settings, data_path: Path | None = None) -> Path:
+    """`data_path`, else the configured file (the bundled sample is generated if it is missing)."""
+    return Path(data_path) if data_path is not None else ensure_sample_data(settings)
+
+
+def available_categories(settings: Settings, data_path: Path | None = None) -> list[str]:
+    """What `--all` trains: the configured list, or every category in the data for `auto`."""
+    if settings.data.categories != "auto":
+        return list(settings.data.categories)
+    return list(load_daily_sales(settings.data, resolve_data_path(settings, data_path)))
+
+
+def train_categories(
+    categories: Sequence[str],
+    experiment_name: str,
+    settings: Settings,
+    *,
+    data_path: Path | None = None,
+    compare_versions: Mapping[str, str] | None = None,
+) -> list[CategoryResult]:
+    """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
+
+    `compare_versions` maps a category to an existing version whose model is also scored on the
+    new test days (`metrics["served_version"]`, `metrics["test"]["served"]`). Problems with the
+    whole file or the tracking store raise; problems of one category land in its result.
+    """
+    compare = dict(compare_versions or {})
+    stray = sorted(set(compare) - set(categories))
+    if stray:
+        raise TrainingError(f"--compare-version names categories that are not being trained: {stray}")
+    path = resolve_data_path(settings, data_path)
+    sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), path)
+    data_info = {"data_file": str(path.resolve()), "data_sha256": file_sha256(path)}
+    tracker = Tracker(settings.mlflow, experiment_name)
+    results = []
+    for category in categories:
+        start = time.monotonic()
+        try:
+            series = get_category(sales, category)
+            result = _train_category(
+                make_category_windows(series, settings.window.size, settings.split),
+                settings,
+                tracker,
+                data_info,
+                compare.get(category),
+            )
+        except Exception as exc:  # one category must not stop the others; the error is in its result
+            if not isinstance(exc, SalescastError):
+                logger.exception("training failed category=%s", category)
+            message = str(exc) or type(exc).__name__
+            logger.error("training failed category=%s error=%s", category, message)
+            result = CategoryResult(category, "failed", None, None, None, message, 0.0)
+        result.seconds = round(time.monotonic() - start, 3)
+        results.append(result)
+    return results
+
+
+def _train_category(
+    windows: CategoryWindows,
+    settings: Settings,
+    tracker: Tracker,
+    data_info: Mapping[str, str],
+    compare_version: str | None,
+) -> CategoryResult:
+    category = windows.category
+    served = _load_served(settings, category, compare_version) if compare_version else None
+    version = _next_version(settings, category)
+    staging = category_dir(settings, category) / f".tmp-{version}"
+    run = tracker.start_run(category, version)
+    try:
+        logger.info(
+            "training started category=%s version=%s days=%d train=%d val=%d test=%d",
+            category,
+            version,
+            len(windows.values),
+            len(windows.train),
+            len(windows.val),
+            len(windows.test),
+        )
+        run.log_params(_run_params(settings, windows, data_info, version))
+        staging.mkdir(parents=True)
+        with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
+            best, history = _fit(windows, settings, Path(checkpoints), run, version)
+        export_torchscript(best.model, staging / MODEL_FILE)
+        scripted = load_torchscript(staging / MODEL_FILE)
+        metrics, forecasts = _evaluate(windows, scripted, served, version)
+        _write_json(staging / NORM_STATS_FILE, _norm_stats(windows, settings, data_info, version))
+        _write_json(staging / METRICS_FILE, metrics)
+        title = f"{category} · {version}"
+        plot_loss(history.train_loss, history.val_loss, staging / LOSS_PLOT_FILE, f"Loss · {title}")
+        plot_forecast(
+            windows.target_dates("test"),
+            windows.targets("test"),
+            forecasts["model"],
+            forecasts["seasonal_naive"],
+            staging / FORECAST_PLOT_FILE,
+            f"Test segment · {title}",
+        )
+        run.log_metrics(flatten_metrics(metrics["test"]))
+        run.log_artifacts(staging)
+        run.finish(succeeded=True)
+        final = version_dir(settings, category, version)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        run.finish(succeeded=False)
+        raise
+    test = metrics["test"]
+    logger.info(
+        "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f seasonal_naive_rmse=%.2f",
+        category,
+        version,
+        len(history.val_loss),
+        test["model"]["rmse"],
+        test["naive"]["rmse"],
+        test["seasonal_naive"]["rmse"],
+    )
+    return CategoryResult(category, "succeeded", version, final, metrics, None, 0.0)
+
+
+class LossHistory(Callback):
+    """Per-epoch train/val loss: kept for the plot, sent to MLflow, logged as one progress line."""
+
+    def __init__(self, run: TrackedRun, category: str, version: str, max_epochs: int) -> None:
+        self.run = run
+        self.category = category
+        self.version = version
+        self.max_epochs = max_epochs
+        self.train_loss: list[float] = []
+        self.val_loss: list[float] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        train_loss = float(metrics["train_loss"])
+        val_loss = float(metrics["val_loss"]) if "val_loss" in metrics else math.nan
+        self.train_loss.append(train_loss)
+        self.val_loss.append(val_loss)
+        epoch = trainer.current_epoch + 1
+        self.run.log_metrics({"train_loss": train_loss, "val_loss": val_loss}, step=epoch)
+        logger.info(
+            "epoch category=%s version=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
+            self.category,
+            self.version,
+            epoch,
+            self.max_epochs,
+            train_loss,
+            val_loss,
+        )
+
+
+def _fit(
+    windows: CategoryWindows, settings: Settings, checkpoints: Path, run: TrackedRun, version: str
+) -> tuple[ForecastModule, LossHistory]:
+    training = settings.training
+    pl.seed_everything(training.seed, workers=True, verbose=False)
+    torch.set_num_threads(training.num_threads)
+    module = ForecastModule(
+        window_size=windows.window_size,
+        conv_channels=settings.model.conv_channels,
+        kernel_size=settings.model.kernel_size,
+        lstm_hidden=settings.model.lstm_hidden,
+        lstm_layers=settings.model.lstm_layers,
+        dropout=settings.model.dropout,
+        loss=settings.model.loss,
+        learning_rate=training.learning_rate,
+        weight_decay=training.weight_decay,
+    )
+    history = LossHistory(run, windows.category, version, training.max_epochs)
+    best_checkpoint = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min")
+    with quiet_lightning():
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=training.max_epochs,
+            callbacks=[
+                EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
+                best_checkpoint,
+                history,
+            ],
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            deterministic=True,
+            default_root_dir=checkpoints,
+        )
+        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
+    best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
+    return best.eval(), history
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's banner lines and hints meant for GPU/multi-worker setups."""
+    lightning_logger = logging.getLogger("lightning.pytorch")
+    level = lightning_logger.level
+    lightning_logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=r".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=r".*treespec.*")
+            yield
+    finally:
+        lightning_logger.setLevel(level)
+
+
+@dataclass(frozen=True)
+class _ServedModel:
+    version: str
+    model: torch.jit.ScriptModule
+    stats: NormStats
+    window_size: int
+
+
+def _load_served(settings: Settings, category: str, version: str) -> _ServedModel:
+    folder = version_dir(settings, category, version)
+    if not (folder / MODEL_FILE).is_file() or not (folder / NORM_STATS_FILE).is_file():
+        raise TrainingError(
+            f"cannot compare category {category!r} with version {version!r}: {folder} has no "
+            f"{MODEL_FILE} and {NORM_STATS_FILE}"
+        )
+    stats = json.loads((folder / NORM_STATS_FILE).read_text(encoding="utf-8"))
+    return _ServedModel(
+        version=version,
+        model=load_torchscript(folder / MODEL_FILE),
+        stats=NormStats(mean=float(stats["mean"]), std=float(stats["std"])),
+        window_size=int(stats["window_size"]),
+    )
+
+
+def _evaluate(
+    windows: CategoryWindows, model: torch.nn.Module, served: _ServedModel | None, version: str
+) -> tuple[dict[str, Any], dict[str, FloatArray]]:
+    """Test metrics of the model, every baseline and the served version, on the same target days."""
+    stats = windows.stats
+    forecasts: dict[str, FloatArray] = {
+        "model": stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
+    }
+    for name, baseline in BASELINES.items():
+        forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
+    if served is not None:
+        inputs = window_inputs(windows.values, windows.test, served.window_size)
+        forecasts["served"] = served.stats.denormalize(
+            predict_normalized(served.model, served.stats.normalize(inputs))
+        )
+    actual = windows.targets("test")
+    dates = windows.target_dates("test")
+    metrics: dict[str, Any] = {
+        "category": windows.category,
+        "version": version,
+        "window_size": windows.window_size,
+        "n_test": len(actual),
+        "test_start": _day(dates[0]),
+        "test_end": _day(dates[-1]),
+        "test": {
+            name: evaluate(actual, forecast, windows.training_days) for name, forecast in forecasts.items()
+        },
+    }
+    if served is not None:
+        metrics["served_version"] = served.version
+    return metrics, forecasts
+
+
+def _norm_stats(
+    windows: CategoryWindows, settings: Settings, data_info: Mapping[str, str], version: str
+) -> dict[str, Any]:
+    return {
+        "category": windows.category,
+        "slug": category_slug(windows.category),
+        "version": version,
+        "window_size": windows.window_size,
+        "mean": windows.stats.mean,
+        "std": windows.stats.std,
+        "fill_policy": settings.data.fill_policy,
+        "train_start": _day(windows.train_start),
+        "train_end": _day(windows.train_end),
+        "last_date": _day(windows.dates[-1]),
+        **data_info,
+    }
+
+
+def _run_params(
+    settings: Settings, windows: CategoryWindows, data_info: Mapping[str, str], version: str
+) -> dict[str, Any]:
+    return {
+        **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
+        **{f"training.{key}": value for key, value in settings.training.model_dump().items()},
+        "window_size": windows.window_size,
+        "split.train": settings.split.train,
+        "split.val": settings.split.val,
+        "fill_policy": settings.data.fill_policy,
+        "category": windows.category,
+        "version": version,
+        "train_start": _day(windows.train_start),
+        "train_end": _day(windows.train_end),
+        **data_info,
+    }
+
+
+def _next_version(settings: Settings, category: str) -> str:
+    """A fresh version, later than every existing one of `category` (waits out a same-second clash)."""
+    newest = latest_version(settings, category)
+    while True:
+        version = new_version()
+        taken = (
+            version_dir(settings, category, version).exists()
+            or (category_dir(settings, category) / f".tmp-{version}").exists()
+        )
+        if not taken and (newest is None or version > newest):
+            return version
+        time.sleep(0.2)
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(_finite(payload), indent=2) + "\n", encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: undefined metrics (a zero MASE/RMSSE scale) are written as null."""
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _day(stamp: Any) -> str:
+    return str(np.datetime_as_string(np.datetime64(stamp, "D")))
