@@ -170,6 +170,11 @@ class GatewaySettings(_Section):
     api_key: str | None = None
     protect_predict: bool = False
     recent_jobs: PositiveInt
+    max_instances_per_call: PositiveInt
+    max_connections: PositiveInt
+    models_refresh_s: PositiveFloat
+    job_timeout_s: PositiveFloat
+    retry_after_s: PositiveInt
 
 
 class UiSettings(_Section):
