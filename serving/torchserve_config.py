@@ -1,0 +1,38 @@
+"""Render TorchServe's `config.properties` for one instance from the settings.
+
+The template (`configs/torchserve/config.properties`) documents every key; this module only fills
+in ports, addresses and paths, so a dev stack and a test run differ only in their settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from salescast.settings import Settings
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "configs" / "torchserve" / "config.properties"
+
+
+def render_config(settings: Settings, template: Path = TEMPLATE) -> str:
+    """The config text for `settings` (model store as an absolute path)."""
+    torchserve = settings.torchserve
+    values = {
+        "host": torchserve.host,
+        "inference_port": torchserve.inference_port,
+        "management_port": torchserve.management_port,
+        "metrics_port": torchserve.metrics_port,
+        "model_store": settings.paths.model_store.resolve(),
+        "job_queue_size": torchserve.job_queue_size,
+        "default_response_timeout": torchserve.default_response_timeout_s,
+        "initial_worker_port": torchserve.initial_worker_port,
+        "workers": settings.archive.workers,
+    }
+    return Template(template.read_text(encoding="utf-8")).substitute(values)
+
+
+def write_config(settings: Settings, path: Path) -> Path:
+    """Write the rendered config to `path` (the instance's working dir) and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(settings), encoding="utf-8")
+    return path

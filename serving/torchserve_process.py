@@ -1,0 +1,481 @@
+"""Start, watch and stop one isolated TorchServe, and `salescast serve torchserve`.
+
+Every instance gets its own working dir `<paths.run>/torchserve-<inference_port>/` holding its
+config.properties, `logs/` (LOG_LOCATION / METRICS_LOCATION) and `tmp/` (TMPDIR and java.io.tmpdir:
+TorchServe's pid file and the workers' unix sockets live there), plus its own worker port range,
+so a dev stack and a test run never touch each other. TorchServe runs in its own process group;
+stopping it stops Java and every worker.
+
+Start-up registers the archives through the management API (synchronously, so a broken archive
+fails with TorchServe's message instead of a silent retry loop), then checks every model has a
+ready worker. A bad archive is reported and skipped; when nothing could be loaded, start fails
+with the reason and the log file to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+
+import httpx
+import psutil
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+from serving.archive import ArchiveInfo, newest_archives
+from serving.management_client import ManagementClient, ManagementError
+from serving.torchserve_config import write_config
+
+logger = logging.getLogger(__name__)
+
+PID_FILE = ".model_server.pid"
+# Unix socket paths are limited to 107 bytes; TorchServe names them `<TMPDIR>/.ts.sock.<port>`.
+_MAX_TMPDIR_CHARS = 80
+_POLL_S = 0.2
+_ERROR_LINE = re.compile(r"(Error|Exception|error:|Failed to load model)")
+
+
+class TorchServeError(SalescastError):
+    """TorchServe could not be started or stopped; the message says why and which log to read."""
+
+
+class JavaNotFoundError(TorchServeError):
+    """No Java runtime: TorchServe's frontend is a Java program."""
+
+
+def find_java(environ: Mapping[str, str] | None = None) -> str:
+    """The java executable TorchServe will use ($JAVA_HOME/bin/java, else `java` on PATH)."""
+    env = os.environ if environ is None else environ
+    java_home = env.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+        raise JavaNotFoundError(
+            f"JAVA_HOME is {java_home} but {candidate} is not an executable; "
+            "point JAVA_HOME at a Java 11+ runtime or unset it"
+        )
+    found = shutil.which("java", path=env.get("PATH", ""))
+    if found is None:
+        raise JavaNotFoundError(
+            "TorchServe needs Java 11 or newer, but `java` is not on PATH: install a JRE "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+    return found
+
+
+class TorchServeProcess:
+    """One TorchServe serving `archives` (default: the newest archive of every category).
+
+    Use as a context manager, or call `start()` / `stop()`. After `start()`, `loaded` maps model
+    name → the archive serving it and `failed` maps archive file name → why it is not served.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        archives: Sequence[ArchiveInfo] | None = None,
+        *,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self._archives = list(archives) if archives is not None else None
+        port = settings.torchserve.inference_port
+        self.work_dir = (work_dir or settings.paths.run / f"torchserve-{port}").resolve()
+        self.log_dir = self.work_dir / "logs"
+        self.loaded: dict[str, ArchiveInfo] = {}
+        self.failed: dict[str, str] = {}
+        self._tmp_dir: Path | None = None
+        self._own_tmp = False
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # ---- addresses and files ------------------------------------------------------------------
+
+    @property
+    def inference_url(self) -> str:
+        ts = self.settings.torchserve
+        return f"http://{_client_host(ts.host)}:{ts.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        ts = self.settings.torchserve
+        return f"http://{_client_host(ts.host)}:{ts.management_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        ts = self.settings.torchserve
+        return f"http://{_client_host(ts.host)}:{ts.metrics_port}"
+
+    @property
+    def model_log(self) -> Path:
+        """Where the Python workers' output goes: the log to read when a model fails to load."""
+        return self.log_dir / "model_log.log"
+
+    @property
+    def ts_log(self) -> Path:
+        return self.log_dir / "ts_log.log"
+
+    @property
+    def console_log(self) -> Path:
+        """TorchServe's stdout/stderr (start-up failures of Java itself land here)."""
+        return self.log_dir / "console.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def process_tree(self) -> list[psutil.Process]:
+        """The launcher, Java and every worker process of this instance."""
+        if self._process is None:
+            return []
+        try:
+            root = psutil.Process(self._process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> TorchServeProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> TorchServeProcess:
+        """Launch TorchServe, wait for /ping, register the archives and wait for ready workers."""
+        if self.running:
+            return self
+        java = find_java()
+        ts = self.settings.torchserve
+        deadline = time.monotonic() + ts.startup_timeout_s
+        self._check_ports_free()
+        self._prepare_dirs()
+        config = write_config(self.settings, self.work_dir / "config.properties")
+        store = self.settings.paths.model_store.resolve()
+        store.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "ts.model_server",
+            "--start",
+            "--foreground",
+            "--ncs",
+            "--disable-token-auth",
+            "--enable-model-api",
+            "--model-store",
+            str(store),
+            "--ts-config",
+            str(config),
+        ]
+        with self.console_log.open("ab") as console:
+            self._process = subprocess.Popen(
+                command,
+                cwd=self.work_dir,
+                env=self._environment(java),
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        logger.info(
+            "torchserve starting pid=%d inference=%s management=%s work_dir=%s",
+            self._process.pid,
+            self.inference_url,
+            self.management_url,
+            self.work_dir,
+        )
+        try:
+            self._wait_for_ping(deadline)
+            archives = (
+                self._archives
+                if self._archives is not None
+                else list(newest_archives(self.settings).values())
+            )
+            asyncio.run(self._load(archives, deadline))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop TorchServe and all its workers (TERM, then KILL after `stop_timeout_s`); idempotent."""
+        process = self._process
+        if process is None:
+            return
+        tree = self.process_tree()
+        descendants = tree[1:]
+        # Signal Java and the workers, not the launcher: it waits for Java and reaps it, then exits.
+        for child in descendants:
+            _signal(child, signal.SIGTERM)
+        timeout = self.settings.torchserve.stop_timeout_s
+        _, alive = psutil.wait_procs(descendants, timeout=timeout)
+        for child in alive:
+            logger.warning("torchserve process pid=%d ignored SIGTERM; killing it", child.pid)
+            _signal(child, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=timeout)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything that left the tree but kept the group
+        self._process = None
+        if self._own_tmp and self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+        logger.info("torchserve stopped inference=%s work_dir=%s", self.inference_url, self.work_dir)
+
+    def wait(self) -> int:
+        """Block until TorchServe exits on its own; returns its exit code."""
+        if self._process is None:
+            raise TorchServeError("TorchServe is not running")
+        return self._process.wait()
+
+    # ---- start-up steps -----------------------------------------------------------------------
+
+    def _check_ports_free(self) -> None:
+        ts = self.settings.torchserve
+        for name, port in (
+            ("inference_port", ts.inference_port),
+            ("management_port", ts.management_port),
+            ("metrics_port", ts.metrics_port),
+        ):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((ts.host, port))
+                except OSError as exc:
+                    raise TorchServeError(
+                        f"cannot start TorchServe: {ts.host}:{port} (torchserve.{name}) is in use "
+                        f"({exc.strerror}); stop whatever listens there (another TorchServe?) "
+                        "or choose another port"
+                    ) from None
+
+    def _prepare_dirs(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.work_dir / "tmp"
+        if len(str(tmp)) > _MAX_TMPDIR_CHARS:
+            tmp = Path(tempfile.mkdtemp(prefix="salescast-ts-"))
+            self._own_tmp = True
+        tmp.mkdir(parents=True, exist_ok=True)
+        pid_file = tmp / PID_FILE
+        if pid_file.is_file():
+            other = _running_torchserve(pid_file)
+            if other is not None:
+                raise TorchServeError(
+                    f"another TorchServe (pid {other}) is already running from {self.work_dir}; "
+                    "stop it first (Ctrl-C in its terminal, or `kill {other}`)"
+                )
+            pid_file.unlink()
+        self._tmp_dir = tmp
+
+    def _environment(self, java: str) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("TS_")}
+        tmp = str(self._tmp_dir)
+        env.update(
+            TMPDIR=tmp,
+            TEMP=tmp,  # TorchServe's launcher passes it to Java as java.io.tmpdir
+            LOG_LOCATION=str(self.log_dir),
+            METRICS_LOCATION=str(self.log_dir),
+            PATH=f"{Path(java).parent}{os.pathsep}{env.get('PATH', '')}",
+        )
+        return env
+
+    def _wait_for_ping(self, deadline: float) -> None:
+        url = f"{self.inference_url}/ping"
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                self._raise_if_exited()
+                try:
+                    if client.get(url).status_code == 200:
+                        logger.info("torchserve healthy url=%s", url)
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TorchServeError(
+                        f"TorchServe did not answer {url} within "
+                        f"{self.settings.torchserve.startup_timeout_s:g} s; "
+                        f"see {self.console_log} and {self.ts_log}"
+                    )
+                time.sleep(_POLL_S)
+
+    def _raise_if_exited(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            code = self._process.returncode
+            raise TorchServeError(
+                f"TorchServe exited during start-up (exit code {code}): {_tail(self.console_log)} "
+                f"— full output in {self.console_log}"
+            )
+
+    async def _load(self, archives: Sequence[ArchiveInfo], deadline: float) -> None:
+        self.loaded.clear()
+        self.failed.clear()
+        if not archives:
+            logger.warning(
+                "torchserve has no models: %s holds no archives; train and archive first "
+                "(salescast train --all) — the gateway can deploy versions later",
+                self.settings.paths.model_store,
+            )
+            return
+        timeout = max(1.0, deadline - time.monotonic())
+        async with ManagementClient(self.management_url, timeout_s=timeout) as client:
+            await asyncio.gather(*(self._register(client, archive) for archive in archives))
+            await self._check_ready(client)
+        if not self.loaded:
+            reasons = "; ".join(f"{name}: {reason}" for name, reason in self.failed.items())
+            raise TorchServeError(f"TorchServe could not serve any model — {reasons}")
+        logger.info(
+            "torchserve ready models=%s",
+            ",".join(f"{name}@{info.version}" for name, info in sorted(self.loaded.items())),
+        )
+
+    async def _register(self, client: ManagementClient, archive: ArchiveInfo) -> None:
+        try:
+            await client.register(archive.file_name, initial_workers=self.settings.archive.workers)
+        except ManagementError as exc:
+            await self._record_failure(client, archive, exc)
+            return
+        self.loaded[archive.model_name] = archive
+        logger.info("model registered category=%s version=%s", archive.category, archive.version)
+
+    async def _record_failure(
+        self, client: ManagementClient, archive: ArchiveInfo, exc: ManagementError
+    ) -> None:
+        worker_error = _worker_error(self.model_log, archive.model_name, archive.version)
+        if worker_error is not None:
+            reason = f"its workers died while loading the model ({worker_error}); see {self.model_log}"
+            # A failed synchronous register leaves the version registered with retrying workers.
+            try:
+                await client.unregister(archive.model_name, archive.version)
+            except ManagementError as cleanup:
+                logger.warning("could not unregister failed model=%s: %s", archive.model_name, cleanup)
+        else:
+            reason = (
+                f"TorchServe refused the archive: {exc.message} "
+                "(is it a valid .mar? rebuild it with `salescast archive`)"
+            )
+        self.failed[archive.file_name] = reason
+        logger.error(
+            "model not served category=%s version=%s archive=%s reason=%s",
+            archive.category,
+            archive.version,
+            archive.path,
+            reason,
+        )
+
+    async def _check_ready(self, client: ManagementClient) -> None:
+        for name, archive in list(self.loaded.items()):
+            description = (await client.describe(name, archive.version))[0]
+            if description.ready_workers == 0:
+                del self.loaded[name]
+                self.failed[archive.file_name] = (
+                    f"no ready worker after registration (workers: "
+                    f"{', '.join(w.status for w in description.workers) or 'none'}); see {self.model_log}"
+                )
+                logger.error("model not ready category=%s version=%s", archive.category, archive.version)
+
+
+def _client_host(host: str) -> str:
+    """The address a local client uses for a bind address (0.0.0.0 → 127.0.0.1)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _signal(process: psutil.Process, signum: int) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.send_signal(signum)
+
+
+def _running_torchserve(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip() or "0")
+        process = psutil.Process(pid)
+        return pid if "org.pytorch.serve.ModelServer" in process.cmdline() else None
+    except (ValueError, psutil.Error):
+        return None
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    if not path.is_file():
+        return "(no output)"
+    text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return " | ".join(text[-lines:]) or "(no output)"
+
+
+def _worker_error(model_log: Path, model_name: str, version: str) -> str | None:
+    """The first error line a worker of `model_name` `version` logged, or None when it logged none."""
+    if not model_log.is_file():
+        return None
+    marker = re.compile(rf"W-\d+-{re.escape(model_name)}_{re.escape(version)}-stdout MODEL_LOG - (.*)$")
+    for line in model_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = marker.search(line)
+        if match and _ERROR_LINE.search(match.group(1)):
+            return _shorten(match.group(1).strip())
+    return None
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- `salescast serve torchserve` -------------------------------------------------------------
+
+
+def serve_forever(settings: Settings) -> int:
+    """Run TorchServe with the newest archive of every category until Ctrl-C or SIGTERM; 0 on a clean stop."""
+    stop = threading.Event()
+
+    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the events
+    server = TorchServeProcess(settings)
+    try:
+        with server:
+            for name, info in sorted(server.loaded.items()):
+                logger.info("serving category=%s version=%s model=%s", info.category, info.version, name)
+            for archive_name, reason in server.failed.items():
+                logger.error("not serving archive=%s reason=%s", archive_name, reason)
+            logger.info(
+                "torchserve up inference=%s management=%s metrics=%s logs=%s (Ctrl-C to stop)",
+                server.inference_url,
+                server.management_url,
+                server.metrics_url,
+                server.log_dir,
+            )
+            while not stop.wait(1.0):
+                if not server.running:
+                    logger.error(
+                        "torchserve exited unexpectedly; see %s and %s", server.ts_log, server.console_log
+                    )
+                    return 1
+    except KeyboardInterrupt:
+        logger.info("interrupted; torchserve stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0

@@ -1,0 +1,94 @@
+"""Tiny TorchScript artifacts that follow the training contract, so serving tests need no training.
+
+`write_scripted_version` writes `<artifacts>/<slug>/<version>/{model.pt, norm_stats.json, metrics.json}`
+exactly as `salescast.artifacts` lays them out; the model is a seeded linear map
+`forward(x[B, N]) -> [B]`, distinct per seed so two versions answer differently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from salescast.artifacts import METRICS_FILE, MODEL_FILE, NORM_STATS_FILE
+from salescast.slugs import category_slug
+
+DEFAULT_WINDOW = 14
+
+
+class TinyForecaster(nn.Module):
+    """A linear next-day model: the smallest thing honouring `forward(x[B, N]) -> [B]`."""
+
+    def __init__(self, window_size: int, seed: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(window_size, generator=generator) / window_size)
+        self.bias = nn.Parameter(torch.randn(1, generator=generator))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias
+
+
+def scripted_model(window_size: int = DEFAULT_WINDOW, seed: int = 0) -> torch.jit.ScriptModule:
+    """The TorchScript form of `TinyForecaster`, as training exports its model."""
+    return torch.jit.script(TinyForecaster(window_size, seed).eval())
+
+
+def norm_stats(category: str, version: str, window_size: int, mean: float, std: float) -> dict[str, Any]:
+    """A `norm_stats.json` payload with every field of the artifact contract."""
+    return {
+        "category": category,
+        "slug": category_slug(category),
+        "version": version,
+        "window_size": window_size,
+        "mean": mean,
+        "std": std,
+        "fill_policy": "zero",
+        "train_start": "2023-01-01",
+        "train_end": "2024-06-30",
+        "last_date": "2024-12-31",
+        "data_file": "sample_sales.csv",
+        "data_sha256": "0" * 64,
+    }
+
+
+def metrics(category: str, version: str, window_size: int) -> dict[str, Any]:
+    """A `metrics.json` payload with every field of the artifact contract."""
+    scores = {"mae": 1.0, "rmse": 1.5, "smape": 10.0, "mase": 0.9, "rmsse": 0.9}
+    return {
+        "category": category,
+        "version": version,
+        "window_size": window_size,
+        "n_test": 30,
+        "test_start": "2024-12-01",
+        "test_end": "2024-12-30",
+        "test": {name: dict(scores) for name in ("model", "naive", "seasonal_naive", "moving_average")},
+    }
+
+
+def write_scripted_version(
+    artifacts: Path,
+    category: str,
+    version: str,
+    *,
+    window_size: int = DEFAULT_WINDOW,
+    seed: int = 0,
+    mean: float = 250.0,
+    std: float = 40.0,
+    model_bytes: bytes | None = None,
+) -> Path:
+    """Write one complete version folder; `model_bytes` replaces model.pt (e.g. a corrupt file)."""
+    folder = artifacts / category_slug(category) / version
+    folder.mkdir(parents=True, exist_ok=True)
+    if model_bytes is None:
+        torch.jit.save(scripted_model(window_size, seed), str(folder / MODEL_FILE))
+    else:
+        (folder / MODEL_FILE).write_bytes(model_bytes)
+    stats = norm_stats(category, version, window_size, mean, std)
+    (folder / NORM_STATS_FILE).write_text(json.dumps(stats), encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics(category, version, window_size)), encoding="utf-8")
+    return folder
