@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ def export_torchscript(model: CNNLSTM, path: Path) -> None:
     scripted = torch.jit.script(copy.deepcopy(model).cpu().eval())
     tmp = path.with_name(f".{path.name}.tmp")
     scripted.save(str(tmp))  # type: ignore[no-untyped-call]
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def load_torchscript(path: Path) -> torch.jit.ScriptModule:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -181,14 +180,15 @@ def _train_category(
         run.log_artifacts(staging)
         run.finish(succeeded=True)
         final = version_dir(settings, category, version)
-        os.replace(staging, final)
+        staging.replace(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         run.finish(succeeded=False)
         raise
     test = metrics["test"]
     logger.info(
-        "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f seasonal_naive_rmse=%.2f",
+        "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f "
+        "seasonal_naive_rmse=%.2f",
         category,
         version,
         len(history.val_loss),
