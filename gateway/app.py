@@ -1,0 +1,123 @@
+"""The gateway app factory: routers, middleware, error mapping and the lifespan of shared clients.
+
+`create_app(settings)` builds a fresh app (own metrics registry, own clients) so tests can run several
+side by side. Errors always answer `{"detail": message}`: client mistakes get 4xx with a readable
+message, an outage of TorchServe 503, and only a real bug in the gateway a logged 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.errors import GatewayError
+from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
+from gateway.routes import api_router
+from gateway.state import GatewayState
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Next-day sales forecasts per product category, served by TorchServe.
+
+Predict routes are open unless `gateway.protect_predict` is on; train, job and model-admin routes
+need the `X-API-Key` header whenever `SALESCAST_API_KEY` is set. Every error answers
+`{"detail": "message"}`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A gateway app for `settings`; its clients open at start-up and close at shutdown."""
+    metrics = GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = GatewayState.open(settings, metrics)
+        app.state.gateway = state
+        await state.start()
+        log.info(
+            "gateway ready torchserve=%s jobs_db=%s",
+            settings.torchserve.inference_base_url,
+            settings.paths.jobs_db,
+        )
+        try:
+            yield
+        finally:
+            await state.close()
+            log.info("gateway stopped")
+
+    app = FastAPI(
+        title="salescast gateway",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.include_router(api_router)
+    _add_error_handlers(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    # Outermost first: metrics see every answer, including a 413 from the body limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def gateway_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GatewayError)
+        if exc.status_code >= 500:
+            log.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status_code, exc.message)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+
+    async def salescast_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": describe_validation_errors(exc.errors())}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": f"internal gateway error ({type(exc).__name__}); see the gateway log"}, status_code=500
+        )
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(SalescastError, salescast_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+def describe_validation_errors(errors: Any) -> str:
+    """Pydantic errors as one readable line: `body.sales: sales[2] must be a finite number, got nan`."""
+    parts: list[str] = []
+    for error in errors:
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+        message = str(error.get("msg", "invalid value"))
+        message = message.removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "field required"
+        elif error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        elif error.get("type") == "json_invalid":
+            message = f"invalid JSON: {error.get('ctx', {}).get('error', message)}"
+        parts.append(f"{location}: {message}")
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,93 @@
+"""The daily sales series the models learn from, loaded with training's own loader and cached.
+
+The cache key is the data file's path, mtime and size: replacing the CSV is picked up on the next
+request without a restart. Loading runs in a worker thread so the event loop keeps answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from gateway.errors import DataUnavailableError, InputError, UnknownCategoryError
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class HistoryCache:
+    """`series()` returns every category's daily Series, re-read only when the file changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._key: tuple[str, int, int] | None = None
+        self._series: dict[str, pd.Series] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._settings.data.path
+
+    async def series(self) -> dict[str, pd.Series]:
+        path = self.path
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise DataUnavailableError(f"sales data file {path} cannot be read: {exc.strerror}") from exc
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key == self._key:
+            return self._series
+        async with self._lock:
+            if key != self._key:
+                from salescast.sales_data import load_daily_sales
+
+                try:
+                    loaded = await asyncio.to_thread(load_daily_sales, self._settings.data)
+                except SalescastError as exc:
+                    raise DataUnavailableError(f"sales data file {path} cannot be used: {exc}") from exc
+                self._series, self._key = loaded, key
+                log.info("history loaded path=%s categories=%s", path, ",".join(loaded))
+        return self._series
+
+    async def categories(self) -> list[str]:
+        """Categories training would use (the config's list, else every category in the data)."""
+        listed = self._settings.data.categories
+        if isinstance(listed, list):
+            return list(listed)
+        return list(await self.series())
+
+    async def category(self, category: str) -> tuple[str, pd.Series]:
+        """The Series of `category` (exact or case-insensitive name); 404 naming the known ones."""
+        series = await self.series()
+        if category in series:
+            return category, series[category]
+        for name, values in series.items():
+            if name.casefold() == category.casefold():
+                return name, values
+        raise UnknownCategoryError(
+            f"unknown category {category!r}; categories in the data: {', '.join(sorted(series))}"
+        )
+
+
+def parse_day(value: str | None, name: str) -> date | None:
+    """A YYYY-MM-DD query parameter, or a 422 saying what was expected."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def slice_days(series: pd.Series, start: date | None, end: date | None) -> pd.Series:
+    """Inclusive date range of a daily Series; 422 when start is after end."""
+    if start and end and start > end:
+        raise InputError(f"start ({start}) is after end ({end})")
+    lower = pd.Timestamp(start) if start else None
+    upper = pd.Timestamp(end) if end else None
+    return series.loc[lower:upper]

@@ -1,0 +1,270 @@
+"""What TorchServe serves right now, per category: default version, window size N, test metrics.
+
+N and the metrics are facts of a version, read once from the archive TorchServe loaded
+(`norm_stats.json` / `metrics.json` inside the `.mar`, else the version's artifact folder) and
+cached per (model, version). The default version is refreshed from the management API every
+`gateway.models_refresh_s`, right after a swap, and whenever an inference answer names another
+version — so N always follows the served model, never a config guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
+from salescast.artifacts import METRICS_FILE, NORM_STATS_FILE
+from salescast.settings import Settings
+from salescast.slugs import category_slug
+from serving.management_client import ManagementError, ModelDescription, ModelSummary
+
+log = logging.getLogger(__name__)
+CATEGORIES_FILE = "categories.json"
+_RETRY_UNKNOWN_S = 1.0
+
+
+class ManagementApi(Protocol):
+    """The part of `serving.management_client.ManagementClient` the registry needs."""
+
+    async def list_models(self) -> list[ModelSummary]: ...
+
+    async def describe(self, model: str, version: str | None = None) -> list[ModelDescription]: ...
+
+    async def describe_all(self, model: str) -> list[ModelDescription]: ...
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """Immutable facts of one trained version, read from its archive."""
+
+    category: str | None
+    window_size: int | None
+    test_metrics: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    version: str
+    is_default: bool
+    ready_workers: int
+    facts: VersionFacts
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A category's model as TorchServe serves it by default."""
+
+    category: str
+    model_name: str
+    version: str
+    window_size: int | None
+    test_metrics: dict[str, Any] | None
+    ready_workers: int
+    versions: list[ServedVersion] = field(default_factory=list)
+
+
+class ModelRegistry:
+    """Cached view of TorchServe's models; `resolve(category)` is a dict lookup on the hot path."""
+
+    def __init__(self, settings: Settings, management: ManagementApi) -> None:
+        self._settings = settings
+        self._management = management
+        self._models: dict[str, ServedModel] = {}
+        self._facts: dict[tuple[str, str], VersionFacts] = {}
+        self._refreshed_at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def models(self) -> dict[str, ServedModel]:
+        """Last known models by TorchServe model name."""
+        return dict(self._models)
+
+    def invalidate(self) -> None:
+        """Forget the default versions (after a swap); facts of versions stay cached."""
+        self._refreshed_at = 0.0
+
+    def note_answer(self, model_name: str, version: str) -> None:
+        """An inference answer came from `version`; refresh soon if that is not the cached default."""
+        cached = self._models.get(model_name)
+        if cached is None or cached.version != version:
+            log.info("served version changed model=%s version=%s", model_name, version)
+            self.invalidate()
+
+    async def refresh(self) -> dict[str, ServedModel]:
+        """Ask TorchServe for every model's default version (raises ModelServerUnavailableError)."""
+        async with self._lock:
+            models: dict[str, ServedModel] = {}
+            try:
+                for summary in await self._management.list_models():
+                    described = await _describe_default(self._management, summary.name)
+                    if described:
+                        models[summary.name] = self._served_model(described[0])
+            except ManagementError as exc:
+                if exc.status_code < 500:
+                    raise
+                raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
+            self._models = models
+            self._refreshed_at = time.monotonic()
+            return dict(models)
+
+    async def resolve(self, category: str) -> ServedModel:
+        """The served model for `category` (name, any case, or model name); 404 naming the known ones."""
+        age = time.monotonic() - self._refreshed_at
+        if age > self._settings.gateway.models_refresh_s:
+            await self._refresh_or_keep_cache()
+        found = self._lookup(category)
+        if found is None and time.monotonic() - self._refreshed_at > _RETRY_UNKNOWN_S:
+            await self._refresh_or_keep_cache()
+            found = self._lookup(category)
+        if found is None:
+            known = ", ".join(sorted(model.category for model in self._models.values())) or "none"
+            raise UnknownCategoryError(f"unknown category {category!r}; served categories: {known}")
+        return found
+
+    async def describe_all(self) -> list[ServedModel]:
+        """Every model with all its registered versions (for GET /api/models)."""
+        await self.refresh()
+        described: list[ServedModel] = []
+        for name, default in sorted(self._models.items(), key=lambda item: item[1].category):
+            try:
+                descriptions = await self._management.describe_all(name)
+            except ManagementError as exc:
+                if exc.status_code == 404:
+                    continue  # unregistered since the refresh
+                if exc.status_code < 500:
+                    raise
+                raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
+            versions = [
+                ServedVersion(
+                    version=description.version,
+                    is_default=description.version == default.version,
+                    ready_workers=description.ready_workers,
+                    facts=self._facts_for(description),
+                )
+                for description in descriptions
+            ]
+            versions.sort(key=lambda item: item.version, reverse=True)
+            described.append(
+                ServedModel(
+                    category=default.category,
+                    model_name=name,
+                    version=default.version,
+                    window_size=default.window_size,
+                    test_metrics=default.test_metrics,
+                    ready_workers=default.ready_workers,
+                    versions=versions,
+                )
+            )
+        return described
+
+    def category_of(self, model_name: str) -> str:
+        """Category name of a TorchServe model (its archive's stats, else categories.json, else the slug)."""
+        cached = self._models.get(model_name)
+        if cached is not None:
+            return cached.category
+        return _categories_file(self._settings).get(model_name, model_name)
+
+    async def _refresh_or_keep_cache(self) -> None:
+        try:
+            await self.refresh()
+        except ModelServerUnavailableError:
+            if not self._models:
+                raise
+            log.warning("model list refresh failed; using the cached list")
+
+    def _lookup(self, category: str) -> ServedModel | None:
+        for model in self._models.values():
+            if model.category == category:
+                return model
+        folded = category.casefold()
+        for model in self._models.values():
+            if model.category.casefold() == folded or model.model_name == folded:
+                return model
+        try:
+            slug = category_slug(category)
+        except ValueError:
+            return None
+        return self._models.get(slug)
+
+    def _served_model(self, description: ModelDescription) -> ServedModel:
+        facts = self._facts_for(description)
+        name = description.name
+        return ServedModel(
+            category=facts.category or _categories_file(self._settings).get(name, name),
+            model_name=name,
+            version=description.version,
+            window_size=facts.window_size,
+            test_metrics=facts.test_metrics,
+            ready_workers=description.ready_workers,
+        )
+
+    def _facts_for(self, description: ModelDescription) -> VersionFacts:
+        key = (description.name, description.version)
+        if key not in self._facts:
+            self._facts[key] = read_version_facts(
+                self._settings, description.name, description.version, description.url
+            )
+        return self._facts[key]
+
+
+def read_version_facts(settings: Settings, model_name: str, version: str, model_url: Any) -> VersionFacts:
+    """Window size, category and test metrics of a version, from its .mar or its artifact folder."""
+    stats, metrics = _from_archive(settings, model_url)
+    if stats is None:
+        folder = settings.paths.artifacts / model_name / version
+        stats = _read_json(folder / NORM_STATS_FILE)
+        metrics = metrics or _read_json(folder / METRICS_FILE)
+    window = (stats or {}).get("window_size") or (metrics or {}).get("window_size")
+    category = (stats or {}).get("category") or (metrics or {}).get("category")
+    test = (metrics or {}).get("test")
+    if window is None:
+        log.warning("no norm_stats for model=%s version=%s; window size unknown", model_name, version)
+    return VersionFacts(
+        category=str(category) if category else None,
+        window_size=int(window) if window is not None else None,
+        test_metrics=test if isinstance(test, dict) else None,
+    )
+
+
+def _from_archive(settings: Settings, model_url: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    if not isinstance(model_url, str) or not model_url.endswith(".mar"):
+        return None, None
+    path = settings.paths.model_store / Path(model_url).name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            stats = json.loads(archive.read(NORM_STATS_FILE)) if NORM_STATS_FILE in names else None
+            metrics = json.loads(archive.read(METRICS_FILE)) if METRICS_FILE in names else None
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        log.warning("cannot read archive %s: %s", path, exc)
+        return None, None
+    return stats, metrics
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _categories_file(settings: Settings) -> dict[str, str]:
+    value = _read_json(settings.paths.model_store / CATEGORIES_FILE) or {}
+    return {str(key): str(item) for key, item in value.items()}
+
+
+async def _describe_default(management: ManagementApi, name: str) -> list[ModelDescription]:
+    """The default version's description; empty when the model was unregistered meanwhile."""
+    try:
+        return await management.describe(name)
+    except ManagementError as exc:
+        if exc.status_code == 404:
+            return []
+        raise

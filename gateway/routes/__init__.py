@@ -1,0 +1,11 @@
+"""One router per resource; `api_router` mounts them all under /api."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.routes import forecast, health, history, jobs, models, predict, train
+
+api_router = APIRouter(prefix="/api")
+for module in (predict, train, jobs, models, history, forecast, health):
+    api_router.include_router(module.router)

@@ -1,0 +1,48 @@
+"""GET /api/health: 200 when TorchServe answers and every served category has a ready worker, else 503."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.deps import InferenceDep, RegistryDep
+from gateway.errors import GatewayError
+from gateway.schemas import Health, ModelHealth, TorchServeHealth
+from serving.management_client import ManagementError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
+async def health(inference: InferenceDep, registry: RegistryDep) -> JSONResponse:
+    """Same body either way; the status code says whether predictions can be answered now."""
+    torchserve = await _torchserve_health(inference, registry)
+    ready = torchserve.status == "ready"
+    body = Health(status="ok" if ready else "unavailable", torchserve=torchserve)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+
+async def _torchserve_health(inference: InferenceDep, registry: RegistryDep) -> TorchServeHealth:
+    try:
+        await inference.ping()
+        models = await registry.refresh()
+    except GatewayError as exc:
+        return TorchServeHealth(status="unavailable", detail=exc.message)
+    except ManagementError as exc:
+        return TorchServeHealth(status="unavailable", detail=f"management API: {exc.message}")
+    listed = [
+        ModelHealth(
+            category=model.category,
+            model_name=model.model_name,
+            version=model.version,
+            ready_workers=model.ready_workers,
+        )
+        for model in sorted(models.values(), key=lambda item: item.category)
+    ]
+    if not listed:
+        return TorchServeHealth(status="not_ready", detail="no model is registered", models=listed)
+    waiting = [item.category for item in listed if item.ready_workers < 1]
+    if waiting:
+        detail = f"no ready worker for: {', '.join(waiting)}"
+        return TorchServeHealth(status="not_ready", detail=detail, models=listed)
+    return TorchServeHealth(status="ready", models=listed)

@@ -1,0 +1,31 @@
+"""GET /api/jobs and /api/jobs/{job_id}: durable training-job records."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from gateway.deps import ApiKeyDep, JobStoreDep, SettingsDep
+from gateway.errors import NotFoundError
+from gateway.routes.responses import errors
+from gateway.schemas import Job, JobList
+
+router = APIRouter(tags=["jobs"], dependencies=[ApiKeyDep])
+
+
+@router.get("/jobs", responses=errors(401, 403, 422))
+async def list_jobs(
+    store: JobStoreDep,
+    settings: SettingsDep,
+    limit: int | None = Query(default=None, ge=1, le=1000, description="Default `gateway.recent_jobs`."),
+) -> JobList:
+    """Recent jobs, newest first."""
+    return JobList(jobs=store.recent(limit or settings.gateway.recent_jobs))
+
+
+@router.get("/jobs/{job_id}", responses=errors(401, 403, 404))
+async def get_job(job_id: str, store: JobStoreDep) -> Job:
+    """Status, per-category state, metrics, new version, deploy outcome and error of one job."""
+    job = store.get(job_id)
+    if job is None:
+        raise NotFoundError(f"no job with id {job_id!r}")
+    return job

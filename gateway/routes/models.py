@@ -1,0 +1,71 @@
+"""GET /api/models and PUT /api/models/{category}/default: what TorchServe serves, and pinning a version."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+from gateway.deps import ApiKeyDep, ManagementDep, RegistryDep
+from gateway.errors import ModelServerUnavailableError, NotFoundError
+from gateway.model_registry import ServedModel
+from gateway.routes.responses import errors
+from gateway.schemas import CategoryModel, ModelList, ModelVersion, SetDefaultRequest
+from serving.management_client import ManagementError
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models", responses=errors(503))
+async def list_models(registry: RegistryDep) -> ModelList:
+    """Every served category: default version, other registered versions, window size, test metrics."""
+    return ModelList(models=[_category_model(model) for model in await registry.describe_all()])
+
+
+@router.put(
+    "/models/{category}/default", dependencies=[ApiKeyDep], responses=errors(401, 403, 404, 413, 422, 503)
+)
+async def set_default_version(
+    category: str, body: SetDefaultRequest, registry: RegistryDep, management: ManagementDep
+) -> CategoryModel:
+    """Pin (or roll back to) a registered version; predictions switch to it at once."""
+    model = await registry.resolve(category)
+    described = {m.model_name: m for m in await registry.describe_all()}.get(model.model_name)
+    registered = [version.version for version in described.versions] if described else []
+    if body.version not in registered:
+        raise NotFoundError(
+            f"{model.category} has no registered version {body.version!r}; "
+            f"registered: {', '.join(registered)}"
+        )
+    try:
+        await management.set_default(model.model_name, body.version)
+    except ManagementError as exc:
+        if exc.status_code >= 500:
+            raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
+        raise NotFoundError(exc.message) from exc
+    finally:
+        registry.invalidate()
+    log.info("default version set category=%s version=%s", model.category, body.version)
+    updated = {m.model_name: m for m in await registry.describe_all()}[model.model_name]
+    return _category_model(updated)
+
+
+def _category_model(model: ServedModel) -> CategoryModel:
+    return CategoryModel(
+        category=model.category,
+        model_name=model.model_name,
+        default_version=model.version,
+        window_size=model.window_size,
+        test_metrics=model.test_metrics,
+        versions=[
+            ModelVersion(
+                version=version.version,
+                is_default=version.is_default,
+                window_size=version.facts.window_size,
+                ready_workers=version.ready_workers,
+                test_metrics=version.facts.test_metrics,
+            )
+            for version in model.versions
+        ],
+    )

@@ -1,0 +1,80 @@
+"""Everything one running gateway holds: created in the lifespan, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.history import HistoryCache
+from gateway.job_runner import JobRunner
+from gateway.job_store import JobStore
+from gateway.metrics import GatewayMetrics
+from gateway.model_registry import ModelRegistry
+from gateway.predictions import Predictor
+from gateway.torchserve_client import InferenceClient, create_http_client
+from salescast.settings import Settings
+from serving.management_client import ManagementClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    metrics: GatewayMetrics
+    http: httpx.AsyncClient
+    inference: InferenceClient
+    management: ManagementClient
+    management_reads: ManagementClient
+    registry: ModelRegistry
+    predictor: Predictor
+    job_store: JobStore
+    job_runner: JobRunner
+    history: HistoryCache
+
+    @classmethod
+    def open(cls, settings: Settings, metrics: GatewayMetrics) -> GatewayState:
+        """Create the clients and stores; nothing here needs TorchServe to be up."""
+        gateway = settings.gateway
+        http = create_http_client(gateway.predict_timeout_s, max_connections=gateway.max_connections)
+        inference = InferenceClient(http, settings.torchserve.inference_base_url)
+        management = ManagementClient(
+            settings.torchserve.management_base_url, timeout_s=gateway.management_timeout_s
+        )
+        # Reads on the request path (model list, health) must fail fast when TorchServe hangs.
+        management_reads = ManagementClient(
+            settings.torchserve.management_base_url, timeout_s=gateway.predict_timeout_s
+        )
+        registry = ModelRegistry(settings, management_reads)
+        predictor = Predictor(registry, inference, metrics, gateway.max_instances_per_call)
+        job_store = JobStore(settings.paths.jobs_db)
+        job_runner = JobRunner(settings, job_store, registry, management, metrics)
+        return cls(
+            settings=settings,
+            metrics=metrics,
+            http=http,
+            inference=inference,
+            management=management,
+            management_reads=management_reads,
+            registry=registry,
+            predictor=predictor,
+            job_store=job_store,
+            job_runner=job_runner,
+            history=HistoryCache(settings),
+        )
+
+    async def start(self) -> None:
+        await self.job_runner.start()
+        try:
+            await self.registry.refresh()
+        except Exception as exc:  # the gateway starts without TorchServe and recovers later
+            log.warning("model server not ready at start-up: %s", exc)
+
+    async def close(self) -> None:
+        await self.job_runner.stop()
+        await self.http.aclose()
+        await self.management.aclose()
+        await self.management_reads.aclose()
+        self.job_store.close()
