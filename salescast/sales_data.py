@@ -181,8 +181,10 @@ def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
         raise DataError(f"data file {source} does not exist")
     if not source.is_file():
         raise DataError(f"data file {source} is not a file")
-    header = _read_csv(source, nrows=0)
-    present = [str(name).strip() for name in header.columns]
+    # Every column is read (not just ours) so a row with extra fields, e.g. an unquoted comma in
+    # a category name, is an error instead of silently shifting values.
+    full = _read_csv(source)
+    present = [str(name).strip() for name in full.columns]
     missing = [name for name in columns.all() if name not in present]
     if missing:
         raise DataError(
@@ -190,17 +192,12 @@ def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
             f"the file has {', '.join(repr(p) for p in present)} "
             "(set data.date_column / category_column / amount_column, or pass them per run)"
         )
-    duplicated = sorted({name for name in columns.all() if present.count(name) > 1})
-    if duplicated:
-        raise DataError(f"{source}: column(s) {', '.join(map(repr, duplicated))} appear more than once")
-    positions = [present.index(name) for name in columns.all()]
-    frame = _read_csv(source, usecols=positions)
-    frame.columns = [str(name).strip() for name in frame.columns]
-    frame = frame.loc[:, list(dict.fromkeys(columns.all()))].fillna("")
-    for name in frame.columns:
+    blank = (full.fillna("") == "").all(axis=1)
+    wanted = list(dict.fromkeys(columns.all()))
+    frame = full.iloc[:, [present.index(name) for name in wanted]].loc[~blank].fillna("")
+    frame.columns = wanted
+    for name in wanted:
         frame[name] = frame[name].str.strip()
-    blank = (frame == "").all(axis=1)
-    frame = frame.loc[~blank]
     if frame.empty:
         raise DataError(f"{source}: the file has a header but no data rows")
     return frame
