@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -167,12 +167,10 @@ def file_sha256(path: Path) -> str:
 # ---- reading --------------------------------------------------------------------------------
 
 
-class _Columns:
-    def __init__(self, date: str, category: str, amount: str) -> None:
-        self.date, self.category, self.amount = date, category, amount
-
-    def all(self) -> tuple[str, str, str]:
-        return (self.date, self.category, self.amount)
+class _Columns(NamedTuple):
+    date: str
+    category: str
+    amount: str
 
 
 def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
@@ -185,7 +183,7 @@ def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
     # a category name, is an error instead of silently shifting values.
     full = _read_csv(source)
     present = [str(name).strip() for name in full.columns]
-    missing = [name for name in columns.all() if name not in present]
+    missing = [name for name in columns if name not in present]
     if missing:
         raise DataError(
             f"{source}: missing column(s) {', '.join(repr(m) for m in missing)}; "
@@ -193,7 +191,7 @@ def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
             "(set data.date_column / category_column / amount_column, or pass them per run)"
         )
     blank = (full.fillna("") == "").all(axis=1)
-    wanted = list(dict.fromkeys(columns.all()))
+    wanted = list(dict.fromkeys(columns))
     frame = full.iloc[:, [present.index(name) for name in wanted]].loc[~blank].fillna("")
     frame.columns = wanted
     for name in wanted:
@@ -256,7 +254,13 @@ def _parse_dates(
 
 
 def _with_format(texts: pd.Series, date_format: str) -> pd.Series:
-    parsed = pd.to_datetime(texts, format=date_format, exact=False, errors="coerce")
+    """Parse with the configured format; it may stop before a trailing time part (`exact=False`)."""
+    if not re.search(r"%[Yy]", date_format) or not re.search(r"%[dj]", date_format):
+        raise DataError(f"data.date_format {date_format!r} needs a day and a year (e.g. %d/%m/%Y)")
+    try:
+        parsed = pd.to_datetime(texts, format=date_format, exact=False, errors="coerce")
+    except ValueError as exc:
+        raise DataError(f"data.date_format {date_format!r} is not a valid format: {exc}") from None
     return _naive_days(parsed)
 
 
@@ -292,7 +296,7 @@ def _from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
 
 def _parse_named(text: str) -> pd.Timestamp | Any:
     """A date with a month name (`Nov 24, 2023`); NaT unless it has a day, a month name and a year."""
-    if not re.search(r"\d{4}", text):
+    if not (re.search(r"\b\d{4}\b", text) and re.search(r"\b\d{1,2}(?:st|nd|rd|th)?\b", text)):
         return pd.NaT
     try:
         with warnings.catch_warnings():

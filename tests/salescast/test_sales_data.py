@@ -429,3 +429,19 @@ def test_get_category_and_history_records(tmp_path: Path) -> None:
 def test_file_sha256(tmp_path: Path) -> None:
     path = write(tmp_path, "abc")
     assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.parametrize(
+    ("date_format", "expected"),
+    [("%d/%m", "needs a day and a year"), ("%Q/%d/%Y", "not a valid format")],
+)
+def test_unusable_date_format(tmp_path: Path, date_format: str, expected: str) -> None:
+    path = write(tmp_path, kaggle([("24/11/2024", "Beauty", 1)]))
+    with pytest.raises(DataError, match=expected):
+        load_daily_sales(data_settings(date_format=date_format), path)
+
+
+def test_a_month_without_a_day_is_not_a_date(tmp_path: Path) -> None:
+    path = write(tmp_path, kaggle([("Nov 24th, 2024", "Beauty", 1), ("March 2024", "Beauty", 1)]))
+    with pytest.raises(DataError, match=r"1 value\(s\) not a date: line 3: 'March 2024'"):
+        load_daily_sales(data_settings(), path)
