@@ -184,6 +184,7 @@ class UiSettings(_Section):
     request_timeout_s: PositiveFloat
     poll_interval_s: PositiveFloat
     rolling_window: PositiveInt
+    concurrency_limit: PositiveInt = 8
 
 
 class UpSettings(_Section):

@@ -1,0 +1,169 @@
+"""Messages, job progress and metrics tables built from gateway answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.api_models import CategoryOutcome, Health, Job
+from ui.formatting import (
+    METRICS_COLUMNS,
+    format_sales,
+    health_html,
+    job_progress,
+    job_status_html,
+    jobs_frame,
+    message_html,
+    metrics_frame,
+    outcome_frame,
+    prediction_markdown,
+    short_time,
+)
+
+METRICS: dict[str, Any] = {
+    "category": "Beauty",
+    "version": "20261126.101500",
+    "window_size": 14,
+    "served_version": "20261125.090000",
+    "test": {
+        "model": {"mae": 412.3, "rmse": 561.2, "smape": 48.1, "mase": 0.71, "rmsse": 0.69},
+        "naive": {"mae": 598.0, "rmse": 802.4, "smape": 61.0, "mase": 1.03, "rmsse": 0.99},
+        "seasonal_naive": {"mae": 580.1, "rmse": 1810.9, "smape": 60.2, "mase": 1.0, "rmsse": 1.0},
+        "moving_average": {"mae": 450.7, "rmse": 598.3, "smape": 52.4, "mase": 0.78, "rmsse": 0.74},
+        "served": {"mae": 420.0, "rmse": 590.0, "smape": 50.0, "mase": 0.72, "rmsse": 0.7},
+    },
+}
+
+
+def _job(status: str, results: list[dict[str, Any]], **extra: Any) -> Job:
+    return Job.model_validate(
+        {
+            "job_id": "abc123",
+            "status": status,
+            "categories": [r["category"] for r in results],
+            "experiment_name": "exp-1",
+            "deploy_policy": "if_better",
+            "created_at": "2026-11-26T10:15:00.123456Z",
+            "results": results,
+            **extra,
+        }
+    )
+
+
+def test_message_html_escapes_and_marks_code() -> None:
+    text = message_html("error", "value 2 ('<b>') is bad; run `salescast serve gateway`")
+    assert "&lt;b&gt;" in text and "<b>" not in text
+    assert "<code>salescast serve gateway</code>" in text
+    assert 'class="sc-msg sc-error"' in text
+
+
+def test_format_sales_has_two_decimals_and_separators() -> None:
+    assert format_sales(1234.5) == "1,234.50"
+    assert format_sales(0) == "0.00"
+
+
+def test_health_banner_for_each_state() -> None:
+    down = health_html(None, "connection refused", "http://gw:8000")
+    assert "sc-error" in down and "Gateway unavailable at http://gw:8000" in down
+    ok = Health.model_validate({"status": "ok", "torchserve": {"status": "ready"}})
+    assert "sc-ok" in health_html(ok, None, "http://gw:8000")
+    degraded = Health.model_validate(
+        {"status": "unavailable", "torchserve": {"status": "unavailable", "detail": "connection refused"}}
+    )
+    banner = health_html(degraded, None, "http://gw:8000")
+    assert "sc-warning" in banner and "model server is not ready (connection refused)" in banner
+
+
+def test_prediction_markdown_shows_value_and_version() -> None:
+    text = prediction_markdown("Beauty", 1034.7, "20261126.101500", 14)
+    assert "**1,034.70**" in text and "`20261126.101500`" in text and "last 14 days" in text
+
+
+def test_running_job_shows_a_progress_bar() -> None:
+    job = _job(
+        "running",
+        [{"category": "Beauty", "state": "succeeded"}, {"category": "Clothing", "state": "training"}],
+    )
+    assert job_progress(job) == (1, 2)
+    text = job_status_html(job)
+    assert '<progress class="sc-progress" value="1" max="2">' in text
+    assert "1 of 2 categories finished" in text and "Clothing: training" in text
+
+
+def test_queued_job_shows_an_indeterminate_bar() -> None:
+    text = job_status_html(_job("queued", [{"category": "Beauty", "state": "queued"}]))
+    assert '<progress class="sc-progress"></progress>' in text
+
+
+def test_failed_job_shows_its_error_and_no_bar() -> None:
+    job = _job(
+        "failed",
+        [{"category": "Beauty", "state": "failed", "failed_step": "training", "error": "data file missing"}],
+    )
+    text = job_status_html(job)
+    assert "<progress" not in text
+    assert "The job failed: Beauty during training: data file missing" in text
+    assert outcome_frame(job).iloc[0]["Why / error"] == "training: data file missing"
+
+
+def test_job_level_error_wins() -> None:
+    job = _job(
+        "failed", [{"category": "Beauty", "state": "queued"}], error="gateway restarted during the job"
+    )
+    assert "The job failed: gateway restarted during the job" in job_status_html(job)
+
+
+def test_succeeded_job_summarises_deployment() -> None:
+    job = _job(
+        "succeeded",
+        [
+            {"category": "Beauty", "state": "succeeded", "version": "v2", "deployed": True, "seconds": 41.84},
+            {
+                "category": "Clothing",
+                "state": "succeeded",
+                "version": "v3",
+                "deployed": False,
+                "deploy_reason": "test RMSE 900 >= seasonal-naive 800",
+            },
+        ],
+    )
+    text = job_status_html(job)
+    assert "Beauty v2 deployed" in text and "Clothing v3 trained, not deployed" in text
+    frame = outcome_frame(job)
+    assert frame.iloc[0].tolist() == ["Beauty", "succeeded", "v2", "yes", "", "41.8"]
+    assert frame.iloc[1]["Deployed"] == "no"
+    assert frame.iloc[1]["Why / error"] == "test RMSE 900 >= seasonal-naive 800"
+
+
+def test_metrics_frame_lists_model_served_and_baselines() -> None:
+    outcome = CategoryOutcome.model_validate({"category": "Beauty", "state": "succeeded", "metrics": METRICS})
+    frame = metrics_frame([outcome])
+    assert list(frame.columns) == METRICS_COLUMNS
+    assert frame["Forecaster"].tolist() == [
+        "CNN-LSTM (new version)",
+        "Served version 20261125.090000",
+        "Naive (yesterday's value)",
+        "Seasonal naive (same weekday last week)",
+        "Moving average",
+    ]
+    model = frame.iloc[0]
+    assert (model["MAE"], model["RMSE"], model["MASE"]) == ("412.300", "561.200", "0.710")
+    assert frame.iloc[3]["RMSE"] == "1,810.9"
+
+
+def test_metrics_frame_skips_categories_without_metrics() -> None:
+    outcome = CategoryOutcome.model_validate({"category": "Beauty", "state": "failed"})
+    assert metrics_frame([outcome]).empty
+
+
+def test_jobs_frame_and_short_time() -> None:
+    frame = jobs_frame([_job("succeeded", [{"category": "Beauty", "state": "succeeded"}])])
+    assert frame.iloc[0].tolist() == [
+        "abc123",
+        "2026-11-26 10:15:00",
+        "succeeded",
+        "Beauty",
+        "exp-1",
+        "if_better",
+    ]
+    assert short_time(None) == ""
+    assert short_time("not a time") == "not a time"

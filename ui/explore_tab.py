@@ -1,0 +1,181 @@
+"""Explore tab: daily sales of the chosen categories with a rolling mean, over a date range, plus stats.
+
+The series come from `GET /api/history/{category}` (the same loader training uses). To draw
+the rolling mean from the first shown day, each request starts `window - 1` days before the
+chosen start; those warm-up days feed the mean only, not the chart or the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import gradio as gr
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ui.api_models import History
+from ui.charts import history_figure, message_figure
+from ui.formatting import MessageKind, message_html
+from ui.gateway_client import GatewayClient, GatewayError
+from ui.input_parsing import InputError
+from ui.series_stats import SUMMARY_COLUMNS, summary_frame
+
+MAX_ROLLING_WINDOW = 90
+
+
+def history_series(history: History) -> pd.Series:
+    """The gateway's `{dates, sales}` as a float Series on a daily DatetimeIndex."""
+    return pd.Series(history.sales, index=pd.DatetimeIndex(history.dates), name=history.category, dtype=float)
+
+
+def parse_day(value: str | float | None, label: str) -> date | None:
+    """A date picker's value (`YYYY-MM-DD`, possibly with a time) → date; empty → None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            return pd.Timestamp(value, unit="s").date()
+        return pd.Timestamp(value.strip()).date()
+    except (ValueError, TypeError):
+        raise InputError(f"{label} date {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_window(value: float | str | None, default: int) -> int:
+    """The rolling-window box → whole days in 1..MAX_ROLLING_WINDOW (empty → default)."""
+    if value is None or value == "":
+        return default
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"rolling window {value!r} is not a number of days") from None
+    if not days.is_integer() or not 1 <= days <= MAX_ROLLING_WINDOW:
+        raise InputError(
+            f"rolling window must be a whole number of days from 1 to {MAX_ROLLING_WINDOW}, got {value}"
+        )
+    return int(days)
+
+
+@dataclass
+class ExploreHandlers:
+    """Event handlers of the Explore tab (plain methods, so tests call them directly too)."""
+
+    client: GatewayClient
+    default_window: int
+
+    def show(
+        self,
+        categories: Sequence[str] | None,
+        start: str | float | None,
+        end: str | float | None,
+        window: float | str | None,
+    ) -> tuple[Figure, pd.DataFrame, str]:
+        """Chart, summary table and a message for the chosen categories and range."""
+        empty = pd.DataFrame(columns=SUMMARY_COLUMNS)
+        try:
+            days = parse_window(window, self.default_window)
+            first, last = parse_day(start, "start"), parse_day(end, "end")
+            if first and last and first > last:
+                raise InputError(f"the start date {first} is after the end date {last}")
+        except InputError as exc:
+            return (
+                message_figure("Daily sales", "Check the inputs above"),
+                empty,
+                message_html("error", str(exc)),
+            )
+        if not categories:
+            text = "Pick one or more categories to see their daily sales."
+            return message_figure("Daily sales", text), empty, message_html("info", text)
+
+        fetch_from = (first - timedelta(days=days - 1)).isoformat() if first else None
+        fetched: dict[str, pd.Series] = {}
+        problems: list[str] = []
+        for category in categories:
+            try:
+                history = self.client.history(
+                    category, start=fetch_from, end=last.isoformat() if last else None
+                )
+            except GatewayError as exc:
+                problems.append(f"{category}: {exc}")
+                continue
+            fetched[category] = history_series(history)
+
+        shown_from = pd.Timestamp(first) if first else None
+        shown = {
+            category: series[series.index >= shown_from] if shown_from is not None else series
+            for category, series in fetched.items()
+        }
+        if not any(len(series) for series in shown.values()):
+            text = "; ".join(problems) or "No sales data in the chosen date range."
+            kind: MessageKind = "error" if problems else "warning"
+            chart_text = (
+                "Could not load the history" if problems else "No sales data in the chosen date range"
+            )
+            return message_figure("Daily sales", chart_text), summary_frame(shown), message_html(kind, text)
+        figure = history_figure(fetched, days, shown_from=shown_from)
+        if problems:
+            return figure, summary_frame(shown), message_html("error", "; ".join(problems))
+        return figure, summary_frame(shown), message_html("ok", _range_text(shown))
+
+
+def _range_text(shown: dict[str, pd.Series]) -> str:
+    starts = [series.index.min() for series in shown.values() if len(series)]
+    ends = [series.index.max() for series in shown.values() if len(series)]
+    return f"Showing {', '.join(shown)} from {min(starts).date()} to {max(ends).date()}."
+
+
+@dataclass
+class ExploreTab:
+    """The tab's components that other parts of the app update (category choices on load)."""
+
+    categories: gr.Dropdown
+    start: gr.DateTime
+    end: gr.DateTime
+    window: gr.Number
+    chart: gr.Plot
+    summary: gr.Dataframe
+    message: gr.HTML
+
+
+def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
+    """Lay out the tab inside the current `gr.Tab` and wire its events."""
+    gr.Markdown(
+        "Daily sales per category as the models see them (days without sales count as zero). "
+        "Leave a date empty to start at the first day or end at the last one."
+    )
+    with gr.Row():
+        categories = gr.Dropdown(
+            choices=[],
+            multiselect=True,
+            allow_custom_value=True,  # choices arrive per page load; the gateway rejects unknown names
+            label="Categories",
+            scale=3,
+            elem_id="explore-categories",
+        )
+        start = gr.DateTime(include_time=False, type="string", label="From", scale=1, elem_id="explore-start")
+        end = gr.DateTime(include_time=False, type="string", label="To", scale=1, elem_id="explore-end")
+        window = gr.Number(
+            value=handlers.default_window,
+            label="Rolling mean (days)",
+            minimum=1,
+            maximum=MAX_ROLLING_WINDOW,
+            precision=0,
+            scale=1,
+            elem_id="explore-window",
+        )
+    show = gr.Button("Show", variant="primary", elem_id="explore-show")
+    message = gr.HTML(elem_id="explore-message")
+    chart = gr.Plot(label="Daily sales", format="png", elem_id="explore-chart")
+    summary = gr.Dataframe(
+        value=pd.DataFrame(columns=SUMMARY_COLUMNS),
+        label="Summary over the shown range",
+        interactive=False,
+        elem_id="explore-summary",
+    )
+    inputs = [categories, start, end, window]
+    outputs = [chart, summary, message]
+    show.click(handlers.show, inputs=inputs, outputs=outputs, api_name="explore")
+    categories.change(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
+    window.submit(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
+    return ExploreTab(categories, start, end, window, chart, summary, message)

@@ -1,0 +1,208 @@
+"""Text, HTML and tables the page shows: messages, numbers, job progress, metrics against baselines.
+
+Pure functions from gateway answers to display values, so they are tested without a browser.
+Everything inserted into HTML is escaped: messages can quote user input back.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+
+from ui.api_models import CategoryOutcome, Health, Job
+
+MessageKind = Literal["info", "ok", "warning", "error"]
+_ICONS: dict[MessageKind, str] = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔"}
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+# Display names of the forecasters in metrics.json's "test" section, in table order.
+FORECASTER_NAMES: dict[str, str] = {
+    "model": "CNN-LSTM (new version)",
+    "served": "Served version",
+    "naive": "Naive (yesterday's value)",
+    "seasonal_naive": "Seasonal naive (same weekday last week)",
+    "moving_average": "Moving average",
+}
+METRIC_NAMES: dict[str, str] = {
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "smape": "sMAPE %",
+    "mase": "MASE",
+    "rmsse": "RMSSE",
+}
+METRICS_COLUMNS = ["Category", "Forecaster", *METRIC_NAMES.values()]
+OUTCOME_COLUMNS = ["Category", "State", "New version", "Deployed", "Why / error", "Seconds"]
+JOBS_COLUMNS = ["Job id", "Created (UTC)", "Status", "Categories", "Experiment", "Deploy policy"]
+
+
+def message_html(kind: MessageKind, text: str) -> str:
+    """A coloured one-paragraph message box (styled by the app's CSS classes); `x` becomes code."""
+    body = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(text))
+    return f'<div class="sc-msg sc-{kind}">{_ICONS[kind]} {body}</div>'
+
+
+def format_sales(value: float) -> str:
+    """`1234.5` → `1,234.50`: sales amounts always with two decimals and thousands separators."""
+    return f"{value:,.2f}"
+
+
+def health_html(health: Health | None, error: str | None, gateway_url: str) -> str:
+    """The banner at the top of the page: is the gateway reachable, is the model server ready."""
+    if health is None:
+        return message_html("error", f"Gateway unavailable at {gateway_url}: {error or 'no answer'}")
+    if health.status == "ok":
+        return message_html("ok", f"Connected to the gateway at {gateway_url}; the model server is ready.")
+    detail = health.torchserve.detail or health.torchserve.status
+    return message_html(
+        "warning",
+        f"The gateway at {gateway_url} is up, but the model server is not ready ({detail}). "
+        "Predictions will fail until it is back; history and jobs still work.",
+    )
+
+
+def prediction_markdown(category: str, prediction: float, model_version: str, window_size: int) -> str:
+    """The Predict tab's headline answer."""
+    return (
+        f"### Next-day forecast for {category}: **{format_sales(prediction)}**\n"
+        f"Model version `{model_version}` · from the last {window_size} days"
+    )
+
+
+def forecast_markdown(
+    category: str, day: str, prediction: float, model_version: str, history_end: str
+) -> str:
+    """The 'Forecast tomorrow' answer, with the date it is for."""
+    return (
+        f"### Forecast for {category} on {day}: **{format_sales(prediction)}**\n"
+        f"Model version `{model_version}` · from the stored history up to {history_end}"
+    )
+
+
+# ---- training jobs ----------------------------------------------------------------------------
+
+
+def job_progress(job: Job) -> tuple[int, int]:
+    """(categories finished, categories in the job)."""
+    total = len(job.results) or len(job.categories)
+    done = sum(1 for outcome in job.results if outcome.state in ("succeeded", "failed"))
+    return done, total
+
+
+def job_status_html(job: Job) -> str:
+    """Status line, a progress bar while the job runs, and the job's error when it failed."""
+    done, total = job_progress(job)
+    states = ", ".join(f"{outcome.category}: {outcome.state}" for outcome in job.results)
+    head = (
+        f"<b>Job <code>{html.escape(job.job_id)}</code> — {html.escape(job.status)}</b> "
+        f"({done} of {total} categories finished)"
+    )
+    parts = [f'<div class="sc-job sc-job-{html.escape(job.status)}">{head}']
+    if not job.finished:
+        # indeterminate bar while queued; a determinate one once categories finish
+        value = f' value="{done}" max="{max(total, 1)}"' if job.status == "running" and done else ""
+        parts.append(f'<progress class="sc-progress"{value}></progress>')
+    if states:
+        parts.append(f"<div>{html.escape(states)}</div>")
+    parts.append("</div>")
+    status_box = "".join(parts)
+    if job.status == "failed":
+        reason = job.error or _first_error(job.results) or "no reason given"
+        status_box += message_html("error", f"The job failed: {reason}")
+    elif job.status == "succeeded":
+        status_box += message_html("ok", _deploy_summary(job.results))
+    return status_box
+
+
+def _first_error(results: Sequence[CategoryOutcome]) -> str | None:
+    for outcome in results:
+        if outcome.error:
+            step = f" during {outcome.failed_step}" if outcome.failed_step else ""
+            return f"{outcome.category}{step}: {outcome.error}"
+    return None
+
+
+def _deploy_summary(results: Sequence[CategoryOutcome]) -> str:
+    parts = []
+    for outcome in results:
+        if outcome.state == "failed":
+            parts.append(f"{outcome.category} failed")
+        elif outcome.deployed:
+            parts.append(f"{outcome.category} {outcome.version} deployed")
+        else:
+            parts.append(f"{outcome.category} {outcome.version} trained, not deployed")
+    return "Finished: " + "; ".join(parts) if parts else "Finished."
+
+
+def outcome_frame(job: Job) -> pd.DataFrame:
+    """One row per category: state, new version, deployed or not and why (or the error)."""
+    rows = []
+    for outcome in job.results:
+        deployed = "—" if outcome.deployed is None else ("yes" if outcome.deployed else "no")
+        why = outcome.error or outcome.deploy_reason or ""
+        if outcome.error and outcome.failed_step:
+            why = f"{outcome.failed_step}: {outcome.error}"
+        seconds = f"{outcome.seconds:.1f}" if outcome.seconds is not None else ""
+        rows.append([outcome.category, outcome.state, outcome.version or "—", deployed, why, seconds])
+    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+
+
+def metrics_frame(results: Sequence[CategoryOutcome]) -> pd.DataFrame:
+    """Test metrics of the new model next to the baselines (and the served version), per category."""
+    rows: list[list[Any]] = []
+    for outcome in results:
+        test = _test_metrics(outcome.metrics)
+        for key, name in FORECASTER_NAMES.items():
+            values = test.get(key)
+            if not isinstance(values, Mapping):
+                continue
+            label = name
+            if key == "served" and outcome.metrics and outcome.metrics.get("served_version"):
+                label = f"{name} {outcome.metrics['served_version']}"
+            rows.append([outcome.category, label, *(_metric(values.get(metric)) for metric in METRIC_NAMES)])
+    return pd.DataFrame(rows, columns=METRICS_COLUMNS)
+
+
+def _test_metrics(metrics: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not metrics:
+        return {}
+    test = metrics.get("test", metrics)
+    return test if isinstance(test, Mapping) else {}
+
+
+def _metric(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—"
+    return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.1f}"
+
+
+def jobs_frame(jobs: Sequence[Job]) -> pd.DataFrame:
+    """The recent-jobs list, newest first as the gateway returns it."""
+    rows = [
+        [
+            job.job_id,
+            short_time(job.created_at),
+            job.status,
+            ", ".join(job.categories),
+            job.experiment_name or "",
+            job.deploy_policy or "",
+        ]
+        for job in jobs
+    ]
+    return pd.DataFrame(rows, columns=JOBS_COLUMNS)
+
+
+def short_time(timestamp: str | None) -> str:
+    """`2026-11-26T10:15:00.123456Z` → `2026-11-26 10:15:00`."""
+    if not timestamp:
+        return ""
+    try:
+        parsed = pd.Timestamp(timestamp)
+    except ValueError:
+        return timestamp
+    if parsed.tzinfo is not None:
+        parsed = parsed.tz_convert("UTC")
+    return str(parsed.strftime("%Y-%m-%d %H:%M:%S"))

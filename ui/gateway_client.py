@@ -1,0 +1,253 @@
+"""A typed, synchronous HTTP client of the gateway's /api, with errors worded for the page.
+
+Every failure becomes a `GatewayError` whose message a person can act on: the gateway is not
+reachable (and how to point the UI at it), it timed out, it refused the API key, or it rejected
+the request (its own `detail`, e.g. "expected 14 values, got 3"). Gradio runs handlers in worker
+threads; one `httpx.Client` (thread-safe, keep-alive) serves them all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+from ui.api_models import (
+    DeployChoice,
+    Forecast,
+    Health,
+    History,
+    Job,
+    JobAccepted,
+    JobList,
+    ModelList,
+    Prediction,
+)
+
+API_KEY_HEADER = "X-API-Key"
+_log = logging.getLogger(__name__)
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class GatewayError(SalescastError):
+    """A gateway call failed; `str(error)` is the message to show, `status_code` the HTTP status if any."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GatewayUnavailableError(GatewayError):
+    """The gateway could not be reached or did not answer in time."""
+
+
+class GatewayClient:
+    """Calls the gateway at `base_url`; the API key (if any) is sent as X-API-Key and never exposed."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        api_key: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout_s, headers=headers, transport=transport
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayClient:
+        """Client for `ui.gateway_url`, `ui.request_timeout_s` and `gateway.api_key` (SALESCAST_API_KEY)."""
+        return cls(
+            settings.ui.gateway_url, timeout_s=settings.ui.request_timeout_s, api_key=settings.gateway.api_key
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __repr__(self) -> str:  # never print the key
+        return f"GatewayClient({self.base_url!r}, timeout_s={self.timeout_s})"
+
+    # ---- routes ---------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """Gateway and TorchServe status; a 503 still carries the status body, so it is not an error."""
+        response = self._send("GET", "/api/health")
+        if response.status_code not in (200, 503):
+            raise self._error_for(response)
+        return self._parse(response, Health)
+
+    def models(self) -> ModelList:
+        """Every category with its served version, window size and test metrics."""
+        return self._call("GET", "/api/models", ModelList)
+
+    def history(self, category: str, start: str | None = None, end: str | None = None) -> History:
+        """The daily series of `category`, optionally limited to `start`..`end` (YYYY-MM-DD, inclusive)."""
+        params = {key: value for key, value in (("start", start), ("end", end)) if value}
+        return self._call("GET", f"/api/history/{_segment(category)}", History, params=params)
+
+    def forecast(self, category: str) -> Forecast:
+        """Tomorrow's forecast from the last N days of the stored history."""
+        return self._call("GET", f"/api/forecast/{_segment(category)}", Forecast)
+
+    def predict(self, category: str, sales: Sequence[float]) -> Prediction:
+        """The next day's forecast from `sales` (the last N daily totals, oldest first)."""
+        body = {"category": category, "sales": list(sales)}
+        return self._call("POST", "/api/predict", Prediction, json=body)
+
+    def train(
+        self, categories: Sequence[str], experiment_name: str | None, deploy: DeployChoice | None
+    ) -> JobAccepted:
+        """Queue a training job for `categories`; the answer holds the job id to poll."""
+        body: dict[str, Any] = {"categories": list(categories)}
+        return self._call(
+            "POST", "/api/train", JobAccepted, json=_with_options(body, experiment_name, deploy)
+        )
+
+    def train_all(self, experiment_name: str | None, deploy: DeployChoice | None) -> JobAccepted:
+        """Queue a training job for every category of the data."""
+        body = _with_options({}, experiment_name, deploy)
+        return self._call("POST", "/api/train_all", JobAccepted, json=body)
+
+    def job(self, job_id: str) -> Job:
+        """One job's status, per-category outcome and metrics."""
+        return self._call("GET", f"/api/jobs/{_segment(job_id)}", Job)
+
+    def jobs(self) -> JobList:
+        """Recent jobs, newest first."""
+        return self._call("GET", "/api/jobs", JobList)
+
+    # ---- plumbing -------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[_Model],
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> _Model:
+        response = self._send(method, path, params=params, json=json)
+        if response.is_error:
+            raise self._error_for(response)
+        return self._parse(response, model)
+
+    def _send(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+    ) -> httpx.Response:
+        try:
+            return self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException:
+            raise GatewayUnavailableError(
+                f"The gateway at {self.base_url} did not answer {method} {path} within "
+                f"{self.timeout_s:g} s (ui.request_timeout_s). It may be busy; try again."
+            ) from None
+        except httpx.TransportError as exc:
+            raise GatewayUnavailableError(
+                f"The gateway at {self.base_url} is not reachable ({_reason(exc)}). Start it with "
+                "`salescast serve gateway`, or point the UI at it with SALESCAST_GATEWAY_URL."
+            ) from None
+
+    def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
+        try:
+            return model.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            _log.warning("unexpected gateway answer to %s: %s", response.request.url.path, exc)
+            raise GatewayError(
+                f"The gateway answered {response.request.method} {response.request.url.path} with "
+                f"something the UI does not understand (HTTP {response.status_code}); "
+                "are the UI and gateway the same salescast version?",
+                status_code=response.status_code,
+            ) from None
+
+    def _error_for(self, response: httpx.Response) -> GatewayError:
+        status = response.status_code
+        detail = error_detail(response)
+        if status == 401:
+            message = (
+                "The gateway needs an API key for this: set SALESCAST_API_KEY in the UI's environment "
+                "to the gateway's key."
+            )
+        elif status == 403:
+            message = "The gateway rejected the UI's API key: SALESCAST_API_KEY differs from the gateway's."
+        elif status == 429:
+            retry = response.headers.get("Retry-After")
+            message = f"{detail} (try again in {retry} s)" if retry else detail
+        elif status == 503:
+            message = f"Service unavailable: {detail}"
+        elif status >= 500:
+            message = f"The gateway failed (HTTP {status}): {detail}"
+        else:
+            message = detail
+        _log.info(
+            "gateway %s %s -> %d: %s", response.request.method, response.request.url.path, status, detail
+        )
+        return GatewayError(message, status_code=status)
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The gateway's `{"detail": …}` as one readable line (FastAPI validation lists included)."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] if text else f"HTTP {response.status_code} {response.reason_phrase}"
+    detail = body.get("detail") if isinstance(body, dict) else body
+    return format_detail(detail) or f"HTTP {response.status_code} {response.reason_phrase}"
+
+
+def format_detail(detail: object) -> str:
+    """`"msg"` → `msg`; `[{"loc": ["body", "sales", 0], "msg": "…"}]` → `sales[0]: …`."""
+    if detail is None:
+        return ""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        return "; ".join(_format_validation_item(item) for item in detail)
+    if isinstance(detail, dict):
+        return _format_validation_item(detail)
+    return str(detail)
+
+
+def _format_validation_item(item: object) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    message = str(item.get("msg", item))
+    location = [part for part in item.get("loc", []) if part not in ("body", "query", "path")]
+    if not location:
+        return message
+    name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
+    return f"{name}: {message}"
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _with_options(
+    body: dict[str, Any], experiment_name: str | None, deploy: DeployChoice | None
+) -> dict[str, Any]:
+    if experiment_name and experiment_name.strip():
+        body["experiment_name"] = experiment_name.strip()
+    if deploy:
+        body["deploy"] = deploy
+    return body
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return "connection refused"
+    return text
