@@ -219,7 +219,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             self.stats["window_size"],
         )
 
-    def handle(self, data: list[Mapping[str, Any]], context: Any) -> list[dict[str, Any]]:
+    def handle(self, data: Sequence[Mapping[str, Any]], context: Any) -> list[dict[str, Any]]:
         start = time.perf_counter()
         self.context = context
         if self._is_describe():

@@ -1,0 +1,121 @@
+"""Make an archived version the one TorchServe serves, without failing a single prediction.
+
+Order matters: unregistering a version kills its workers and every request in flight on them, so
+the new version is registered with ready workers first, then made the default, then the old
+versions get `torchserve.drain_s` (longer than the slowest request) to finish before they are
+unregistered. `salescast train --deploy` and the gateway's jobs both call `deploy_archive`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+from serving.archive import ArchiveInfo
+from serving.management_client import ManagementClient, ManagementError
+
+logger = logging.getLogger(__name__)
+
+
+class DeployError(SalescastError):
+    """A version could not be made the served one; the previous default keeps serving."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deploy changed: the new default, the one it replaced, and the versions removed."""
+
+    category: str
+    model_name: str
+    version: str
+    previous_default: str | None
+    unregistered: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def deploy_archive(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> DeployResult:
+    """Register `archive` (workers ready) → make it the default → drain → unregister surplus versions."""
+    start = time.monotonic()
+    model, version = archive.model_name, archive.version
+    registered = await _registered_versions(client, model)
+    previous = await client.default_version(model) if registered else None
+    if version not in registered:
+        await _register(client, archive, settings)
+        registered.append(version)
+    description = (await client.describe(model, version))[0]
+    if description.ready_workers == 0:
+        await client.scale_workers(model, version, min_workers=settings.archive.workers)
+        description = (await client.describe(model, version))[0]
+        if description.ready_workers == 0:
+            raise DeployError(
+                f"{model} version {version} has no ready worker; see TorchServe's model_log.log"
+            )
+    if previous != version:
+        await client.set_default(model, version)
+        logger.info(
+            "default switched category=%s version=%s previous=%s", archive.category, version, previous
+        )
+        if previous is not None:
+            await asyncio.sleep(settings.torchserve.drain_s)
+    unregistered = []
+    for old in _beyond_keep(registered, version, settings.torchserve.loaded_versions):
+        await client.unregister(model, old)
+        unregistered.append(old)
+        logger.info("version unregistered category=%s version=%s", archive.category, old)
+    result = DeployResult(
+        category=archive.category,
+        model_name=model,
+        version=version,
+        previous_default=previous,
+        unregistered=unregistered,
+        seconds=round(time.monotonic() - start, 3),
+    )
+    logger.info(
+        "deployed category=%s version=%s previous=%s unregistered=%s seconds=%.1f",
+        archive.category,
+        version,
+        previous,
+        ",".join(unregistered) or "-",
+        result.seconds,
+    )
+    return result
+
+
+async def _registered_versions(client: ManagementClient, model: str) -> list[str]:
+    try:
+        return [description.version for description in await client.describe_all(model)]
+    except ManagementError as exc:
+        if exc.status_code == 404:
+            return []
+        raise
+
+
+async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:
+    try:
+        await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=True)
+    except ManagementError as exc:
+        # A failed synchronous register can leave the version registered with retrying workers.
+        try:
+            await client.unregister(archive.model_name, archive.version)
+        except ManagementError as cleanup:
+            logger.debug("nothing to clean up for %s %s: %s", archive.model_name, archive.version, cleanup)
+        raise DeployError(
+            f"TorchServe could not load {archive.file_name}: {exc.message} "
+            "(the previous version keeps serving; see TorchServe's logs/model_log.log)"
+        ) from exc
+    logger.info("version registered category=%s version=%s", archive.category, archive.version)
+
+
+def _beyond_keep(registered: list[str], default: str, keep: int) -> list[str]:
+    """Versions to unregister: all but the default and the newest `keep - 1` others."""
+    others = sorted(version for version in set(registered) if version != default)
+    kept = others[-(keep - 1) :] if keep > 1 else []
+    return [version for version in others if version not in kept]

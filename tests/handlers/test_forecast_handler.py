@@ -1,0 +1,245 @@
+"""The handler in-process: TorchServe's real `Context`, a scripted model, answers compared with the model."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from ts.context import Context, RequestProcessor
+from ts.utils.util import list_classes_from_module
+
+import handlers.forecast_handler as handler_module
+from handlers.forecast_handler import (
+    ForecastHandler,
+    denormalize,
+    forward,
+    normalize,
+    parse_request,
+    request_body,
+    validate_values,
+)
+from tests.handlers.scripted_artifacts import write_scripted_version
+
+CATEGORY = "Home & Garden"
+VERSION = "20250102.030405"
+N = 14
+MEAN, STD = 250.0, 40.0
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    return write_scripted_version(tmp_path, CATEGORY, VERSION, window_size=N, mean=MEAN, std=STD, seed=3)
+
+
+def make_context(model_dir: Path, batch_size: int) -> Context:
+    manifest = {"model": {"modelName": "home-garden", "modelVersion": VERSION, "serializedFile": "model.pt"}}
+    context = Context("home-garden", str(model_dir), manifest, batch_size, None, "0.12.0")
+    context.request_processor = [RequestProcessor({}) for _ in range(batch_size)]
+    return context
+
+
+@pytest.fixture
+def handler(model_dir: Path) -> Iterator[ForecastHandler]:
+    threads = torch.get_num_threads()
+    instance = ForecastHandler()
+    instance.initialize(make_context(model_dir, 1))
+    yield instance
+    torch.set_num_threads(threads)
+
+
+def expected_prediction(model_dir: Path, window: list[float]) -> float:
+    """The model called directly, with the normalization spelled out independently of the handler."""
+    model = torch.jit.load(str(model_dir / "model.pt"))  # type: ignore[no-untyped-call]
+    x = ((torch.tensor([window], dtype=torch.float64) - MEAN) / STD).float()
+    with torch.no_grad():
+        return float(model(x)[0]) * STD + MEAN
+
+
+def run_batch(
+    handler: ForecastHandler, model_dir: Path, requests: Sequence[Mapping[str, Any]]
+) -> tuple[Context, list[Any]]:
+    context = make_context(model_dir, len(requests))
+    return context, handler.handle(requests, context)
+
+
+WINDOW = [float(200 + 7 * i) for i in range(N)]
+
+
+def test_sales_answer_equals_the_model(handler: ForecastHandler, model_dir: Path) -> None:
+    context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
+    assert context.get_response_status(0)[0] == 200
+    assert answers[0] == {
+        "prediction": pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4),
+        "category": CATEGORY,
+        "model_version": VERSION,
+        "window_size": N,
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"sales": WINDOW}).encode(),
+        bytearray(json.dumps({"sales": WINDOW}).encode()),
+        json.dumps({"sales": WINDOW}),
+        {"sales": WINDOW},
+    ],
+    ids=["bytes", "bytearray", "str", "parsed"],
+)
+def test_body_may_be_bytes_str_or_parsed(handler: ForecastHandler, model_dir: Path, body: Any) -> None:
+    _, answers = run_batch(handler, model_dir, [{"body": body}])
+    assert answers[0]["prediction"] == pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4)
+
+
+def test_kserve_instances_answer_every_row(handler: ForecastHandler, model_dir: Path) -> None:
+    rows = [WINDOW, [float(x) for x in range(N)], [1000.0] * N]
+    _, answers = run_batch(handler, model_dir, [{"data": {"instances": rows}}])
+    assert answers[0]["predictions"] == pytest.approx(
+        [expected_prediction(model_dir, row) for row in rows], abs=1e-4
+    )
+    assert answers[0]["model_version"] == VERSION
+
+
+class CountingModel(nn.Module):
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.batch_sizes: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batch_sizes.append(x.shape[0])
+        result: torch.Tensor = self.inner(x)
+        return result
+
+
+def test_a_batch_runs_one_forward(handler: ForecastHandler, model_dir: Path) -> None:
+    counting = CountingModel(handler.model)
+    handler.model = counting
+    requests: list[dict[str, Any]] = [
+        {"body": {"sales": WINDOW}},
+        {"body": {"instances": [WINDOW, WINDOW]}},
+        {"body": {"sales": [1]}},
+    ]
+    run_batch(handler, model_dir, requests)
+    assert counting.batch_sizes == [3]
+
+
+def test_bad_request_in_a_batch_gets_its_own_4xx(handler: ForecastHandler, model_dir: Path) -> None:
+    requests = [
+        {"body": {"sales": WINDOW}},
+        {"body": {"sales": [1.0, 2.0, 3.0]}},
+        {"body": {"sales": WINDOW[::-1]}},
+    ]
+    context, answers = run_batch(handler, model_dir, requests)
+    assert len(answers) == 3
+    assert context.get_response_status(1) == (400, "expected 14 values, got 3")
+    assert answers[1] == {"error": "expected 14 values, got 3"}
+    for index, window in ((0, WINDOW), (2, WINDOW[::-1])):
+        assert context.get_response_status(index)[0] == 200
+        assert answers[index]["prediction"] == pytest.approx(expected_prediction(model_dir, window), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        ({"body": {"sales": [1.0] * 3}}, "expected 14 values, got 3"),
+        ({"body": {"sales": [1.0] * 13 + [1e308]}}, "outside the float32 range"),
+        ({"body": '{"sales": [1,2,3,4,5,6,7,8,9,10,11,12,13,NaN]}'}, "not finite"),
+        ({"body": '{"sales": [1,2,3,4,5,6,7,8,9,10,11,12,13,Infinity]}'}, "not finite"),
+        ({"body": {"sales": [1.0] * 13 + ["7"]}}, "not a number"),
+        ({"body": {"sales": [1.0] * 13 + [True]}}, "not a number"),
+        ({"body": {"sales": "1,2,3"}}, "expected a list of 14 numbers"),
+        ({"body": {"instances": []}}, "non-empty list"),
+        ({"body": {"instances": [[1.0] * N, [1.0] * 2]}}, "instance 1: expected 14 values, got 2"),
+        ({"body": {"values": [1.0] * N}}, 'expected a JSON object {"sales"'),
+        ({"body": [1.0] * N}, 'expected a JSON object {"sales"'),
+        ({"body": b"{not json"}, "not valid JSON"),
+        ({"body": b"\xff\xfe"}, "not UTF-8"),
+        ({}, "empty request"),
+    ],
+)
+def test_invalid_requests_get_400_with_a_message(
+    handler: ForecastHandler, model_dir: Path, request_: dict[str, Any], message: str
+) -> None:
+    context, answers = run_batch(handler, model_dir, [request_])
+    status, phrase = context.get_response_status(0)
+    assert status == 400
+    assert message in phrase
+    assert answers[0] == {"error": phrase}
+
+
+class Exploding(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=1) * 1e38 * 1e38
+
+
+def test_non_finite_prediction_is_an_error(handler: ForecastHandler, model_dir: Path) -> None:
+    handler.model = torch.jit.script(Exploding())
+    context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
+    assert context.get_response_status(0)[0] == 422
+    assert "non-finite prediction" in answers[0]["error"]
+
+
+def test_initialize_uses_one_thread_and_reads_metrics(handler: ForecastHandler) -> None:
+    assert torch.get_num_threads() == 1
+    described = handler.describe_handle()
+    assert described["category"] == CATEGORY
+    assert described["model_version"] == VERSION
+    assert set(described["metrics"]) == {"model", "naive", "seasonal_naive", "moving_average"}
+
+
+def test_initialize_rejects_stats_without_a_positive_std(model_dir: Path) -> None:
+    stats_path = model_dir / "norm_stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["std"] = 0.0
+    stats_path.write_text(json.dumps(stats))
+    with pytest.raises(ValueError, match="std > 0"):
+        ForecastHandler().initialize(make_context(model_dir, 1))
+
+
+def test_pure_steps_round_trip() -> None:
+    rows = [[MEAN + STD * k for k in range(N)]]
+    x = normalize(rows, MEAN, STD)
+    assert x.dtype == torch.float32
+    assert x[0].tolist() == pytest.approx(list(range(N)))
+    identity_last = torch.jit.script(LastValue())
+    assert denormalize(forward(identity_last, x), MEAN, STD) == pytest.approx([rows[0][-1]])
+    assert validate_values([1] * N, N) == [1.0] * N
+    assert parse_request({"sales": [2] * N}, N) == ("sales", [[2.0] * N])
+    assert request_body({"body": b'{"sales": []}'}) == {"sales": []}
+
+
+class LastValue(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, -1]
+
+
+def test_handler_file_fits_torchserve_rules() -> None:
+    """Exactly one class (TorchServe's loader requires it), no module-level `handle` (it would be
+    taken as a function entry point), and imports limited to torch, TorchServe and the stdlib."""
+    assert list_classes_from_module(handler_module) == [ForecastHandler]
+    assert not hasattr(handler_module, "handle")
+    tree = ast.parse(Path(handler_module.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    allowed = set(sys.stdlib_module_names) | {"torch", "ts", "__future__"}
+    assert imported <= allowed, imported - allowed
+
+
+def test_prediction_is_a_plain_float(handler: ForecastHandler, model_dir: Path) -> None:
+    _, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
+    assert isinstance(answers[0]["prediction"], float)
+    assert math.isfinite(answers[0]["prediction"])
+    json.dumps(answers[0])
