@@ -85,12 +85,44 @@ class CategoryProfile:
 
 
 _DEFAULT_CATEGORIES = (
-    CategoryProfile("Beauty", 20.0, 38.0, 0.25, (0.35, 0.30, 0.20, 0.15), 0.08, 0.15, 45, 0.68, 0.012, 0.8),
     CategoryProfile(
-        "Clothing", 28.0, 52.0, 0.30, (0.30, 0.30, 0.25, 0.15), 0.12, 0.22, 150, 0.55, 0.005, 1.0
+        name="Beauty",
+        transactions=20.0,
+        price=38.0,
+        price_sigma=0.25,
+        quantity_weights=(0.35, 0.30, 0.20, 0.15),
+        trend=0.08,
+        season_amplitude=0.15,
+        season_peak_day=45,  # mid-February (Valentine's)
+        female_share=0.68,
+        outage_rate=0.012,
+        holiday_boost=0.8,
     ),
     CategoryProfile(
-        "Electronics", 20.0, 260.0, 0.25, (0.70, 0.20, 0.07, 0.03), 0.05, 0.18, 330, 0.40, 0.015, 1.2
+        name="Clothing",
+        transactions=28.0,
+        price=52.0,
+        price_sigma=0.30,
+        quantity_weights=(0.30, 0.30, 0.25, 0.15),
+        trend=0.12,
+        season_amplitude=0.22,
+        season_peak_day=150,  # late May (summer collection)
+        female_share=0.55,
+        outage_rate=0.005,
+        holiday_boost=1.0,
+    ),
+    CategoryProfile(
+        name="Electronics",
+        transactions=20.0,
+        price=260.0,
+        price_sigma=0.25,
+        quantity_weights=(0.70, 0.20, 0.07, 0.03),
+        trend=0.05,
+        season_amplitude=0.18,
+        season_peak_day=330,  # late November (holiday shopping)
+        female_share=0.40,
+        outage_rate=0.015,
+        holiday_boost=1.2,
     ),
 )
 # Sparse: same shapes, ~1000 transactions a year in total, bursty (gamma-mixed Poisson) days.
@@ -195,12 +227,26 @@ def sample_csv_bytes(seed: int, start: str, years: float, *, profile: Profile = 
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def write_sample(path: Path, seed: int, start: str, years: float, *, profile: Profile = "default") -> Path:
-    """Write the sample to `path` atomically (gzip when it ends in `.gz`); byte-identical for a seed."""
+def write_sample(
+    path: Path,
+    seed: int,
+    start: str,
+    years: float,
+    *,
+    profile: Profile = "default",
+    overwrite: bool = True,
+) -> Path:
+    """Write the sample to `path` atomically (gzip when it ends in `.gz`); byte-identical for a seed.
+
+    With `overwrite=False` an existing file with other content is left alone (`SampleError`), so
+    a data path pointing at real sales is never replaced by accident.
+    """
     payload = sample_csv_bytes(seed, start, years, profile=profile)
     if path.name.endswith(".gz"):
         # mtime=0 and no embedded file name keep the archive byte-identical across runs.
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
+    if not overwrite and path.exists() and path.read_bytes() != payload:
+        raise SampleError(f"{path} exists and is not this sample; choose another path or allow overwriting")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:

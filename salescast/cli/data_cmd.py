@@ -1,8 +1,12 @@
 """`salescast data` — write the bundled sample dataset, or summarize a sales file per category.
 
-salescast data sample [--out PATH] [--seed N] [--start YYYY-MM-DD] [--years Y] [--profile default|sparse]
+salescast data sample [--out PATH] [--seed N] [--start YYYY-MM-DD] [--years Y]
+                      [--profile default|sparse] [--force]
 salescast data summary [--data PATH] [--date-column NAME] [--category-column NAME]
                        [--amount-column NAME] [--date-format FMT]
+
+`sample` refuses to replace an existing file with other content (it may be real sales data)
+unless `--force` is given; regenerating the same sample is always allowed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from salescast.sales_data import load_daily_sales
-from salescast.sample_data import PROFILES, write_sample
+from salescast.sample_data import PROFILES, SampleError, write_sample
 from salescast.settings import Settings
 
 
@@ -32,6 +36,7 @@ def register(subparsers: Any) -> None:
     sample.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: sample.start)")
     sample.add_argument("--years", type=float, help="length of the history in years (default: sample.years)")
     sample.add_argument("--profile", choices=PROFILES, default="default", help="`sparse`: ~1000 sales a year")
+    sample.add_argument("--force", action="store_true", help="replace an existing file that differs")
     sample.set_defaults(handler=_sample)
 
     summary = actions.add_parser("summary", help="per-category daily statistics of a sales file")
@@ -48,7 +53,10 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
     seed = settings.sample.seed if args.seed is None else args.seed
     start = args.start or settings.sample.start
     years = settings.sample.years if args.years is None else args.years
-    write_sample(path, seed, start, years, profile=args.profile)
+    try:
+        write_sample(path, seed, start, years, profile=args.profile, overwrite=args.force)
+    except SampleError as exc:
+        raise SampleError(f"{exc} (pass --force to replace it)") from None
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, profile {args.profile}, seed {seed})")
     return 0
 

@@ -131,3 +131,18 @@ def test_unknown_profile_is_rejected_by_the_parser(capsys: pytest.CaptureFixture
         main(["data", "sample", "--profile", "dense"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'dense'" in capsys.readouterr().err
+
+
+def test_sample_does_not_replace_other_data_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sales.csv"
+    out.write_text("Date,Product Category,Total Amount\n2024-01-01,Real,1\n")
+    argv = ["data", "sample", "--out", str(out), "--years", "0.1"]
+    assert main(argv) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert "Real" in out.read_text()
+
+    assert main([*argv, "--force"]) == 0
+    assert "Real" not in out.read_text()
+    assert main(argv) == 0  # the same sample again needs no --force
