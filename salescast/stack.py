@@ -158,12 +158,21 @@ def plan_models(settings: Settings) -> ModelPlan:
     return ModelPlan(train, archive, ready, [category_slug(c) for c in categories])
 
 
-def prepare_models(settings: Settings, config_path: str | None, register: Callable[[Any], None]) -> ModelPlan:
-    """Create the sample data if missing, then train / archive what model_store/ lacks."""
+def prepare_models(
+    settings: Settings,
+    config_path: str | None,
+    register: Callable[[Any], None],
+    *,
+    retrain_all: bool = False,
+) -> ModelPlan:
+    """Create the sample data if missing, then train / archive what model_store/ lacks (all: retrain)."""
     from salescast.sales_data import ensure_sample_data
 
     ensure_sample_data(settings)
     plan = plan_models(settings)
+    if retrain_all:
+        everything = [*plan.train, *plan.archive, *plan.ready]
+        plan = ModelPlan(train=everything, archive=[], ready=[], slugs=plan.slugs)
     if plan.ready:
         print(f"salescast up: archived already, skipping training: {', '.join(plan.ready)}", flush=True)
     for category in plan.archive:
@@ -391,6 +400,16 @@ def _print_ready(stack: Stack, seconds: float) -> None:
         "Stop with Ctrl-C here, or `salescast down` / `make down` from another shell.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def train_missing(settings: Settings, config_path: str | None, *, retrain_all: bool = False) -> int:
+    """One-shot: train + archive what model_store/ lacks (the compose `trainer` service), then exit."""
+    plan = prepare_models(settings, config_path, lambda _proc: None, retrain_all=retrain_all)
+    done = len(plan.train) + len(plan.archive)
+    print(
+        f"salescast train-missing: {done} trained or archived, {len(plan.ready)} already archived", flush=True
+    )
+    return 0
 
 
 # ---- down -------------------------------------------------------------------------------------

@@ -1,0 +1,221 @@
+"""Everything the compose file and the Dockerfiles refer to exists in the project.
+
+Commands are parsed by the real `salescast` parser, every `SALESCAST_A__B` variable must map to a
+settings field (and each service's variables must load as valid settings), files COPY'd into an
+image must exist and not be excluded by .dockerignore, and the wiring between services (URLs,
+ports, volumes, depends_on) must agree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import mlflow.environment_variables
+import pytest
+import tomllib
+
+from salescast.cli.main import build_parser
+from salescast.settings import ENV_ALIASES, ENV_PREFIX, Settings, load_settings
+from tests.containers.conftest import REPO_ROOT, Dockerfile
+
+APP_SERVICES = ("mlflow", "trainer", "gateway", "ui")  # run from Dockerfile.train
+LONG_RUNNING = ("mlflow", "torchserve", "gateway", "ui")
+PUBLISHED = {"mlflow", "gateway", "ui"}
+# Variables read by third-party code or by the serve image's entrypoint, with where they are read.
+OTHER_ENV = {
+    "PATH": "the shell",
+    "PYTHONUNBUFFERED": "python",
+    "PYTHONDONTWRITEBYTECODE": "python",
+    "PIP_NO_CACHE_DIR": "pip",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "pip",
+    "GRADIO_ANALYTICS_ENABLED": "gradio",
+    "DO_NOT_TRACK": "mlflow telemetry",
+}
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def _settings_field(name: str) -> tuple[str, str]:
+    """The (section, key) a variable sets, failing the test when it sets nothing."""
+    if name in ENV_ALIASES:
+        return ENV_ALIASES[name]
+    assert name.startswith(ENV_PREFIX) and "__" in name, f"{name} is not a settings variable"
+    section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+    assert section in Settings.model_fields, f"{name}: no settings section `{section}`"
+    annotation = Settings.model_fields[section].annotation
+    assert annotation is not None
+    assert key in annotation.model_fields, f"{name}: settings section `{section}` has no key `{key}`"
+    return section, key
+
+
+def _check_variable(name: str) -> None:
+    if name in ENV_ALIASES or name.startswith(ENV_PREFIX):
+        _settings_field(name)
+    elif name.startswith("MLFLOW_"):
+        assert hasattr(mlflow.environment_variables, name), f"{name} is not an MLflow variable"
+    else:
+        assert name in OTHER_ENV, f"{name} is read by nothing known; add it to OTHER_ENV with its reader"
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict), "use the mapping form of `environment`"
+    return {name: _INTERPOLATION.sub(lambda m: m.group(2) or "", str(value)) for name, value in env.items()}
+
+
+def _dockerignored(path: str) -> bool:
+    patterns = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    parts = Path(path).parts
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatch.fnmatch(prefix, pattern) for pattern in patterns for prefix in prefixes)
+
+
+# ---- Dockerfiles ------------------------------------------------------------------------------
+
+
+def test_every_copied_path_exists_and_reaches_the_build_context(dockerfiles: dict[str, Dockerfile]) -> None:
+    for name, dockerfile in dockerfiles.items():
+        assert dockerfile.copies, f"{name} copies nothing"
+        for source in dockerfile.copies:
+            assert (REPO_ROOT / source).exists(), f"{name}: COPY {source} — no such file in the project"
+            assert not _dockerignored(source), f"{name}: COPY {source} is excluded by .dockerignore"
+
+
+def test_dockerfile_variables_exist(dockerfiles: dict[str, Dockerfile]) -> None:
+    for dockerfile in dockerfiles.values():
+        for name in dockerfile.env:
+            _check_variable(name)
+
+
+def test_train_image_entrypoint_is_the_project_command(dockerfiles: dict[str, Dockerfile]) -> None:
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    train = dockerfiles["Dockerfile.train"]
+    assert train.entrypoint == ["salescast"]
+    assert "salescast" in scripts
+    build_parser().parse_args(train.cmd)  # the default command (train-missing) exists
+
+
+def test_serve_image_entrypoint_runs_serve_forever(dockerfiles: dict[str, Dockerfile]) -> None:
+    serve = dockerfiles["Dockerfile.serve"]
+    assert serve.entrypoint[:2] == ["python", "-m"]
+    module = importlib.import_module(serve.entrypoint[2])
+    assert callable(module.main)
+    assert "serve_forever" in Path(module.__file__ or "").read_text()
+
+
+def test_images_run_as_a_non_root_user() -> None:
+    for name in ("Dockerfile.train", "Dockerfile.serve"):
+        users = re.findall(r"^USER\s+(\S+)", (REPO_ROOT / name).read_text(), flags=re.MULTILINE)
+        assert users, f"{name} has no USER"
+        assert users[-1].split(":")[0] not in ("root", "0"), f"{name} runs as root"
+
+
+# ---- docker-compose.yml -----------------------------------------------------------------------
+
+
+def test_compose_has_the_five_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"mlflow", "trainer", "torchserve", "gateway", "ui"}
+
+
+def test_service_commands_parse_with_the_project_cli(
+    compose: dict[str, Any], dockerfiles: dict[str, Dockerfile]
+) -> None:
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["build"]["dockerfile"] == "Dockerfile.train", name
+        command = service.get("command", dockerfiles["Dockerfile.train"].cmd)
+        assert isinstance(command, list), f"{name}: use the exec (list) form of command"
+        build_parser().parse_args(command)
+    assert compose["services"]["torchserve"]["build"]["dockerfile"] == "Dockerfile.serve"
+
+
+def test_every_environment_variable_maps_to_a_setting_and_loads(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        env = _environment(service)
+        for variable in env:
+            _check_variable(variable)
+        if name in APP_SERVICES:
+            load_settings(environ=env)  # valid values, not only valid names
+
+
+def test_only_gateway_ui_and_mlflow_are_published(compose: dict[str, Any]) -> None:
+    published = {name for name, service in compose["services"].items() if service.get("ports")}
+    assert published == PUBLISHED
+    torchserve = compose["services"]["torchserve"]
+    assert "ports" not in torchserve and "network_mode" not in torchserve
+
+
+def test_published_ports_match_the_configured_ports(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    expected = {
+        "gateway": _environment(services["gateway"])["SALESCAST_GATEWAY__PORT"],
+        "ui": _environment(services["ui"])["SALESCAST_UI__PORT"],
+        "mlflow": _environment(services["mlflow"])["SALESCAST_MLFLOW__UI_PORT"],
+    }
+    for name, port in expected.items():
+        container_ports = [str(mapping).rsplit(":", 1)[-1] for mapping in services[name]["ports"]]
+        assert container_ports == [port], name
+        assert f"127.0.0.1:{port}" in " ".join(services[name]["healthcheck"]["test"]), name
+
+
+def test_service_urls_point_at_services_and_their_ports(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    listening = {
+        "torchserve": {
+            _environment(services["torchserve"])[f"SALESCAST_TORCHSERVE__{api}_PORT"]
+            for api in ("INFERENCE", "MANAGEMENT", "METRICS")
+        },
+        "gateway": {_environment(services["gateway"])["SALESCAST_GATEWAY__PORT"]},
+        "mlflow": {_environment(services["mlflow"])["SALESCAST_MLFLOW__UI_PORT"]},
+    }
+    seen = 0
+    for name, service in services.items():
+        for variable, value in _environment(service).items():
+            if not value.startswith("http"):
+                continue
+            url = urlsplit(value)
+            assert url.hostname in listening, f"{name}.{variable}: {value} is not a compose service"
+            assert str(url.port) in listening[url.hostname], f"{name}.{variable}: wrong port in {value}"
+            seen += 1
+    assert seen >= 5
+
+
+def test_dependencies_follow_the_start_order(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["trainer"]["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
+    assert services["torchserve"]["depends_on"] == {
+        "trainer": {"condition": "service_completed_successfully"}
+    }
+    assert services["gateway"]["depends_on"]["torchserve"] == {"condition": "service_healthy"}
+    assert services["ui"]["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    assert services["trainer"]["restart"] == "no"
+    for name in LONG_RUNNING:
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+
+
+@pytest.mark.parametrize("volume", ["model_store", "mlflow"])
+def test_named_volumes_are_declared(compose: dict[str, Any], volume: str) -> None:
+    assert volume in compose["volumes"]
+
+
+def test_model_store_is_the_same_path_wherever_it_is_mounted(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mounts = {}
+    for name in ("trainer", "gateway", "torchserve"):
+        targets = [v.split(":")[1] for v in services[name]["volumes"] if v.startswith("model_store:")]
+        assert len(targets) == 1, name
+        mounts[name] = targets[0]
+        env = _environment(services[name])
+        configured = env.get("SALESCAST_PATHS__MODEL_STORE", env.get("MODEL_STORE"))
+        assert configured == targets[0], (
+            f"{name} reads its model store from {configured}, mounted at {targets}"
+        )
+    assert len(set(mounts.values())) == 1, mounts
