@@ -174,3 +174,25 @@ def test_sparse_profile_has_about_1000_transactions_a_year_and_mostly_empty_days
     assert list(sales) == CATEGORIES
     for name, series in sales.items():
         assert (series == 0).mean() > 0.5, name
+
+
+def test_a_linear_model_on_14_day_windows_beats_both_naive_baselines(
+    sample_sales: dict[str, pd.Series],
+) -> None:
+    """The CNN-LSTM's task done by ridge regression: fit on the first 70 % of windows, test the last 15 %."""
+    window = SETTINGS.window.size
+    for name, series in sample_sales.items():
+        values = series.to_numpy()
+        inputs = np.array([values[i - window : i] for i in range(window, len(values))])
+        targets = values[window:]
+        train_end, test_start = int(len(targets) * 0.7), int(len(targets) * 0.85)
+        mean, std = values[: train_end + window].mean(), values[: train_end + window].std()
+        design = np.c_[(inputs - mean) / std, np.ones(len(targets))]
+        train = design[:train_end]
+        weights = np.linalg.solve(
+            train.T @ train + np.eye(window + 1), train.T @ ((targets[:train_end] - mean) / std)
+        )
+        actual = targets[test_start:]
+        linear = _rmse(actual, design[test_start:] @ weights * std + mean)
+        assert linear < 0.9 * _rmse(actual, inputs[test_start:, -1]), name  # naive
+        assert linear < 0.9 * _rmse(actual, inputs[test_start:, -7]), name  # seasonal naive
