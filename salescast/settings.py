@@ -193,6 +193,22 @@ class UpSettings(_Section):
     poll_interval_s: PositiveFloat = 0.5
 
 
+class BenchSettings(_Section):
+    folds: PositiveInt = 5
+    fold_days: PositiveInt = 28
+    season_length: PositiveInt = 7
+    out_dir: Path = Path("bench-results")
+    serving_duration_s: PositiveFloat = 10.0
+    serving_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 16, 64], min_length=1)
+    serving_max_requests: PositiveInt = 20000
+    serving_warmup_requests: int = Field(default=20, ge=0)
+    serving_batch_items: PositiveInt = 32
+    serving_request_timeout_s: PositiveFloat = 10.0
+    training_years: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 2.0, 4.0], min_length=1)
+    training_max_epochs: PositiveInt | None = 15
+    memory_poll_s: PositiveFloat = 0.05
+
+
 class Settings(_Section):
     """The whole configuration; one frozen object passed to every part."""
 
@@ -209,6 +225,7 @@ class Settings(_Section):
     gateway: GatewaySettings
     ui: UiSettings
     up: UpSettings
+    bench: BenchSettings = Field(default_factory=BenchSettings)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
         """Return a copy with `{section: {key: value}}` replaced, validated like the file."""
