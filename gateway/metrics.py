@@ -69,8 +69,23 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope.get("method", "GET")
             self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
             self.metrics.latency.labels(route=template, method=method).observe(time.perf_counter() - start)
+
+
+def route_template(scope: Scope) -> str:
+    """`/api/jobs/{job_id}` for `/api/jobs/abc`: the matched route's path under its router prefix."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return "unmatched"
+    params = scope.get("path_params") or {}
+    try:
+        concrete = path.format(**params) if params else path
+    except (KeyError, IndexError, ValueError):
+        return path
+    actual = str(scope.get("path", ""))
+    prefix = actual[: -len(concrete)] if concrete and actual.endswith(concrete) else ""
+    return prefix + path

@@ -49,7 +49,9 @@ def test_predict_rejects_bad_values_with_422(client: TestClient, sales: str, exp
         ("", "field required"),
     ],
 )
-def test_predict_rejects_malformed_bodies_with_readable_422(client: TestClient, text: str, expected: str) -> None:
+def test_predict_rejects_malformed_bodies_with_readable_422(
+    client: TestClient, text: str, expected: str
+) -> None:
     status, body = post_raw(client, "/api/predict", text)
     assert status == 422
     assert isinstance(body["detail"], str)
