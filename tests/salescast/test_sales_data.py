@@ -251,6 +251,8 @@ def test_the_bundled_sample_loads() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.csv does not exist"):
         load_daily_sales(data_settings(), tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is not a file"):
+        load_daily_sales(data_settings(), tmp_path)
 
 
 def test_missing_columns_list_what_the_file_has(tmp_path: Path) -> None:
