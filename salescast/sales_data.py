@@ -124,7 +124,8 @@ def get_category(sales: Mapping[str, pd.Series], category: str) -> pd.Series:
     if category in sales:
         return sales[category]
     known = ", ".join(repr(name) for name in sales) or "none"
-    raise DataError(f"unknown category {category!r}; the data has {known}")
+    prefix = _source_prefix(next(iter(sales.values()))) if sales else ""
+    raise DataError(f"{prefix}unknown category {category!r}; the data has {known}")
 
 
 def category_history(

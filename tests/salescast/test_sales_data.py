@@ -424,7 +424,7 @@ def test_get_category_and_history_records(tmp_path: Path) -> None:
         {"date": "2024-01-01", "sales": 1.5},
         {"date": "2024-01-02", "sales": 0.0},
     ]
-    with pytest.raises(DataError, match=r"unknown category 'Toys'.*'Beauty', 'Clothing'"):
+    with pytest.raises(DataError, match=r"sales\.csv: unknown category 'Toys'.*'Beauty', 'Clothing'"):
         get_category(sales, "Toys")
 
 
