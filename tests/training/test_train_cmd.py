@@ -1,0 +1,121 @@
+"""`salescast train`: exit status, summary table and result JSON (tiny config, synthetic files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from salescast.cli.main import main
+from salescast.settings import Settings
+from tests.conftest import make_test_settings
+from tests.training.synthetic import write_transactions
+from training.pipeline import CategoryResult
+
+RESULT_KEYS = {"category", "status", "version", "artifact_dir", "metrics", "error", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def cli_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def cli_config(cli_root: Path, test_settings: Settings) -> Path:
+    """A config file for `--config`: tiny model, own artifacts, the session's MLflow store."""
+    mlflow = test_settings.mlflow
+    settings = make_test_settings(
+        cli_root, mlflow={"tracking_uri": mlflow.tracking_uri, "artifact_location": mlflow.artifact_location}
+    )
+    path = cli_root / "config.yaml"
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sales_csv(cli_root: Path) -> Path:
+    return write_transactions(cli_root / "sales.csv", {"Toys": 120, "Rare": 10})
+
+
+@pytest.mark.slow
+def test_a_failing_category_makes_the_exit_status_non_zero(
+    cli_config: Path, sales_csv: Path, cli_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result_json = cli_root / "out" / "result.json"
+    argv = ["--config", str(cli_config), "train", "--category", "Rare", "--category", "Toys"]
+    argv += ["--data", str(sales_csv), "--no-archive", "--max-epochs", "2", "--result-json", str(result_json)]
+    assert main(argv) == 1
+    results = json.loads(result_json.read_text())
+    assert [result["category"] for result in results] == ["Rare", "Toys"]
+    assert all(set(result) == RESULT_KEYS for result in results)
+    assert [result["status"] for result in results] == ["failed", "succeeded"]
+    assert "'Rare'" in results[0]["error"]
+    assert Path(results[1]["artifact_dir"]).is_dir()
+    out = capsys.readouterr().out
+    assert "rmse model" in out and "mae seasonal_naive" in out
+    toys_row = next(line for line in out.splitlines() if line.startswith("Toys"))
+    assert "succeeded" in toys_row and results[1]["version"] in toys_row
+
+
+@pytest.mark.slow
+def test_all_categories_succeed_with_exit_status_zero(
+    cli_config: Path, cli_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = write_transactions(cli_root / "one.csv", {"Games": 100})
+    argv = ["--config", str(cli_config), "train", "--all", "--data", str(csv), "--no-archive"]
+    assert main([*argv, "--max-epochs", "1", "--experiment", "cli-all"]) == 0
+    assert any(
+        line.startswith("Games ") and "succeeded" in line for line in capsys.readouterr().out.splitlines()
+    )
+
+
+def test_renamed_columns_from_the_command_line(
+    cli_config: Path, cli_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = write_transactions(cli_root / "renamed.csv", {"Games": 100})
+    text = csv.read_text().replace("Product Category", "Dept", 1).replace("Total Amount", "Revenue", 1)
+    csv.write_text(text)
+    argv = ["--config", str(cli_config), "train", "--category", "Games", "--data", str(csv), "--no-archive"]
+    assert main(argv) == 2  # the configured column names are missing
+    assert "Product Category" in capsys.readouterr().err
+    renamed = [*argv, "--category-column", "Dept", "--amount-column", "Revenue", "--max-epochs", "1"]
+    assert main(renamed) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--deploy", "--no-archive"], "--deploy"),
+        (["--compare-version", "Toys"], "CATEGORY=VERSION"),
+        (["--max-epochs", "0"], "training.max_epochs"),
+    ],
+)
+def test_contradictory_or_malformed_options_are_user_errors(
+    cli_config: Path, sales_csv: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(cli_config), "train", "--category", "Toys", "--data", str(sales_csv), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_category_and_all_are_exclusive(cli_config: Path) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--config", str(cli_config), "train", "--all", "--category", "Toys"])
+    assert caught.value.code == 2
+
+
+def test_summary_lists_model_and_every_baseline(
+    trained_models: dict[str, CategoryResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from salescast.cli.train_cmd import print_summary
+
+    print_summary(list(trained_models.values()), sys.stdout)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["category", "status", "version", "seconds"]
+    for name in ("model", "naive", "seasonal_naive", "moving_average"):
+        assert f"rmse {name}" in lines[0] and f"mae {name}" in lines[0]
+    assert len(lines) == 1 + len(trained_models)
