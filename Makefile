@@ -36,8 +36,9 @@ format: venv
 up: venv
 	$(VENV)/bin/salescast up
 
-down: venv
-	$(VENV)/bin/salescast down
+# No venv step: stopping must not start an install (and without a venv nothing of ours can run).
+down:
+	@if [ -x $(VENV)/bin/salescast ]; then $(VENV)/bin/salescast down; else echo "nothing to stop: no $(VENV)"; fi
 
 clean:
 	rm -rf artifacts mlruns run model_store/*.mar test-artifacts

@@ -358,6 +358,7 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
 def up(settings: Settings, config_path: str | None) -> int:
     """Bring the whole stack up and keep it running until Ctrl-C / SIGTERM / `salescast down`."""
     started = time.monotonic()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # health polls would log a line each
     preflight.check(settings)
     stack = Stack(settings, config_path)
     stack.claim()

@@ -1,0 +1,86 @@
+"""Supervisor: children in their own groups, stopped with every descendant; pid file written atomically."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from salescast import supervisor
+
+# A child that ignores SIGTERM and starts a grandchild in its own session (as TorchServe starts Java),
+# then prints the grandchild's pid.
+_STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+print(grandchild.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _wait_for_line(path: Path, timeout_s: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if text.strip():
+            return text.strip().splitlines()[0]
+        time.sleep(0.1)
+    raise AssertionError(f"{path} stayed empty")
+
+
+def test_stop_kills_a_stubborn_child_and_a_grandchild_in_another_session(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "stubborn.log"
+    child = supervisor.start_process("stubborn", [sys.executable, "-c", _STUBBORN], log)
+    grandchild = psutil.Process(int(_wait_for_line(log)))
+    assert grandchild.is_running()
+    started = time.monotonic()
+    killed = supervisor.stop_processes([child], timeout_s=1.0)
+    assert killed == ["stubborn"]
+    assert time.monotonic() - started < 15
+    assert child.exited() is not None
+    assert not psutil.pid_exists(grandchild.pid) or grandchild.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_well_behaved_child_stops_on_sigterm(tmp_path: Path) -> None:
+    child = supervisor.start_process(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(600)"], tmp_path / "sleeper.log"
+    )
+    assert supervisor.is_alive(child.pid, child.create_time)
+    assert supervisor.stop_processes([child], timeout_s=10.0) == []
+    assert child.exited() is not None
+    assert not supervisor.is_alive(child.pid, child.create_time)
+
+
+def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
+    me = psutil.Process()
+    assert supervisor.is_alive(me.pid, me.create_time())
+    assert not supervisor.is_alive(me.pid, me.create_time() - 3600)
+    assert supervisor.stop_trees([("not-me", me.pid, me.create_time() - 3600)], timeout_s=0.1) == []
+
+
+def test_pid_file_round_trip_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = supervisor.pid_file(tmp_path / "run")
+    supervisor.write_pid_file(path, {"pid": 1, "children": {}})
+    supervisor.write_pid_file(path, {"pid": 2, "children": {}})
+    assert supervisor.read_pid_file(path) == {"pid": 2, "children": {}}
+    assert [p.name for p in path.parent.iterdir()] == ["up.json"]
+
+
+def test_an_unreadable_pid_file_reads_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "up.json"
+    path.write_text("{not json")
+    assert supervisor.read_pid_file(path) is None
+    assert supervisor.read_pid_file(tmp_path / "missing.json") is None
+    path.write_text(json.dumps([1, 2]))
+    assert supervisor.read_pid_file(path) is None
+
+
+def test_tail_returns_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(f"line {i}" for i in range(100)))
+    assert supervisor.tail(log, 2) == "line 98\nline 99"
+    assert supervisor.tail(tmp_path / "none.log") == ""
