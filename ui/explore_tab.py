@@ -158,8 +158,6 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
         window = gr.Number(
             value=handlers.default_window,
             label="Rolling mean (days)",
-            minimum=1,
-            maximum=MAX_ROLLING_WINDOW,
             precision=0,
             scale=1,
             elem_id="explore-window",

@@ -1,0 +1,225 @@
+"""Every event handler of the UI, called through the Gradio API against a real gateway + TorchServe.
+
+The UI's answers are compared with the gateway's own answers to the same requests, so a wrong
+URL, shape or number in the UI fails here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from tests.support.ports import free_port
+from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, gradio_client, ui_settings
+from ui.formatting import format_sales
+from ui.input_parsing import format_sales_text
+
+pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
+
+
+def _rows(table: dict[str, Any]) -> list[list[Any]]:
+    return [list(row) for row in table["data"]]
+
+
+def _column(table: dict[str, Any], name: str) -> list[Any]:
+    index = table["headers"].index(name)
+    return [row[index] for row in table["data"]]
+
+
+def _window_size(gateway_url: str, category: str) -> int:
+    models = httpx.get(f"{gateway_url}/api/models", timeout=10).json()["models"]
+    return int(next(model["window_size"] for model in models if model["category"] == category))
+
+
+# ---- page ---------------------------------------------------------------------------------------
+
+
+def test_connect_reports_a_ready_stack_and_lists_categories(ui_client: Client) -> None:
+    banner, explore, predict, train = ui_client.predict(api_name="/connect")
+    assert "sc-ok" in banner and "the model server is ready" in banner
+    assert explore["value"] == ["Beauty"]
+    assert predict["value"] == "Beauty"
+    for update in (explore, predict, train):
+        assert [choice[0] for choice in update["choices"]] == ["Beauty", "Clothing", "Electronics"]
+
+
+def test_ui_starts_without_a_gateway_and_says_so(test_settings: Any) -> None:
+    missing = f"http://127.0.0.1:{free_port()}"
+    with UiServer(ui_settings(test_settings, missing).with_overrides({"ui": {"port": free_port()}})) as ui:
+        page = httpx.get(ui.url, timeout=10)
+        assert page.status_code == 200
+        banner, *_ = gradio_client(ui.url).predict(api_name="/connect")
+    assert "sc-error" in banner and f"Gateway unavailable at {missing}" in banner
+    assert "not reachable (connection refused)" in banner
+
+
+# ---- explore ------------------------------------------------------------------------------------
+
+
+def test_explore_stats_match_the_gateway_history(ui_client: Client, gateway_url: str) -> None:
+    chart, summary, message = ui_client.predict(
+        ["Beauty", "Clothing"], "2023-03-01", "2023-03-31", 7, api_name="/explore"
+    )
+    assert chart["type"] == "matplotlib" and chart["plot"].startswith("data:image/png;base64,")
+    assert "Showing Beauty, Clothing from 2023-03-01 to 2023-03-31" in message
+    assert _column(summary, "Category") == ["Beauty", "Clothing"]
+    for row, category in zip(_rows(summary), ["Beauty", "Clothing"], strict=True):
+        march = {"start": "2023-03-01", "end": "2023-03-31"}
+        history = httpx.get(f"{gateway_url}/api/history/{category}", params=march, timeout=10).json()
+        sales = history["sales"]
+        zero_share = sum(1 for value in sales if value == 0) / len(sales)
+        assert row[1] == 31
+        assert row[2] == f"{sum(sales):,.2f}"
+        assert row[5] == "2023-03-31"
+        assert row[6] == f"{zero_share:.1%}"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ((["Beauty"], "2023-05-01", "2023-04-01", 7), "the start date 2023-05-01 is after the end date"),
+        ((["Beauty"], None, None, 0), "rolling window must be a whole number of days from 1 to 90"),
+        (([], None, None, 7), "Pick one or more categories"),
+        ((["Toys"], None, None, 7), "Toys:"),
+    ],
+)
+def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], fragment: str) -> None:
+    _, _, message = ui_client.predict(*args, api_name="/explore")
+    assert fragment in message
+
+
+# ---- predict ------------------------------------------------------------------------------------
+
+
+def test_describe_shows_the_served_window_size(ui_client: Client, gateway_url: str) -> None:
+    info, message = ui_client.predict("Beauty", api_name="/describe")
+    assert f"reads the last **{_window_size(gateway_url, 'Beauty')}** days" in info
+    assert message == ""
+
+
+def test_fill_uses_the_last_n_days_of_history(ui_client: Client, gateway_url: str) -> None:
+    size = _window_size(gateway_url, "Clothing")
+    history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
+    text, table, message = ui_client.predict("Clothing", api_name="/fill_last_days")
+    assert text == format_sales_text(history["sales"][-size:])
+    assert _column(table, "Day") == history["dates"][-size:]
+    assert f"from {history['dates'][-size]} to {history['dates'][-1]}" in message
+
+
+def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: str) -> None:
+    size = _window_size(gateway_url, "Beauty")
+    sales = [float(100 + 37 * index % 250) for index in range(size)]
+    direct = httpx.post(f"{gateway_url}/api/predict", json={"category": "Beauty", "sales": sales}, timeout=10)
+    direct.raise_for_status()
+    headline, chart, message = ui_client.predict("Beauty", format_sales_text(sales), api_name="/predict")
+    assert f"**{format_sales(direct.json()['prediction'])}**" in headline
+    assert f"`{direct.json()['model_version']}`" in headline
+    assert chart["type"] == "matplotlib"
+    assert message == ""
+
+
+@pytest.mark.parametrize(
+    ("category", "text", "fragment"),
+    [
+        ("Beauty", "1, 2, 3", "Could not predict: expected {n} values, got 3"),
+        ("Beauty", "1, abc, 3", "Could not predict: value 2 (&#x27;abc&#x27;) is not a number"),
+        ("Beauty", "", "enter the sales values"),
+        ("Toys", "1, 2", "Toys"),
+        (None, "1", "Choose a category."),
+    ],
+)
+def test_prediction_errors_are_readable(
+    ui_client: Client, gateway_url: str, category: str | None, text: str, fragment: str
+) -> None:
+    headline, _, message = ui_client.predict(category, text, api_name="/predict")
+    assert headline == ""
+    assert "sc-error" in message
+    assert fragment.format(n=_window_size(gateway_url, "Beauty")) in message
+    assert "Traceback" not in message
+
+
+def test_forecast_tomorrow_matches_the_gateway(ui_client: Client, gateway_url: str) -> None:
+    direct = httpx.get(f"{gateway_url}/api/forecast/Electronics", timeout=10).json()
+    headline, message = ui_client.predict("Electronics", api_name="/forecast")
+    expected = f"Forecast for Electronics on {direct['date']}: **{format_sales(direct['prediction'])}**"
+    assert expected in headline
+    assert f"up to {direct['history_end']}" in headline
+    assert message == ""
+
+
+# ---- train (no job is started on the shared stack) ---------------------------------------------
+
+
+def test_start_training_needs_categories(ui_client: Client) -> None:
+    job_id, status, *_ = ui_client.predict([], False, "", "default", api_name="/start_training")
+    assert job_id == ""
+    assert "Choose at least one category" in status
+
+
+def test_start_training_unknown_category_is_refused_by_the_gateway(ui_client: Client) -> None:
+    job_id, status, *_ = ui_client.predict(["Toys"], False, "", "default", api_name="/start_training")
+    assert job_id == ""
+    assert "Could not start training: unknown categories: Toys; known: Beauty, Clothing" in status
+
+
+def test_unknown_job_is_reported(ui_client: Client) -> None:
+    status, *_ = ui_client.predict("no-such-job", api_name="/job_status")
+    assert "Could not read job no-such-job: no job with id &#x27;no-such-job&#x27;" in status
+
+
+def test_recent_jobs_lists_with_headers(ui_client: Client) -> None:
+    table, message = ui_client.predict(api_name="/recent_jobs")
+    assert table["headers"][:3] == ["Job id", "Created (UTC)", "Status"]
+    assert message == ""
+
+
+# ---- a model server that is down ----------------------------------------------------------------
+
+
+def test_model_server_down_is_shown_not_raised(offline_stack: Stack) -> None:
+    client = gradio_client(offline_stack.ui_url)
+    banner, *_ = client.predict(api_name="/connect")
+    assert "sc-warning" in banner or "sc-error" in banner
+    headline, _, message = client.predict("Beauty", "1, 2, 3", api_name="/predict")
+    assert headline == ""
+    assert "Could not predict: Service unavailable" in message
+    # the history does not need the model server
+    _, summary, explore_message = client.predict(
+        ["Beauty"], "2023-01-01", "2023-01-10", 3, api_name="/explore"
+    )
+    assert _column(summary, "Days") == [10]
+    assert "sc-ok" in explore_message
+
+
+# ---- a real training job, on a private stack ----------------------------------------------------
+
+
+def test_training_job_runs_to_its_metrics_table(training_stack: Stack) -> None:
+    client = gradio_client(training_stack.ui_url)
+    job_id, status, *_ = client.predict(
+        [TRAIN_CATEGORY], False, "ui-handler-test", "never", api_name="/start_training"
+    )
+    assert job_id, status
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status, outcomes, metrics, _timer, _jobs = client.predict(job_id, api_name="/job_status")
+        if "— succeeded" in status or "— failed" in status:
+            break
+        assert "<progress" in status
+        time.sleep(1)
+    assert "— succeeded" in status, status
+    assert _column(outcomes, "Category") == [TRAIN_CATEGORY]
+    assert _column(outcomes, "Deployed") == ["no"]  # policy "never"
+    forecasters = _column(metrics, "Forecaster")
+    assert forecasters[0] == "CNN-LSTM (new version)"
+    assert "Seasonal naive (same weekday last week)" in forecasters
+    # the job is in the recent list, which needed the API key the UI took from its settings
+    table, message = client.predict(api_name="/recent_jobs")
+    assert message == "" and job_id in _column(table, "Job id")
+    unauthorised = httpx.get(f"{training_stack.gateway_url}/api/jobs", timeout=10)
+    assert unauthorised.status_code == 401
+    assert TRAINING_API_KEY not in httpx.get(training_stack.ui_url, timeout=10).text
