@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["succeeded", "failed"]
 
+_VERSION_WAIT_S = 3.0  # longest wait for the clock to pass the newest existing version
+
 
 class TrainingError(SalescastError):
     """A training request cannot be carried out (e.g. a comparison with a version that does not exist)."""
@@ -144,10 +146,10 @@ def _train_category(
 ) -> CategoryResult:
     category = windows.category
     served = _load_served(settings, category, compare_version) if compare_version else None
-    version = _next_version(settings, category)
-    staging = category_dir(settings, category) / f".tmp-{version}"
-    run = tracker.start_run(category, version)
+    version, staging = _claim_version(settings, category)
+    run: TrackedRun | None = None
     try:
+        run = tracker.start_run(category, version)
         logger.info(
             "training started category=%s version=%s days=%d train=%d val=%d test=%d",
             category,
@@ -158,7 +160,6 @@ def _train_category(
             len(windows.test),
         )
         run.log_params(_run_params(settings, windows, data_info, version))
-        staging.mkdir(parents=True)
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
             best, history = _fit(windows, settings, Path(checkpoints), run, version)
         export_torchscript(best.model, staging / MODEL_FILE)
@@ -183,7 +184,8 @@ def _train_category(
         staging.replace(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        run.finish(succeeded=False)
+        if run is not None:
+            run.finish(succeeded=False)
         raise
     test = metrics["test"]
     logger.info(
@@ -234,7 +236,6 @@ def _fit(
 ) -> tuple[ForecastModule, LossHistory]:
     training = settings.training
     pl.seed_everything(training.seed, workers=True, verbose=False)
-    torch.set_num_threads(training.num_threads)
     module = ForecastModule(
         window_size=windows.window_size,
         conv_channels=settings.model.conv_channels,
@@ -248,7 +249,7 @@ def _fit(
     )
     history = LossHistory(run, windows.category, version, training.max_epochs)
     best_checkpoint = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min")
-    with quiet_lightning():
+    with quiet_lightning(), torch_threads(training.num_threads):
         trainer = pl.Trainer(
             accelerator="cpu",
             devices=1,
@@ -268,6 +269,17 @@ def _fit(
         trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
     best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
     return best.eval(), history
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` intra-op threads, restoring the previous count afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextmanager
@@ -379,17 +391,30 @@ def _run_params(
     }
 
 
-def _next_version(settings: Settings, category: str) -> str:
-    """A fresh version, later than every existing one of `category` (waits out a same-second clash)."""
+def _claim_version(settings: Settings, category: str) -> tuple[str, Path]:
+    """A fresh version later than every existing one, claimed by creating its `.tmp-<version>` folder.
+
+    Creating the staging folder is atomic, so two trainings of one category never share a version;
+    a clash within the same second waits for the next one.
+    """
     newest = latest_version(settings, category)
+    deadline = time.monotonic() + _VERSION_WAIT_S
     while True:
         version = new_version()
-        taken = (
-            version_dir(settings, category, version).exists()
-            or (category_dir(settings, category) / f".tmp-{version}").exists()
-        )
-        if not taken and (newest is None or version > newest):
-            return version
+        staging = category_dir(settings, category) / f".tmp-{version}"
+        if (newest is None or version > newest) and not version_dir(settings, category, version).exists():
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.mkdir()
+            except FileExistsError:
+                pass
+            else:
+                return version, staging
+        if time.monotonic() > deadline:
+            raise TrainingError(
+                f"cannot name a new version of {category!r}: the newest one ({newest}) is not older than "
+                f"the clock's {version}; check the system clock or remove that version"
+            )
         time.sleep(0.2)
 
 
