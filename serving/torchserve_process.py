@@ -216,6 +216,10 @@ class TorchServeProcess:
                 else list(newest_archives(self.settings).values())
             )
             asyncio.run(self._load(archives, deadline))
+        except ManagementError as exc:
+            self._raise_if_exited()  # a dead server explains a failed call better than the call does
+            self.stop()
+            raise TorchServeError(f"TorchServe start-up failed: {exc}; see {self.ts_log}") from exc
         except BaseException:
             self.stop()
             raise
@@ -327,6 +331,7 @@ class TorchServeProcess:
     def _raise_if_exited(self) -> None:
         if self._process is not None and self._process.poll() is not None:
             code = self._process.returncode
+            self.stop()
             raise TorchServeError(
                 f"TorchServe exited during start-up (exit code {code}): {_tail(self.console_log)} "
                 f"— full output in {self.console_log}"

@@ -30,3 +30,6 @@ def test_config_fills_every_placeholder_from_settings(tmp_path: Path) -> None:
     assert props["disable_token_authorization"] == "true"
     assert props["metrics_mode"] == "prometheus"
     assert props["install_py_dep_per_model"] == "false"
+    # gRPC servers are unused; fixed default ports (7070/7071) would make a second instance exit
+    assert props["grpc_inference_port"] == props["grpc_management_port"] == "0"
+    assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
