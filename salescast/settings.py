@@ -193,6 +193,12 @@ class UpSettings(_Section):
     poll_interval_s: PositiveFloat = 0.5
 
 
+class TorchServeTuning(_Section):
+    workers: PositiveInt
+    batch_size: PositiveInt
+    max_batch_delay_ms: int = Field(ge=0)
+
+
 class BenchSettings(_Section):
     folds: PositiveInt = 5
     fold_days: PositiveInt = 28
@@ -204,6 +210,7 @@ class BenchSettings(_Section):
     serving_warmup_requests: int = Field(default=20, ge=0)
     serving_batch_items: PositiveInt = 32
     serving_request_timeout_s: PositiveFloat = 10.0
+    serving_tune_grid: list[TorchServeTuning] = Field(default_factory=list)
     training_years: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 2.0, 4.0], min_length=1)
     training_max_epochs: PositiveInt | None = 15
     memory_poll_s: PositiveFloat = 0.05

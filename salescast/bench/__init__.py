@@ -1,0 +1,1 @@
+"""Benchmarks behind `salescast bench`: forecast accuracy, serving cost per layer, training cost."""

@@ -1,0 +1,145 @@
+"""Rolling-origin folds and the per-fold CNN-LSTM fit.
+
+Fold k of K covers `fold_days` target days; its cut-off is its first target day. Folds tile the
+most recent `K × fold_days` days, oldest first, so every method is scored on the same days. A fold's
+model sees only days before its cut-off: its windows are split chronologically into train and
+validation (early stopping) by the configured fractions, normalized on the training days, and it
+forecasts each target day from the N true days before it, the way the service is used.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+from training.windows import (
+    SEASON,
+    CategoryWindows,
+    FloatArray,
+    IndexArray,
+    fit_norm_stats,
+    window_inputs,
+)
+
+
+class BenchDataError(SalescastError, ValueError):
+    """A category's history is too short for the requested folds."""
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold: its number (0 = oldest), the cut-off position and the target positions."""
+
+    number: int
+    cutoff: int
+    targets: IndexArray
+
+
+def make_folds(n_days: int, folds: int, fold_days: int, min_train_days: int, category: str) -> list[Fold]:
+    """`folds` consecutive blocks of `fold_days` targets ending on the last day; checks the history."""
+    first_cutoff = n_days - folds * fold_days
+    if first_cutoff < min_train_days:
+        raise BenchDataError(
+            f"category {category!r} has {n_days} days; {folds} folds of {fold_days} days need at least "
+            f"{min_train_days + folds * fold_days} (use fewer --folds or a shorter bench.fold_days)"
+        )
+    return [
+        Fold(
+            number=k,
+            cutoff=first_cutoff + k * fold_days,
+            targets=np.arange(
+                first_cutoff + k * fold_days, first_cutoff + (k + 1) * fold_days, dtype=np.int64
+            ),
+        )
+        for k in range(folds)
+    ]
+
+
+def min_train_days(window_size: int) -> int:
+    """Fewest days before the first cut-off: a few weeks of windows for train and validation."""
+    return window_size + 4 * SEASON
+
+
+def fold_windows(
+    category: str, values: FloatArray, dates: pd.DatetimeIndex, cutoff: int, settings: Settings
+) -> CategoryWindows:
+    """Train/validation windows from the days before `cutoff` (the test segment is unused: the fold's
+    targets are scored separately); normalization fitted on the training days only."""
+    size = settings.window.size
+    positions = np.arange(size, cutoff, dtype=np.int64)
+    val_share = settings.split.val / (settings.split.train + settings.split.val)
+    n_val = max(1, round(val_share * len(positions)))
+    if len(positions) - n_val < 1:
+        raise BenchDataError(f"category {category!r}: no training windows before day {cutoff}")
+    train, val = positions[:-n_val], positions[-n_val:]
+    return CategoryWindows(
+        category=category,
+        window_size=size,
+        values=values[:cutoff],
+        dates=dates[:cutoff],
+        train=train,
+        val=val,
+        test=val,
+        stats=fit_norm_stats(values[: int(train[-1]) + 1]),
+    )
+
+
+def fit_and_forecast(
+    windows: CategoryWindows, values: FloatArray, targets: IndexArray, settings: Settings
+) -> FloatArray:
+    """Train the configured CNN-LSTM on `windows` (no MLflow) and forecast `targets` one step ahead."""
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from training.datamodule import CategoryDataModule
+    from training.export import predict_normalized
+    from training.lightning_module import ForecastModule
+    from training.pipeline import quiet_lightning
+
+    training = settings.training
+    pl.seed_everything(training.seed, workers=True, verbose=False)
+    torch.set_num_threads(training.num_threads)
+    module = ForecastModule(
+        window_size=windows.window_size,
+        conv_channels=settings.model.conv_channels,
+        kernel_size=settings.model.kernel_size,
+        lstm_hidden=settings.model.lstm_hidden,
+        lstm_layers=settings.model.lstm_layers,
+        dropout=settings.model.dropout,
+        loss=settings.model.loss,
+        learning_rate=training.learning_rate,
+        weight_decay=training.weight_decay,
+    )
+    with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints, quiet_lightning():
+        best_checkpoint = ModelCheckpoint(
+            dirpath=checkpoints, filename="best", monitor="val_loss", mode="min"
+        )
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=training.max_epochs,
+            callbacks=[
+                EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
+                best_checkpoint,
+            ],
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=True,
+            num_sanity_val_steps=0,
+            deterministic=True,
+            default_root_dir=checkpoints,
+        )
+        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
+        best = ForecastModule.load_from_checkpoint(Path(best_checkpoint.best_model_path), map_location="cpu")
+    best.eval()
+    stats = windows.stats
+    inputs = stats.normalize(window_inputs(values, targets, windows.window_size))
+    return stats.denormalize(predict_normalized(best.model, inputs))
