@@ -13,8 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# A CPU build of torch first: a local wheel when the machine has one, else the CPU-only index.
+	@# (`+cpu` exists only as a local/CPU-index wheel, so PyPI never hands out the multi-GB CUDA build;
+	@# no --no-index, so torch's own dependencies still come from the configured package index.)
 	$(PY) -c "import torch" 2>/dev/null \
-	  || $(PY) -m pip install --quiet --no-index "torch==$(TORCH_VERSION)" 2>/dev/null \
+	  || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" 2>/dev/null \
 	  || $(PY) -m pip install --quiet torch --index-url $(TORCH_CPU_INDEX)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	@touch $@
