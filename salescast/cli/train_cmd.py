@@ -192,8 +192,11 @@ def _deploy(settings: Settings, archives: Sequence[ArchiveInfo]) -> bool:
                     print(f"{archive.category}: deploying to {url} failed: {exc}", file=sys.stderr)
                     ok = False
                     continue
+                removed = ", ".join(result.unregistered) or "none"
                 print(
-                    f"{archive.category}: deployed {archive.model_name} version {archive.version} ({result})"
+                    f"{archive.category}: deployed {result.model_name} version {result.version} to {url} "
+                    f"(previous default {result.previous_default or 'none'}, unregistered {removed}, "
+                    f"{result.seconds:.1f} s)"
                 )
         return ok
 

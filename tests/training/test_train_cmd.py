@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -119,3 +122,70 @@ def test_summary_lists_model_and_every_baseline(
     for name in ("model", "naive", "seasonal_naive", "moving_average"):
         assert f"rmse {name}" in lines[0] and f"mae {name}" in lines[0]
     assert len(lines) == 1 + len(trained_models)
+
+
+def _config_for(settings: Settings, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_training_archives_the_new_version(
+    cli_root: Path, test_settings: Settings, sales_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from serving.archive import list_archives
+
+    mlflow = test_settings.mlflow
+    settings = make_test_settings(
+        cli_root / "archive",
+        mlflow={"tracking_uri": mlflow.tracking_uri, "artifact_location": mlflow.artifact_location},
+    )
+    config = _config_for(settings, cli_root / "archive.yaml")
+    argv = [
+        "--config",
+        str(config),
+        "train",
+        "--category",
+        "Toys",
+        "--data",
+        str(sales_csv),
+        "--max-epochs",
+        "1",
+    ]
+    result_json = cli_root / "archive-result.json"
+    assert main([*argv, "--result-json", str(result_json)]) == 0
+    [result] = json.loads(result_json.read_text())
+    [archive] = list_archives(settings)
+    assert (archive.category, archive.model_name, archive.version) == ("Toys", "toys", result["version"])
+    assert archive.path.is_file()
+    assert f"archived {archive.path}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_deploy_registers_the_new_version_with_torchserve(
+    tmp_path: Path,
+    test_settings: Settings,
+    sales_csv: Path,
+    isolated_torchserve: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from serving.management_client import ManagementClient
+
+    mlflow = test_settings.mlflow
+    settings = make_test_settings(
+        tmp_path, mlflow={"tracking_uri": mlflow.tracking_uri, "artifact_location": mlflow.artifact_location}
+    )
+    settings.paths.model_store.mkdir(parents=True)
+    isolated_torchserve(settings, archives=[])
+    config = _config_for(settings, tmp_path / "config.yaml")
+    argv = ["--config", str(config), "train", "--category", "Toys", "--data", str(sales_csv)]
+    assert main([*argv, "--max-epochs", "1", "--deploy"]) == 0
+    assert "deployed toys version" in capsys.readouterr().out
+
+    async def default_version() -> str:
+        async with ManagementClient(settings.torchserve.management_base_url) as client:
+            return await client.default_version("toys")
+
+    version = asyncio.run(default_version())
+    assert version == max(path.name for path in (settings.paths.artifacts / "toys").iterdir())
