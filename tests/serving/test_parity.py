@@ -1,0 +1,71 @@
+"""TorchServe answers equal the trained model called in process (same normalization), every category."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from salescast.sales_data import load_daily_sales
+from salescast.settings import Settings
+from serving.archive import ArchiveInfo
+from serving.latency import compare_latency
+from serving.torchserve_process import TorchServeProcess
+from training.pipeline import CategoryResult
+
+pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
+
+
+def in_process(artifact_dir: Path, windows: Sequence[Sequence[float]]) -> list[float]:
+    """The exported TorchScript model with norm_stats.json applied by hand."""
+    stats = json.loads((artifact_dir / "norm_stats.json").read_text())
+    model = torch.jit.load(str(artifact_dir / "model.pt"))  # type: ignore[no-untyped-call]
+    x = ((torch.tensor(windows, dtype=torch.float64) - stats["mean"]) / stats["std"]).float()
+    with torch.no_grad():
+        out = model(x).double() * stats["std"] + stats["mean"]
+    return [float(value) for value in out]
+
+
+def real_windows(settings: Settings, category: str) -> list[list[float]]:
+    """Three windows of the category's actual daily sales: the latest, one a month back, one at the start."""
+    series = load_daily_sales(settings.data)[category]
+    n = settings.window.size
+    values = [float(value) for value in series.to_numpy()]
+    return [values[-n:], values[-n - 30 : -30], values[:n]]
+
+
+def test_predictions_equal_the_in_process_model_for_every_category(
+    test_settings: Settings,
+    torchserve: TorchServeProcess,
+    trained_models: dict[str, CategoryResult],
+    model_store_archives: dict[str, ArchiveInfo],
+) -> None:
+    with httpx.Client(base_url=torchserve.inference_url, timeout=10) as client:
+        for category, result in trained_models.items():
+            assert result.artifact_dir is not None
+            model_name = model_store_archives[category].model_name
+            windows = real_windows(test_settings, category)
+            expected = in_process(result.artifact_dir, windows)
+            for window, want in zip(windows, expected, strict=True):
+                answer = client.post(f"/predictions/{model_name}", json={"sales": window}).json()
+                assert answer["prediction"] == pytest.approx(want, abs=1e-4), category
+                assert (answer["category"], answer["model_version"]) == (category, result.version)
+                assert answer["window_size"] == test_settings.window.size
+            batch = client.post(f"/predictions/{model_name}", json={"instances": windows}).json()
+            assert batch["predictions"] == pytest.approx(expected, abs=1e-4), category
+
+
+def test_latency_comparison_runs_against_the_served_model(
+    test_settings: Settings, torchserve: TorchServeProcess, trained_models: dict[str, CategoryResult]
+) -> None:
+    category, result = next(iter(trained_models.items()))
+    assert result.version is not None
+    report = compare_latency(
+        test_settings, category, result.version, inference_url=torchserve.inference_url, requests=20, warmup=5
+    )
+    assert report.torchserve.n == report.in_process.n == 20
+    assert 0 < report.in_process.median_ms < report.torchserve.median_ms
