@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from training.windows import FloatArray
 
@@ -21,11 +22,15 @@ _DPI = 100
 
 
 def plot_loss(train_loss: Sequence[float], val_loss: Sequence[float], path: Path, title: str) -> None:
-    """Training and validation loss (normalized units) per epoch."""
+    """Training and validation loss (normalized units) per epoch; the dotted line marks the exported epoch."""
     figure = Figure(figsize=_SIZE, dpi=_DPI)
     axes = figure.add_subplot()
     axes.plot(range(1, len(train_loss) + 1), train_loss, marker="o", markersize=3, label="train")
     axes.plot(range(1, len(val_loss) + 1), val_loss, marker="o", markersize=3, label="validation")
+    if val_loss:
+        best = min(range(len(val_loss)), key=lambda i: val_loss[i]) + 1
+        axes.axvline(best, color="grey", linestyle=":", label=f"best (epoch {best})")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("loss (normalized units)")
     axes.set_title(title)
