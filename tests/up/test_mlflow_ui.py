@@ -1,0 +1,90 @@
+"""`salescast serve mlflow`: the MLflow server command for the embedded store, and a real start/stop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from salescast import mlflow_ui
+from salescast.mlflow_ui import MlflowUiError
+from tests.conftest import make_test_settings
+from tests.up.stack_env import isolated_env
+
+MLFLOW_START_TIMEOUT_S = 180
+
+
+def test_relative_sqlite_store_becomes_absolute_and_its_folder_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = mlflow_ui.backend_store_uri("sqlite:///mlruns/mlflow.db")
+    assert uri == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    assert (tmp_path / "mlruns").is_dir()
+
+
+def test_a_tracking_server_url_is_not_served_again() -> None:
+    with pytest.raises(MlflowUiError, match="remote tracking server"):
+        mlflow_ui.backend_store_uri("http://mlflow:5000")
+
+
+def test_command_reads_the_store_and_artifacts_of_the_settings(tmp_path: Path) -> None:
+    settings = make_test_settings(tmp_path).with_overrides(
+        {"mlflow": {"ui_allowed_hosts": "mlflow:*,localhost:*", "ui_workers": 2}}
+    )
+    command = mlflow_ui.build_command(settings)
+    assert command[:4] == [sys.executable, "-m", "mlflow", "server"]
+    assert command[command.index("--backend-store-uri") + 1] == settings.mlflow.tracking_uri
+    assert command[command.index("--artifacts-destination") + 1] == str(tmp_path / "mlruns" / "artifacts")
+    assert command[command.index("--port") + 1] == str(settings.mlflow.ui_port)
+    assert command[command.index("--allowed-hosts") + 1] == "mlflow:*,localhost:*"
+    assert command[command.index("--workers") + 1] == "2"
+
+
+@pytest.mark.slow
+def test_serve_mlflow_answers_offline_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")  # any outbound call fails
+    url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
+    log = tmp_path / "mlflow.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "salescast", "serve", "mlflow"],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + MLFLOW_START_TIMEOUT_S
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            while True:
+                assert server.poll() is None, log.read_text()
+                try:
+                    if client.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            assert client.get(f"{url}/").status_code == 200
+            experiments = client.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 10})
+            assert experiments.status_code == 200
+        tree = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        assert len(tree) >= 2  # `salescast serve mlflow` and the MLflow server (no job runners)
+        assert not any("huey" in " ".join(p.cmdline()) for p in tree)
+        server.terminate()
+        assert server.wait(timeout=60) == 0, log.read_text()
+        _, alive = psutil.wait_procs(tree, timeout=30)
+        assert not alive
+        assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 9)
