@@ -4,6 +4,7 @@ uvicorn gateway subprocess in front of it (read-only: nothing here changes which
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ CATEGORIES = ["Beauty", "Clothing", "Electronics"]
 
 
 @pytest.fixture(scope="module")
-def api(gateway_url: str) -> httpx.Client:
+def api(gateway_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
         yield client
 
