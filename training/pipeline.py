@@ -103,7 +103,8 @@ def train_categories(
     """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
 
     `compare_versions` maps a category to an existing version whose model is also scored on the
-    new test days (`metrics["served_version"]`, `metrics["test"]["served"]`). Problems with the
+    new test days (`metrics["served_version"]`, `metrics["test"]["served"]`; when that version cannot
+    be scored the new one is still saved, with `metrics["served_error"]`). Problems with the
     whole file or the tracking store raise; problems of one category land in its result.
     """
     compare = dict(compare_versions or {})
@@ -145,7 +146,6 @@ def _train_category(
     compare_version: str | None,
 ) -> CategoryResult:
     category = windows.category
-    served = _load_served(settings, category, compare_version) if compare_version else None
     version, staging = _claim_version(settings, category)
     run: TrackedRun | None = None
     try:
@@ -164,6 +164,7 @@ def _train_category(
             best, history = _fit(windows, settings, Path(checkpoints), run, version)
         export_torchscript(best.model, staging / MODEL_FILE)
         scripted = load_torchscript(staging / MODEL_FILE)
+        served = _compare(settings, windows, compare_version, version) if compare_version else None
         metrics, forecasts = _evaluate(windows, scripted, served, version)
         _write_json(staging / NORM_STATS_FILE, _norm_stats(windows, settings, data_info, version))
         _write_json(staging / METRICS_FILE, metrics)
@@ -298,45 +299,56 @@ def quiet_lightning() -> Iterator[None]:
         lightning_logger.setLevel(level)
 
 
-@dataclass(frozen=True)
-class _ServedModel:
-    version: str
-    model: torch.jit.ScriptModule
-    stats: NormStats
-    window_size: int
-
-
-def _load_served(settings: Settings, category: str, version: str) -> _ServedModel:
-    folder = version_dir(settings, category, version)
-    if not (folder / MODEL_FILE).is_file() or not (folder / NORM_STATS_FILE).is_file():
-        raise TrainingError(
-            f"cannot compare category {category!r} with version {version!r}: {folder} has no "
-            f"{MODEL_FILE} and {NORM_STATS_FILE}"
+def _compare(
+    settings: Settings, windows: CategoryWindows, served_version: str, version: str
+) -> tuple[str, FloatArray | str]:
+    try:
+        return served_version, served_forecast(settings, windows, served_version)
+    except TrainingError as exc:
+        logger.warning(
+            "comparison skipped category=%s version=%s served_version=%s error=%s",
+            windows.category,
+            version,
+            served_version,
+            exc,
         )
-    stats = json.loads((folder / NORM_STATS_FILE).read_text(encoding="utf-8"))
-    return _ServedModel(
-        version=version,
-        model=load_torchscript(folder / MODEL_FILE),
-        stats=NormStats(mean=float(stats["mean"]), std=float(stats["std"])),
-        window_size=int(stats["window_size"]),
-    )
+        return served_version, str(exc)
+
+
+def served_forecast(settings: Settings, windows: CategoryWindows, version: str) -> FloatArray:
+    """Test-day forecasts (sales units) of an existing version, from its own model.pt and norm_stats."""
+    folder = version_dir(settings, windows.category, version)
+    try:
+        stats_file = json.loads((folder / NORM_STATS_FILE).read_text(encoding="utf-8"))
+        stats = NormStats(mean=float(stats_file["mean"]), std=float(stats_file["std"]))
+        inputs = window_inputs(windows.values, windows.test, int(stats_file["window_size"]))
+        model = load_torchscript(folder / MODEL_FILE)
+        return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise TrainingError(
+            f"cannot score version {version!r} of {windows.category!r} on the new test days ({folder}): {exc}"
+        ) from exc
 
 
 def _evaluate(
-    windows: CategoryWindows, model: torch.nn.Module, served: _ServedModel | None, version: str
+    windows: CategoryWindows,
+    model: torch.nn.Module,
+    served: tuple[str, FloatArray | str] | None,
+    version: str,
 ) -> tuple[dict[str, Any], dict[str, FloatArray]]:
-    """Test metrics of the model, every baseline and the served version, on the same target days."""
+    """Test metrics of the model, every baseline and the served version, on the same target days.
+
+    `served` is `(version, forecast)`, or `(version, error message)` when that version could not be
+    scored: the new version is still saved, with `served_error` instead of `test.served`.
+    """
     stats = windows.stats
     forecasts: dict[str, FloatArray] = {
         "model": stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
     }
     for name, baseline in BASELINES.items():
         forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
-    if served is not None:
-        inputs = window_inputs(windows.values, windows.test, served.window_size)
-        forecasts["served"] = served.stats.denormalize(
-            predict_normalized(served.model, served.stats.normalize(inputs))
-        )
+    if served is not None and not isinstance(served[1], str):
+        forecasts["served"] = served[1]
     actual = windows.targets("test")
     dates = windows.target_dates("test")
     metrics: dict[str, Any] = {
@@ -351,7 +363,9 @@ def _evaluate(
         },
     }
     if served is not None:
-        metrics["served_version"] = served.version
+        metrics["served_version"] = served[0]
+        if isinstance(served[1], str):
+            metrics["served_error"] = served[1]
     return metrics, forecasts
 
 

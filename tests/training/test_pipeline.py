@@ -219,7 +219,7 @@ def test_failure_after_training_removes_the_staging_folder_and_fails_the_run(
     assert run.info.status == "FAILED"
 
 
-def test_comparing_with_a_missing_version_fails_that_category(
+def test_a_version_that_cannot_be_compared_is_reported_not_fatal(
     synthetic_settings: Settings, synthetic_csv: Path
 ) -> None:
     [result] = train_categories(
@@ -229,8 +229,11 @@ def test_comparing_with_a_missing_version_fails_that_category(
         data_path=synthetic_csv,
         compare_versions={"Big": "20000101.000000"},
     )
-    assert result.status == "failed"
-    assert result.error is not None and "20000101.000000" in result.error
+    assert result.status == "succeeded", result.error
+    assert result.metrics is not None
+    assert result.metrics["served_version"] == "20000101.000000"
+    assert "served" not in result.metrics["test"]
+    assert "20000101.000000" in result.metrics["served_error"]
 
 
 def test_unreachable_tracking_server_is_a_clear_error(synthetic_root: Path, synthetic_csv: Path) -> None:
