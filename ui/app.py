@@ -27,7 +27,7 @@ from ui.updates import skip
 
 TITLE = "salescast"
 CSS = """
-.sc-msg { padding: 0.6em 0.9em; border-radius: 6px; margin: 0.2em 0; font-size: 0.95em; }
+.sc-msg { padding: 0.6em 0.9em; border-radius: 6px; border-left-width: 5px !important; margin: 0.2em 0; }
 .sc-info { background: #eef4fb; border: 1px solid #b9d3ef; }
 .sc-ok { background: #edf7ed; border: 1px solid #b5dcb5; }
 .sc-warning { background: #fff6e0; border: 1px solid #f0d48a; }

@@ -16,7 +16,6 @@ import pandas as pd
 from ui.api_models import CategoryOutcome, Health, Job
 
 MessageKind = Literal["info", "ok", "warning", "error"]
-_ICONS: dict[MessageKind, str] = {"info": "ℹ️", "ok": "✅", "warning": "⚠️", "error": "⛔"}
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 # Display names of the forecasters in metrics.json's "test" section, in table order.
@@ -42,7 +41,7 @@ JOBS_COLUMNS = ["Job id", "Created (UTC)", "Status", "Categories", "Experiment",
 def message_html(kind: MessageKind, text: str) -> str:
     """A coloured one-paragraph message box (styled by the app's CSS classes); `x` becomes code."""
     body = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(text))
-    return f'<div class="sc-msg sc-{kind}">{_ICONS[kind]} {body}</div>'
+    return f'<div class="sc-msg sc-{kind}">{body}</div>'
 
 
 def format_sales(value: float) -> str:
@@ -176,7 +175,7 @@ def _test_metrics(metrics: Mapping[str, Any] | None) -> Mapping[str, Any]:
 def _metric(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "—"
-    return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.1f}"
+    return f"{value:,.2f}"
 
 
 def jobs_frame(jobs: Sequence[Job]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ui.charts import message_figure, prediction_figure
+from ui.charts import prediction_figure
 from ui.formatting import forecast_markdown, message_html, prediction_markdown
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError, format_sales_text, parse_sales_cells, parse_sales_text
@@ -24,6 +24,7 @@ from ui.updates import Skip, skip
 
 TABLE_COLUMNS = ["Day", "Sales"]
 CHART_TITLE = "Inputs and forecast"
+FILL_LABEL = "Use the last N days"
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,16 @@ class PredictHandlers:
                 return model.window_size, model.default_version or "unknown"
         raise GatewayError(f"the gateway serves no model for category {category!r}")
 
-    def describe(self, category: str | None) -> tuple[str, str]:
-        """Window-size line for the chosen category, and a message when it cannot be known."""
+    def describe(self, category: str | None) -> tuple[str, gr.Button, str]:
+        """Window-size line and fill-button label for the chosen category; a message when N is unknown."""
         if not category:
-            return "Choose a category.", ""
+            return "Choose a category.", gr.Button(value=FILL_LABEL), ""
         try:
             size, version = self.window_size(category)
         except GatewayError as exc:
-            return "", message_html("error", str(exc))
-        return f"The served model (version `{version}`) reads the last **{size}** days, oldest first.", ""
+            return "", gr.Button(value=FILL_LABEL), message_html("error", str(exc))
+        info = f"The served model (version `{version}`) reads the last **{size}** days, oldest first."
+        return info, gr.Button(value=f"Use the last {size} days"), ""
 
     def fill_last_days(
         self, category: str | None
@@ -111,23 +113,15 @@ class PredictHandlers:
 
     def predict(
         self, category: str | None, text: str, filled: FilledInputs | None
-    ) -> tuple[str, Figure, str]:
-        """Headline, chart and message for a prediction from the values in the box."""
+    ) -> tuple[str, Figure | None, str]:
+        """Headline, chart and message for a prediction from the values in the box (no chart on errors)."""
         if not category:
-            return (
-                "",
-                message_figure(CHART_TITLE, "Choose a category"),
-                message_html("error", "Choose a category."),
-            )
+            return "", None, message_html("error", "Choose a category.")
         try:
             values = parse_sales_text(text)
             answer = self.client.predict(category, values)
         except (InputError, GatewayError) as exc:
-            return (
-                "",
-                message_figure(CHART_TITLE, "No forecast"),
-                message_html("error", _cannot("predict", exc)),
-            )
+            return "", None, message_html("error", _cannot("predict", exc))
         last_date = None
         if filled is not None and filled.category == category and filled.values == tuple(values):
             last_date = date.fromisoformat(filled.last_date)
@@ -186,7 +180,7 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
                 elem_id="predict-values",
             )
             with gr.Row():
-                fill = gr.Button("Use the last N days", elem_id="predict-fill")
+                fill = gr.Button(FILL_LABEL, elem_id="predict-fill")
                 predict = gr.Button("Predict", variant="primary", elem_id="predict-run")
                 tomorrow = gr.Button("Forecast tomorrow", elem_id="predict-tomorrow")
             message = gr.HTML(elem_id="predict-message")
@@ -202,7 +196,9 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
             )
     chart = gr.Plot(label=CHART_TITLE, format="png", elem_id="predict-chart")
 
-    category.change(handlers.describe, inputs=[category], outputs=[window_info, message], api_name="describe")
+    category.change(
+        handlers.describe, inputs=[category], outputs=[window_info, fill, message], api_name="describe"
+    )
     fill.click(
         handlers.fill_last_days,
         inputs=[category],

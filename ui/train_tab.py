@@ -157,6 +157,8 @@ def build_train_tab(handlers: TrainHandlers) -> TrainTab:
         value=_empty(OUTCOME_COLUMNS),
         label="Result per category",
         interactive=False,
+        wrap=True,
+        column_widths=["12%", "10%", "16%", "9%", "45%", "8%"],
         elem_id="train-outcomes",
     )
     metrics = gr.Dataframe(

@@ -146,8 +146,8 @@ def test_metrics_frame_lists_model_served_and_baselines() -> None:
         "Moving average",
     ]
     model = frame.iloc[0]
-    assert (model["MAE"], model["RMSE"], model["MASE"]) == ("412.300", "561.200", "0.710")
-    assert frame.iloc[3]["RMSE"] == "1,810.9"
+    assert (model["MAE"], model["RMSE"], model["MASE"]) == ("412.30", "561.20", "0.71")
+    assert frame.iloc[3]["RMSE"] == "1,810.90"
 
 
 def test_metrics_frame_skips_categories_without_metrics() -> None:

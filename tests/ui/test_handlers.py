@@ -96,8 +96,10 @@ def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], 
 
 
 def test_describe_shows_the_served_window_size(ui_client: Client, gateway_url: str) -> None:
-    info, message = ui_client.predict("Beauty", api_name="/describe")
-    assert f"reads the last **{_window_size(gateway_url, 'Beauty')}** days" in info
+    info, button, message = ui_client.predict("Beauty", api_name="/describe")
+    size = _window_size(gateway_url, "Beauty")
+    assert f"reads the last **{size}** days" in info
+    assert button["value"] == f"Use the last {size} days"
     assert message == ""
 
 
@@ -135,8 +137,8 @@ def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: st
 def test_prediction_errors_are_readable(
     ui_client: Client, gateway_url: str, category: str | None, text: str, fragment: str
 ) -> None:
-    headline, _, message = ui_client.predict(category, text, api_name="/predict")
-    assert headline == ""
+    headline, chart, message = ui_client.predict(category, text, api_name="/predict")
+    assert headline == "" and chart is None
     assert "sc-error" in message
     assert fragment.format(n=_window_size(gateway_url, "Beauty")) in message
     assert "Traceback" not in message
