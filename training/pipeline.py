@@ -274,13 +274,17 @@ def _fit(
 
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on `count` intra-op threads, restoring the previous count afterwards."""
+    """Run torch on `count` intra-op threads; afterwards restore the thread count and the
+    deterministic-algorithms switch (which `Trainer(deterministic=True)` turns on process-wide)."""
     previous = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(count)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 @contextmanager
