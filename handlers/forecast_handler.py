@@ -68,7 +68,9 @@ def request_body(request: Mapping[str, Any]) -> Any:
     if body is None:
         body = request.get("data")
     if body is None:
-        raise ValueError('empty request: send a JSON body like {"sales": [numbers]}')
+        raise ValueError(
+            'empty request body: send JSON like {"sales": [numbers]} with Content-Type: application/json'
+        )
     if isinstance(body, (bytes, bytearray)):
         try:
             body = bytes(body).decode("utf-8")
