@@ -175,17 +175,21 @@ def test_training_job_hot_swaps_the_served_version_without_a_failed_prediction(s
         assert not kept.deploy
         assert "is worse than served" in kept.reason or "not below seasonal-naive" in kept.reason
 
-        # A job whose policy says never: trained, not deployed, the served version stays.
-        never = client.post("/api/train", json={"categories": ["Beauty"], "deploy": "never"}).json()
-        held = wait_for_job(client, never["status_url"])
+        # A second job under `if_better`: the served version is now the one trained above, compared on
+        # the same test days; the job deploys exactly when the policy says so, with both numbers.
+        second = client.post("/api/train", json={"categories": ["Beauty"], "deploy": "if_better"}).json()
+        held = wait_for_job(client, second["status_url"])
         assert held["status"] == "succeeded", held
-        assert held["results"][0]["deployed"] is False
-        assert held["results"][0]["deploy_reason"].startswith("deploy policy is `never`")
-        assert predict(client).json()["model_version"] == new_version
-        assert not any(
-            path.name.endswith(f"{held['results'][0]['version']}.mar")
-            for path in stack.settings.paths.model_store.iterdir()
-        )
+        [result] = held["results"]
+        assert result["served_version_before"] == new_version
+        assert result["metrics"]["served_version"] == new_version
+        expected = decide_deploy("if_better", result["metrics"], new_version)
+        assert result["deployed"] is expected.deploy
+        assert result["deploy_reason"] == expected.reason
+        served_now = predict(client).json()["model_version"]
+        assert served_now == (result["version"] if expected.deploy else new_version)
+        archives = {path.name for path in stack.settings.paths.model_store.glob("*.mar")}
+        assert (f"beauty-{result['version']}.mar" in archives) is expected.deploy
 
     # Job records survive a gateway restart.
     stack.gateway.stop()
@@ -193,4 +197,4 @@ def test_training_job_hot_swaps_the_served_version_without_a_failed_prediction(s
     with stack.client() as client:
         assert client.get(accepted.json()["status_url"]).json() == job
         listed = [item["job_id"] for item in client.get("/api/jobs").json()["jobs"]]
-        assert listed == [never["job_id"], accepted.json()["job_id"]]
+        assert listed == [second["job_id"], accepted.json()["job_id"]]
