@@ -207,7 +207,7 @@ def _run_step(
             env=child_env(settings),
             start_new_session=True,
         )
-        proc = supervisor.ManagedProcess(name, popen, log_path, time.time())
+        proc = supervisor.ManagedProcess(name, popen, log_path, supervisor.create_time(popen.pid))
         register(proc)
         try:
             assert popen.stdout is not None

@@ -78,12 +78,16 @@ def start_process(
             )
         except OSError as exc:
             raise SupervisorError(f"cannot start {name} ({command[0]}): {exc}") from exc
-    try:
-        create_time = psutil.Process(popen.pid).create_time()
-    except psutil.NoSuchProcess:
-        create_time = 0.0
     log.info("started service=%s pid=%s log=%s", name, popen.pid, log_path)
-    return ManagedProcess(name=name, popen=popen, log_path=log_path, create_time=create_time)
+    return ManagedProcess(name=name, popen=popen, log_path=log_path, create_time=create_time(popen.pid))
+
+
+def create_time(pid: int) -> float:
+    """When `pid` started (0.0 once it is gone): recorded so a reused pid is never mistaken for it."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.NoSuchProcess:
+        return 0.0
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
