@@ -62,8 +62,14 @@ def load_model(path: Path) -> torch.nn.Module:
 # ---- the pure steps: parse -> validate -> normalize -> forward -> de-normalize --------------------
 
 
-def request_body(request: Mapping[str, Any]) -> Any:
-    """The body of one TorchServe request, decoded from bytes/str JSON when TorchServe did not parse it."""
+def request_body(request: Any) -> Any:
+    """The body of one TorchServe request, decoded from bytes/str JSON when TorchServe did not parse it.
+
+    Under TorchServe's `kserve` service envelope a "request" is one bare instance (a list of N
+    numbers); it is read as `{"sales": [...]}`.
+    """
+    if isinstance(request, list):
+        return {SALES_FORM: request}
     body = request.get("body")
     if body is None:
         body = request.get("data")
@@ -158,7 +164,7 @@ def format_answer(form: str, predictions: list[float], stats: Mapping[str, Any])
 
 
 def predict_batch(
-    model: torch.nn.Module, stats: Mapping[str, Any], requests: Sequence[Mapping[str, Any]]
+    model: torch.nn.Module, stats: Mapping[str, Any], requests: Sequence[Any]
 ) -> list[tuple[int, dict[str, Any]]]:
     """Answer every request of a TorchServe batch with one forward: a list of (status, answer).
 
@@ -221,7 +227,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             self.stats["window_size"],
         )
 
-    def handle(self, data: Sequence[Mapping[str, Any]], context: Any) -> list[dict[str, Any]]:
+    def handle(self, data: Sequence[Any], context: Any) -> list[dict[str, Any]]:
         start = time.perf_counter()
         self.context = context
         if self._is_describe():
@@ -229,7 +235,9 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
         answers = []
         for index, (status, answer) in enumerate(predict_batch(self.model, self.stats, data)):
             if status != 200:
-                context.set_response_status(status, answer["error"], index)
+                # Under an envelope one HTTP request may carry several rows: status only real requests.
+                if index < len(context.request_processor or ()):
+                    context.set_response_status(status, answer["error"], index)
                 logger.info(
                     "request rejected category=%s version=%s status=%d reason=%s",
                     self.stats["category"],

@@ -243,3 +243,17 @@ def test_prediction_is_a_plain_float(handler: ForecastHandler, model_dir: Path) 
     assert isinstance(answers[0]["prediction"], float)
     assert math.isfinite(answers[0]["prediction"])
     json.dumps(answers[0])
+
+
+def test_runs_under_torchserves_kserve_envelope(handler: ForecastHandler, model_dir: Path) -> None:
+    """With `service_envelope=kserve` TorchServe hands the handler bare instances and wraps the answers."""
+    from ts.torch_handler.request_envelope.kserve import KServeEnvelope
+
+    rows = [WINDOW, WINDOW[::-1], [1.0, 2.0]]
+    context = make_context(model_dir, 1)
+    answers = KServeEnvelope(handler.handle).handle([{"body": {"instances": rows}}], context)
+    predictions = answers[0]["predictions"]
+    assert len(predictions) == 3
+    for row, answer in zip(rows[:2], predictions, strict=False):
+        assert answer["prediction"] == pytest.approx(expected_prediction(model_dir, row), abs=1e-4)
+    assert predictions[2] == {"error": "expected 14 values, got 2"}
