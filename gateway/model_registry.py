@@ -98,7 +98,10 @@ class ModelRegistry:
 
     async def refresh(self) -> dict[str, ServedModel]:
         """Ask TorchServe for every model's default version (raises ModelServerUnavailableError)."""
+        requested_at = time.monotonic()
         async with self._lock:
+            if self._refreshed_at > requested_at:  # another request refreshed while this one waited
+                return dict(self._models)
             models: dict[str, ServedModel] = {}
             try:
                 for summary in await self._management.list_models():
