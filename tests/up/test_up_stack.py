@@ -6,6 +6,7 @@ Everything lives in a temp folder on free ports (see stack_env.py); nothing of a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -134,7 +135,8 @@ def stack_root(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     leftovers = _processes_mentioning(tmp_path)
     for line in leftovers:  # never leave a stack behind, even when an assertion failed
-        psutil.Process(int(line.split()[0])).kill()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(int(line.split()[0])).kill()
 
 
 def test_up_serves_everything_and_stops_without_leftovers(stack_root: Path) -> None:
