@@ -52,7 +52,7 @@ def format_sales(value: float) -> str:
 def health_html(health: Health | None, error: str | None, gateway_url: str) -> str:
     """The banner at the top of the page: is the gateway reachable, is the model server ready."""
     if health is None:
-        return message_html("error", f"Gateway unavailable at {gateway_url}: {error or 'no answer'}")
+        return message_html("error", f"Gateway unavailable. {error or f'No answer from {gateway_url}.'}")
     if health.status == "ok":
         return message_html("ok", f"Connected to the gateway at {gateway_url}; the model server is ready.")
     detail = health.torchserve.detail or health.torchserve.status

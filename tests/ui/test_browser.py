@@ -18,7 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack
+from salescast.settings import Settings
+from tests.support.ports import free_port
+from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, ui_settings
 from ui.formatting import format_sales
 from ui.input_parsing import parse_sales_text
 
@@ -41,7 +43,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(ui_url: str, training_stack: Stack) -> Iterator[Browser]:
+    """Headless Chromium. Playwright's sync API runs an event loop in this thread, and starting
+    TorchServe needs `asyncio.run`, so the stacks this module uses are started first."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
@@ -114,6 +118,9 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     _wait_until_connected(page)
     page.get_by_role("tab", name="Predict").click()
     expect(page.locator("#predict-window")).to_contain_text("reads the last")
+    size = re.search(r"reads the last (\d+) days", page.locator("#predict-window").inner_text())
+    assert size is not None
+    expect(page.locator("#predict-fill")).to_have_text(f"Use the last {size.group(1)} days")
     page.locator("#predict-fill").click()
     expect(page.locator("#predict-message")).to_contain_text("Filled with Beauty's sales")
     text = page.locator("#predict-values textarea").input_value()
@@ -160,6 +167,9 @@ def test_train_tab_runs_a_job_to_its_metrics_table(browser: Browser, training_st
 
         status = page.locator("#train-status")
         expect(status).to_contain_text("Job")
+        if "— queued" in status.inner_text() or "— running" in status.inner_text():
+            expect(status.locator("progress")).to_be_visible()
+            opened.screenshot("ui-train-running.png")
         expect(status).to_contain_text(re.compile("succeeded|failed"), timeout=TRAINING_TIMEOUT_MS)
         expect(status).to_contain_text("— succeeded")
         metrics = page.locator("#train-metrics")
@@ -178,3 +188,20 @@ def test_train_tab_runs_a_job_to_its_metrics_table(browser: Browser, training_st
         assert opened.foreign_requests() == []
     finally:
         opened.close()
+
+
+def test_page_says_when_the_gateway_is_down(browser: Browser, test_settings: Settings) -> None:
+    missing = f"http://127.0.0.1:{free_port()}"
+    settings = ui_settings(test_settings, missing).with_overrides({"ui": {"port": free_port()}})
+    with UiServer(settings) as ui:
+        opened = OpenedPage(browser, ui.url)
+        try:
+            banner = opened.page.locator("#banner")
+            expect(banner).to_contain_text(f"Gateway unavailable. The gateway at {missing} is not reachable")
+            opened.page.get_by_role("tab", name="Predict").click()
+            opened.page.locator("#predict-tomorrow").click()
+            expect(opened.page.locator("#predict-message")).to_contain_text("Choose a category")
+            opened.screenshot("ui-gateway-down.png")
+            assert opened.foreign_requests() == []
+        finally:
+            opened.close()

@@ -62,8 +62,10 @@ def test_format_sales_has_two_decimals_and_separators() -> None:
 
 
 def test_health_banner_for_each_state() -> None:
-    down = health_html(None, "connection refused", "http://gw:8000")
-    assert "sc-error" in down and "Gateway unavailable at http://gw:8000" in down
+    down = health_html(None, "The gateway at http://gw:8000 is not reachable.", "http://gw:8000")
+    assert "sc-error" in down
+    assert "Gateway unavailable. The gateway at http://gw:8000 is not reachable." in down
+    assert "No answer from http://gw:8000" in health_html(None, None, "http://gw:8000")
     ok = Health.model_validate({"status": "ok", "torchserve": {"status": "ready"}})
     assert "sc-ok" in health_html(ok, None, "http://gw:8000")
     degraded = Health.model_validate(
