@@ -31,6 +31,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.schemas import CategoryOutcome, Job
 from salescast.settings import Settings
+from serving.archive import ArchiveInfo, archive_version
+from serving.deploy import deploy_archive
+from serving.management_client import ManagementClient, ManagementError
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"
@@ -45,7 +48,7 @@ class JobRunner:
         settings: Settings,
         store: JobStore,
         registry: ModelRegistry,
-        management: Any,
+        management: ManagementClient,
         metrics: GatewayMetrics,
     ) -> None:
         self._settings = settings
@@ -270,9 +273,6 @@ class JobRunner:
             return outcome.model_copy(
                 update={"state": "succeeded", "deployed": False, "deploy_reason": decision.reason}
             )
-        from serving.deploy import deploy_archive
-
-        from serving.archive import archive_version
 
         try:
             archive = await asyncio.to_thread(
@@ -307,13 +307,13 @@ class JobRunner:
             }
         )
 
-    async def _drop_unregistered_archive(self, archive: Any) -> None:
+    async def _drop_unregistered_archive(self, archive: ArchiveInfo) -> None:
         """An archive TorchServe did not take must not be picked up by the next `serve torchserve`."""
         try:
-            described = await self._management.describe(archive.model_name, archive.version)
-        except Exception:
-            described = None
-        if not described:
+            registered = bool(await self._management.describe(archive.model_name, archive.version))
+        except ManagementError:
+            registered = False  # unknown or unreachable: the served version must stay served after a restart
+        if not registered:
             path = Path(archive.path)
             path.unlink(missing_ok=True)
             log.info("removed unregistered archive %s", path.name)
