@@ -22,7 +22,7 @@ async def list_jobs(
     return JobList(jobs=store.recent(limit or settings.gateway.recent_jobs))
 
 
-@router.get("/jobs/{job_id}", responses=errors(401, 403, 404))
+@router.get("/jobs/{job_id}", responses=errors(401, 403, 404, 422))
 async def get_job(job_id: str, store: JobStoreDep) -> Job:
     """Status, per-category state, metrics, new version, deploy outcome and error of one job."""
     job = store.get(job_id)
