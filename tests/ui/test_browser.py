@@ -205,3 +205,28 @@ def test_page_says_when_the_gateway_is_down(browser: Browser, test_settings: Set
             assert opened.foreign_requests() == []
         finally:
             opened.close()
+
+
+def test_box_and_table_mirror_each_other(browser: Browser, test_settings: Settings) -> None:
+    settings = ui_settings(test_settings, f"http://127.0.0.1:{free_port()}").with_overrides(
+        {"ui": {"port": free_port()}}
+    )
+    with UiServer(settings) as ui:
+        opened = OpenedPage(browser, ui.url)
+        try:
+            page = opened.page
+            page.get_by_role("tab", name="Predict").click()
+            box = page.locator("#predict-values textarea")
+            box.fill("1, 2.5, 3")
+            box.blur()
+            table = page.locator("#predict-table")
+            expect(table).to_contain_text("day 3")
+            sales_cell = table.get_by_role("gridcell").nth(1)  # row 1: Day, Sales
+            expect(sales_cell).to_have_text("1")
+            sales_cell.dblclick()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("40")
+            page.keyboard.press("Enter")
+            expect(box).to_have_value("40, 2.5, 3")
+        finally:
+            opened.close()
