@@ -224,3 +224,23 @@ def test_training_job_runs_to_its_metrics_table(training_stack: Stack) -> None:
     unauthorised = httpx.get(f"{training_stack.gateway_url}/api/jobs", timeout=10)
     assert unauthorised.status_code == 401
     assert TRAINING_API_KEY not in httpx.get(training_stack.ui_url, timeout=10).text
+
+
+def test_failed_job_shows_its_error(offline_stack: Stack) -> None:
+    """Training works without TorchServe, deploying does not: the job fails at its deploy step."""
+    client = gradio_client(offline_stack.ui_url)
+    job_id, status, *_ = client.predict(
+        ["Clothing"], False, "ui-failing", "always", api_name="/start_training"
+    )
+    assert job_id, status
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status, outcomes, _metrics, _timer, _jobs = client.predict(job_id, api_name="/job_status")
+        if "— succeeded" in status or "— failed" in status:
+            break
+        time.sleep(1)
+    assert "— failed" in status, status
+    assert "The job failed:" in status and "sc-error" in status
+    assert "<progress" not in status
+    assert _column(outcomes, "State") == ["failed"]
+    assert _column(outcomes, "Why / error")[0].startswith("deploy: ")  # the failed step, then its error
