@@ -22,7 +22,8 @@ from tests.gateway.conftest import API_KEY
 # Nothing is written until the app starts (in the fixture), so collecting this module leaves no files.
 _ROOT = Path(tempfile.gettempdir()) / f"salescast-gateway-fuzz-{os.getpid()}"
 _APP = create_app(make_test_settings(_ROOT, gateway={"api_key": API_KEY}))
-schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+# Valid train bodies would start real training jobs: those routes are covered by the live tests.
+schema = schemathesis.openapi.from_asgi("/openapi.json", _APP).exclude(path_regex="^/api/train")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,8 +36,6 @@ def _running_app() -> Iterator[None]:
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_causes_a_500(case: Any) -> None:
-    if case.path in ("/api/train", "/api/train_all"):
-        pytest.skip("valid bodies would start real training jobs (covered by the live tests)")
     response = case.call(headers={"X-API-Key": API_KEY})
     assert response.status_code != 500, response.text
     if response.status_code >= 400 and case.path != "/api/health":
