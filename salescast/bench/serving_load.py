@@ -103,6 +103,7 @@ def run_serving_bench(
     progress: Progress = print,
 ) -> ServingReport:
     """Start an isolated TorchServe + gateway on loopback, measure every layer, stop them."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request would load the client
     stack = servable_settings(settings, work_dir, progress)
     windows = _recent_windows(stack)
     tuning = _tune(stack, work_dir, windows, duration_s, concurrency, progress) if tune else []
