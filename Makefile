@@ -26,10 +26,9 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
+# ruff (lint + format), mypy strict, hadolint and the compose schema: the hooks in .pre-commit-config.yaml.
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
