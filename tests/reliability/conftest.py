@@ -117,6 +117,7 @@ class LoadRecord:
     versions: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     bodies: list[str] = field(default_factory=list)
+    failed_at_s: list[float] = field(default_factory=list)  # seconds after the load started
 
 
 async def predict_load(
@@ -131,7 +132,8 @@ async def predict_load(
 ) -> LoadRecord:
     """POST /api/predict from `concurrency` clients until `stop` is set or a bound is hit."""
     record = LoadRecord()
-    deadline = time.monotonic() + max_seconds
+    started = time.monotonic()
+    deadline = started + max_seconds
     sent = 0
     async with httpx.AsyncClient(timeout=timeout_s) as client:
 
@@ -150,8 +152,10 @@ async def predict_load(
                 record.statuses.append(response.status_code)
                 if response.status_code == 200:
                     record.versions.append(str(response.json()["model_version"]))
-                elif len(record.bodies) < 20:
-                    record.bodies.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    record.failed_at_s.append(round(began - started, 2))
+                    if len(record.bodies) < 20:
+                        record.bodies.append(f"{response.status_code} {response.text[:200]}")
 
         await asyncio.gather(*(loop() for _ in range(concurrency)))
     return record

