@@ -130,27 +130,11 @@ def archive_all(settings: Settings) -> list[Any]:
 def torchserve_process(
     settings: Settings, archives: Sequence[Any] | None = None, work_dir: Path | None = None
 ) -> Any:
-    """A `TorchServeProcess` that also moves TorchServe's gRPC servers to free ports.
-
-    Workaround: the rendered config.properties sets no `grpc_inference_port`/`grpc_management_port`,
-    so every instance binds 7070/7071 and a second TorchServe on the machine exits at start-up.
-    The ports are appended to the instance's config right after it is written (the hook is the
-    environment step that follows it); drop this once the template sets them.
-    """
+    """A (not yet started) `TorchServeProcess` for `settings`: every port, including gRPC's, is
+    private to the instance, so benchmarks and tests run beside a dev stack."""
     from serving.torchserve_process import TorchServeProcess
 
-    class _IsolatedGrpc(TorchServeProcess):
-        def _environment(self, java: str) -> dict[str, str]:
-            config = self.work_dir / "config.properties"
-            text = config.read_text(encoding="utf-8")
-            if "grpc_inference_port" not in text:
-                config.write_text(
-                    f"{text.rstrip()}\ngrpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n",
-                    encoding="utf-8",
-                )
-            return super()._environment(java)
-
-    return _IsolatedGrpc(settings, archives, work_dir=work_dir)
+    return TorchServeProcess(settings, archives, work_dir=work_dir)
 
 
 class GatewayLauncher:
