@@ -100,12 +100,16 @@ def reliability_stack(
     archives = [
         archive_version(settings, category, result.version) for category, result in trained_models.items()
     ]
+    stack: ReliabilityStack | None = None
     torchserve = torchserve_process(settings, archives).start()
     try:
         with GatewayLauncher(settings, root / "gateway") as gateway:
-            yield ReliabilityStack(settings, root, gateway, torchserve)
+            stack = ReliabilityStack(settings, root, gateway, torchserve)
+            yield stack
     finally:
         torchserve.stop()
+        if stack is not None:
+            stack.torchserve.stop()  # the restarted instance, when a test restarted TorchServe
 
 
 @dataclass
