@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from salescast.bench.rolling_origin import fit_and_forecast, fold_windows, make_folds, min_train_days
-from salescast.bench.statistical import STATISTICAL_METHODS, statistical_forecasts
+from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_forecasts
 from salescast.sales_data import load_daily_sales
 from salescast.settings import Settings
 from training.baselines import BASELINES
@@ -165,6 +165,8 @@ def _category_accuracy(
                 forecasts.update(
                     statistical_forecasts(values, fold.cutoff, fold.targets, settings.bench.season_length)
                 )
+            except MissingBenchExtraError:
+                raise
             except Exception as exc:  # a reference that cannot fit this series is reported, not fatal
                 errors[f"fold {fold.number + 1}"] = f"statistical references failed: {exc}"
                 logger.warning(
