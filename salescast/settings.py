@@ -143,6 +143,7 @@ class TorchServeSettings(_Section):
     startup_timeout_s: PositiveFloat
     stop_timeout_s: PositiveFloat
     drain_s: float = Field(ge=0.0)
+    warmup_requests: int = Field(ge=0)
     loaded_versions: PositiveInt
     inference_url: str | None = None
     management_url: str | None = None

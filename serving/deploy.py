@@ -9,17 +9,23 @@ unregistered. `salescast train --deploy` and the gateway's jobs both call `deplo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import httpx
+
+from salescast.artifacts import NORM_STATS_FILE
 from salescast.errors import SalescastError
 from salescast.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient, ManagementError
 
 logger = logging.getLogger(__name__)
+_READY_POLL_S = 0.2  # how often a deploy asks whether the new version's worker is ready
 
 
 class DeployError(SalescastError):
@@ -59,6 +65,7 @@ async def deploy_archive(client: ManagementClient, archive: ArchiveInfo, setting
                 f"{model} version {version} has no ready worker; see TorchServe's model_log.log"
             )
     if previous != version:
+        await _warm_up(client, archive, settings)
         await client.set_default(model, version)
         logger.info(
             "default switched category=%s version=%s previous=%s", archive.category, version, previous
@@ -99,19 +106,80 @@ async def _registered_versions(client: ManagementClient, model: str) -> list[str
 
 
 async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:
+    """Register without TorchServe's `synchronous` flag, then poll until a worker is ready.
+
+    A synchronous register blocks one of TorchServe's Netty threads until the worker has started,
+    and the inference connections served by that thread stall with it (seen as ~2 s of timeouts
+    during every swap under load); polling the describe API keeps inference flowing.
+    """
     try:
-        await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=True)
-    except ManagementError as exc:
-        # A failed synchronous register can leave the version registered with retrying workers.
+        await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=False)
+        await _wait_for_ready_worker(client, archive, settings.torchserve.startup_timeout_s)
+    except (ManagementError, DeployError) as exc:
+        # A failed register can leave the version registered with retrying workers.
         try:
             await client.unregister(archive.model_name, archive.version)
         except ManagementError as cleanup:
             logger.debug("nothing to clean up for %s %s: %s", archive.model_name, archive.version, cleanup)
+        reason = exc.message if isinstance(exc, ManagementError) else str(exc)
         raise DeployError(
-            f"TorchServe could not load {archive.file_name}: {exc.message} "
+            f"TorchServe could not load {archive.file_name}: {reason} "
             "(the previous version keeps serving; see TorchServe's logs/model_log.log)"
         ) from exc
     logger.info("version registered category=%s version=%s", archive.category, archive.version)
+
+
+async def _wait_for_ready_worker(client: ManagementClient, archive: ArchiveInfo, timeout_s: float) -> None:
+    """Return once the new version has a ready worker; a worker restarted under a new pid has died."""
+    deadline = time.monotonic() + timeout_s
+    pids: dict[str, int] = {}
+    while True:
+        description = (await client.describe(archive.model_name, archive.version))[0]
+        if description.ready_workers > 0:
+            return
+        for worker in description.workers:
+            if worker.pid > 0 and pids.setdefault(worker.id, worker.pid) != worker.pid:
+                raise DeployError(f"its worker died while loading the model (worker {worker.id})")
+        if time.monotonic() > deadline:
+            raise DeployError(f"no worker was ready after {timeout_s:.0f} s")
+        await asyncio.sleep(_READY_POLL_S)
+
+
+async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:
+    """Send a few predictions to the new version before it takes traffic.
+
+    TorchScript's profiling executor optimizes a model during its first calls; without a warm-up
+    those slow calls land on live requests at the moment the default switches, and queued requests
+    behind them exceed the gateway's prediction timeout. A version that cannot answer is removed.
+    """
+    if settings.torchserve.warmup_requests == 0:
+        return
+    body = {"sales": [0.0] * _window_size(archive)}
+    url = f"{settings.torchserve.inference_base_url}/predictions/{archive.model_name}/{archive.version}"
+    try:
+        async with httpx.AsyncClient(timeout=settings.archive.response_timeout_s) as http:
+            for _ in range(settings.torchserve.warmup_requests):
+                response = await http.post(url, json=body)
+                response.raise_for_status()
+    except httpx.HTTPError as exc:
+        try:
+            await client.unregister(archive.model_name, archive.version)
+        except ManagementError as cleanup:
+            logger.debug("could not unregister %s %s: %s", archive.model_name, archive.version, cleanup)
+        raise DeployError(
+            f"{archive.model_name} version {archive.version} failed its warm-up prediction ({exc}); "
+            "the previous version keeps serving"
+        ) from exc
+    logger.info("warmed up category=%s version=%s", archive.category, archive.version)
+
+
+def _window_size(archive: ArchiveInfo) -> int:
+    """The window size N recorded in the archive's norm_stats.json."""
+    try:
+        with zipfile.ZipFile(archive.path) as mar:
+            return int(json.loads(mar.read(NORM_STATS_FILE))["window_size"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DeployError(f"{archive.path} has no readable norm_stats.json: {exc}") from exc
 
 
 def _beyond_keep(registered: list[str], default: str, keep: int) -> list[str]:
