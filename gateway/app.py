@@ -75,6 +75,12 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
+UNPARSABLE_BODY_MESSAGE = (
+    "the request body could not be read: send UTF-8 JSON with Content-Type: application/json"
+)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def gateway_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GatewayError)
@@ -91,6 +97,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
+            # FastAPI's 400 for a body it cannot decode: a validation problem like any other (422).
+            return JSONResponse({"detail": UNPARSABLE_BODY_MESSAGE}, status_code=422)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
 from salescast.artifacts import METRICS_FILE, NORM_STATS_FILE
 from salescast.settings import Settings
-from salescast.slugs import category_slug
 from serving.management_client import ManagementError, ModelDescription, ModelSummary
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ class ModelRegistry:
         self._facts: dict[tuple[str, str], VersionFacts] = {}
         self._refreshed_at = 0.0
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     @property
     def models(self) -> dict[str, ServedModel]:
@@ -117,10 +117,15 @@ class ModelRegistry:
             return dict(models)
 
     async def resolve(self, category: str) -> ServedModel:
-        """The served model for `category` (name, any case, or model name); 404 naming the known ones."""
-        age = time.monotonic() - self._refreshed_at
-        if age > self._settings.gateway.models_refresh_s:
+        """The served model for `category` (name, any case, or model name); 404 naming the known ones.
+
+        Only an empty cache is refreshed inline; a stale one is refreshed in the background, so a
+        prediction never waits on the management API (which is slow while a version registers).
+        """
+        if not self._models:
             await self._refresh_or_keep_cache()
+        elif time.monotonic() - self._refreshed_at > self._settings.gateway.models_refresh_s:
+            self._refresh_in_background()
         found = self._lookup(category)
         if found is None and time.monotonic() - self._refreshed_at > _RETRY_UNKNOWN_S:
             await self._refresh_or_keep_cache()
@@ -173,6 +178,16 @@ class ModelRegistry:
             return cached.category
         return _categories_file(self._settings).get(model_name, model_name)
 
+    def _refresh_in_background(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.create_task(self._refresh_or_log())
+
+    async def _refresh_or_log(self) -> None:
+        try:
+            await self.refresh()
+        except (ModelServerUnavailableError, ManagementError) as exc:
+            log.warning("background model list refresh failed; using the cached list: %s", exc)
+
     async def _refresh_or_keep_cache(self) -> None:
         try:
             await self.refresh()
@@ -185,15 +200,13 @@ class ModelRegistry:
         for model in self._models.values():
             if model.category == category:
                 return model
+        # Case-insensitive names and the model name itself are accepted; a looser match (any string
+        # with the same slug, e.g. "../beauty" or "Beauty\x00") would answer for names nobody sent.
         folded = category.casefold()
         for model in self._models.values():
             if model.category.casefold() == folded or model.model_name == folded:
                 return model
-        try:
-            slug = category_slug(category)
-        except ValueError:
-            return None
-        return self._models.get(slug)
+        return None
 
     def _served_model(self, description: ModelDescription) -> ServedModel:
         facts = self._facts_for(description)

@@ -132,3 +132,11 @@ def test_wrong_method_is_json_405(client: TestClient) -> None:
     response = client.get("/api/predict")
     assert response.status_code == 405
     assert "detail" in response.json()
+
+
+def test_undecodable_body_is_a_readable_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/predict", content=b'{"category": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "UTF-8 JSON" in response.json()["detail"]
