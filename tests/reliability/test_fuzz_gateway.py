@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -98,12 +97,6 @@ def test_fuzzed_requests_never_fail_the_server(reliability_stack: ReliabilitySta
     assert not without_2xx, f"operations never answered 2xx: {without_2xx}; {summary}"
 
 
-# Known gateway defect (reported): a body that is not valid UTF-8 gets FastAPI's undocumented
-# `400 {"detail": "There was an error parsing the body"}` instead of a documented 422. Tolerated
-# here with a warning so that every other contract violation still fails this test.
-KNOWN_UNDECODABLE_BODY = "There was an error parsing the body"
-
-
 def _problem(operation: Any, response: Any) -> str | None:
     """Why `response` breaks the contract: a 5xx, an undocumented status, a non-JSON body or a body
     that does not match the documented schema; None when it is fine."""
@@ -111,11 +104,6 @@ def _problem(operation: Any, response: Any) -> str | None:
     if status >= 500:
         return f"server error: {response.text[:200]}"
     documented = set(operation.definition.raw.get("responses", {}))
-    if status == 400 and KNOWN_UNDECODABLE_BODY in response.text:
-        warnings.warn(
-            f"{operation.label}: undocumented 400 for an undecodable body (known defect)", stacklevel=1
-        )
-        return None
     if str(status) not in documented and "default" not in documented:
         return f"undocumented status (documented: {sorted(documented)}): {response.text[:200]}"
     content_type = " ".join(response.headers.get("content-type", []))

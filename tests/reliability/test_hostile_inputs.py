@@ -94,6 +94,20 @@ def _cases() -> list[tuple[str, str, str, dict[str, str], bytes]]:
             json.dumps({"category": "../../etc/passwd", "sales": WINDOW}).encode(),
         ),
         (
+            "../ before a real category",
+            "POST",
+            "/api/predict",
+            json_type,
+            json.dumps({"category": "../Beauty", "sales": WINDOW}).encode(),
+        ),
+        (
+            "NUL after a real category",
+            "POST",
+            "/api/predict",
+            json_type,
+            json.dumps({"category": "Beauty\u0000", "sales": WINDOW}).encode(),
+        ),
+        (
             "unicode category",
             "POST",
             "/api/predict",

@@ -20,12 +20,6 @@ MAX_REQUESTS = 50_000
 AFTER_SWAP_S = 2.0  # keep the load on a little after the job finished
 
 
-@pytest.mark.xfail(
-    reason="known defect (reported): a burst of ~4 requests times out (503 after gateway.predict_timeout_s) "
-    "at the moment the new version becomes the default, ~6 s before the job ends; suspected cold first "
-    "inference of the new version, which serving.deploy does not warm up before set-default",
-    strict=False,
-)
 def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack) -> None:
     stack = reliability_stack
     stack.wait_until_idle()
