@@ -14,9 +14,7 @@ import math
 import shutil
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +22,7 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from salescast.artifacts import (
     FORECAST_PLOT_FILE,
@@ -43,9 +41,8 @@ from salescast.sample_data import ensure_sample_data
 from salescast.settings import Settings
 from salescast.slugs import category_slug
 from training.baselines import BASELINES
-from training.datamodule import CategoryDataModule
 from training.export import export_torchscript, load_torchscript, predict_normalized
-from training.lightning_module import ForecastModule
+from training.fitting import fit_category
 from training.metrics import evaluate
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
@@ -160,8 +157,9 @@ def _train_category(
             len(windows.test),
         )
         run.log_params(_run_params(settings, windows, data_info, version))
+        history = LossHistory(run, category, version, settings.training.max_epochs)
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            best, history = _fit(windows, settings, Path(checkpoints), run, version)
+            best = fit_category(windows, settings, Path(checkpoints), callbacks=[history])
         export_torchscript(best.model, staging / MODEL_FILE)
         scripted = load_torchscript(staging / MODEL_FILE)
         served = _compare(settings, windows, compare_version, version) if compare_version else None
@@ -230,77 +228,6 @@ class LossHistory(Callback):
             train_loss,
             val_loss,
         )
-
-
-def _fit(
-    windows: CategoryWindows, settings: Settings, checkpoints: Path, run: TrackedRun, version: str
-) -> tuple[ForecastModule, LossHistory]:
-    training = settings.training
-    pl.seed_everything(training.seed, workers=True, verbose=False)
-    module = ForecastModule(
-        window_size=windows.window_size,
-        conv_channels=settings.model.conv_channels,
-        kernel_size=settings.model.kernel_size,
-        lstm_hidden=settings.model.lstm_hidden,
-        lstm_layers=settings.model.lstm_layers,
-        dropout=settings.model.dropout,
-        loss=settings.model.loss,
-        learning_rate=training.learning_rate,
-        weight_decay=training.weight_decay,
-    )
-    history = LossHistory(run, windows.category, version, training.max_epochs)
-    best_checkpoint = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min")
-    with quiet_lightning(), torch_threads(training.num_threads):
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_epochs=training.max_epochs,
-            callbacks=[
-                EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
-                best_checkpoint,
-                history,
-            ],
-            logger=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            deterministic=True,
-            default_root_dir=checkpoints,
-        )
-        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
-    best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
-    return best.eval(), history
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on `count` intra-op threads; afterwards restore the thread count and the
-    deterministic-algorithms switch (which `Trainer(deterministic=True)` turns on process-wide)."""
-    previous = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's banner lines and hints meant for GPU/multi-worker setups."""
-    lightning_logger = logging.getLogger("lightning.pytorch")
-    level = lightning_logger.level
-    lightning_logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=r".*number of training batches.*")
-            warnings.filterwarnings("ignore", message=r".*treespec.*")
-            yield
-    finally:
-        lightning_logger.setLevel(level)
 
 
 def _compare(

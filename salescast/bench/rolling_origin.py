@@ -94,52 +94,15 @@ def fit_and_forecast(
     windows: CategoryWindows, values: FloatArray, targets: IndexArray, settings: Settings
 ) -> FloatArray:
     """Train the configured CNN-LSTM on `windows` (no MLflow) and forecast `targets` one step ahead."""
-    import lightning.pytorch as pl
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from training.datamodule import CategoryDataModule
     from training.export import predict_normalized
-    from training.lightning_module import ForecastModule
-    from training.pipeline import quiet_lightning
+    from training.fitting import fit_category
 
-    training = settings.training
-    pl.seed_everything(training.seed, workers=True, verbose=False)
-    torch.set_num_threads(training.num_threads)
-    module = ForecastModule(
-        window_size=windows.window_size,
-        conv_channels=settings.model.conv_channels,
-        kernel_size=settings.model.kernel_size,
-        lstm_hidden=settings.model.lstm_hidden,
-        lstm_layers=settings.model.lstm_layers,
-        dropout=settings.model.dropout,
-        loss=settings.model.loss,
-        learning_rate=training.learning_rate,
-        weight_decay=training.weight_decay,
-    )
-    with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints, quiet_lightning():
-        best_checkpoint = ModelCheckpoint(
-            dirpath=checkpoints, filename="best", monitor="val_loss", mode="min"
-        )
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_epochs=training.max_epochs,
-            callbacks=[
-                EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
-                best_checkpoint,
-            ],
-            logger=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            enable_checkpointing=True,
-            num_sanity_val_steps=0,
-            deterministic=True,
-            default_root_dir=checkpoints,
-        )
-        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
-        best = ForecastModule.load_from_checkpoint(Path(best_checkpoint.best_model_path), map_location="cpu")
-    best.eval()
+    # the forecast below runs on the training thread count too (`fit_category` restores the caller's)
+    torch.set_num_threads(settings.training.num_threads)
+    with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
+        best = fit_category(windows, settings, Path(checkpoints))
     stats = windows.stats
     inputs = stats.normalize(window_inputs(values, targets, windows.window_size))
     return stats.denormalize(predict_normalized(best.model, inputs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from training.pipeline import torch_threads
+from training.fitting import torch_threads
 
 
 def test_training_leaves_torch_settings_as_it_found_them() -> None:

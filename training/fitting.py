@@ -1,0 +1,104 @@
+"""Fit one category's CNN-LSTM with early stopping and return the best-validation module.
+
+The one place the Lightning fit is set up: the training pipeline and the rolling-origin bench both call
+`fit_category`, so the model the bench scores is trained exactly the way a served version is.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+
+from salescast.settings import Settings
+from training.datamodule import CategoryDataModule
+from training.lightning_module import ForecastModule
+from training.windows import CategoryWindows
+
+
+def fit_category(
+    windows: CategoryWindows,
+    settings: Settings,
+    checkpoints_dir: Path,
+    *,
+    callbacks: Sequence[Callback] = (),
+) -> ForecastModule:
+    """Seeded, quiet, CPU fit of the configured model on `windows.train`, early-stopped on `windows.val`.
+
+    Returns the best-`val_loss` checkpoint in eval mode. `checkpoints_dir` is owned by the caller (it
+    must outlive this call); `callbacks` run after early stopping and checkpointing (e.g. per-epoch
+    loss logging). Torch's thread count and deterministic switch are restored afterwards.
+    """
+    training = settings.training
+    pl.seed_everything(training.seed, workers=True, verbose=False)
+    module = ForecastModule(
+        window_size=windows.window_size,
+        conv_channels=settings.model.conv_channels,
+        kernel_size=settings.model.kernel_size,
+        lstm_hidden=settings.model.lstm_hidden,
+        lstm_layers=settings.model.lstm_layers,
+        dropout=settings.model.dropout,
+        loss=settings.model.loss,
+        learning_rate=training.learning_rate,
+        weight_decay=training.weight_decay,
+    )
+    best_checkpoint = ModelCheckpoint(
+        dirpath=checkpoints_dir, filename="best", monitor="val_loss", mode="min"
+    )
+    with quiet_lightning(), torch_threads(training.num_threads):
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=training.max_epochs,
+            callbacks=[
+                EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
+                best_checkpoint,
+                *callbacks,
+            ],
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            deterministic=True,
+            default_root_dir=checkpoints_dir,
+        )
+        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
+    best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
+    return best.eval()
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` intra-op threads; afterwards restore the thread count and the
+    deterministic-algorithms switch (which `Trainer(deterministic=True)` turns on process-wide)."""
+    previous = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's banner lines and hints meant for GPU/multi-worker setups."""
+    lightning_logger = logging.getLogger("lightning.pytorch")
+    level = lightning_logger.level
+    lightning_logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=r".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=r".*treespec.*")
+            yield
+    finally:
+        lightning_logger.setLevel(level)
