@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from salescast.isolated_settings import isolated_settings
 from salescast.settings import Settings, load_settings
-from tests.support.ports import free_port
 
 pytest_plugins = [
     "tests.fixtures.training",
@@ -36,33 +36,14 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
 
 def make_test_settings(root: Path, **overrides: dict[str, Any]) -> Settings:
     """Settings whose every path is under `root` and every port is free; tiny model unless overridden."""
-    base = load_settings(environ={})
     sections: dict[str, dict[str, Any]] = {
         "data": {"path": str(SAMPLE_DATA)},
-        "paths": {
-            "artifacts": str(root / "artifacts"),
-            "model_store": str(root / "model_store"),
-            "run": str(root / "run"),
-            "jobs_db": str(root / "jobs.sqlite"),
-        },
-        "mlflow": {
-            "tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
-            "artifact_location": str(root / "mlruns" / "artifacts"),
-            "ui_port": free_port(),
-        },
-        "torchserve": {
-            "inference_port": free_port(),
-            "management_port": free_port(),
-            "metrics_port": free_port(),
-            "initial_worker_port": free_port(),
-        },
-        "gateway": {"port": free_port()},
-        "ui": {"port": free_port()},
-        **TINY_OVERRIDES,
+        "paths": {"artifacts": str(root / "artifacts")},
+        **{section: dict(values) for section, values in TINY_OVERRIDES.items()},
     }
     for section, values in overrides.items():
         sections.setdefault(section, {}).update(values)
-    return base.with_overrides(sections)
+    return isolated_settings(load_settings(environ={}), root, **sections)
 
 
 @pytest.fixture(scope="session")

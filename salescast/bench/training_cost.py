@@ -25,8 +25,8 @@ import psutil
 import yaml
 
 from salescast.bench.report import markdown_table
-from salescast.bench.stack import isolated_settings
 from salescast.errors import SalescastError
+from salescast.isolated_settings import isolated_settings
 from salescast.sample_data import ensure_sample_data, write_sample
 from salescast.settings import Settings
 from training.pipeline import available_categories

@@ -1,0 +1,125 @@
+"""A gateway subprocess for benchmarks and tests: `python -m salescast --config <yaml> serve gateway`
+with the given settings dumped to YAML, started in its own session, ready once `/api/health` answers
+(200 or 503: the gateway starts without TorchServe) and always stopped as a whole process group
+(SIGTERM, SIGKILL after a grace period)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+import yaml
+
+from salescast.errors import SalescastError
+from salescast.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE_S = 20.0  # SIGTERM → SIGKILL
+KILL_WAIT_S = 10.0
+HEALTH_TIMEOUT_S = 5.0
+POLL_INTERVAL_S = 0.2
+LOG_TAIL_LINES = 30
+
+_Process = TypeVar("_Process", bound="GatewayProcess")
+
+
+class GatewayStartError(SalescastError):
+    """The gateway subprocess exited or did not answer in time; the message holds its log tail."""
+
+
+def isolated_env() -> dict[str, str]:
+    """This process's environment without SALESCAST_* variables: only the config file configures
+    the child."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("SALESCAST_")}
+
+
+class GatewayProcess:
+    """One gateway subprocess for `settings`; a context manager that always stops it.
+
+    The config is written next to `log_path` (same name, `.yaml`); `env` is the child's environment
+    (default `isolated_env()`), with `PYTHONUNBUFFERED=1` added so the log is current."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_path: Path,
+        start_timeout_s: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.config_path = log_path.with_suffix(".yaml")
+        self.start_timeout_s = start_timeout_s
+        self.env = dict(isolated_env() if env is None else env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.gateway.host}:{self.settings.gateway.port}"
+
+    def start(self: _Process) -> _Process:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.settings.model_dump(mode="json")), encoding="utf-8")
+        env = {**self.env, "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "salescast", "--config", str(self.config_path), "serve", "gateway"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise GatewayStartError(
+                    f"gateway exited with {self.process.returncode}; log {self.log_path}:\n{self.log_tail()}"
+                )
+            try:
+                httpx.get(f"{self.url}/api/health", timeout=HEALTH_TIMEOUT_S)
+                logger.info("gateway started url=%s pid=%d", self.url, self.process.pid)
+                return self
+            except httpx.HTTPError:
+                time.sleep(POLL_INTERVAL_S)
+        self.stop()
+        raise GatewayStartError(
+            f"gateway did not answer within {self.start_timeout_s:g} s; "
+            f"log {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=KILL_WAIT_S)
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self: _Process) -> _Process:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
