@@ -17,13 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.errors import SalescastError
+from core.settings import Settings
 from gateway.body_limit import BodySizeLimitMiddleware
 from gateway.errors import GatewayError
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.routes import api_router
 from gateway.state import GatewayState
-from salescast.errors import SalescastError
-from salescast.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 
+from core.settings import Settings
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
@@ -15,7 +16,6 @@ from gateway.predictions import Predictor
 from gateway.security import api_key_header, check_api_key
 from gateway.state import GatewayState
 from gateway.torchserve_client import InferenceClient
-from salescast.settings import Settings
 from serving.management_client import ManagementClient
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 
 class GatewayError(SalescastError):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.errors import SalescastError
+from core.settings import Settings
 from gateway.errors import DataUnavailableError, InputError, UnknownCategoryError
-from salescast.errors import SalescastError
-from salescast.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class HistoryCache:
             return self._series
         async with self._lock:
             if key != self._key:
-                from salescast.sales_data import load_daily_sales
+                from core.sales_data import load_daily_sales
 
                 try:
                     loaded = await asyncio.to_thread(load_daily_sales, self._settings.data)

@@ -24,13 +24,13 @@ from typing import Any
 
 import yaml
 
+from core.settings import Settings
 from gateway.deploy_policy import DeployChoice, decide_deploy
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.schemas import CategoryOutcome, Job
-from salescast.settings import Settings
 from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.management_client import ManagementClient, ManagementError

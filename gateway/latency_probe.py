@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from salescast.settings import load_settings
-from salescast.slugs import category_slug
+from core.settings import load_settings
+from core.slugs import category_slug
 
 _ROUNDS = 4
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.artifacts import METRICS_FILE, NORM_STATS_FILE
+from core.settings import Settings
 from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
-from salescast.artifacts import METRICS_FILE, NORM_STATS_FILE
-from salescast.settings import Settings
 from serving.management_client import ManagementError, ModelDescription, ModelSummary
 
 log = logging.getLogger(__name__)

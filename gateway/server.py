@@ -6,8 +6,8 @@ import logging
 
 import uvicorn
 
+from core.settings import Settings
 from gateway.app import create_app
-from salescast.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.settings import Settings
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
@@ -14,7 +15,6 @@ from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
 from gateway.torchserve_client import InferenceClient, create_http_client
-from salescast.settings import Settings
 from serving.management_client import ManagementClient
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

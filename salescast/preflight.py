@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 MIN_JAVA_MAJOR = 11  # TorchServe 0.12 needs Java 11+; the project is tested with 17
 JAVA_VERSION_TIMEOUT_S = 30

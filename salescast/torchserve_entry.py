@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from salescast.errors import SalescastError
-from salescast.settings import load_settings
+from core.errors import SalescastError
+from core.settings import load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # same lines as the salescast CLI
 

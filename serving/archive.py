@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from salescast.artifacts import (
+from core.artifacts import (
     METRICS_FILE,
     MODEL_FILE,
     NORM_STATS_FILE,
@@ -36,9 +36,9 @@ from salescast.artifacts import (
     list_versions,
     version_dir,
 )
-from salescast.errors import SalescastError
-from salescast.settings import Settings
-from salescast.slugs import SlugError, category_slug
+from core.errors import SalescastError
+from core.settings import Settings
+from core.slugs import SlugError, category_slug
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from salescast.artifacts import NORM_STATS_FILE
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.artifacts import NORM_STATS_FILE
+from core.errors import SalescastError
+from core.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient, ManagementError
 

@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import torch
 
+from core.artifacts import MODEL_FILE, NORM_STATS_FILE, version_dir
+from core.errors import SalescastError
+from core.settings import Settings, load_settings
+from core.slugs import category_slug
 from handlers.forecast_handler import denormalize, forward, load_model, load_norm_stats, normalize
-from salescast.artifacts import MODEL_FILE, NORM_STATS_FILE, version_dir
-from salescast.errors import SalescastError
-from salescast.settings import Settings, load_settings
-from salescast.slugs import category_slug
 
 
 @dataclass(frozen=True)

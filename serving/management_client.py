@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 logger = logging.getLogger(__name__)
 

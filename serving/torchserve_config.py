@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
-from salescast.settings import Settings
+from core.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "configs" / "torchserve" / "config.properties"
 

@@ -34,8 +34,8 @@ from types import FrameType, TracebackType
 import httpx
 import psutil
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 from serving.archive import ArchiveInfo, newest_archives
 from serving.management_client import ManagementClient, ManagementError
 from serving.torchserve_config import write_config

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from salescast.isolated_settings import isolated_settings
-from salescast.settings import Settings, load_settings
+from core.settings import Settings, load_settings
+from salescast.bench.isolation import isolated_settings
 
 pytest_plugins = [
     "tests.fixtures.training",

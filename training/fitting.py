@@ -16,7 +16,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from salescast.settings import Settings
+from core.settings import Settings
 from training.datamodule import CategoryDataModule
 from training.lightning_module import ForecastModule
 from training.windows import CategoryWindows

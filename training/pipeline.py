@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from salescast.artifacts import (
+from core.artifacts import (
     FORECAST_PLOT_FILE,
     LOSS_PLOT_FILE,
     METRICS_FILE,
@@ -35,11 +35,11 @@ from salescast.artifacts import (
     new_version,
     version_dir,
 )
-from salescast.errors import SalescastError
-from salescast.sales_data import file_sha256, get_category, load_daily_sales
-from salescast.sample_data import ensure_sample_data
-from salescast.settings import Settings
-from salescast.slugs import category_slug
+from core.errors import SalescastError
+from core.sales_data import file_sha256, get_category, load_daily_sales
+from core.sample_data import ensure_sample_data
+from core.settings import Settings
+from core.slugs import category_slug
 from training.baselines import BASELINES
 from training.export import export_torchscript, load_torchscript, predict_normalized
 from training.fitting import fit_category

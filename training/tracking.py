@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from salescast.errors import SalescastError
-from salescast.settings import MlflowSettings
+from core.errors import SalescastError
+from core.settings import MlflowSettings
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from salescast.errors import SalescastError
-from salescast.settings import SplitSettings
+from core.errors import SalescastError
+from core.settings import SplitSettings
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int64]

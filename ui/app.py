@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr
 
-from salescast.settings import Settings
+from core.settings import Settings
 from ui.explore_tab import ExploreHandlers, ExploreTab, build_explore_tab
 from ui.formatting import health_html, message_html
 from ui.gateway_client import GatewayClient, GatewayError

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 from ui.api_models import (
     DeployChoice,
     Forecast,

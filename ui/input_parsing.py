@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 _SEPARATORS = re.compile(r"[,;\s]+")
 

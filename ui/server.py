@@ -11,7 +11,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from salescast.settings import Settings
+from core.settings import Settings
 from ui.app import CSS, build_app
 
 _log = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
+from core.settings import Settings
 from gateway.deploy_policy import DeployChoice
 from gateway.deps import ApiKeyDep, HistoryDep, JobRunnerDep, SettingsDep
 from gateway.errors import InputError
 from gateway.history import HistoryCache
 from gateway.routes.responses import errors
 from gateway.schemas import JobAccepted, TrainAllRequest, TrainRequest
-from salescast.settings import Settings
 
 router = APIRouter(tags=["train"], dependencies=[ApiKeyDep])
 

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.sales_data import load_daily_sales
+from core.settings import Settings
 from salescast.bench.rolling_origin import fit_and_forecast, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_forecasts
-from salescast.sales_data import load_daily_sales
-from salescast.settings import Settings
 from training.baselines import BASELINES
 from training.metrics import METRICS, evaluate
 from training.windows import FloatArray

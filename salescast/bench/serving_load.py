@@ -22,19 +22,19 @@ from typing import Any
 
 import httpx
 
-from salescast.artifacts import latest_version, version_dir
+from core.artifacts import latest_version, version_dir
+from core.sales_data import load_daily_sales
+from core.settings import Settings, TorchServeTuning
+from core.slugs import category_slug
 from salescast.bench.load import AnswerCheck, HttpRequest, LoadResult, http_load, ok_if_200, thread_load
 from salescast.bench.report import markdown_table
-from salescast.bench.stack import (
+from salescast.bench.serving_stack import (
     GatewayLauncher,
     archive_all,
     servable_settings,
     torchserve_process,
     with_fresh_ports,
 )
-from salescast.sales_data import load_daily_sales
-from salescast.settings import Settings, TorchServeTuning
-from salescast.slugs import category_slug
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 from training.windows import FloatArray, IndexArray
 
 StatisticalForecast = Callable[[FloatArray, int, IndexArray], FloatArray]

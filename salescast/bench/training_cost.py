@@ -24,11 +24,11 @@ from typing import Any
 import psutil
 import yaml
 
+from core.errors import SalescastError
+from core.sample_data import ensure_sample_data, write_sample
+from core.settings import Settings
+from salescast.bench.isolation import isolated_settings
 from salescast.bench.report import markdown_table
-from salescast.errors import SalescastError
-from salescast.isolated_settings import isolated_settings
-from salescast.sample_data import ensure_sample_data, write_sample
-from salescast.settings import Settings
 from training.pipeline import available_categories
 
 Progress = Callable[[str], None]

@@ -9,8 +9,8 @@ import argparse
 import sys
 from typing import Any
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 
 class ArchiveUsageError(SalescastError):

@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 
 class BenchArgumentError(SalescastError):
@@ -59,9 +59,9 @@ def register(subparsers: Any) -> None:
 
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
+    from core.sample_data import ensure_sample_data
     from salescast.bench.accuracy import run_accuracy
     from salescast.bench.report import accuracy_markdown, plot_accuracy, write_json_atomic, write_text_atomic
-    from salescast.sample_data import ensure_sample_data
 
     data = Path(args.data) if args.data else ensure_sample_data(settings)
     if not data.is_file():

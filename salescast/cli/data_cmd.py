@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from salescast.sales_data import load_daily_sales
-from salescast.sample_data import PROFILES, SampleError, write_sample
-from salescast.settings import Settings
+from core.sales_data import load_daily_sales
+from core.sample_data import PROFILES, SampleError, write_sample
+from core.settings import Settings
 
 
 def register(subparsers: Any) -> None:

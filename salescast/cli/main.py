@@ -12,9 +12,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core.errors import SalescastError
+from core.settings import load_settings
 from salescast.cli import archive_cmd, bench_cmd, data_cmd, serve_cmd, train_cmd, up_cmd
-from salescast.errors import SalescastError
-from salescast.settings import load_settings
 
 COMMAND_MODULES = (data_cmd, train_cmd, archive_cmd, serve_cmd, up_cmd, bench_cmd)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from salescast.settings import Settings
+from core.settings import Settings
 
 
 def register(subparsers: Any) -> None:

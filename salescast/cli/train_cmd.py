@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from serving.archive import ArchiveInfo

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from salescast.settings import Settings
+from core.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -27,18 +27,18 @@ def register(subparsers: Any) -> None:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.stack import up
+    from salescast.local_stack import up
 
     return up(settings, args.config)
 
 
 def _train_missing(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.stack import train_missing
+    from salescast.local_stack import train_missing
 
     return train_missing(settings, args.config, retrain_all=args.all)
 
 
 def _down(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.stack import down
+    from salescast.local_stack import down
 
     return down(settings)

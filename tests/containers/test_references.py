@@ -19,8 +19,8 @@ import mlflow.environment_variables
 import pytest
 import tomllib
 
+from core.settings import ENV_ALIASES, ENV_PREFIX, Settings, load_settings
 from salescast.cli.main import build_parser
-from salescast.settings import ENV_ALIASES, ENV_PREFIX, Settings, load_settings
 from tests.containers.conftest import REPO_ROOT, Dockerfile
 
 APP_SERVICES = ("mlflow", "trainer", "gateway", "ui")  # run from Dockerfile.train

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 from tests.containers.conftest import REPO_ROOT
 
-PROJECT_PACKAGES = {"salescast", "serving", "handlers"}  # what Dockerfile.serve COPYs
+PROJECT_PACKAGES = {"salescast", "core", "serving", "handlers"}  # what Dockerfile.serve COPYs
 SERVE_MODULES = ("salescast.torchserve_entry", "serving.torchserve_process", "handlers.forecast_handler")
 
 _PROBE = """

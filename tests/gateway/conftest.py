@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from gateway.app import create_app
-from salescast.settings import Settings
 from tests.conftest import make_test_settings
 
 API_KEY = "test-key-0123456789"

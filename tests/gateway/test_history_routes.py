@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from salescast.sales_data import load_daily_sales
-from salescast.settings import Settings
+from core.sales_data import load_daily_sales
+from core.settings import Settings
 
 
 def test_history_matches_the_training_loader(client: TestClient, offline_settings: Settings) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_runner import JobRunner, training_command
 from gateway.job_store import RESTART_REASON, JobStore
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.schemas import CategoryOutcome, Job
-from salescast.settings import Settings
 from tests.conftest import make_test_settings
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from salescast.sales_data import load_daily_sales
-from salescast.settings import Settings
+from core.sales_data import load_daily_sales
+from core.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.torchserve_process import TorchServeProcess
 

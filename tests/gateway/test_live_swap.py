@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import Settings
 from gateway.deploy_policy import decide_deploy
-from salescast.settings import Settings
 from serving.archive import ArchiveInfo, archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings

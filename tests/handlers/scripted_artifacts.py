@@ -1,7 +1,7 @@
 """Tiny TorchScript artifacts that follow the training contract, so serving tests need no training.
 
 `write_scripted_version` writes `<artifacts>/<slug>/<version>/{model.pt, norm_stats.json, metrics.json}`
-exactly as `salescast.artifacts` lays them out; the model is a seeded linear map
+exactly as `core.artifacts` lays them out; the model is a seeded linear map
 `forward(x[B, N]) -> [B]`, distinct per seed so two versions answer differently.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from salescast.artifacts import METRICS_FILE, MODEL_FILE, NORM_STATS_FILE
-from salescast.slugs import category_slug
+from core.artifacts import METRICS_FILE, MODEL_FILE, NORM_STATS_FILE
+from core.slugs import category_slug
 
 DEFAULT_WINDOW = 14
 

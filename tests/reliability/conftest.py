@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from salescast.bench.stack import GatewayLauncher, torchserve_process
-from salescast.settings import Settings
+from core.settings import Settings
+from salescast.bench.serving_stack import GatewayLauncher, torchserve_process
 from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import SAMPLE_DATA, make_test_settings

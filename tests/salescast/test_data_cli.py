@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.sample_data import sample_csv_bytes
 from salescast.cli.main import main
-from salescast.sample_data import sample_csv_bytes
 from tests.conftest import REPO_ROOT, SAMPLE_DATA
 
 

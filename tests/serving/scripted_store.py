@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psutil
 
-from salescast.settings import Settings
+from core.settings import Settings
 from serving.archive import ArchiveInfo, archive_version
 from tests.handlers.scripted_artifacts import write_scripted_version
 

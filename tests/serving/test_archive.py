@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.settings import Settings
+from core.slugs import SlugError
 from salescast.cli.main import main
-from salescast.settings import Settings
-from salescast.slugs import SlugError
 from serving.archive import (
     ArchiveError,
     archive_version,

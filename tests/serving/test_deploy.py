@@ -10,7 +10,7 @@ import httpx
 import pytest
 import torch
 
-from salescast.artifacts import version_dir
+from core.artifacts import version_dir
 from serving.deploy import DeployError, DeployResult, deploy_archive
 from serving.management_client import ManagementClient, ManagementError
 from tests.conftest import make_test_settings

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import torch
 
-from salescast.sales_data import load_daily_sales
-from salescast.settings import Settings
+from core.sales_data import load_daily_sales
+from core.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.latency import compare_latency
 from serving.torchserve_process import TorchServeProcess

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from salescast.isolated_settings import free_port
+from salescast.bench.isolation import free_port
 
 __all__ = ["free_port"]

@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from salescast.settings import SplitSettings
+from core.settings import SplitSettings
 from tests.training.synthetic import weekly_series
 from training.datamodule import CategoryDataModule
 from training.export import export_torchscript, load_torchscript

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from salescast.artifacts import (
+from core.artifacts import (
     FORECAST_PLOT_FILE,
     LOSS_PLOT_FILE,
     METRICS_FILE,
@@ -20,8 +20,8 @@ from salescast.artifacts import (
     is_version,
     version_dir,
 )
-from salescast.sales_data import file_sha256, load_daily_sales
-from salescast.settings import Settings
+from core.sales_data import file_sha256, load_daily_sales
+from core.settings import Settings
 from tests.conftest import make_test_settings
 from tests.fixtures.training import SAMPLE_CATEGORIES, TEST_EXPERIMENT
 from tests.support.ports import free_port

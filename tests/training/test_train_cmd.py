@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from core.settings import Settings
 from salescast.cli.main import main
-from salescast.settings import Settings
 from tests.conftest import make_test_settings
 from tests.training.synthetic import write_transactions
 from training.pipeline import CategoryResult

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from salescast.artifacts import MODEL_FILE, is_version, version_dir
+from core.artifacts import MODEL_FILE, is_version, version_dir
 from tests.conftest import make_test_settings
 from training.pipeline import TrainingError, _claim_version
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salescast.errors import SalescastError
-from salescast.settings import SplitSettings
+from core.errors import SalescastError
+from core.settings import SplitSettings
 from tests.training.synthetic import weekly_series
 from training.windows import (
     InsufficientHistoryError,

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from salescast.artifacts import category_dir
-from salescast.settings import Settings
+from core.artifacts import category_dir
+from core.settings import Settings
 from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings

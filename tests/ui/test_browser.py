@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from salescast.settings import Settings
+from core.settings import Settings
 from tests.support.ports import free_port
 from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, ui_settings
 from ui.formatting import format_sales

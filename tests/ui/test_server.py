@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from salescast.settings import Settings
+from core.settings import Settings
 from tests.support.ports import free_port
 from ui.server import launch_options
 

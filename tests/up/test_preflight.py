@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from salescast import preflight
 from salescast.preflight import PreflightError
-from salescast.settings import Settings
 from tests.conftest import make_test_settings
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from salescast import stack, supervisor
-from salescast.stack import StackError
+from core import supervisor
+from salescast import local_stack as stack
+from salescast.local_stack import StackError
 from tests.conftest import make_test_settings
 from tests.up.stack_env import isolated_env
 

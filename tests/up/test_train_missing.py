@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from salescast import stack
-from salescast.settings import Settings
+from core.settings import Settings
+from salescast import local_stack as stack
 from serving.archive import ArchiveInfo
 
 CATEGORIES = ["Beauty", "Clothing", "Electronics"]

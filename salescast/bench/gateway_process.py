@@ -19,8 +19,8 @@ from typing import TypeVar
 import httpx
 import yaml
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 
-from salescast import preflight, supervisor
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core import supervisor
+from core.errors import SalescastError
+from core.settings import Settings
+from salescast import preflight
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,9 @@ class ModelPlan:
 
 def plan_models(settings: Settings) -> ModelPlan:
     """Compare the data's categories with model_store/ and artifacts/."""
-    from salescast.artifacts import latest_version
-    from salescast.sales_data import load_daily_sales
-    from salescast.slugs import category_slug
+    from core.artifacts import latest_version
+    from core.sales_data import load_daily_sales
+    from core.slugs import category_slug
     from serving.archive import list_archives
 
     categories = (
@@ -166,7 +167,7 @@ def prepare_models(
     retrain_all: bool = False,
 ) -> ModelPlan:
     """Create the sample data if missing, then train / archive what model_store/ lacks (all: retrain)."""
-    from salescast.sales_data import ensure_sample_data
+    from core.sales_data import ensure_sample_data
 
     ensure_sample_data(settings)
     plan = plan_models(settings)

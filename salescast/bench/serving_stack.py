@@ -1,7 +1,7 @@
 """An isolated serving stack for benchmarks and reliability tests: settings whose paths live in one
 work folder and whose ports are free loopback ports, models to serve, and a gateway subprocess.
 
-`GatewayLauncher` is `gateway.process.GatewayProcess` with its files in the benchmark's work folder.
+`GatewayLauncher` is `gateway_process.GatewayProcess` with its files in the benchmark's work folder.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.process import GatewayProcess, isolated_env
-from salescast.artifacts import latest_version
-from salescast.errors import SalescastError
-from salescast.isolated_settings import free_port, isolated_settings
-from salescast.settings import Settings
+from core.artifacts import latest_version
+from core.errors import SalescastError
+from core.settings import Settings
+from salescast.bench.gateway_process import GatewayProcess, isolated_env
+from salescast.bench.isolation import free_port, isolated_settings
 
 BENCH_EXPERIMENT = "salescast-bench"
 # Epochs for models trained only so that something can be served (serving cost ignores accuracy).

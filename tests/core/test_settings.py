@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from salescast.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 
 def test_default_config_loads() -> None:

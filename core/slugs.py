@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salescast.sales_data import load_daily_sales
-from salescast.sample_data import (
+from core.sales_data import load_daily_sales
+from core.sample_data import (
     COLUMNS,
     SampleError,
     ensure_sample_data,
@@ -18,7 +18,7 @@ from salescast.sample_data import (
     sample_csv_bytes,
     write_sample,
 )
-from salescast.settings import load_settings
+from core.settings import load_settings
 from tests.conftest import SAMPLE_DATA, make_test_settings
 
 SETTINGS = load_settings(environ={})

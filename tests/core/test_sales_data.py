@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salescast.sales_data import (
+from core.sales_data import (
     DataError,
     category_history,
     file_sha256,
@@ -21,7 +21,7 @@ from salescast.sales_data import (
     load_daily_sales,
     require_min_days,
 )
-from salescast.settings import DataSettings, load_settings
+from core.settings import DataSettings, load_settings
 from tests.conftest import SAMPLE_DATA
 
 HEADER = "Transaction ID,Date,Customer ID,Gender,Age,Product Category,Quantity,Price per Unit,Total Amount"

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from salescast import supervisor
+from core import supervisor
 
 # A child that ignores SIGTERM and starts a grandchild in its own session (as TorchServe starts Java),
 # then prints the grandchild's pid.

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from salescast.settings import Settings
+from core.settings import Settings
 
 LOOPBACK = "127.0.0.1"
 

@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from salescast.errors import SalescastError
+from core.errors import SalescastError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 ENV_PREFIX = "SALESCAST_"

@@ -24,8 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from salescast.errors import SalescastError
-from salescast.settings import Settings
+from core.errors import SalescastError
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from salescast.errors import SalescastError
-from salescast.sample_data import ensure_sample_data
-from salescast.settings import DataSettings, FillPolicy
+from core.errors import SalescastError
+from core.sample_data import ensure_sample_data
+from core.settings import DataSettings, FillPolicy
 
 __all__ = [
     "DataError",

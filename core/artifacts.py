@@ -12,8 +12,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from salescast.settings import Settings
-from salescast.slugs import category_slug
+from core.settings import Settings
+from core.slugs import category_slug
 
 MODEL_FILE = "model.pt"
 NORM_STATS_FILE = "norm_stats.json"

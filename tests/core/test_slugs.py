@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salescast.slugs import SlugError, category_slug, slug_map
+from core.slugs import SlugError, category_slug, slug_map
 
 
 @pytest.mark.parametrize(
