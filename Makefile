@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null \
 	  || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" 2>/dev/null \
 	  || $(PY) -m pip install --quiet torch --index-url $(TORCH_CPU_INDEX)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[all,dev,bench]"
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -26,7 +26,8 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
-# ruff (lint + format), mypy strict, hadolint and the compose schema: the hooks in .pre-commit-config.yaml.
+# ruff (lint + format), mypy strict, import-linter (layers), hadolint and the compose schema: the hooks in
+# .pre-commit-config.yaml.
 lint: venv
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 

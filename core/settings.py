@@ -1,13 +1,17 @@
-"""Typed settings loaded from `configs/default.yaml` plus `SALESCAST_…` environment overrides.
+"""Typed settings: `configs/default.yaml` (or another YAML file) overridden by `SALESCAST_…` variables.
 
-Every part of salescast reads its configuration through `load_settings()`; no part parses the
-YAML itself. Unknown keys and out-of-range values fail at start with a message naming the key.
+Every part of salescast reads its configuration through `load_settings()`; no part parses the YAML
+itself. pydantic-settings composes the sources — environment first, then the YAML file — so
+`SALESCAST_GATEWAY__PORT=9000` overrides `gateway.port`; values are read as YAML (`true`, `3`,
+`[a, b]`; an empty value is null). Unknown keys and out-of-range values fail at start with a message
+naming the key. The default file ships inside the `configs` package, so an installed wheel finds it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +25,16 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from core.errors import SalescastError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 ENV_PREFIX = "SALESCAST_"
 ENV_CONFIG = "SALESCAST_CONFIG"
 ENV_ALIASES: dict[str, tuple[str, str]] = {
@@ -36,6 +46,11 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 FillPolicy = Literal["zero", "ffill"]
 DeployPolicy = Literal["always", "if_better", "never"]
 Port = int
+
+
+def default_config_path() -> Path:
+    """`configs/default.yaml` as installed (package data of `configs`), wherever the project lives."""
+    return Path(str(resources.files("configs").joinpath("default.yaml")))
 
 
 class SettingsError(SalescastError, ValueError):
@@ -217,8 +232,16 @@ class BenchSettings(_Section):
     memory_poll_s: PositiveFloat = 0.05
 
 
-class Settings(_Section):
+class Settings(BaseSettings):
     """The whole configuration; one frozen object passed to every part."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
 
     data: DataSettings
     sample: SampleSettings
@@ -235,6 +258,19 @@ class Settings(_Section):
     up: UpSettings
     bench: BenchSettings = Field(default_factory=BenchSettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what `load_settings` passes in: it composes the YAML and environment sources itself,
+        so a test can load with an environment of its own instead of this process's."""
+        return (init_settings,)
+
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
         """Return a copy with `{section: {key: value}}` replaced, validated like the file."""
         raw = self.model_dump(mode="json")
@@ -243,40 +279,101 @@ class Settings(_Section):
         return _validate(raw, source="overrides")
 
 
+class _YamlEnvSource(EnvSettingsSource):
+    """`SALESCAST_SECTION__KEY` variables from a given mapping, each value read as YAML."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = {name: value for name, value in environ.items() if name not in ENV_ALIASES}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items()}
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        return _parse_env_value(value)
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: _parse_leaves(value) for key, value in super().__call__().items()}
+
+
+def _parse_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _parse_leaves(item) for key, item in value.items()}
+    return _parse_env_value(value)
+
+
+class _AliasSource(PydanticBaseSettingsSource):
+    """The shorthands (`SALESCAST_API_KEY`, `SALESCAST_GATEWAY_URL`, `MLFLOW_TRACKING_URI`)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(Settings)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        raw: dict[str, dict[str, Any]] = {}
+        for name, (section, key) in ENV_ALIASES.items():
+            if name in self._environ:
+                raw.setdefault(section, {})[key] = _parse_env_value(self._environ[name])
+        return raw
+
+
 def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Load the YAML at `path` (else SALESCAST_CONFIG, else configs/default.yaml) and apply env overrides."""
+    """Load the YAML at `path` (else SALESCAST_CONFIG, else configs/default.yaml) and apply env overrides.
+
+    Precedence: `SALESCAST_SECTION__KEY` > the shorthands > the file.
+    """
     env = os.environ if environ is None else environ
-    config_path = Path(path or env.get(ENV_CONFIG) or DEFAULT_CONFIG)
+    config_path = Path(path or env.get(ENV_CONFIG) or default_config_path())
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        text = config_path.read_text(encoding="utf-8")
+        file_values = yaml.safe_load(text) or {}
     except FileNotFoundError as exc:
         raise SettingsError(f"config file not found: {config_path}") from exc
     except yaml.YAMLError as exc:
         raise SettingsError(f"config file {config_path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
+    if not isinstance(file_values, dict):
         raise SettingsError(f"config file {config_path} must hold a mapping of sections")
-    _apply_env(raw, env)
-    return _validate(raw, source=str(config_path))
+    _check_env_sections(env)
+    try:
+        layers = [file_values, _AliasSource(env)(), _YamlEnvSource(env)()]
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"invalid environment override: {exc}") from None
+    return _validate(_deep_merge(layers), source=str(config_path))
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    for name, value in env.items():
-        if name in ENV_ALIASES:
-            section, key = ENV_ALIASES[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        else:
-            continue
-        target = raw.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise SettingsError(f"{name}: section `{section}` is not a mapping")
-        target[key] = _parse_env_value(value)
+def _check_env_sections(env: Mapping[str, str]) -> None:
+    """A `SALESCAST_X__KEY` whose section X does not exist is a typo: say so instead of ignoring it."""
+    for name in env:
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section = name[len(ENV_PREFIX) :].partition("__")[0].lower()
+            if section not in Settings.model_fields:
+                raise SettingsError(
+                    f"{name}: unknown section `{section}`; sections: {', '.join(Settings.model_fields)}"
+                )
 
 
-def _parse_env_value(value: str) -> Any:
+def _deep_merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Later layers win, section by section (a section given as a non-mapping replaces it whole)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for section, values in layer.items():
+            current = merged.get(section)
+            if isinstance(current, dict) and isinstance(values, dict):
+                merged[section] = {**current, **values}
+            else:
+                merged[section] = values
+    return merged
+
+
+def _parse_env_value(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
     if value == "":
         return None
     try:

@@ -6,12 +6,13 @@ in ports, addresses and paths, so a dev stack and a test run differ only in thei
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from string import Template
 
 from core.settings import Settings
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "configs" / "torchserve" / "config.properties"
+TEMPLATE = Path(str(resources.files("configs").joinpath("torchserve", "config.properties")))
 
 
 def render_config(settings: Settings, template: Path = TEMPLATE) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,65 @@ def test_with_overrides_validates() -> None:
     settings = load_settings(environ={})
     with pytest.raises(SettingsError, match=r"training\.max_epochs"):
         settings.with_overrides({"training": {"max_epochs": 0}})
+
+
+def test_unknown_env_section_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="SALESCAST_GATWAY__PORT: unknown section `gatway`"):
+        load_settings(environ={"SALESCAST_GATWAY__PORT": "9000"})
+
+
+def test_env_values_are_yaml_and_empty_is_null() -> None:
+    settings = load_settings(
+        environ={
+            "SALESCAST_DATA__CATEGORIES": "[Beauty, Home & Garden]",
+            "SALESCAST_GATEWAY__PROTECT_PREDICT": "true",
+            "SALESCAST_API_KEY": "",
+        }
+    )
+    assert settings.data.categories == ["Beauty", "Home & Garden"]
+    assert settings.gateway.protect_predict is True
+    assert settings.gateway.api_key is None
+
+
+def test_section_variable_beats_its_shorthand() -> None:
+    settings = load_settings(environ={"SALESCAST_API_KEY": "short", "SALESCAST_GATEWAY__API_KEY": "long"})
+    assert settings.gateway.api_key == "long"
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_its_default_config(tmp_path: Path) -> None:
+    """No source tree: the wheel carries configs/ as package data, found from any working directory."""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(tmp_path.glob("salescast-*.whl"))) as wheel:
+        wheel.extractall(site)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from core import settings; from serving import torchserve_config as tc;"
+        "assert settings.__file__.startswith(sys.argv[1]), settings.__file__;"
+        "window = settings.load_settings(environ={}).window.size;"
+        "print(settings.default_config_path(), tc.TEMPLATE.is_file(), window)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(site)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    config, template_found, window = result.stdout.split()
+    assert config == str(site / "configs" / "default.yaml")
+    assert template_found == "True"
+    assert window == "14"
