@@ -24,7 +24,6 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,19 +31,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import SalescastError
-from core.sample_data import ensure_sample_data
 from core.settings import DataSettings, FillPolicy
 
-__all__ = [
-    "DataError",
-    "category_history",
-    "ensure_sample_data",  # lives in sample_data; re-exported as part of the data contract
-    "file_sha256",
-    "get_category",
-    "history_records",
-    "load_daily_sales",
-    "require_min_days",
-]
+__all__ = ["DataError", "file_sha256", "get_category", "load_daily_sales"]
 
 MAX_REPORTED_ROWS = 5  # offending rows quoted in an error message
 _HEADER_LINES = 1
@@ -108,17 +97,6 @@ def load_daily_sales(
     }
 
 
-def require_min_days(series: pd.Series, min_days: int, *, purpose: str = "one training window") -> None:
-    """Raise `DataError` when `series` has fewer than `min_days` days (naming category, count, minimum)."""
-    if len(series) >= min_days:
-        return
-    span = f" ({_day(series.index[0])} … {_day(series.index[-1])})" if len(series) else ""
-    raise DataError(
-        f"{_source_prefix(series)}category {series.name!r} has {len(series)} day(s) of data{span}; "
-        f"at least {min_days} are needed to make {purpose}"
-    )
-
-
 def get_category(sales: Mapping[str, pd.Series], category: str) -> pd.Series:
     """`sales[category]`, or a `DataError` listing the known categories."""
     if category in sales:
@@ -126,34 +104,6 @@ def get_category(sales: Mapping[str, pd.Series], category: str) -> pd.Series:
     known = ", ".join(repr(name) for name in sales) or "none"
     prefix = _source_prefix(next(iter(sales.values()))) if sales else ""
     raise DataError(f"{prefix}unknown category {category!r}; the data has {known}")
-
-
-def category_history(
-    series: pd.Series, start: str | date | None = None, end: str | date | None = None
-) -> pd.Series:
-    """The days of `series` within `[start, end]` (inclusive; open ends = the data's range).
-
-    A range that only partly overlaps the data is clipped to it; a range with no day of data, a
-    start after the end or a value that is not a date raises `DataError` naming the data's range.
-    """
-    lo = _bound(start, "start")
-    hi = _bound(end, "end")
-    if lo is not None and hi is not None and lo > hi:
-        raise DataError(f"start {_day(lo)} is after end {_day(hi)}")
-    window = series.loc[lo:hi]
-    if window.empty:
-        available = f"{_day(series.index[0])} … {_day(series.index[-1])}" if len(series) else "no days"
-        requested = f"{_day(lo) if lo is not None else '…'} … {_day(hi) if hi is not None else '…'}"
-        raise DataError(f"category {series.name!r} has no data in {requested}; it covers {available}")
-    return window
-
-
-def history_records(series: pd.Series) -> list[dict[str, Any]]:
-    """JSON-ready `[{"date": "YYYY-MM-DD", "sales": float}, …]` for the gateway and UI."""
-    return [
-        {"date": _day(pd.Timestamp(day)), "sales": float(value)}
-        for day, value in zip(series.index, series.to_numpy(), strict=True)
-    ]
 
 
 def file_sha256(path: Path) -> str:
@@ -382,18 +332,6 @@ def _calendar(
     series = series.astype(np.float64).rename(category)
     series.attrs["source"] = str(source)
     return series
-
-
-def _bound(value: str | date | None, name: str) -> pd.Timestamp | None:
-    if value is None or value == "":
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise DataError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
-    if pd.isna(stamp):
-        raise DataError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)")
-    return stamp.normalize()
 
 
 def _day(stamp: Any) -> str:

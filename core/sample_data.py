@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from core.atomic import write_bytes_atomic
 from core.errors import SalescastError
 from core.settings import Settings
 
@@ -247,15 +246,7 @@ def write_sample(
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
     if not overwrite and path.exists() and path.read_bytes() != payload:
         raise SampleError(f"{path} exists and is not this sample; choose another path or allow overwriting")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("xb") as handle:  # "x": never clobber; normal umask permissions
-            handle.write(payload)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, payload)
     logger.info("sample data written path=%s profile=%s seed=%s bytes=%d", path, profile, seed, len(payload))
     return path
 

@@ -34,6 +34,7 @@ from pydantic_settings import (
 )
 
 from core.errors import SalescastError
+from core.net import http_url
 
 ENV_PREFIX = "SALESCAST_"
 ENV_CONFIG = "SALESCAST_CONFIG"
@@ -166,12 +167,12 @@ class TorchServeSettings(_Section):
     @property
     def inference_base_url(self) -> str:
         """URL of the inference API as other services reach it."""
-        return (self.inference_url or f"http://{self.host}:{self.inference_port}").rstrip("/")
+        return (self.inference_url or http_url(self.host, self.inference_port)).rstrip("/")
 
     @property
     def management_base_url(self) -> str:
         """URL of the management API as other services reach it."""
-        return (self.management_url or f"http://{self.host}:{self.management_port}").rstrip("/")
+        return (self.management_url or http_url(self.host, self.management_port)).rstrip("/")
 
 
 class GatewaySettings(_Section):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 
 from core.errors import SalescastError
 
@@ -27,14 +26,3 @@ def category_slug(category: str) -> str:
     if not slug:
         raise SlugError(f"category {category!r} has no letters or digits to name a model after")
     return slug
-
-
-def slug_map(categories: Iterable[str]) -> dict[str, str]:
-    """Map slug → category for `categories`, refusing two categories that collide on one slug."""
-    mapping: dict[str, str] = {}
-    for category in categories:
-        slug = category_slug(category)
-        if slug in mapping and mapping[slug] != category:
-            raise SlugError(f"categories {mapping[slug]!r} and {category!r} both map to model name {slug!r}")
-        mapping[slug] = category
-    return mapping

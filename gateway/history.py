@@ -74,16 +74,6 @@ class HistoryCache:
         )
 
 
-def parse_day(value: str | None, name: str) -> date | None:
-    """A YYYY-MM-DD query parameter, or a 422 saying what was expected."""
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
-
-
 def slice_days(series: pd.Series, start: date | None, end: date | None) -> pd.Series:
     """Inclusive date range of a daily Series; 422 when start is after end."""
     if start and end and start > end:

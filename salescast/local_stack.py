@@ -24,6 +24,7 @@ import httpx
 
 from core import supervisor
 from core.errors import SalescastError
+from core.net import http_url
 from core.settings import Settings
 from salescast import preflight
 
@@ -46,16 +47,6 @@ class _StopRequestedError(Exception):
     """SIGTERM (e.g. from `salescast down`) arrived; unwind like Ctrl-C."""
 
 
-def _local(host: str) -> str:
-    """An address a health probe on this machine can reach for a server bound to `host`."""
-    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
-def _url(host: str, port: int) -> str:
-    host = _local(host)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 @dataclass(frozen=True)
 class Service:
     """One long-running service: how to start it, where a person opens it, how to tell it is healthy."""
@@ -75,8 +66,8 @@ def _http_ok(url: str) -> Callable[[httpx.Client], str | None]:
 
 def _torchserve_ready(settings: Settings, models: Sequence[str]) -> Callable[[httpx.Client], str | None]:
     ts = settings.torchserve
-    ping = f"{_url(ts.host, ts.inference_port)}/ping"
-    management = _url(ts.host, ts.management_port)
+    ping = f"{http_url(ts.host, ts.inference_port)}/ping"
+    management = http_url(ts.host, ts.management_port)
 
     def probe(client: httpx.Client) -> str | None:
         response = client.get(ping)
@@ -97,12 +88,12 @@ def _torchserve_ready(settings: Settings, models: Sequence[str]) -> Callable[[ht
 def services(settings: Settings, models: Sequence[str]) -> list[Service]:
     """The services `up` starts, in start order (MLflow first: cheap and useful while waiting)."""
     ts, gw, ui, ml = settings.torchserve, settings.gateway, settings.ui, settings.mlflow
-    gateway_url = _url(gw.host, gw.port)
-    ui_url = _url(ui.host, ui.port)
-    mlflow_url = _url(ml.ui_host, ml.ui_port)
+    gateway_url = http_url(gw.host, gw.port)
+    ui_url = http_url(ui.host, ui.port)
+    mlflow_url = http_url(ml.ui_host, ml.ui_port)
     return [
         Service("mlflow", mlflow_url, _http_ok(f"{mlflow_url}/health")),
-        Service("torchserve", _url(ts.host, ts.inference_port), _torchserve_ready(settings, models)),
+        Service("torchserve", http_url(ts.host, ts.inference_port), _torchserve_ready(settings, models)),
         Service("gateway", gateway_url, _http_ok(f"{gateway_url}/api/health")),
         Service("ui", ui_url, _http_ok(f"{ui_url}/")),
     ]
@@ -118,7 +109,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     """Environment of every child: ours, offline switches, and the UI wired to the gateway we start."""
     env = {**os.environ, **OFFLINE_ENV}
     env.pop("SALESCAST_UI__GATEWAY_URL", None)
-    env["SALESCAST_GATEWAY_URL"] = _url(settings.gateway.host, settings.gateway.port)
+    env["SALESCAST_GATEWAY_URL"] = http_url(settings.gateway.host, settings.gateway.port)
     return env
 
 
@@ -167,7 +158,7 @@ def prepare_models(
     retrain_all: bool = False,
 ) -> ModelPlan:
     """Create the sample data if missing, then train / archive what model_store/ lacks (all: retrain)."""
-    from core.sales_data import ensure_sample_data
+    from core.sample_data import ensure_sample_data
 
     ensure_sample_data(settings)
     plan = plan_models(settings)

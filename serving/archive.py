@@ -36,6 +36,7 @@ from core.artifacts import (
     list_versions,
     version_dir,
 )
+from core.atomic import write_json_atomic
 from core.errors import SalescastError
 from core.settings import Settings
 from core.slugs import SlugError, category_slug
@@ -232,21 +233,6 @@ def record_category(store: Path, slug: str, category: str) -> None:
             return
         mapping[slug] = category
         write_json_atomic(store / CATEGORIES_FILE, dict(sorted(mapping.items())))
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temp file beside `path`, fsync, then rename over it."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 # ---- listing and pruning ------------------------------------------------------------------------

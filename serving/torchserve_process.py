@@ -35,6 +35,7 @@ import httpx
 import psutil
 
 from core.errors import SalescastError
+from core.net import http_url
 from core.settings import Settings
 from serving.archive import ArchiveInfo, newest_archives
 from serving.management_client import ManagementClient, ManagementError
@@ -108,17 +109,17 @@ class TorchServeProcess:
     @property
     def inference_url(self) -> str:
         ts = self.settings.torchserve
-        return f"http://{_client_host(ts.host)}:{ts.inference_port}"
+        return http_url(ts.host, ts.inference_port)
 
     @property
     def management_url(self) -> str:
         ts = self.settings.torchserve
-        return f"http://{_client_host(ts.host)}:{ts.management_port}"
+        return http_url(ts.host, ts.management_port)
 
     @property
     def metrics_url(self) -> str:
         ts = self.settings.torchserve
-        return f"http://{_client_host(ts.host)}:{ts.metrics_port}"
+        return http_url(ts.host, ts.metrics_port)
 
     @property
     def model_log(self) -> Path:
@@ -403,11 +404,6 @@ class TorchServeProcess:
                     f"{', '.join(w.status for w in description.workers) or 'none'}); see {self.model_log}"
                 )
                 logger.error("model not ready category=%s version=%s", archive.category, archive.version)
-
-
-def _client_host(host: str) -> str:
-    """The address a local client uses for a bind address (0.0.0.0 → 127.0.0.1)."""
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _signal(process: psutil.Process, signum: int) -> None:

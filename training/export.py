@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.atomic import atomic_path
 from training.model import CNNLSTM
 from training.windows import FloatArray
 
@@ -18,9 +19,8 @@ from training.windows import FloatArray
 def export_torchscript(model: CNNLSTM, path: Path) -> None:
     """Script a CPU, eval-mode copy of `model` and save it atomically to `path`."""
     scripted = torch.jit.script(copy.deepcopy(model).cpu().eval())
-    tmp = path.with_name(f".{path.name}.tmp")
-    scripted.save(str(tmp))  # type: ignore[no-untyped-call]
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        scripted.save(str(tmp))  # type: ignore[no-untyped-call]
 
 
 def load_torchscript(path: Path) -> torch.jit.ScriptModule:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
+from core.dates import DayError, parse_day
 from ui.api_models import History
 from ui.charts import history_figure, message_figure
 from ui.formatting import MessageKind, message_html
@@ -28,18 +29,6 @@ MAX_ROLLING_WINDOW = 90
 def history_series(history: History) -> pd.Series:
     """The gateway's `{dates, sales}` as a float Series on a daily DatetimeIndex."""
     return pd.Series(history.sales, index=pd.DatetimeIndex(history.dates), name=history.category, dtype=float)
-
-
-def parse_day(value: str | float | None, label: str) -> date | None:
-    """A date picker's value (`YYYY-MM-DD`, possibly with a time) → date; empty → None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        if isinstance(value, (int, float)):
-            return pd.Timestamp(value, unit="s").date()
-        return pd.Timestamp(value.strip()).date()
-    except (ValueError, TypeError):
-        raise InputError(f"{label} date {value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def parse_window(value: float | str | None, default: int) -> int:
@@ -78,7 +67,7 @@ class ExploreHandlers:
             first, last = parse_day(start, "start"), parse_day(end, "end")
             if first and last and first > last:
                 raise InputError(f"the start date {first} is after the end date {last}")
-        except InputError as exc:
+        except (InputError, DayError) as exc:
             return (
                 message_figure("Daily sales", "Check the inputs above"),
                 empty,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from core.dates import parse_day
 from gateway.deps import HistoryDep
-from gateway.history import parse_day, slice_days
+from gateway.history import slice_days
 from gateway.routes.responses import errors
 from gateway.schemas import History
 

@@ -20,6 +20,7 @@ import httpx
 import yaml
 
 from core.errors import SalescastError
+from core.net import http_url
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class GatewayProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.gateway.host}:{self.settings.gateway.port}"
+        return http_url(self.settings.gateway.host, self.settings.gateway.port)
 
     def start(self: _Process) -> _Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

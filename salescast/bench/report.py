@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from core.atomic import atomic_path
 from salescast.bench.accuracy import MODEL, AccuracyReport, metric_rows
 
 
@@ -20,24 +16,6 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     align = [":--" if i == 0 else "--:" for i in range(len(headers))]
     lines = [headers, align, *rows]
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """JSON has no NaN: non-finite floats are written as null."""
-    return write_text_atomic(path, json.dumps(_finite(payload), indent=2) + "\n")
 
 
 def accuracy_markdown(report: AccuracyReport) -> str:
@@ -87,19 +65,7 @@ def plot_accuracy(report: AccuracyReport, path: Path) -> Path:
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper left", ncols=3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=80)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
-    tmp.replace(path)
     return path
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value

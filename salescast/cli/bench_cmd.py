@@ -59,9 +59,10 @@ def register(subparsers: Any) -> None:
 
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
+    from core.atomic import write_json_atomic, write_text_atomic
     from core.sample_data import ensure_sample_data
     from salescast.bench.accuracy import run_accuracy
-    from salescast.bench.report import accuracy_markdown, plot_accuracy, write_json_atomic, write_text_atomic
+    from salescast.bench.report import accuracy_markdown, plot_accuracy
 
     data = Path(args.data) if args.data else ensure_sample_data(settings)
     if not data.is_file():
@@ -81,7 +82,7 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serving(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.bench.report import write_json_atomic, write_text_atomic
+    from core.atomic import write_json_atomic, write_text_atomic
     from salescast.bench.serving_load import run_serving_bench, serving_markdown
 
     out = _out(args, settings)
@@ -101,7 +102,7 @@ def _serving(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _training(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.bench.report import write_json_atomic, write_text_atomic
+    from core.atomic import write_json_atomic, write_text_atomic
     from salescast.bench.training_cost import run_training_bench, training_markdown
 
     out = _out(args, settings)

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.atomic import write_json_atomic
 from core.sample_data import write_sample
 from salescast.bench.accuracy import MODEL, run_accuracy
-from salescast.bench.report import accuracy_markdown, plot_accuracy, write_json_atomic
+from salescast.bench.report import accuracy_markdown, plot_accuracy
 from salescast.bench.statistical import statistical_forecasts
 from tests.conftest import make_test_settings
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.atomic import write_json_atomic
 from salescast.bench.load import thread_load
-from salescast.bench.report import markdown_table, write_json_atomic
+from salescast.bench.report import markdown_table
 from salescast.bench.training_cost import parse_epoch_times
 from salescast.cli.main import build_parser
 

@@ -14,12 +14,9 @@ import pytest
 
 from core.sales_data import (
     DataError,
-    category_history,
     file_sha256,
     get_category,
-    history_records,
     load_daily_sales,
-    require_min_days,
 )
 from core.settings import DataSettings, load_settings
 from tests.conftest import SAMPLE_DATA
@@ -374,56 +371,10 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 # ---- helpers for training and the gateway -------------------------------------------------------
 
 
-def test_require_min_days_names_category_count_and_minimum(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Toys & Games", 1), ("2024-01-05", "Toys & Games", 1)]))
-    series = load_daily_sales(data_settings(), path)["Toys & Games"]
-
-    require_min_days(series, 5)  # exactly enough
-    with pytest.raises(DataError) as err:
-        require_min_days(series, 15)
-    message = str(err.value)
-    assert "'Toys & Games'" in message and "5 day(s)" in message and "at least 15" in message
-    assert "2024-01-01" in message and "2024-01-05" in message and str(path) in message
-
-
-def test_category_history_slices_inclusively_and_clips(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1), ("2024-01-10", "Beauty", 10)]))
-    series = load_daily_sales(data_settings(), path)["Beauty"]
-
-    window = category_history(series, "2024-01-03", "2024-01-05")
-    assert list(pd.DatetimeIndex(window.index).strftime("%Y-%m-%d")) == [
-        "2024-01-03",
-        "2024-01-04",
-        "2024-01-05",
-    ]
-    assert category_history(series).equals(series)
-    clipped = category_history(series, pd.Timestamp("2023-12-01").date(), "2024-02-01")
-    assert clipped.equals(series)
-    assert category_history(series, start="2024-01-10").to_list() == [10.0]
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "expected"),
-    [
-        ("2024-02-01", None, r"no data in 2024-02-01 … ….*covers 2024-01-01 … 2024-01-10"),
-        ("2024-01-05", "2024-01-02", "start 2024-01-05 is after end 2024-01-02"),
-        ("01/32/2024", None, "start '01/32/2024' is not a date"),
-    ],
-)
-def test_category_history_errors(tmp_path: Path, start: str, end: str | None, expected: str) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1), ("2024-01-10", "Beauty", 10)]))
-    series = load_daily_sales(data_settings(), path)["Beauty"]
-    with pytest.raises(DataError, match=expected):
-        category_history(series, start, end)
-
-
-def test_get_category_and_history_records(tmp_path: Path) -> None:
+def test_get_category_names_the_known_ones(tmp_path: Path) -> None:
     path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1.5), ("2024-01-02", "Clothing", 2)]))
     sales = load_daily_sales(data_settings(), path)
-    assert history_records(get_category(sales, "Beauty")) == [
-        {"date": "2024-01-01", "sales": 1.5},
-        {"date": "2024-01-02", "sales": 0.0},
-    ]
+    assert get_category(sales, "Beauty").to_list() == [1.5, 0.0]
     with pytest.raises(DataError, match=r"sales\.csv: unknown category 'Toys'.*'Beauty', 'Clothing'"):
         get_category(sales, "Toys")
 

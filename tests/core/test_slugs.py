@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.slugs import SlugError, category_slug, slug_map
+from core.slugs import SlugError, category_slug
 
 
 @pytest.mark.parametrize(
@@ -18,8 +18,3 @@ def test_slug(category: str, slug: str) -> None:
 def test_unsluggable_name_is_rejected() -> None:
     with pytest.raises(SlugError, match="no letters or digits"):
         category_slug("???")
-
-
-def test_colliding_categories_are_rejected() -> None:
-    with pytest.raises(SlugError, match="both map"):
-        slug_map(["Home & Garden", "home garden"])
