@@ -16,8 +16,6 @@ from core.settings import Settings
 from core.slugs import category_slug
 
 MODEL_FILE = "model.pt"
-NORM_STATS_FILE = "norm_stats.json"
-METRICS_FILE = "metrics.json"
 LOSS_PLOT_FILE = "loss.png"
 FORECAST_PLOT_FILE = "forecast.png"
 VERSION_FORMAT = "%Y%m%d.%H%M%S"

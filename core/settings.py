@@ -191,6 +191,8 @@ class GatewaySettings(_Section):
     max_connections: PositiveInt
     models_refresh_s: PositiveFloat
     job_timeout_s: PositiveFloat
+    job_poll_s: PositiveFloat = 0.5
+    job_stop_timeout_s: PositiveFloat = 10.0
     retry_after_s: PositiveInt
 
 

@@ -1,9 +1,12 @@
-"""Child processes of `salescast up`: each in its own process group, logged to a file, recorded in a
-pid file, and stopped with every descendant (TorchServe's Java and its Python workers included).
+"""Child processes, supervised one way everywhere: `salescast up`'s services, TorchServe, gateway
+subprocesses of tests and benchmarks, and the gateway's training jobs.
 
-Why process groups and a pid file: Ctrl-C in the terminal reaches only `salescast up`, which then
-stops its children in order; `salescast down` from another shell signals the supervisor through
-the pid file, and still cleans up the recorded children if the supervisor itself was killed.
+Each child starts in a new session (its own process group), with stdout and stderr appended to a
+log file; a stop sends SIGTERM to the group and to every descendant that left it (TorchServe's Java
+and its Python workers), waits a grace period, then SIGKILLs what is left. `wait_ready` polls a
+probe until the child is usable and fails with the child's log tail when it exits or times out.
+A pid file (`salescast up` / `down`) records children by pid and start time, so a reused pid is
+never signalled.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import logging
 import os
 import signal
 import subprocess
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from core.atomic import write_json_atomic
 from core.errors import SalescastError
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,10 @@ log = logging.getLogger(__name__)
 PID_FILE_NAME = "up.json"
 LOG_DIR_NAME = "logs"
 LOG_TAIL_LINES = 15
+READY_POLL_S = 0.2
+
+Probe = Callable[[], "str | None"]
+"""Returns None when the child is ready, else what it still lacks (shown when the wait fails)."""
 
 
 class SupervisorError(SalescastError):
@@ -37,7 +45,7 @@ class SupervisorError(SalescastError):
 
 @dataclass
 class ManagedProcess:
-    """One child started by the supervisor (leader of its own process group)."""
+    """One child started by `start_process` (leader of its own process group)."""
 
     name: str
     popen: subprocess.Popen[bytes]
@@ -52,6 +60,14 @@ class ManagedProcess:
         """The exit code once the process has ended, else None."""
         return self.popen.poll()
 
+    def stop(self, timeout_s: float) -> bool:
+        """Stop the child and its descendants (TERM, then KILL after `timeout_s`); True if it had to kill."""
+        return bool(stop_processes([self], timeout_s))
+
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last lines of the child's log."""
+        return tail(self.log_path, lines)
+
     def to_record(self) -> dict[str, Any]:
         return {"pid": self.pid, "create_time": self.create_time, "log": str(self.log_path)}
 
@@ -62,7 +78,12 @@ def log_dir(run_dir: Path) -> Path:
 
 
 def start_process(
-    name: str, command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    name: str,
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
 ) -> ManagedProcess:
     """Start `command` in a new session (its own process group), stdout+stderr appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,12 +95,42 @@ def start_process(
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=dict(env) if env is not None else None,
+                cwd=cwd,
                 start_new_session=True,
             )
         except OSError as exc:
             raise SupervisorError(f"cannot start {name} ({command[0]}): {exc}") from exc
     log.info("started service=%s pid=%s log=%s", name, popen.pid, log_path)
     return ManagedProcess(name=name, popen=popen, log_path=log_path, create_time=create_time(popen.pid))
+
+
+def wait_ready(
+    process: ManagedProcess, probe: Probe, timeout_s: float, *, poll_s: float = READY_POLL_S
+) -> None:
+    """Poll `probe` until it returns None; `SupervisorError` with the log tail when the process exits
+    or `timeout_s` passes first (an exception from the probe counts as "not answering yet")."""
+    deadline = time.monotonic() + timeout_s
+    waiting_for = "no answer yet"
+    while True:
+        code = process.exited()
+        if code is not None:
+            raise SupervisorError(
+                f"{process.name} exited with code {code} while starting; log {process.log_path}:\n"
+                f"{process.tail()}"
+            )
+        try:
+            problem = probe()
+        except Exception as exc:
+            problem = f"not answering yet ({type(exc).__name__})"
+        if problem is None:
+            return
+        waiting_for = problem
+        if time.monotonic() > deadline:
+            raise SupervisorError(
+                f"{process.name} was not ready within {timeout_s:g} s ({waiting_for}); "
+                f"log {process.log_path}:\n{process.tail()}"
+            )
+        time.sleep(poll_s)
 
 
 def create_time(pid: int) -> float:
@@ -118,15 +169,15 @@ def stop_trees(records: Iterable[tuple[str, int, float | None]], timeout_s: floa
     names whose processes had to be killed.
     """
     trees: dict[str, list[psutil.Process]] = {}
-    for name, pid, create_time in records:
-        tree = _process_tree(pid, create_time)
+    for name, pid, created in records:
+        tree = _process_tree(pid, created)
         if not tree:
             continue
         trees[name] = tree
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         for proc in tree:
-            with contextlib.suppress(psutil.Error):
+            with contextlib.suppress(psutil.Error, OSError):
                 if proc.pid != pid and os.getpgid(proc.pid) != pid:
                     proc.terminate()
     everything = [proc for tree in trees.values() for proc in tree]
@@ -164,16 +215,8 @@ def pid_file(run_dir: Path) -> Path:
 
 
 def write_pid_file(path: Path, record: Mapping[str, Any]) -> None:
-    """Write the pid record atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".up-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the pid record atomically."""
+    write_json_atomic(path, dict(record))
 
 
 def read_pid_file(path: Path) -> dict[str, Any] | None:

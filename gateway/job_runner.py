@@ -1,22 +1,21 @@
-"""Training jobs: a bounded queue and one worker task that trains out of process, then deploys.
+"""Training jobs: a bounded queue and one worker task that runs each job as a `salescast train` process.
 
-Each job runs `python -m salescast --config <job.yaml> train … --no-archive --result-json <file>`
-as an asyncio subprocess (Lightning never loads in the gateway, predictions keep flowing), one job
-at a time (parallel runs would lock the SQLite MLflow store). When it ends, every trained category
-goes through the deploy policy; a deploy is archive → register (workers ready) → set default →
-drain → unregister beyond the kept count (`serving.deploy.deploy_archive`). Every step's outcome is
-written to the durable job store as it happens.
+The process does the whole job — train, decide by the deploy policy, archive, hot-swap into
+TorchServe (`salescast.train_job`) — so Lightning never loads in the gateway and the gateway never
+opens an artifact or an archive. One job runs at a time (parallel runs would lock the SQLite MLflow
+store). While it runs, its progress file (`core.contracts.job_progress`) is mirrored into the
+durable job store, so `GET /api/jobs/{id}` shows each category's state, epoch and losses; when it
+ends, its result file (`core.contracts.job_result`) becomes the job's outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import signal
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,16 +23,16 @@ from typing import Any
 
 import yaml
 
-from core.settings import Settings
-from gateway.deploy_policy import DeployChoice, decide_deploy
+from core import supervisor
+from core.contracts.files import ContractError
+from core.contracts.job_progress import CategoryProgress, read_progress
+from core.contracts.job_result import CategoryResult, read_results
+from core.settings import DeployPolicy, Settings
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.schemas import CategoryOutcome, Job
-from serving.archive import ArchiveInfo, archive_version
-from serving.deploy import deploy_archive
-from serving.management_client import ManagementClient, ManagementError
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"
@@ -48,18 +47,16 @@ class JobRunner:
         settings: Settings,
         store: JobStore,
         registry: ModelRegistry,
-        management: ManagementClient,
         metrics: GatewayMetrics,
     ) -> None:
         self._settings = settings
         self._store = store
         self._registry = registry
-        self._management = management
         self._metrics = metrics
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.gateway.job_queue_size)
         self._active: dict[str, Job] = {}
         self._worker: asyncio.Task[None] | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: supervisor.ManagedProcess | None = None
         self._jobs_dir = settings.paths.run / "jobs"
 
     async def start(self) -> None:
@@ -81,9 +78,9 @@ class JobRunner:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        await self._kill_process()
+        await self._stop_process()
 
-    def submit(self, kind: str, categories: Sequence[str], experiment_name: str, deploy: DeployChoice) -> Job:
+    def submit(self, kind: str, categories: Sequence[str], experiment_name: str, deploy: DeployPolicy) -> Job:
         """Queue a job; 409 when a category is already queued or running, 429 when the queue is full."""
         busy = sorted(
             {category for job in self._active.values() for category in job.categories} & set(categories)
@@ -160,38 +157,15 @@ class JobRunner:
         ]
         job = self._update(job, status="running", started_at=utc_now(), results=outcomes)
         log.info("job=%s running categories=%s", job.job_id, ",".join(job.categories))
-
-        trained, failure = await self._train(job, served)
+        try:
+            results, failure = await self._train(job, served)
+        finally:
+            self._registry.invalidate()  # the job may have switched default versions
+        job = self._current(job)
         if failure is not None:
             self._finish(job, "failed", failure)
             return
-        for index, outcome in enumerate(job.results):
-            result = trained.get(outcome.category)
-            if result is None:
-                outcome = outcome.model_copy(
-                    update={"state": "failed", "failed_step": "training", "error": "no result from training"}
-                )
-            elif result.get("status") != "succeeded":
-                outcome = outcome.model_copy(
-                    update={
-                        "state": "failed",
-                        "failed_step": "training",
-                        "error": result.get("error") or "training failed",
-                        "seconds": result.get("seconds"),
-                    }
-                )
-            else:
-                outcome = outcome.model_copy(
-                    update={
-                        "state": "deploying",
-                        "version": result.get("version"),
-                        "metrics": result.get("metrics"),
-                        "seconds": result.get("seconds"),
-                    }
-                )
-                job = self._replace(job, index, outcome)
-                outcome = await self._deploy(job, outcome)
-            job = self._replace(job, index, outcome)
+        job = self._update(job, results=[_outcome(o, results.get(o.category)) for o in job.results])
         failed = [outcome for outcome in job.results if outcome.state == "failed"]
         if failed:
             summary = "; ".join(
@@ -200,11 +174,6 @@ class JobRunner:
             self._finish(job, "failed", summary)
         else:
             self._finish(job, "succeeded", None)
-
-    def _replace(self, job: Job, index: int, outcome: CategoryOutcome) -> Job:
-        results = list(job.results)
-        results[index] = outcome
-        return self._update(job, results=results)
 
     async def _served_versions(self, categories: Sequence[str]) -> dict[str, str]:
         try:
@@ -215,135 +184,128 @@ class JobRunner:
         wanted = set(categories)
         return {model.category: model.version for model in models.values() if model.category in wanted}
 
-    async def _train(self, job: Job, served: dict[str, str]) -> tuple[dict[str, dict[str, Any]], str | None]:
-        """Run the training subprocess; returns results by category, or a job-level failure message."""
+    async def _train(self, job: Job, served: dict[str, str]) -> tuple[dict[str, CategoryResult], str | None]:
+        """Run the job's process, mirroring its progress; returns results by category, or a job-level
+        failure message."""
         self._jobs_dir.mkdir(parents=True, exist_ok=True)
         config_path = self._jobs_dir / f"{job.job_id}.yaml"
         result_path = self._jobs_dir / f"{job.job_id}.result.json"
+        progress_path = self._jobs_dir / f"{job.job_id}.progress.json"
         log_path = self._jobs_dir / f"{job.job_id}.log"
         config_path.write_text(yaml.safe_dump(self._settings.model_dump(mode="json")), encoding="utf-8")
-        command = training_command(config_path, job.categories, job.experiment_name, result_path, served)
+        command = training_command(
+            config_path,
+            job.categories,
+            job.experiment_name,
+            job.deploy_policy,
+            served,
+            result_path,
+            progress_path,
+        )
+        gateway = self._settings.gateway
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with log_path.open("wb") as log_file:
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-            try:
-                returncode = await asyncio.wait_for(
-                    self._process.wait(), timeout=self._settings.gateway.job_timeout_s
-                )
-            except asyncio.TimeoutError:
-                await self._kill_process()
-                return (
-                    {},
-                    f"training took longer than {self._settings.gateway.job_timeout_s:g} s and was stopped",
-                )
-            except asyncio.CancelledError:
-                await self._kill_process()
-                raise
-            finally:
-                self._process = None
         try:
-            raw = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            tail = _tail(log_path)
-            return {}, f"training process exited with status {returncode} without results: {tail}"
+            self._process = await asyncio.to_thread(
+                supervisor.start_process, f"job-{job.job_id}", command, log_path, env
+            )
+            deadline = time.monotonic() + gateway.job_timeout_s
+            while (returncode := self._process.exited()) is None:
+                self._mirror_progress(job.job_id, progress_path)
+                if time.monotonic() > deadline:
+                    await self._stop_process()
+                    return {}, f"training took longer than {gateway.job_timeout_s:g} s and was stopped"
+                await asyncio.sleep(gateway.job_poll_s)
+            self._mirror_progress(job.job_id, progress_path)
+        except asyncio.CancelledError:
+            await self._stop_process()
+            raise
+        finally:
+            self._process = None
+            config_path.unlink(missing_ok=True)
+            progress_path.unlink(missing_ok=True)
+        try:
+            results = read_results(result_path)
+        except ContractError:
+            return {}, f"training process exited with status {returncode} without results: {_tail(log_path)}"
         finally:
             result_path.unlink(missing_ok=True)
-            config_path.unlink(missing_ok=True)
-        results = {str(item.get("category")): item for item in raw if isinstance(item, dict)}
-        return results, None
+        return {result.category: result for result in results}, None
 
-    async def _deploy(self, job: Job, outcome: CategoryOutcome) -> CategoryOutcome:
-        decision = decide_deploy(job.deploy_policy, outcome.metrics, outcome.served_version_before)
-        log.info(
-            "job=%s category=%s version=%s deploy=%s reason=%s",
-            job.job_id,
-            outcome.category,
-            outcome.version,
-            decision.deploy,
-            decision.reason,
-        )
-        if not decision.deploy:
-            return outcome.model_copy(
-                update={"state": "succeeded", "deployed": False, "deploy_reason": decision.reason}
-            )
-
-        try:
-            archive = await asyncio.to_thread(
-                archive_version, self._settings, outcome.category, outcome.version
-            )
-        except Exception as exc:
-            log.exception("job=%s category=%s archive failed", job.job_id, outcome.category)
-            return self._deploy_failed(outcome, "archive", exc, decision.reason)
-        try:
-            await deploy_archive(self._management, archive, self._settings)
-        except Exception as exc:
-            log.exception("job=%s category=%s deploy failed", job.job_id, outcome.category)
-            await self._drop_unregistered_archive(archive)
-            return self._deploy_failed(outcome, "deploy", exc, decision.reason)
-        finally:
-            self._registry.invalidate()
-        return outcome.model_copy(
-            update={"state": "succeeded", "deployed": True, "deploy_reason": decision.reason}
-        )
-
-    def _deploy_failed(
-        self, outcome: CategoryOutcome, step: str, exc: Exception, reason: str
-    ) -> CategoryOutcome:
-        served = outcome.served_version_before or "none"
-        return outcome.model_copy(
-            update={
-                "state": "failed",
-                "deployed": False,
-                "failed_step": step,
-                "deploy_reason": f"{reason}; the served version ({served}) stays",
-                "error": f"{type(exc).__name__}: {exc}",
-            }
-        )
-
-    async def _drop_unregistered_archive(self, archive: ArchiveInfo) -> None:
-        """An archive TorchServe did not take must not be picked up by the next `serve torchserve`."""
-        try:
-            registered = bool(await self._management.describe(archive.model_name, archive.version))
-        except ManagementError:
-            registered = False  # unknown or unreachable: the served version must stay served after a restart
-        if not registered:
-            path = Path(archive.path)
-            path.unlink(missing_ok=True)
-            log.info("removed unregistered archive %s", path.name)
-
-    async def _kill_process(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
+    def _mirror_progress(self, job_id: str, path: Path) -> None:
+        """Copy the job process's progress into the stored job (only when something changed)."""
+        progress = read_progress(path)
+        job = self._active.get(job_id)
+        if progress is None or job is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        by_category = {entry.category: entry for entry in progress.categories}
+        outcomes = [_live(outcome, by_category.get(outcome.category)) for outcome in job.results]
+        if outcomes != job.results:
+            self._update(job, results=outcomes)
+
+    async def _stop_process(self) -> None:
+        process = self._process
+        if process is not None and process.exited() is None:
+            await asyncio.to_thread(process.stop, self._settings.gateway.job_stop_timeout_s)
+
+
+def _live(outcome: CategoryOutcome, progress: CategoryProgress | None) -> CategoryOutcome:
+    """The outcome while the job runs: state, version, epoch and losses from the progress file."""
+    if progress is None or progress.state in ("queued", "succeeded", "failed"):
+        return outcome
+    return outcome.model_copy(
+        update={
+            "state": progress.state,
+            "version": progress.version or outcome.version,
+            "epoch": progress.epoch,
+            "max_epochs": progress.max_epochs,
+            "train_loss": progress.train_loss,
+            "val_loss": progress.val_loss,
+            "seconds": progress.seconds,
+        }
+    )
+
+
+def _outcome(outcome: CategoryOutcome, result: CategoryResult | None) -> CategoryOutcome:
+    """The final outcome of one category from the job process's result."""
+    if result is None:
+        return outcome.model_copy(
+            update={"state": "failed", "failed_step": "training", "error": "no result from training"}
+        )
+    served = outcome.served_version_before or "none"
+    reason = result.deploy_reason
+    if result.failed_step in ("archive", "deploy") and reason and "stays" not in reason:
+        reason = f"{reason}; the served version ({served}) stays"
+    return outcome.model_copy(
+        update={
+            "state": result.status,
+            "version": result.version,
+            "metrics": result.metrics.model_dump(mode="json") if result.metrics else None,
+            "seconds": result.seconds,
+            "epoch": result.epochs,
+            "deployed": result.deployed,
+            "deploy_reason": reason,
+            "failed_step": result.failed_step if result.status == "failed" else None,
+            "error": result.error or (None if result.status == "succeeded" else "training failed"),
+            "warnings": list(result.warnings),
+        }
+    )
 
 
 def training_command(
     config_path: Path,
     categories: Sequence[str],
     experiment_name: str,
-    result_path: Path,
+    deploy: DeployPolicy,
     served: dict[str, str],
+    result_path: Path,
+    progress_path: Path,
 ) -> list[str]:
     """The `salescast train` command line for one job."""
     command = [sys.executable, "-m", "salescast", "--config", str(config_path), "train"]
     for category in categories:
         command += ["--category", category]
-    command += ["--experiment", experiment_name, "--no-archive", "--result-json", str(result_path)]
+    command += ["--experiment", experiment_name, "--deploy", deploy]
+    command += ["--result-json", str(result_path), "--progress-json", str(progress_path)]
     for category in categories:
         if category in served:
             command += ["--compare-version", f"{category}={served[category]}"]
@@ -351,9 +313,5 @@ def training_command(
 
 
 def _tail(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    lines = [line for line in supervisor.tail(path, lines=50).splitlines() if line.strip()]
     return " | ".join(lines[-5:])[-_LOG_TAIL_CHARS:] or "(empty log)"

@@ -1,8 +1,8 @@
 """What TorchServe serves right now, per category: default version, window size N, test metrics.
 
-N and the metrics are facts of a version, read once from the archive TorchServe loaded
-(`norm_stats.json` / `metrics.json` inside the `.mar`, else the version's artifact folder) and
-cached per (model, version). The default version is refreshed from the management API every
+Everything comes from TorchServe's management API, never from files: the category name, N and the
+metrics are facts of a version, asked once from the version's own handler (the customized describe,
+`core.contracts.served`) and cached per (model, version). The default version is refreshed every
 `gateway.models_refresh_s`, right after a swap, and whenever an inference answer names another
 version — so N always follows the served model, never a config guess.
 """
@@ -10,21 +10,17 @@ version — so N always follows the served model, never a config guess.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from core.artifacts import METRICS_FILE, NORM_STATS_FILE
+from core.contracts.served import ServedVersionInfo
 from core.settings import Settings
 from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
 from serving.management_client import ManagementError, ModelDescription, ModelSummary
 
 log = logging.getLogger(__name__)
-CATEGORIES_FILE = "categories.json"
 _RETRY_UNKNOWN_S = 1.0
 
 
@@ -37,14 +33,24 @@ class ManagementApi(Protocol):
 
     async def describe_all(self, model: str) -> list[ModelDescription]: ...
 
+    async def served_info(self, model: str, version: str) -> ServedVersionInfo: ...
+
 
 @dataclass(frozen=True)
 class VersionFacts:
-    """Immutable facts of one trained version, read from its archive."""
+    """Immutable facts of one trained version, as its handler describes them (None: not known yet)."""
 
     category: str | None
     window_size: int | None
     test_metrics: dict[str, Any] | None
+
+    @classmethod
+    def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
+        metrics = {name: scores.model_dump() for name, scores in info.metrics.items()}
+        return cls(category=info.category, window_size=info.window_size, test_metrics=metrics or None)
+
+
+UNKNOWN_FACTS = VersionFacts(category=None, window_size=None, test_metrics=None)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ class ModelRegistry:
                 for summary in await self._management.list_models():
                     described = await _describe_default(self._management, summary.name)
                     if described:
-                        models[summary.name] = self._served_model(described[0])
+                        models[summary.name] = await self._served_model(described[0])
             except ManagementError as exc:
                 if exc.status_code < 500:
                     raise
@@ -153,7 +159,7 @@ class ModelRegistry:
                     version=description.version,
                     is_default=description.version == default.version,
                     ready_workers=description.ready_workers,
-                    facts=self._facts_for(description),
+                    facts=await self._facts_for(description),
                 )
                 for description in descriptions
             ]
@@ -170,13 +176,6 @@ class ModelRegistry:
                 )
             )
         return described
-
-    def category_of(self, model_name: str) -> str:
-        """Category name of a TorchServe model (its archive's stats, else categories.json, else the slug)."""
-        cached = self._models.get(model_name)
-        if cached is not None:
-            return cached.category
-        return _categories_file(self._settings).get(model_name, model_name)
 
     def _refresh_in_background(self) -> None:
         if self._background is None or self._background.done():
@@ -208,72 +207,32 @@ class ModelRegistry:
                 return model
         return None
 
-    def _served_model(self, description: ModelDescription) -> ServedModel:
-        facts = self._facts_for(description)
-        name = description.name
+    async def _served_model(self, description: ModelDescription) -> ServedModel:
+        facts = await self._facts_for(description)
         return ServedModel(
-            category=facts.category or _categories_file(self._settings).get(name, name),
-            model_name=name,
+            category=facts.category or description.name,
+            model_name=description.name,
             version=description.version,
             window_size=facts.window_size,
             test_metrics=facts.test_metrics,
             ready_workers=description.ready_workers,
         )
 
-    def _facts_for(self, description: ModelDescription) -> VersionFacts:
+    async def _facts_for(self, description: ModelDescription) -> VersionFacts:
+        """The version's facts, asked from its handler once; not cached while it cannot answer
+        (no ready worker yet), so the next refresh asks again."""
         key = (description.name, description.version)
-        if key not in self._facts:
-            self._facts[key] = read_version_facts(
-                self._settings, description.name, description.version, description.url
-            )
+        if key in self._facts:
+            return self._facts[key]
+        if description.ready_workers == 0:
+            return UNKNOWN_FACTS
+        try:
+            info = await self._management.served_info(description.name, description.version)
+        except ManagementError as exc:
+            log.warning("cannot describe model=%s version=%s: %s", description.name, description.version, exc)
+            return UNKNOWN_FACTS
+        self._facts[key] = VersionFacts.from_info(info)
         return self._facts[key]
-
-
-def read_version_facts(settings: Settings, model_name: str, version: str, model_url: Any) -> VersionFacts:
-    """Window size, category and test metrics of a version, from its .mar or its artifact folder."""
-    stats, metrics = _from_archive(settings, model_url)
-    if stats is None:
-        folder = settings.paths.artifacts / model_name / version
-        stats = _read_json(folder / NORM_STATS_FILE)
-        metrics = metrics or _read_json(folder / METRICS_FILE)
-    window = (stats or {}).get("window_size") or (metrics or {}).get("window_size")
-    category = (stats or {}).get("category") or (metrics or {}).get("category")
-    test = (metrics or {}).get("test")
-    if window is None:
-        log.warning("no norm_stats for model=%s version=%s; window size unknown", model_name, version)
-    return VersionFacts(
-        category=str(category) if category else None,
-        window_size=int(window) if window is not None else None,
-        test_metrics=test if isinstance(test, dict) else None,
-    )
-
-
-def _from_archive(settings: Settings, model_url: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    if not isinstance(model_url, str) or not model_url.endswith(".mar"):
-        return None, None
-    path = settings.paths.model_store / Path(model_url).name
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            stats = json.loads(archive.read(NORM_STATS_FILE)) if NORM_STATS_FILE in names else None
-            metrics = json.loads(archive.read(METRICS_FILE)) if METRICS_FILE in names else None
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        log.warning("cannot read archive %s: %s", path, exc)
-        return None, None
-    return stats, metrics
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _categories_file(settings: Settings) -> dict[str, str]:
-    value = _read_json(settings.paths.model_store / CATEGORIES_FILE) or {}
-    return {str(key): str(item) for key, item in value.items()}
 
 
 async def _describe_default(management: ManagementApi, name: str) -> list[ModelDescription]:

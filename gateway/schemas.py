@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.settings import DeployPolicy
+
 FLOAT32_MAX = 3.4028234663852886e38
-DeployChoice = Literal["always", "if_better", "never"]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
 
@@ -171,7 +172,7 @@ class TrainRequest(_Body):
     experiment_name: str | None = Field(
         default=None, min_length=1, max_length=200, description="MLflow experiment; default from config."
     )
-    deploy: DeployChoice | None = Field(
+    deploy: DeployPolicy | None = Field(
         default=None, description="Deploy policy for this job; default `gateway.deploy_policy`."
     )
 
@@ -185,7 +186,7 @@ class TrainRequest(_Body):
 
 class TrainAllRequest(_Body):
     experiment_name: str | None = Field(default=None, min_length=1, max_length=200)
-    deploy: DeployChoice | None = None
+    deploy: DeployPolicy | None = None
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"experiment_name": "nightly", "deploy": "always"}]}
@@ -222,7 +223,22 @@ class CategoryOutcome(BaseModel):
     deploy_reason: str | None = None
     failed_step: Literal["training", "archive", "deploy"] | None = None
     error: str | None = None
-    seconds: float | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Problems that did not stop the deploy (e.g. an old version kept)."
+    )
+    seconds: float | None = Field(
+        default=None, description="Wall time of this category so far (training + deploy)."
+    )
+    epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
+    max_epochs: int | None = Field(
+        default=None, description="Epoch limit (early stopping usually ends sooner)."
+    )
+    train_loss: float | None = Field(
+        default=None, description="Training loss of the last epoch (normalized units)."
+    )
+    val_loss: float | None = Field(
+        default=None, description="Validation loss of the last epoch (normalized units)."
+    )
 
 
 class Job(BaseModel):
@@ -231,7 +247,7 @@ class Job(BaseModel):
     status: JobStatus
     categories: list[str]
     experiment_name: str
-    deploy_policy: DeployChoice
+    deploy_policy: DeployPolicy
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

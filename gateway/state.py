@@ -50,7 +50,7 @@ class GatewayState:
         registry = ModelRegistry(settings, management_reads)
         predictor = Predictor(registry, inference, metrics, gateway.max_instances_per_call)
         job_store = JobStore(settings.paths.jobs_db)
-        job_runner = JobRunner(settings, job_store, registry, management, metrics)
+        job_runner = JobRunner(settings, job_store, registry, metrics)
         return cls(
             settings=settings,
             metrics=metrics,

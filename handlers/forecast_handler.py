@@ -46,10 +46,15 @@ def load_norm_stats(path: Path) -> dict[str, Any]:
     missing = [key for key in REQUIRED_STATS if key not in stats]
     if missing:
         raise ValueError(f"{path.name} lacks {', '.join(missing)}")
-    if not (isinstance(stats["window_size"], int) and stats["window_size"] >= 1):
-        raise ValueError(f"{path.name}: window_size must be a positive integer, got {stats['window_size']!r}")
-    if not (math.isfinite(stats["mean"]) and math.isfinite(stats["std"]) and stats["std"] > 0):
-        raise ValueError(f"{path.name}: mean must be finite and std > 0, got {stats['mean']}, {stats['std']}")
+    window_size = stats["window_size"]
+    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
+        raise ValueError(f"{path.name}: window_size must be a positive integer, got {window_size!r}")
+    for key in ("mean", "std"):
+        value = stats[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{path.name}: {key} must be a finite number, got {value!r}")
+    if stats["std"] <= 0:
+        raise ValueError(f"{path.name}: std must be > 0, got {stats['std']!r}")
     return stats
 
 

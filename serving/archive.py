@@ -10,40 +10,35 @@ removed, oldest first.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
-import json
 import logging
 import os
 import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from core.artifacts import (
-    METRICS_FILE,
     MODEL_FILE,
-    NORM_STATS_FILE,
     is_version,
     latest_version,
     list_versions,
     version_dir,
 )
-from core.atomic import write_json_atomic
+from core.contracts.category_index import read_category_index, record_category
+from core.contracts.files import ContractError
+from core.contracts.manifest import MANIFEST_FILE, read_manifest
+from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.errors import SalescastError
 from core.settings import Settings
-from core.slugs import SlugError, category_slug
+from core.slugs import category_slug
 
 logger = logging.getLogger(__name__)
 
-CATEGORIES_FILE = "categories.json"
 MODEL_CONFIG_FILE = "model-config.yaml"
 HANDLER_MODULE = "handlers.forecast_handler"
 _ARCHIVE_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)-(?P<version>\d{8}\.\d{6})\.mar$")
@@ -115,9 +110,18 @@ def archive_version(settings: Settings, category: str, version: str | None = Non
         known = ", ".join(list_versions(settings, category)) or "none"
         raise ArchiveError(f"category {category!r} has no version {version!r} (trained versions: {known})")
     source = version_dir(settings, category, version)
-    missing = [name for name in (MODEL_FILE, NORM_STATS_FILE, METRICS_FILE) if not (source / name).is_file()]
-    if missing:
-        raise ArchiveError(f"{source} is incomplete: {', '.join(missing)} missing")
+    if not (source / MODEL_FILE).is_file():
+        raise ArchiveError(f"{source} is incomplete: {MODEL_FILE} missing")
+    try:  # what goes into the archive must be what the handler and the gateway can read
+        manifest = read_manifest(source)
+        read_metrics(source)
+    except ContractError as exc:
+        raise ArchiveError(f"cannot archive {category!r} {version}: {exc}") from exc
+    if manifest.category != category or manifest.version != version:
+        raise ArchiveError(
+            f"{source / MANIFEST_FILE} describes {manifest.category!r} {manifest.version}, "
+            f"not {category!r} {version}"
+        )
     store = settings.paths.model_store
     store.mkdir(parents=True, exist_ok=True)
     target = store / archive_file_name(slug, version)
@@ -129,7 +133,7 @@ def archive_version(settings: Settings, category: str, version: str | None = Non
             model_name=slug,
             version=version,
             model_file=source / MODEL_FILE,
-            extra_files=[source / NORM_STATS_FILE, source / METRICS_FILE],
+            extra_files=[source / MANIFEST_FILE, source / METRICS_FILE],
             config_file=config_path,
             workdir=workdir,
         )
@@ -195,46 +199,6 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-# ---- categories.json ----------------------------------------------------------------------------
-
-
-@contextmanager
-def _locked(store: Path) -> Iterator[None]:
-    """Serialize read-modify-write of categories.json between processes archiving at once."""
-    with (store / f".{CATEGORIES_FILE}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def read_categories(store: Path) -> dict[str, str]:
-    """slug → category recorded in the model store (empty when nothing was archived yet)."""
-    path = store / CATEGORIES_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArchiveError(f"{path} is not valid JSON ({exc}); delete it and archive again") from None
-    if not isinstance(data, dict):
-        raise ArchiveError(f"{path} must map model names to categories")
-    return {str(slug): str(category) for slug, category in data.items()}
-
-
-def record_category(store: Path, slug: str, category: str) -> None:
-    """Add slug → category to categories.json (atomically), refusing two categories on one slug."""
-    with _locked(store):
-        mapping = read_categories(store)
-        if mapping.get(slug, category) != category:
-            raise SlugError(f"categories {mapping[slug]!r} and {category!r} both map to model name {slug!r}")
-        if mapping.get(slug) == category:
-            return
-        mapping[slug] = category
-        write_json_atomic(store / CATEGORIES_FILE, dict(sorted(mapping.items())))
-
-
 # ---- listing and pruning ------------------------------------------------------------------------
 
 
@@ -243,7 +207,7 @@ def list_archives(settings: Settings) -> list[ArchiveInfo]:
     store = settings.paths.model_store
     if not store.is_dir():
         return []
-    categories = read_categories(store)
+    categories = read_category_index(store)
     archives = []
     for path in store.iterdir():
         match = _ARCHIVE_NAME.match(path.name)
@@ -272,7 +236,8 @@ def prune_archives(settings: Settings, model_name: str) -> list[Path]:
 
 
 def trained_categories(settings: Settings) -> list[str]:
-    """Categories that have at least one complete version under `paths.artifacts` (names from norm_stats)."""
+    """Categories that have at least one complete version under `paths.artifacts` (names from the
+    newest version's manifest)."""
     root = settings.paths.artifacts
     if not root.is_dir():
         return []
@@ -281,12 +246,15 @@ def trained_categories(settings: Settings) -> list[str]:
         versions = sorted(
             entry
             for entry in folder.iterdir()
-            if entry.is_dir() and is_version(entry.name) and (entry / NORM_STATS_FILE).is_file()
+            if entry.is_dir() and is_version(entry.name) and (entry / MANIFEST_FILE).is_file()
         )
         if not versions:
             continue
-        stats = json.loads((versions[-1] / NORM_STATS_FILE).read_text(encoding="utf-8"))
-        category = stats.get("category")
-        if isinstance(category, str) and category_slug(category) == folder.name:
+        try:
+            category = read_manifest(versions[-1]).category
+        except ContractError as exc:
+            logger.warning("skipping %s: %s", folder, exc)
+            continue
+        if category_slug(category) == folder.name:
             categories.append(category)
     return categories

@@ -9,16 +9,13 @@ unregistered. `salescast train --deploy` and the gateway's jobs both call `deplo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
 
-from core.artifacts import NORM_STATS_FILE
 from core.errors import SalescastError
 from core.settings import Settings
 from serving.archive import ArchiveInfo
@@ -154,7 +151,13 @@ async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Set
     """
     if settings.torchserve.warmup_requests == 0:
         return
-    body = {"sales": [0.0] * _window_size(archive)}
+    try:
+        window_size = (await client.served_info(archive.model_name, archive.version)).window_size
+    except ManagementError as exc:
+        raise DeployError(
+            f"{archive.model_name} version {archive.version} cannot describe itself: {exc}"
+        ) from exc
+    body = {"sales": [0.0] * window_size}
     url = f"{settings.torchserve.inference_base_url}/predictions/{archive.model_name}/{archive.version}"
     try:
         async with httpx.AsyncClient(timeout=settings.archive.response_timeout_s) as http:
@@ -171,15 +174,6 @@ async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Set
             "the previous version keeps serving"
         ) from exc
     logger.info("warmed up category=%s version=%s", archive.category, archive.version)
-
-
-def _window_size(archive: ArchiveInfo) -> int:
-    """The window size N recorded in the archive's norm_stats.json."""
-    try:
-        with zipfile.ZipFile(archive.path) as mar:
-            return int(json.loads(mar.read(NORM_STATS_FILE))["window_size"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise DeployError(f"{archive.path} has no readable norm_stats.json: {exc}") from exc
 
 
 def _beyond_keep(registered: list[str], default: str, keep: int) -> list[str]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from core.contracts.files import ContractError
+from core.contracts.served import ServedVersionInfo, parse_served_info
 from core.errors import SalescastError
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,24 @@ class ManagementClient:
         """One version (or the default version when `version` is None) of `model`."""
         path = f"/models/{model}" if version is None else f"/models/{model}/{version}"
         return [ModelDescription.from_json(item) for item in await self._request("GET", path)]
+
+    async def served_info(self, model: str, version: str) -> ServedVersionInfo:
+        """What the version's handler says about itself (category, window size, test metrics).
+
+        TorchServe forwards `?customized=true` to a worker of that version (per version only: `/all`
+        ignores it), so the version must have a ready worker. A handler that gives no valid answer
+        is a `ManagementError` 502 naming the model.
+        """
+        data = await self._request("GET", f"/models/{model}/{version}", params={"customized": "true"})
+        where = f"{self.base_url}/models/{model}/{version}?customized=true"
+        entry = data[0] if isinstance(data, list) and data else {}
+        raw = entry.get("customizedMetadata") if isinstance(entry, dict) else None
+        if raw is None:
+            raise ManagementError(502, f"{where} answered without customizedMetadata")
+        try:
+            return parse_served_info(raw, where)
+        except ContractError as exc:
+            raise ManagementError(502, str(exc)) from exc
 
     async def describe_all(self, model: str) -> list[ModelDescription]:
         """Every registered version of `model`."""

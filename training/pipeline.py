@@ -8,14 +8,13 @@ it and renamed at the end; a failed category leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,14 +26,16 @@ from lightning.pytorch.callbacks import Callback
 from core.artifacts import (
     FORECAST_PLOT_FILE,
     LOSS_PLOT_FILE,
-    METRICS_FILE,
     MODEL_FILE,
-    NORM_STATS_FILE,
     category_dir,
     latest_version,
     new_version,
     version_dir,
 )
+from core.contracts.files import ContractError
+from core.contracts.job_result import CategoryResult
+from core.contracts.manifest import VersionManifest, read_manifest, write_manifest
+from core.contracts.metrics import ForecastScores, VersionMetrics, write_metrics
 from core.errors import SalescastError
 from core.sales_data import file_sha256, get_category, load_daily_sales
 from core.sample_data import ensure_sample_data
@@ -50,7 +51,7 @@ from training.windows import CategoryWindows, FloatArray, NormStats, make_catego
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["succeeded", "failed"]
+EventState = Literal["training", "succeeded", "failed"]
 
 _VERSION_WAIT_S = 3.0  # longest wait for the clock to pass the newest existing version
 
@@ -59,22 +60,24 @@ class TrainingError(SalescastError):
     """A training request cannot be carried out (e.g. a comparison with a version that does not exist)."""
 
 
-@dataclass
-class CategoryResult:
-    """Outcome of one category's training; `to_dict()` is what `--result-json` writes."""
+@dataclass(frozen=True)
+class TrainingEvent:
+    """What a progress listener hears: a category started, finished an epoch, succeeded or failed."""
 
     category: str
-    status: Status
-    version: str | None
-    artifact_dir: Path | None
-    metrics: dict[str, Any] | None
-    error: str | None
-    seconds: float
+    state: EventState
+    version: str | None = None
+    epoch: int | None = None
+    max_epochs: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["artifact_dir"] = str(self.artifact_dir) if self.artifact_dir is not None else None
-        return data
+
+Listener = Callable[[TrainingEvent], None]
+
+
+def _ignore(event: TrainingEvent) -> None:
+    """The default listener."""
 
 
 def resolve_data_path(settings: Settings, data_path: Path | None = None) -> Path:
@@ -96,13 +99,15 @@ def train_categories(
     *,
     data_path: Path | None = None,
     compare_versions: Mapping[str, str] | None = None,
+    listener: Listener = _ignore,
 ) -> list[CategoryResult]:
     """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
 
     `compare_versions` maps a category to an existing version whose model is also scored on the
-    new test days (`metrics["served_version"]`, `metrics["test"]["served"]`; when that version cannot
-    be scored the new one is still saved, with `metrics["served_error"]`). Problems with the
+    new test days (`metrics.served_version`, `metrics.test["served"]`; when that version cannot
+    be scored the new one is still saved, with `metrics.served_error`). Problems with the
     whole file or the tracking store raise; problems of one category land in its result.
+    `listener` hears every category start, epoch and end (the job's progress file).
     """
     compare = dict(compare_versions or {})
     stray = sorted(set(compare) - set(categories))
@@ -115,6 +120,7 @@ def train_categories(
     results = []
     for category in categories:
         start = time.monotonic()
+        listener(TrainingEvent(category, "training", max_epochs=settings.training.max_epochs))
         try:
             series = get_category(sales, category)
             result = _train_category(
@@ -123,14 +129,16 @@ def train_categories(
                 tracker,
                 data_info,
                 compare.get(category),
+                listener,
             )
         except Exception as exc:  # one category must not stop the others; the error is in its result
             if not isinstance(exc, SalescastError):
                 logger.exception("training failed category=%s", category)
             message = str(exc) or type(exc).__name__
             logger.error("training failed category=%s error=%s", category, message)
-            result = CategoryResult(category, "failed", None, None, None, message, 0.0)
-        result.seconds = round(time.monotonic() - start, 3)
+            result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
+        result = result.model_copy(update={"seconds": round(time.monotonic() - start, 3)})
+        listener(TrainingEvent(category, result.status, version=result.version))
         results.append(result)
     return results
 
@@ -141,6 +149,7 @@ def _train_category(
     tracker: Tracker,
     data_info: Mapping[str, str],
     compare_version: str | None,
+    listener: Listener,
 ) -> CategoryResult:
     category = windows.category
     version, staging = _claim_version(settings, category)
@@ -157,15 +166,15 @@ def _train_category(
             len(windows.test),
         )
         run.log_params(_run_params(settings, windows, data_info, version))
-        history = LossHistory(run, category, version, settings.training.max_epochs)
+        history = LossHistory(run, category, version, settings.training.max_epochs, listener)
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
             best = fit_category(windows, settings, Path(checkpoints), callbacks=[history])
         export_torchscript(best.model, staging / MODEL_FILE)
         scripted = load_torchscript(staging / MODEL_FILE)
         served = _compare(settings, windows, compare_version, version) if compare_version else None
         metrics, forecasts = _evaluate(windows, scripted, served, version)
-        _write_json(staging / NORM_STATS_FILE, _norm_stats(windows, settings, data_info, version))
-        _write_json(staging / METRICS_FILE, metrics)
+        write_manifest(staging, _manifest(windows, settings, data_info, version))
+        write_metrics(staging, metrics)
         title = f"{category} · {version}"
         plot_loss(history.train_loss, history.val_loss, staging / LOSS_PLOT_FILE, f"Loss · {title}")
         plot_forecast(
@@ -176,7 +185,7 @@ def _train_category(
             staging / FORECAST_PLOT_FILE,
             f"Test segment · {title}",
         )
-        run.log_metrics(flatten_metrics(metrics["test"]))
+        run.log_metrics(flatten_metrics(metrics.test))
         run.log_artifacts(staging)
         run.finish(succeeded=True)
         final = version_dir(settings, category, version)
@@ -186,28 +195,37 @@ def _train_category(
         if run is not None:
             run.finish(succeeded=False)
         raise
-    test = metrics["test"]
     logger.info(
         "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f "
         "seasonal_naive_rmse=%.2f",
         category,
         version,
         len(history.val_loss),
-        test["model"]["rmse"],
-        test["naive"]["rmse"],
-        test["seasonal_naive"]["rmse"],
+        metrics.rmse("model"),
+        metrics.rmse("naive"),
+        metrics.rmse("seasonal_naive"),
     )
-    return CategoryResult(category, "succeeded", version, final, metrics, None, 0.0)
+    return CategoryResult(
+        category=category,
+        status="succeeded",
+        version=version,
+        artifact_dir=str(final),
+        metrics=metrics,
+        epochs=len(history.val_loss),
+    )
 
 
 class LossHistory(Callback):
     """Per-epoch train/val loss: kept for the plot, sent to MLflow, logged as one progress line."""
 
-    def __init__(self, run: TrackedRun, category: str, version: str, max_epochs: int) -> None:
+    def __init__(
+        self, run: TrackedRun, category: str, version: str, max_epochs: int, listener: Listener = _ignore
+    ) -> None:
         self.run = run
         self.category = category
         self.version = version
         self.max_epochs = max_epochs
+        self.listener = listener
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
 
@@ -227,6 +245,17 @@ class LossHistory(Callback):
             self.max_epochs,
             train_loss,
             val_loss,
+        )
+        self.listener(
+            TrainingEvent(
+                self.category,
+                "training",
+                version=self.version,
+                epoch=epoch,
+                max_epochs=self.max_epochs,
+                train_loss=train_loss,
+                val_loss=val_loss if math.isfinite(val_loss) else None,
+            )
         )
 
 
@@ -250,12 +279,12 @@ def served_forecast(settings: Settings, windows: CategoryWindows, version: str) 
     """Test-day forecasts (sales units) of an existing version, from its own model.pt and norm_stats."""
     folder = version_dir(settings, windows.category, version)
     try:
-        stats_file = json.loads((folder / NORM_STATS_FILE).read_text(encoding="utf-8"))
-        stats = NormStats(mean=float(stats_file["mean"]), std=float(stats_file["std"]))
-        inputs = window_inputs(windows.values, windows.test, int(stats_file["window_size"]))
+        manifest = read_manifest(folder)
+        stats = NormStats(mean=manifest.mean, std=manifest.std)
+        inputs = window_inputs(windows.values, windows.test, manifest.window_size)
         model = load_torchscript(folder / MODEL_FILE)
         return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, ContractError, RuntimeError) as exc:
         raise TrainingError(
             f"cannot score version {version!r} of {windows.category!r} on the new test days ({folder}): {exc}"
         ) from exc
@@ -266,11 +295,11 @@ def _evaluate(
     model: torch.nn.Module,
     served: tuple[str, FloatArray | str] | None,
     version: str,
-) -> tuple[dict[str, Any], dict[str, FloatArray]]:
+) -> tuple[VersionMetrics, dict[str, FloatArray]]:
     """Test metrics of the model, every baseline and the served version, on the same target days.
 
     `served` is `(version, forecast)`, or `(version, error message)` when that version could not be
-    scored: the new version is still saved, with `served_error` instead of `test.served`.
+    scored: the new version is still saved, with `served_error` instead of `test["served"]`.
     """
     stats = windows.stats
     forecasts: dict[str, FloatArray] = {
@@ -282,40 +311,45 @@ def _evaluate(
         forecasts["served"] = served[1]
     actual = windows.targets("test")
     dates = windows.target_dates("test")
-    metrics: dict[str, Any] = {
-        "category": windows.category,
-        "version": version,
-        "window_size": windows.window_size,
-        "n_test": len(actual),
-        "test_start": _day(dates[0]),
-        "test_end": _day(dates[-1]),
-        "test": {
-            name: evaluate(actual, forecast, windows.training_days) for name, forecast in forecasts.items()
+    metrics = VersionMetrics(
+        category=windows.category,
+        version=version,
+        window_size=windows.window_size,
+        n_test=len(actual),
+        test_start=_day(dates[0]),
+        test_end=_day(dates[-1]),
+        test={
+            name: ForecastScores(**_finite_scores(evaluate(actual, forecast, windows.training_days)))
+            for name, forecast in forecasts.items()
         },
-    }
-    if served is not None:
-        metrics["served_version"] = served[0]
-        if isinstance(served[1], str):
-            metrics["served_error"] = served[1]
+        served_version=served[0] if served is not None else None,
+        served_error=served[1] if served is not None and isinstance(served[1], str) else None,
+    )
     return metrics, forecasts
 
 
-def _norm_stats(
+def _finite_scores(scores: Mapping[str, float]) -> dict[str, float | None]:
+    """Undefined metrics (a zero MASE/RMSSE scale) are NaN here and null in the file."""
+    return {name: value if math.isfinite(value) else None for name, value in scores.items()}
+
+
+def _manifest(
     windows: CategoryWindows, settings: Settings, data_info: Mapping[str, str], version: str
-) -> dict[str, Any]:
-    return {
-        "category": windows.category,
-        "slug": category_slug(windows.category),
-        "version": version,
-        "window_size": windows.window_size,
-        "mean": windows.stats.mean,
-        "std": windows.stats.std,
-        "fill_policy": settings.data.fill_policy,
-        "train_start": _day(windows.train_start),
-        "train_end": _day(windows.train_end),
-        "last_date": _day(windows.dates[-1]),
-        **data_info,
-    }
+) -> VersionManifest:
+    return VersionManifest(
+        category=windows.category,
+        slug=category_slug(windows.category),
+        version=version,
+        window_size=windows.window_size,
+        mean=windows.stats.mean,
+        std=windows.stats.std,
+        fill_policy=settings.data.fill_policy,
+        train_start=_day(windows.train_start),
+        train_end=_day(windows.train_end),
+        last_date=_day(windows.dates[-1]),
+        data_file=data_info["data_file"],
+        data_sha256=data_info["data_sha256"],
+    )
 
 
 def _run_params(
@@ -361,21 +395,6 @@ def _claim_version(settings: Settings, category: str) -> tuple[str, Path]:
                 f"the clock's {version}; check the system clock or remove that version"
             )
         time.sleep(0.2)
-
-
-def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(_finite(payload), indent=2) + "\n", encoding="utf-8")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: undefined metrics (a zero MASE/RMSSE scale) are written as null."""
-    if isinstance(value, Mapping):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, float | np.floating) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 def _day(stamp: Any) -> str:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.contracts.metrics import ForecastScores
 from core.errors import SalescastError
 from core.settings import MlflowSettings
 
@@ -134,10 +135,11 @@ class TrackedRun:
             logger.warning("could not mark MLflow run %s as FAILED", self.run_id, exc_info=True)
 
 
-def flatten_metrics(test_metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """`{"model": {"rmse": …}}` → `{"test_model_rmse": …}` for MLflow."""
+def flatten_metrics(test_metrics: Mapping[str, ForecastScores]) -> dict[str, float]:
+    """`{"model": ForecastScores(rmse=…)}` → `{"test_model_rmse": …}` for MLflow (undefined ones left out)."""
     return {
-        f"test_{forecaster}_{name}": value
-        for forecaster, values in test_metrics.items()
-        for name, value in values.items()
+        f"test_{forecaster}_{name}": float(value)
+        for forecaster, scores in test_metrics.items()
+        for name, value in scores.model_dump().items()
+        if isinstance(value, int | float)
     }

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
-DeployChoice = Literal["always", "if_better", "never"]
 FINISHED_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 
 

@@ -17,9 +17,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.errors import SalescastError
-from core.settings import Settings
+from core.settings import DeployPolicy, Settings
 from ui.api_models import (
-    DeployChoice,
     Forecast,
     Health,
     History,
@@ -107,7 +106,7 @@ class GatewayClient:
         return self._call("POST", "/api/predict", Prediction, json=body)
 
     def train(
-        self, categories: Sequence[str], experiment_name: str | None, deploy: DeployChoice | None
+        self, categories: Sequence[str], experiment_name: str | None, deploy: DeployPolicy | None
     ) -> JobAccepted:
         """Queue a training job for `categories`; the answer holds the job id to poll."""
         body: dict[str, Any] = {"categories": list(categories)}
@@ -115,7 +114,7 @@ class GatewayClient:
             "POST", "/api/train", JobAccepted, json=_with_options(body, experiment_name, deploy)
         )
 
-    def train_all(self, experiment_name: str | None, deploy: DeployChoice | None) -> JobAccepted:
+    def train_all(self, experiment_name: str | None, deploy: DeployPolicy | None) -> JobAccepted:
         """Queue a training job for every category of the data."""
         body = _with_options({}, experiment_name, deploy)
         return self._call("POST", "/api/train_all", JobAccepted, json=body)
@@ -237,7 +236,7 @@ def _segment(value: str) -> str:
 
 
 def _with_options(
-    body: dict[str, Any], experiment_name: str | None, deploy: DeployChoice | None
+    body: dict[str, Any], experiment_name: str | None, deploy: DeployPolicy | None
 ) -> dict[str, Any]:
     if experiment_name and experiment_name.strip():
         body["experiment_name"] = experiment_name.strip()

@@ -15,7 +15,8 @@ from typing import cast
 import gradio as gr
 import pandas as pd
 
-from ui.api_models import DeployChoice, Job
+from core.settings import DeployPolicy
+from ui.api_models import Job
 from ui.formatting import (
     JOBS_COLUMNS,
     METRICS_COLUMNS,
@@ -59,7 +60,7 @@ class TrainHandlers:
         deploy: str | None,
     ) -> StartView:
         """Queue the job; returns its id and the first view of it (the timer starts polling)."""
-        policy = None if deploy in (None, "", GATEWAY_DEFAULT) else cast(DeployChoice, deploy)
+        policy = None if deploy in (None, "", GATEWAY_DEFAULT) else cast(DeployPolicy, deploy)
         if not all_categories and not categories:
             text = "Choose at least one category, or tick “All categories”."
             return "", message_html("error", text), *self._blank_view()

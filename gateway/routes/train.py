@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
-from core.settings import Settings
-from gateway.deploy_policy import DeployChoice
+from core.settings import DeployPolicy, Settings
 from gateway.deps import ApiKeyDep, HistoryDep, JobRunnerDep, SettingsDep
 from gateway.errors import InputError
 from gateway.history import HistoryCache
@@ -54,7 +53,7 @@ def _submit(
     kind: str,
     categories: list[str],
     experiment_name: str | None,
-    deploy: DeployChoice | None,
+    deploy: DeployPolicy | None,
     runner: JobRunnerDep,
     settings: Settings,
 ) -> JobAccepted:

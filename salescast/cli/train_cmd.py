@@ -1,26 +1,21 @@
 """`salescast train` — train one CNN-LSTM per category, print a summary, archive (and deploy) the results.
 
-Torch, Lightning, MLflow and the serving modules are imported inside the handler so
-`salescast --help` stays fast.
+The work is `salescast.train_job.run_train_job`; torch, Lightning, MLflow and the serving modules are
+imported inside the handler so `salescast --help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO, get_args
 
+from core.contracts.job_result import CategoryResult, write_results
 from core.errors import SalescastError
-from core.settings import Settings
-
-if TYPE_CHECKING:
-    from serving.archive import ArchiveInfo
-    from training.pipeline import CategoryResult
+from core.settings import DeployPolicy, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +49,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-epochs", type=int, metavar="N", help="override training.max_epochs")
     parser.add_argument("--no-archive", action="store_true", help="do not build .mar archives after training")
     parser.add_argument(
-        "--deploy", action="store_true", help="register the new archives with the running TorchServe"
+        "--deploy",
+        nargs="?",
+        const="always",
+        choices=get_args(DeployPolicy),
+        metavar="POLICY",
+        help="archive and hot-swap into the running TorchServe: `always` (the default when no POLICY is "
+        "given), `if_better` (beats seasonal naive and the served version) or `never`",
     )
     parser.add_argument(
         "--compare-version",
@@ -65,6 +66,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--result-json", type=Path, metavar="PATH", help="write the per-category results as JSON"
+    )
+    parser.add_argument(
+        "--progress-json",
+        type=Path,
+        metavar="PATH",
+        help="keep a JSON file of each category's state, epoch and losses up to date while training",
     )
     parser.add_argument("--date-column", metavar="NAME", help="override data.date_column")
     parser.add_argument("--category-column", metavar="NAME", help="override data.category_column")
@@ -78,24 +85,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     compare = parse_compare_versions(args.compare_version)
     settings = _apply_overrides(args, settings)
 
-    from training.pipeline import available_categories, train_categories
+    from salescast.train_job import run_train_job
+    from training.pipeline import available_categories
 
     categories = args.categories or available_categories(settings, args.data)
-    experiment = args.experiment or settings.mlflow.experiment
-    results = train_categories(
-        categories, experiment, settings, data_path=args.data, compare_versions=compare
+    results = run_train_job(
+        settings,
+        categories,
+        args.experiment or settings.mlflow.experiment,
+        data_path=args.data,
+        compare_versions=compare,
+        archive=not args.no_archive,
+        deploy_policy=args.deploy,
+        progress_path=args.progress_json,
     )
     if args.result_json:
         write_results(args.result_json, results)
     print_summary(results, sys.stdout)
-    ok = all(result.status == "succeeded" for result in results)
-    succeeded = [result for result in results if result.status == "succeeded"]
-    if not args.no_archive and succeeded:
-        archives, archived_ok = _archive(settings, succeeded)
-        ok = ok and archived_ok
-        if args.deploy and archives:
-            ok = _deploy(settings, archives) and ok
-    return 0 if ok else 1
+    return 0 if all(result.status == "succeeded" for result in results) else 1
 
 
 def parse_compare_versions(values: Sequence[str]) -> dict[str, str]:
@@ -125,14 +132,6 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     return settings.with_overrides(overrides) if overrides else settings
 
 
-def write_results(path: Path, results: Sequence[CategoryResult]) -> None:
-    """The list of `CategoryResult.to_dict()`, written atomically (the gateway's job runner reads it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps([result.to_dict() for result in results], indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def print_summary(results: Sequence[CategoryResult], out: TextIO) -> None:
     """One row per category: status, version, seconds, test RMSE and MAE of the model and each baseline."""
     header = ["category", "status", "version", "seconds"]
@@ -141,9 +140,9 @@ def print_summary(results: Sequence[CategoryResult], out: TextIO) -> None:
     rows = [header]
     for result in results:
         row = [result.category, result.status, result.version or "-", f"{result.seconds:.1f}"]
-        test = (result.metrics or {}).get("test", {})
+        test = result.metrics.test if result.metrics else {}
         for metric in ("rmse", "mae"):
-            row += [_number(test.get(name, {}).get(metric)) for name in SUMMARY_FORECASTERS]
+            row += [_number(getattr(test.get(name), metric, None)) for name in SUMMARY_FORECASTERS]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
@@ -152,52 +151,15 @@ def print_summary(results: Sequence[CategoryResult], out: TextIO) -> None:
         )
     for result in results:
         if result.error:
-            out.write(f"{result.category}: {result.error}\n")
+            out.write(f"{result.category}: {result.failed_step or 'training'} failed: {result.error}\n")
+        elif result.deployed is not None:
+            done = f"deployed {result.version}" if result.deployed else f"{result.version} not deployed"
+            out.write(f"{result.category}: {done} ({result.deploy_reason})\n")
+        elif result.archive:
+            out.write(f"{result.category}: archived {result.archive}\n")
+        for warning in result.warnings:
+            out.write(f"{result.category}: warning: {warning}\n")
 
 
 def _number(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else "-"
-
-
-def _archive(settings: Settings, results: Sequence[CategoryResult]) -> tuple[list[ArchiveInfo], bool]:
-    from serving.archive import archive_version
-
-    archives: list[ArchiveInfo] = []
-    ok = True
-    for result in results:
-        try:
-            archive = archive_version(settings, result.category, result.version)
-        except SalescastError as exc:
-            print(f"{result.category}: archiving failed: {exc}", file=sys.stderr)
-            ok = False
-            continue
-        archives.append(archive)
-        print(f"{result.category}: archived {archive.path}")
-    return archives, ok
-
-
-def _deploy(settings: Settings, archives: Sequence[ArchiveInfo]) -> bool:
-    from serving.deploy import deploy_archive
-    from serving.management_client import ManagementClient
-
-    url = settings.torchserve.management_base_url
-
-    async def deploy_all() -> bool:
-        ok = True
-        async with ManagementClient(url) as client:
-            for archive in archives:
-                try:
-                    result = await deploy_archive(client, archive, settings)
-                except SalescastError as exc:
-                    print(f"{archive.category}: deploying to {url} failed: {exc}", file=sys.stderr)
-                    ok = False
-                    continue
-                removed = ", ".join(result.unregistered) or "none"
-                print(
-                    f"{archive.category}: deployed {result.model_name} version {result.version} to {url} "
-                    f"(previous default {result.previous_default or 'none'}, unregistered {removed}, "
-                    f"{result.seconds:.1f} s)"
-                )
-        return ok
-
-    return asyncio.run(deploy_all())

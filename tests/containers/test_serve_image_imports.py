@@ -1,8 +1,10 @@
-"""The serve image installs only a few packages: prove `salescast serve torchserve` needs no more.
+"""The serve image installs the project with its `serve` extra only: prove `salescast serve torchserve`
+needs no more.
 
-The test reads the packages Dockerfile.serve installs, expands them to every distribution they pull
-in (from this venv's metadata), and imports the serve command's modules in a fresh interpreter that
-refuses any other third-party module — as the image would, with an ImportError at start.
+The test reads what Dockerfile.serve installs (the project's base dependencies plus the `serve` extra
+from pyproject.toml), expands them to every distribution they pull in (from this venv's metadata),
+and imports the serve command's modules in a fresh interpreter that refuses any other third-party
+module — as the image would, with an ImportError at start.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import subprocess
 import sys
 from importlib import metadata
 
+import tomllib
 from packaging.requirements import Requirement
 
 from tests.containers.conftest import REPO_ROOT
 
-PROJECT_PACKAGES = {"salescast", "core", "serving", "handlers"}  # what Dockerfile.serve COPYs
+PROJECT_PACKAGES = {"salescast", "core", "serving", "handlers", "configs"}  # what Dockerfile.serve COPYs
 SERVE_MODULES = ("salescast.torchserve_entry", "serving.torchserve_process", "handlers.forecast_handler")
 
 _PROBE = """
@@ -39,14 +42,12 @@ print("ok")
 
 
 def _serve_requirements() -> list[str]:
-    """Distribution names in the quoted arguments of Dockerfile.serve's `pip install` commands."""
-    text = (REPO_ROOT / "Dockerfile.serve").read_text().replace("\\\n", " ")
-    names: list[str] = []
-    for command in re.findall(r"pip install ([^&\n]*)", text):
-        for spec in re.findall(r'"([^"]+)"', command):
-            if not spec.startswith("$"):
-                names.append(Requirement(re.sub(r"\$\{\w+\}", "0", spec)).name)
-    return names
+    """Distribution names Dockerfile.serve installs: torch, then the project with its `serve` extra."""
+    dockerfile = (REPO_ROOT / "Dockerfile.serve").read_text()
+    assert 'pip install ".[serve]"' in dockerfile, "Dockerfile.serve must install the project's serve extra"
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    specs = ["torch", *project["dependencies"], *project["optional-dependencies"]["serve"]]
+    return [Requirement(spec).name for spec in specs]
 
 
 def _closure(names: list[str]) -> set[str]:

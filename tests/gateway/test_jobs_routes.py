@@ -60,7 +60,7 @@ def test_same_category_twice_is_409(client: TestClient) -> None:
 
 def _runner(settings: Settings) -> JobRunner:
     store = JobStore(settings.paths.jobs_db)
-    return JobRunner(settings, store, ModelRegistry(settings, None), None, GatewayMetrics())  # type: ignore[arg-type]
+    return JobRunner(settings, store, ModelRegistry(settings, None), GatewayMetrics())  # type: ignore[arg-type]
 
 
 def test_queue_full_is_429_with_retry_after(tmp_path: Path) -> None:
@@ -82,7 +82,13 @@ def test_queue_full_is_429_with_retry_after(tmp_path: Path) -> None:
 
 def test_training_command_runs_the_cli_out_of_process(tmp_path: Path) -> None:
     command = training_command(
-        tmp_path / "c.yaml", ["Beauty", "Clothing"], "exp", tmp_path / "r.json", {"Beauty": "20261125.090000"}
+        tmp_path / "c.yaml",
+        ["Beauty", "Clothing"],
+        "exp",
+        "if_better",
+        {"Beauty": "20261125.090000"},
+        tmp_path / "r.json",
+        tmp_path / "p.json",
     )
     assert command[1:5] == ["-m", "salescast", "--config", str(tmp_path / "c.yaml")]
     assert command[5:] == [
@@ -93,9 +99,12 @@ def test_training_command_runs_the_cli_out_of_process(tmp_path: Path) -> None:
         "Clothing",
         "--experiment",
         "exp",
-        "--no-archive",
+        "--deploy",
+        "if_better",
         "--result-json",
         str(tmp_path / "r.json"),
+        "--progress-json",
+        str(tmp_path / "p.json"),
         "--compare-version",
         "Beauty=20261125.090000",
     ]

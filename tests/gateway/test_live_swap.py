@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core.contracts.metrics import VersionMetrics
 from core.settings import Settings
-from gateway.deploy_policy import decide_deploy
 from serving.archive import ArchiveInfo, archive_version
+from serving.deploy_policy import decide_deploy
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings
 from tests.fixtures.gateway import GatewayProcess
@@ -171,7 +172,7 @@ def test_training_job_hot_swaps_the_served_version_without_a_failed_prediction(s
             **real,
             "test": {**real["test"], "served": {"rmse": test_metrics["model"]["rmse"] * 0.5}},
         }
-        kept = decide_deploy("if_better", better_served, new_version)
+        kept = decide_deploy("if_better", VersionMetrics.model_validate(better_served), new_version)
         assert not kept.deploy
         assert "is worse than served" in kept.reason or "not below seasonal-naive" in kept.reason
 
@@ -183,7 +184,7 @@ def test_training_job_hot_swaps_the_served_version_without_a_failed_prediction(s
         [result] = held["results"]
         assert result["served_version_before"] == new_version
         assert result["metrics"]["served_version"] == new_version
-        expected = decide_deploy("if_better", result["metrics"], new_version)
+        expected = decide_deploy("if_better", VersionMetrics.model_validate(result["metrics"]), new_version)
         assert result["deployed"] is expected.deploy
         assert result["deploy_reason"] == expected.reason
         served_now = predict(client).json()["model_version"]

@@ -7,14 +7,14 @@ exactly as `core.artifacts` lays them out; the model is a seeded linear map
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from core.artifacts import METRICS_FILE, MODEL_FILE, NORM_STATS_FILE
+from core.artifacts import MODEL_FILE
+from core.contracts.manifest import VersionManifest, write_manifest
+from core.contracts.metrics import VersionMetrics, write_metrics
 from core.slugs import category_slug
 
 DEFAULT_WINDOW = 14
@@ -38,36 +38,38 @@ def scripted_model(window_size: int = DEFAULT_WINDOW, seed: int = 0) -> torch.ji
     return torch.jit.script(TinyForecaster(window_size, seed).eval())
 
 
-def norm_stats(category: str, version: str, window_size: int, mean: float, std: float) -> dict[str, Any]:
-    """A `norm_stats.json` payload with every field of the artifact contract."""
-    return {
-        "category": category,
-        "slug": category_slug(category),
-        "version": version,
-        "window_size": window_size,
-        "mean": mean,
-        "std": std,
-        "fill_policy": "zero",
-        "train_start": "2023-01-01",
-        "train_end": "2024-06-30",
-        "last_date": "2024-12-31",
-        "data_file": "sample_sales.csv",
-        "data_sha256": "0" * 64,
-    }
+def manifest(category: str, version: str, window_size: int, mean: float, std: float) -> VersionManifest:
+    """A version manifest (`norm_stats.json`) with every field of the contract."""
+    return VersionManifest(
+        category=category,
+        slug=category_slug(category),
+        version=version,
+        window_size=window_size,
+        mean=mean,
+        std=std,
+        fill_policy="zero",
+        train_start="2023-01-01",
+        train_end="2024-06-30",
+        last_date="2024-12-31",
+        data_file="sample_sales.csv",
+        data_sha256="0" * 64,
+    )
 
 
-def metrics(category: str, version: str, window_size: int) -> dict[str, Any]:
-    """A `metrics.json` payload with every field of the artifact contract."""
+def metrics(category: str, version: str, window_size: int) -> VersionMetrics:
+    """A `metrics.json` with every field of the contract."""
     scores = {"mae": 1.0, "rmse": 1.5, "smape": 10.0, "mase": 0.9, "rmsse": 0.9}
-    return {
-        "category": category,
-        "version": version,
-        "window_size": window_size,
-        "n_test": 30,
-        "test_start": "2024-12-01",
-        "test_end": "2024-12-30",
-        "test": {name: dict(scores) for name in ("model", "naive", "seasonal_naive", "moving_average")},
-    }
+    return VersionMetrics.model_validate(
+        {
+            "category": category,
+            "version": version,
+            "window_size": window_size,
+            "n_test": 30,
+            "test_start": "2024-12-01",
+            "test_end": "2024-12-30",
+            "test": {name: dict(scores) for name in ("model", "naive", "seasonal_naive", "moving_average")},
+        }
+    )
 
 
 def write_scripted_version(
@@ -88,7 +90,6 @@ def write_scripted_version(
         torch.jit.save(scripted_model(window_size, seed), str(folder / MODEL_FILE))
     else:
         (folder / MODEL_FILE).write_bytes(model_bytes)
-    stats = norm_stats(category, version, window_size, mean, std)
-    (folder / NORM_STATS_FILE).write_text(json.dumps(stats), encoding="utf-8")
-    (folder / METRICS_FILE).write_text(json.dumps(metrics(category, version, window_size)), encoding="utf-8")
+    write_manifest(folder, manifest(category, version, window_size, mean, std))
+    write_metrics(folder, metrics(category, version, window_size))
     return folder

@@ -201,7 +201,7 @@ def test_initialize_rejects_stats_without_a_positive_std(model_dir: Path) -> Non
     stats = json.loads(stats_path.read_text())
     stats["std"] = 0.0
     stats_path.write_text(json.dumps(stats))
-    with pytest.raises(ValueError, match="std > 0"):
+    with pytest.raises(ValueError, match="std must be > 0"):
         ForecastHandler().initialize(make_context(model_dir, 1))
 
 

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from core.contracts.job_result import CategoryResult
 from core.settings import Settings
 from salescast.bench.serving_stack import GatewayLauncher, torchserve_process
 from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import SAMPLE_DATA, make_test_settings
-from training.pipeline import CategoryResult
 
 API_KEY = "reliability-key-0123456789"
 CATEGORY = "Beauty"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.contracts.category_index import read_category_index, record_category
 from core.settings import Settings
 from core.slugs import SlugError
 from salescast.cli.main import main
@@ -17,8 +18,6 @@ from serving.archive import (
     archive_version,
     list_archives,
     newest_archives,
-    read_categories,
-    record_category,
     trained_categories,
 )
 from tests.conftest import make_test_settings
@@ -63,7 +62,7 @@ def test_archive_holds_model_handler_stats_metrics_and_model_config(settings: Se
         "responseTimeout": settings.archive.response_timeout_s,
     }
     assert stats["version"] == V1
-    assert read_categories(settings.paths.model_store) == {"home-garden": "Home & Garden"}
+    assert read_category_index(settings.paths.model_store) == {"home-garden": "Home & Garden"}
     assert [p.name for p in settings.paths.model_store.iterdir() if p.name.startswith(".tmp")] == []
 
 
@@ -97,7 +96,7 @@ def test_untrained_category_and_unknown_version_are_clear_errors(settings: Setti
 def test_incomplete_version_leaves_no_archive(settings: Settings) -> None:
     folder = write_scripted_version(settings.paths.artifacts, "Beauty", V1)
     (folder / "metrics.json").unlink()
-    with pytest.raises(ArchiveError, match=r"metrics\.json missing"):
+    with pytest.raises(ArchiveError, match=r"metrics\.json: cannot be read"):
         archive_version(settings, "Beauty")
     assert list_archives(settings) == []
 

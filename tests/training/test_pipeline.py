@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -13,13 +12,14 @@ from mlflow.tracking import MlflowClient
 from core.artifacts import (
     FORECAST_PLOT_FILE,
     LOSS_PLOT_FILE,
-    METRICS_FILE,
     MODEL_FILE,
-    NORM_STATS_FILE,
     category_dir,
     is_version,
     version_dir,
 )
+from core.contracts.job_result import CategoryResult, read_results, write_results
+from core.contracts.manifest import MANIFEST_FILE, read_manifest
+from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.sales_data import file_sha256, load_daily_sales
 from core.settings import Settings
 from tests.conftest import make_test_settings
@@ -29,13 +29,13 @@ from tests.training.synthetic import write_transactions
 from training import pipeline
 from training.export import load_torchscript, predict_normalized
 from training.metrics import rmse
-from training.pipeline import CategoryResult, train_categories
+from training.pipeline import TrainingEvent, train_categories
 from training.tracking import TrackingError
 from training.windows import NormStats, make_category_windows
 
 pytestmark = pytest.mark.slow
 
-ARTIFACT_FILES = {MODEL_FILE, NORM_STATS_FILE, METRICS_FILE, LOSS_PLOT_FILE, FORECAST_PLOT_FILE}
+ARTIFACT_FILES = {MODEL_FILE, MANIFEST_FILE, METRICS_FILE, LOSS_PLOT_FILE, FORECAST_PLOT_FILE}
 FORECASTERS = {"model", "naive", "seasonal_naive", "moving_average"}
 METRIC_NAMES = {"mae", "rmse", "smape", "mase", "rmsse"}
 
@@ -69,12 +69,14 @@ def test_sample_categories_have_complete_artifacts(trained_models: dict[str, Cat
         assert result.status == "succeeded"
         assert result.version is not None and is_version(result.version)
         assert result.artifact_dir is not None
-        assert {path.name for path in result.artifact_dir.iterdir()} == ARTIFACT_FILES
-        assert result.artifact_dir.parent.name == category.lower()
-        assert not [p for p in result.artifact_dir.parent.iterdir() if p.name.startswith(".tmp-")]
+        folder = Path(result.artifact_dir)
+        assert {path.name for path in folder.iterdir()} == ARTIFACT_FILES
+        assert folder.parent.name == category.lower()
+        assert not [p for p in folder.parent.iterdir() if p.name.startswith((".tmp-", "."))]
         for plot in (LOSS_PLOT_FILE, FORECAST_PLOT_FILE):
-            assert (result.artifact_dir / plot).read_bytes().startswith(b"\x89PNG")
+            assert (folder / plot).read_bytes().startswith(b"\x89PNG")
         assert result.seconds > 0
+        assert result.epochs is not None and 1 <= result.epochs <= 3
 
 
 def test_norm_stats_follow_the_contract(
@@ -83,32 +85,33 @@ def test_norm_stats_follow_the_contract(
     sha = file_sha256(test_settings.data.path)
     for category, result in trained_models.items():
         assert result.artifact_dir is not None
-        stats = json.loads((result.artifact_dir / NORM_STATS_FILE).read_text())
-        assert stats["category"] == category
-        assert stats["slug"] == category.lower()
-        assert stats["version"] == result.version
-        assert stats["window_size"] == test_settings.window.size
-        assert stats["std"] > 0
-        assert stats["fill_policy"] == "zero"
-        assert stats["train_start"] < stats["train_end"] < stats["last_date"]
-        assert stats["data_sha256"] == sha
-        assert Path(stats["data_file"]) == test_settings.data.path.resolve()
+        stats = read_manifest(Path(result.artifact_dir))
+        assert stats.category == category
+        assert stats.slug == category.lower()
+        assert stats.version == result.version
+        assert stats.window_size == test_settings.window.size
+        assert stats.std > 0
+        assert stats.fill_policy == "zero"
+        assert stats.train_start < stats.train_end < stats.last_date
+        assert stats.data_sha256 == sha
+        assert Path(stats.data_file) == test_settings.data.path.resolve()
 
 
 def test_metrics_follow_the_contract(trained_models: dict[str, CategoryResult]) -> None:
     for category, result in trained_models.items():
         assert result.artifact_dir is not None
-        metrics = json.loads((result.artifact_dir / METRICS_FILE).read_text())
+        metrics = read_metrics(Path(result.artifact_dir))
         assert metrics == result.metrics
-        assert metrics["category"] == category
-        assert metrics["version"] == result.version
-        assert set(metrics["test"]) == FORECASTERS
-        for values in metrics["test"].values():
+        assert metrics.category == category
+        assert metrics.version == result.version
+        assert set(metrics.test) == FORECASTERS
+        for scores in metrics.test.values():
+            values = scores.model_dump()
             assert set(values) == METRIC_NAMES
             assert all(isinstance(value, float) and value >= 0 for value in values.values())
-        assert metrics["n_test"] > 0
-        assert metrics["test_start"] <= metrics["test_end"]
-        assert "served_version" not in metrics
+        assert metrics.n_test > 0
+        assert metrics.test_start <= metrics.test_end
+        assert metrics.served_version is None
 
 
 def test_exported_model_reproduces_the_reported_test_rmse(
@@ -118,16 +121,16 @@ def test_exported_model_reproduces_the_reported_test_rmse(
     sales = load_daily_sales(test_settings.data)
     result = trained_models["Clothing"]
     assert result.artifact_dir is not None and result.metrics is not None
-    stats_file = json.loads((result.artifact_dir / NORM_STATS_FILE).read_text())
-    stats = NormStats(mean=stats_file["mean"], std=stats_file["std"])
-    windows = make_category_windows(sales["Clothing"], stats_file["window_size"], test_settings.split)
+    manifest = read_manifest(Path(result.artifact_dir))
+    stats = NormStats(mean=manifest.mean, std=manifest.std)
+    windows = make_category_windows(sales["Clothing"], manifest.window_size, test_settings.split)
     assert windows.stats == stats
-    model = load_torchscript(result.artifact_dir / MODEL_FILE)
+    model = load_torchscript(Path(result.artifact_dir) / MODEL_FILE)
     predicted = stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
     actual = windows.targets("test")
-    assert rmse(actual, predicted, actual) == pytest.approx(result.metrics["test"]["model"]["rmse"], rel=1e-6)
-    assert result.metrics["n_test"] == len(actual)
-    assert result.metrics["test_end"] == stats_file["last_date"]
+    assert rmse(actual, predicted, actual) == pytest.approx(result.metrics.rmse("model"), rel=1e-6)
+    assert result.metrics.n_test == len(actual)
+    assert result.metrics.test_end == manifest.last_date
 
 
 def test_each_category_is_one_mlflow_run(
@@ -152,7 +155,7 @@ def test_each_category_is_one_mlflow_run(
         assert params["model.lstm_hidden"] == "16"
         assert params["training.learning_rate"] == str(test_settings.training.learning_rate)
         assert params["data_sha256"] == file_sha256(test_settings.data.path)
-        assert run.data.metrics["test_model_rmse"] == pytest.approx(result.metrics["test"]["model"]["rmse"])
+        assert run.data.metrics["test_model_rmse"] == pytest.approx(result.metrics.rmse("model"))
         assert "test_seasonal_naive_rmsse" in run.data.metrics
         val_history = client.get_metric_history(run.info.run_id, "val_loss")
         train_history = client.get_metric_history(run.info.run_id, "train_loss")
@@ -168,14 +171,28 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     assert served.artifact_dir is not None and served.version is not None and served.metrics is not None
     settings = sharing_mlflow(tmp_path, test_settings)
     shutil.copytree(served.artifact_dir, version_dir(settings, "Beauty", served.version))
-    [result] = train_categories(["Beauty"], "compare", settings, compare_versions={"Beauty": served.version})
+    events: list[TrainingEvent] = []
+    [result] = train_categories(
+        ["Beauty"], "compare", settings, compare_versions={"Beauty": served.version}, listener=events.append
+    )
     assert result.status == "succeeded", result.error
     assert result.metrics is not None and result.version is not None
     assert result.version > served.version
-    assert result.metrics["served_version"] == served.version
-    assert result.metrics["test"]["served"] == pytest.approx(served.metrics["test"]["model"])
+    assert result.metrics.served_version == served.version
+    assert result.metrics.test["served"].model_dump() == pytest.approx(
+        served.metrics.test["model"].model_dump()
+    )
     # same data, config and seed: the same model
-    assert result.metrics["test"]["model"] == pytest.approx(served.metrics["test"]["model"], rel=1e-5)
+    assert result.metrics.test["model"].model_dump() == pytest.approx(
+        served.metrics.test["model"].model_dump(), rel=1e-5
+    )
+    # the listener heard the start, every epoch with its losses, and the end
+    assert events[0] == TrainingEvent("Beauty", "training", max_epochs=settings.training.max_epochs)
+    epochs = events[1:-1]
+    assert result.epochs is not None
+    assert [event.epoch for event in epochs] == list(range(1, result.epochs + 1))
+    assert all(event.version == result.version and event.val_loss is not None for event in epochs)
+    assert events[-1] == TrainingEvent("Beauty", "succeeded", version=result.version)
 
 
 def test_failing_categories_leave_no_artifacts_and_others_succeed(
@@ -196,9 +213,11 @@ def test_failing_categories_leave_no_artifacts_and_others_succeed(
         and "at least" in tiny.error
     )
     assert nope.status == "failed" and nope.error is not None and "'Big'" in nope.error
+    assert tiny.failed_step == nope.failed_step == "training"
     assert not category_dir(synthetic_settings, "Tiny").exists()
     assert not category_dir(synthetic_settings, "Nope").exists()
-    assert json.loads(json.dumps([result.to_dict() for result in results]))[0]["status"] == "failed"
+    written = write_results(synthetic_settings.paths.run / "results.json", results)
+    assert read_results(written) == results
 
 
 def test_failure_after_training_removes_the_staging_folder_and_fails_the_run(
@@ -231,9 +250,9 @@ def test_a_version_that_cannot_be_compared_is_reported_not_fatal(
     )
     assert result.status == "succeeded", result.error
     assert result.metrics is not None
-    assert result.metrics["served_version"] == "20000101.000000"
-    assert "served" not in result.metrics["test"]
-    assert "20000101.000000" in result.metrics["served_error"]
+    assert result.metrics.served_version == "20000101.000000"
+    assert "served" not in result.metrics.test
+    assert result.metrics.served_error is not None and "20000101.000000" in result.metrics.served_error
 
 
 def test_unreachable_tracking_server_is_a_clear_error(synthetic_root: Path, synthetic_csv: Path) -> None:
@@ -246,4 +265,4 @@ def test_unreachable_tracking_server_is_a_clear_error(synthetic_root: Path, synt
 def test_predictions_are_finite(trained_models: dict[str, CategoryResult]) -> None:
     for result in trained_models.values():
         assert result.metrics is not None
-        assert np.isfinite(result.metrics["test"]["model"]["rmse"])
+        assert np.isfinite(result.metrics.rmse("model") or np.nan)

@@ -11,13 +11,27 @@ from typing import Any
 import pytest
 import yaml
 
+from core.contracts.job_result import CategoryResult
 from core.settings import Settings
 from salescast.cli.main import main
 from tests.conftest import make_test_settings
 from tests.training.synthetic import write_transactions
-from training.pipeline import CategoryResult
 
-RESULT_KEYS = {"category", "status", "version", "artifact_dir", "metrics", "error", "seconds"}
+RESULT_KEYS = {
+    "category",
+    "status",
+    "version",
+    "artifact_dir",
+    "metrics",
+    "error",
+    "failed_step",
+    "seconds",
+    "epochs",
+    "archive",
+    "deployed",
+    "deploy_reason",
+    "warnings",
+}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +172,8 @@ def test_training_archives_the_new_version(
     [archive] = list_archives(settings)
     assert (archive.category, archive.model_name, archive.version) == ("Toys", "toys", result["version"])
     assert archive.path.is_file()
-    assert f"archived {archive.path}" in capsys.readouterr().out
+    assert result["archive"] == archive.path.name
+    assert f"Toys: archived {archive.path.name}" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -181,7 +196,8 @@ def test_deploy_registers_the_new_version_with_torchserve(
     config = _config_for(settings, tmp_path / "config.yaml")
     argv = ["--config", str(config), "train", "--category", "Toys", "--data", str(sales_csv)]
     assert main([*argv, "--max-epochs", "1", "--deploy"]) == 0
-    assert "deployed toys version" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Toys: deployed " in out and "first model of this category, deployed" in out
 
     async def default_version() -> str:
         async with ManagementClient(settings.torchserve.management_base_url) as client:

@@ -20,12 +20,12 @@ import pytest
 from gradio_client import Client
 
 from core.artifacts import category_dir
+from core.contracts.job_result import CategoryResult
 from core.settings import Settings
 from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings
 from tests.fixtures.gateway import GatewayProcess
-from training.pipeline import CategoryResult
 from ui.server import start
 
 TRAIN_CATEGORY = "Beauty"

@@ -1,4 +1,4 @@
-"""The deploy policy as a pure function of real-shaped `metrics.json` dicts."""
+"""The deploy policy as a pure function of `metrics.json` contents."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from gateway.deploy_policy import decide_deploy
+from core.contracts.metrics import VersionMetrics
+from serving.deploy_policy import decide_deploy
 
 
-def metrics(model: float, seasonal: float, served: float | None = None) -> dict[str, Any]:
+def metrics(model: float, seasonal: float, served: float | None = None) -> VersionMetrics:
     def scores(rmse: float) -> dict[str, float]:
         return {"mae": rmse * 0.8, "rmse": rmse, "smape": 40.0, "mase": 0.9, "rmsse": 0.9}
 
@@ -23,12 +24,15 @@ def metrics(model: float, seasonal: float, served: float | None = None) -> dict[
         "category": "Beauty",
         "version": "20261126.101500",
         "window_size": 14,
+        "n_test": 107,
+        "test_start": "2024-09-15",
+        "test_end": "2024-12-30",
         "test": test,
     }
     if served is not None:
         test["served"] = scores(served)
         result["served_version"] = "20261125.090000"
-    return result
+    return VersionMetrics.model_validate(result)
 
 
 def test_if_better_deploys_a_better_model() -> None:

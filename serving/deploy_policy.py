@@ -9,9 +9,9 @@ model. The reason always carries the numbers it was decided on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
 
-DeployChoice = Literal["always", "if_better", "never"]
+from core.contracts.metrics import VersionMetrics
+from core.settings import DeployPolicy
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,12 @@ class DeployDecision:
 
 
 def decide_deploy(
-    policy: DeployChoice, metrics: dict[str, Any] | None, served_version: str | None
+    policy: DeployPolicy, metrics: VersionMetrics | None, served_version: str | None
 ) -> DeployDecision:
     """Decide from `metrics.json` of the new version and the version served when the job started."""
-    test = (metrics or {}).get("test") or {}
-    model = _rmse(test, "model")
-    seasonal = _rmse(test, "seasonal_naive")
-    served = _rmse(test, "served")
+    model = metrics.rmse("model") if metrics else None
+    seasonal = metrics.rmse("seasonal_naive") if metrics else None
+    served = metrics.rmse("served") if metrics else None
     comparison = _describe(model, seasonal, served, served_version)
     if policy == "never":
         return DeployDecision(False, f"deploy policy is `never`; {comparison}")
@@ -56,11 +55,6 @@ def decide_deploy(
         True,
         f"deployed: test RMSE {model:.4g} < seasonal-naive {seasonal:.4g} and <= served {served:.4g}",
     )
-
-
-def _rmse(test: dict[str, Any], key: str) -> float | None:
-    value = (test.get(key) or {}).get("rmse")
-    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _describe(model: float | None, seasonal: float | None, served: float | None, version: str | None) -> str:

@@ -1,0 +1,16 @@
+"""The files and answers that cross a boundary between parts, each with one typed owner.
+
+- `manifest.VersionManifest` — `norm_stats.json` beside `model.pt` and in the `.mar`; written by
+  training, read by the handler*, the archiver and training's comparisons.
+- `metrics.VersionMetrics` — `metrics.json` beside `model.pt` and in the `.mar`; written by training,
+  read by the handler*, the deploy policy and jobs.
+- `served.ServedVersionInfo` — TorchServe's customized describe answer; written by the handler*,
+  read by the gateway and the deploy step.
+- `job_result.CategoryResult` — `salescast train --result-json`; read by the gateway's job runner.
+- `job_progress.JobProgress` — `salescast train --progress-json`; read by the job runner while a
+  job runs.
+- `category_index` — `categories.json` in the model store; written and read by the archiver.
+
+*The handler travels alone inside the `.mar` (torch and the standard library only), so it keeps its
+own small reader and writer; `tests/contracts/` keeps them in step with these models.
+"""

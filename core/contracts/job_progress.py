@@ -1,0 +1,51 @@
+"""A running training job's progress, `salescast train --progress-json`: rewritten atomically at every
+state change and epoch, read by the gateway's job runner while the job runs (what the UI shows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from core.contracts.files import ContractError, read_contract, write_contract
+
+CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
+
+
+class CategoryProgress(BaseModel):
+    """Where one category's training stands: state, version, epoch of max, last losses, seconds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    category: str
+    state: CategoryState = "queued"
+    version: str | None = None
+    epoch: int | None = None
+    max_epochs: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    seconds: float | None = None
+
+
+class JobProgress(BaseModel):
+    """Every category of the job, in the job's order."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    categories: list[CategoryProgress]
+
+
+def write_progress(path: Path, progress: JobProgress) -> Path:
+    """Replace the progress file atomically."""
+    return write_contract(path, progress)
+
+
+def read_progress(path: Path) -> JobProgress | None:
+    """The last progress written, or None before the job wrote any (or if it is unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_contract(JobProgress, path)
+    except ContractError:
+        return None

@@ -1,0 +1,39 @@
+"""What TorchServe says about a loaded version: the handler's answer to a customized describe,
+`GET /models/<name>/<version>?customized=true` → `customizedMetadata`.
+
+The gateway learns each served version's category, window size and test metrics from this answer
+(HTTP only, never from files). TorchServe answers it only per version, not for `/all`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.contracts.files import ContractError, describe_errors
+from core.contracts.metrics import ForecastScores
+
+
+class ServedVersionInfo(BaseModel):
+    """One version as its handler describes it (`metrics` is the `test` part of `metrics.json`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    category: str = Field(min_length=1)
+    model_version: str
+    window_size: int = Field(ge=1)
+    train_end: str | None = None
+    last_date: str | None = None
+    metrics: dict[str, ForecastScores] = Field(default_factory=dict)
+
+
+def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:
+    """The `customizedMetadata` of a describe answer (an object, or JSON text in older releases)."""
+    try:
+        if isinstance(raw, str):
+            return ServedVersionInfo.model_validate_json(raw)
+        return ServedVersionInfo.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError(f"{where}: not a valid ServedVersionInfo: {describe_errors(exc)}") from None

@@ -1,0 +1,215 @@
+"""A training job from start to finish in one process: train → deploy decision → archive → deploy.
+
+`salescast train` runs this, on a terminal or as the gateway's job subprocess. Everything that
+touches artifacts, archives and the model store happens here, so the gateway only queues jobs,
+reads their progress and results (`core.contracts.job_progress` / `job_result`) and talks to
+TorchServe over HTTP. A category's failure at any step is recorded in its result; the version that
+was served keeps serving unless the new one is in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.contracts.job_progress import CategoryProgress, CategoryState, JobProgress, write_progress
+from core.contracts.job_result import CategoryResult
+from core.errors import SalescastError
+from core.settings import DeployPolicy, Settings
+from core.slugs import category_slug
+from serving.archive import ArchiveInfo, archive_version
+from serving.deploy import deploy_archive
+from serving.deploy_policy import decide_deploy
+from serving.management_client import ManagementClient, ManagementError
+from training.pipeline import TrainingEvent, train_categories
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ProgressFile:
+    """The job's progress, rewritten atomically at every event (nothing is written without a path)."""
+
+    path: Path | None
+    categories: Sequence[str]
+    _progress: JobProgress = field(init=False)
+    _started: dict[str, float] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self._progress = JobProgress(categories=[CategoryProgress(category=c) for c in self.categories])
+        self._write()
+
+    def on_training_event(self, event: TrainingEvent) -> None:
+        """The training pipeline's listener: states, epochs and losses."""
+        self.update(
+            event.category,
+            "training" if event.state == "training" else event.state,
+            version=event.version,
+            epoch=event.epoch,
+            max_epochs=event.max_epochs,
+            train_loss=event.train_loss,
+            val_loss=event.val_loss,
+        )
+
+    def update(self, category: str, state: CategoryState, **values: object) -> None:
+        """Set `category`'s state and every given value that is not None; then write the file."""
+        self._started.setdefault(category, time.monotonic())
+        for index, entry in enumerate(self._progress.categories):
+            if entry.category == category:
+                changes = {key: value for key, value in values.items() if value is not None}
+                changes["state"] = state
+                changes["seconds"] = round(time.monotonic() - self._started[category], 1)
+                self._progress.categories[index] = entry.model_copy(update=changes)
+        self._write()
+
+    def _write(self) -> None:
+        if self.path is not None:
+            write_progress(self.path, self._progress)
+
+
+def run_train_job(
+    settings: Settings,
+    categories: Sequence[str],
+    experiment: str,
+    *,
+    data_path: Path | None = None,
+    compare_versions: Mapping[str, str] | None = None,
+    archive: bool = True,
+    deploy_policy: DeployPolicy | None = None,
+    progress_path: Path | None = None,
+) -> list[CategoryResult]:
+    """Train `categories`, then archive every new version (`archive`) or, with a `deploy_policy`,
+    archive and deploy each version the policy accepts. Returns one result per category.
+
+    `compare_versions` (category → served version) are scored on the new test days and are what
+    the policy compares against; with a policy, a category without one is looked up in TorchServe.
+    """
+    progress = ProgressFile(progress_path, categories)
+    served = dict(compare_versions or {})
+    if deploy_policy is not None:
+        served = {**asyncio.run(_served_versions(settings, categories)), **served}
+    results = train_categories(
+        categories,
+        experiment,
+        settings,
+        data_path=data_path,
+        compare_versions=served,
+        listener=progress.on_training_event,
+    )
+    if deploy_policy is not None:
+        results = asyncio.run(_deploy_all(settings, results, deploy_policy, served, progress))
+    elif archive:
+        results = [_archive_only(settings, result) for result in results]
+    for result in results:
+        progress.update(result.category, result.status)
+    return results
+
+
+async def _served_versions(settings: Settings, categories: Sequence[str]) -> dict[str, str]:
+    """The version TorchServe serves by default for each category that has one (best effort: an
+    unreachable TorchServe is reported when the deploy itself fails)."""
+    served: dict[str, str] = {}
+    async with ManagementClient(settings.torchserve.management_base_url, timeout_s=10) as client:
+        for category in categories:
+            try:
+                served[category] = await client.default_version(category_slug(category))
+            except ManagementError as exc:
+                if exc.status_code != 404:
+                    logger.warning("cannot read the served version category=%s: %s", category, exc)
+    return served
+
+
+def _archive_only(settings: Settings, result: CategoryResult) -> CategoryResult:
+    if result.status != "succeeded":
+        return result
+    try:
+        info = archive_version(settings, result.category, result.version)
+    except SalescastError as exc:
+        return result.model_copy(
+            update={"status": "failed", "failed_step": "archive", "error": f"archiving failed: {exc}"}
+        )
+    return result.model_copy(update={"archive": info.file_name})
+
+
+async def _deploy_all(
+    settings: Settings,
+    results: Sequence[CategoryResult],
+    policy: DeployPolicy,
+    served: Mapping[str, str],
+    progress: ProgressFile,
+) -> list[CategoryResult]:
+    management = settings.torchserve.management_base_url
+    async with ManagementClient(management, timeout_s=settings.gateway.management_timeout_s) as client:
+        return [
+            await deploy_trained_version(
+                settings, client, result, policy, served.get(result.category), progress
+            )
+            if result.status == "succeeded"
+            else result
+            for result in results
+        ]
+
+
+async def deploy_trained_version(
+    settings: Settings,
+    client: ManagementClient,
+    result: CategoryResult,
+    policy: DeployPolicy,
+    served_version: str | None,
+    progress: ProgressFile,
+) -> CategoryResult:
+    """Decide by `policy`, then archive and hot-swap one trained version; every failure lands in the
+    result with its step, and the served version stays (an archive TorchServe did not take is removed)."""
+    decision = decide_deploy(policy, result.metrics, served_version)
+    logger.info(
+        "deploy decision category=%s version=%s deploy=%s reason=%s",
+        result.category,
+        result.version,
+        decision.deploy,
+        decision.reason,
+    )
+    if not decision.deploy:
+        return result.model_copy(update={"deployed": False, "deploy_reason": decision.reason})
+    progress.update(result.category, "deploying")
+    kept = f"{decision.reason}; the served version ({served_version or 'none'}) stays"
+    try:
+        archive = await asyncio.to_thread(archive_version, settings, result.category, result.version)
+    except Exception as exc:
+        logger.exception("archive failed category=%s", result.category)
+        return _failed(result, "archive", exc, kept)
+    try:
+        await deploy_archive(client, archive, settings)
+    except Exception as exc:
+        logger.exception("deploy failed category=%s", result.category)
+        await _drop_unregistered_archive(client, archive)
+        return _failed(result, "deploy", exc, kept)
+    return result.model_copy(
+        update={"deployed": True, "deploy_reason": decision.reason, "archive": archive.file_name}
+    )
+
+
+def _failed(result: CategoryResult, step: str, exc: Exception, reason: str) -> CategoryResult:
+    return result.model_copy(
+        update={
+            "status": "failed",
+            "failed_step": step,
+            "deployed": False,
+            "deploy_reason": reason,
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+    )
+
+
+async def _drop_unregistered_archive(client: ManagementClient, archive: ArchiveInfo) -> None:
+    """An archive TorchServe did not take must not be served by the next `serve torchserve`."""
+    try:
+        registered = bool(await client.describe(archive.model_name, archive.version))
+    except ManagementError:
+        registered = False  # unknown or unreachable: the served version must stay served after a restart
+    if not registered:
+        archive.path.unlink(missing_ok=True)
+        logger.info("removed unregistered archive %s", archive.path.name)

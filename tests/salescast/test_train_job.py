@@ -1,0 +1,97 @@
+"""A training job's deploy step failing: the step and reason are recorded, no archive is left behind,
+and the progress file says where each category stands.
+
+Real archiver and a real management client aimed at a port where no TorchServe listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from core.contracts.job_progress import read_progress
+from core.contracts.job_result import CategoryResult
+from core.settings import DeployPolicy
+from salescast.train_job import ProgressFile, deploy_trained_version
+from serving.management_client import ManagementClient
+from tests.conftest import make_test_settings
+from tests.handlers.scripted_artifacts import metrics, write_scripted_version
+from training.pipeline import TrainingEvent
+
+VERSION = "20250101.000000"
+
+
+def _deploy(
+    tmp_path: Path, result: CategoryResult, policy: DeployPolicy = "always"
+) -> tuple[CategoryResult, list[str]]:
+    settings = make_test_settings(tmp_path)
+    progress = ProgressFile(tmp_path / "progress.json", ["Beauty"])
+
+    async def run() -> CategoryResult:
+        async with ManagementClient(settings.torchserve.management_base_url, timeout_s=5) as client:
+            return await deploy_trained_version(settings, client, result, policy, None, progress)
+
+    deployed = asyncio.run(run())
+    store = settings.paths.model_store
+    return deployed, sorted(path.name for path in store.iterdir()) if store.exists() else []
+
+
+def _trained(with_metrics: bool = True) -> CategoryResult:
+    return CategoryResult(
+        category="Beauty",
+        status="succeeded",
+        version=VERSION,
+        metrics=metrics("Beauty", VERSION, 14) if with_metrics else None,
+    )
+
+
+def test_deploy_failure_names_the_step_and_leaves_no_archive(tmp_path: Path) -> None:
+    write_scripted_version(make_test_settings(tmp_path).paths.artifacts, "Beauty", VERSION)
+    result, files = _deploy(tmp_path, _trained())
+    assert result.status == "failed"
+    assert result.failed_step == "deploy"
+    assert result.deployed is False
+    assert "503" in (result.error or "")
+    assert "the served version (none) stays" in (result.deploy_reason or "")
+    assert not [name for name in files if name.endswith(".mar") or ".tmp" in name], files
+    progress = read_progress(tmp_path / "progress.json")
+    assert progress is not None and progress.categories[0].state == "deploying"
+
+
+def test_archive_failure_names_the_step(tmp_path: Path) -> None:
+    result, files = _deploy(tmp_path, _trained(with_metrics=False))  # no artifacts for that version
+    assert result.status == "failed"
+    assert result.failed_step == "archive"
+    assert result.error
+    assert not [name for name in files if name.endswith(".mar")]
+
+
+def test_a_version_the_policy_rejects_is_neither_archived_nor_deployed(tmp_path: Path) -> None:
+    write_scripted_version(make_test_settings(tmp_path).paths.artifacts, "Beauty", VERSION)
+    result, files = _deploy(tmp_path, _trained(), policy="never")
+    assert result.status == "succeeded"
+    assert result.deployed is False
+    assert result.deploy_reason is not None and "deploy policy is `never`" in result.deploy_reason
+    assert files == []
+
+
+def test_progress_file_follows_the_training_events(tmp_path: Path) -> None:
+    path = tmp_path / "progress.json"
+    progress = ProgressFile(path, ["Beauty", "Clothing"])
+    first = read_progress(path)
+    assert first is not None and [c.state for c in first.categories] == ["queued", "queued"]
+    progress.on_training_event(TrainingEvent("Beauty", "training", max_epochs=60))
+    progress.on_training_event(
+        TrainingEvent(
+            "Beauty", "training", version=VERSION, epoch=3, max_epochs=60, train_loss=0.5, val_loss=0.25
+        )
+    )
+    now = read_progress(path)
+    assert now is not None
+    beauty, clothing = now.categories
+    assert (beauty.state, beauty.epoch, beauty.max_epochs, beauty.val_loss) == ("training", 3, 60, 0.25)
+    assert beauty.version == VERSION and beauty.seconds is not None
+    assert clothing.state == "queued"
+    progress.on_training_event(TrainingEvent("Beauty", "succeeded", version=VERSION))
+    done = read_progress(path)
+    assert done is not None and done.categories[0].state == "succeeded" and done.categories[0].epoch == 3
