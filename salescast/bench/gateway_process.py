@@ -1,16 +1,13 @@
 """A gateway subprocess for benchmarks and tests: `python -m salescast --config <yaml> serve gateway`
-with the given settings dumped to YAML, started in its own session, ready once `/api/health` answers
-(200 or 503: the gateway starts without TorchServe) and always stopped as a whole process group
-(SIGTERM, SIGKILL after a grace period)."""
+with the given settings dumped to YAML, run by `core.supervisor` (own session, log file, stopped as
+a whole process group), ready once `/api/health` answers (200 or 503: the gateway starts without
+TorchServe)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +16,7 @@ from typing import TypeVar
 import httpx
 import yaml
 
+from core import supervisor
 from core.errors import SalescastError
 from core.net import http_url
 from core.settings import Settings
@@ -26,9 +24,7 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0  # SIGTERM → SIGKILL
-KILL_WAIT_S = 10.0
 HEALTH_TIMEOUT_S = 5.0
-POLL_INTERVAL_S = 0.2
 LOG_TAIL_LINES = 30
 
 _Process = TypeVar("_Process", bound="GatewayProcess")
@@ -63,59 +59,37 @@ class GatewayProcess:
         self.config_path = log_path.with_suffix(".yaml")
         self.start_timeout_s = start_timeout_s
         self.env = dict(isolated_env() if env is None else env)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: supervisor.ManagedProcess | None = None
 
     @property
     def url(self) -> str:
         return http_url(self.settings.gateway.host, self.settings.gateway.port)
 
     def start(self: _Process) -> _Process:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.settings.model_dump(mode="json")), encoding="utf-8")
+        command = [sys.executable, "-m", "salescast", "--config", str(self.config_path), "serve", "gateway"]
         env = {**self.env, "PYTHONUNBUFFERED": "1"}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "salescast", "--config", str(self.config_path), "serve", "gateway"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise GatewayStartError(
-                    f"gateway exited with {self.process.returncode}; log {self.log_path}:\n{self.log_tail()}"
-                )
-            try:
-                httpx.get(f"{self.url}/api/health", timeout=HEALTH_TIMEOUT_S)
-                logger.info("gateway started url=%s pid=%d", self.url, self.process.pid)
-                return self
-            except httpx.HTTPError:
-                time.sleep(POLL_INTERVAL_S)
-        self.stop()
-        raise GatewayStartError(
-            f"gateway did not answer within {self.start_timeout_s:g} s; "
-            f"log {self.log_path}:\n{self.log_tail()}"
-        )
+        self.process = supervisor.start_process("gateway", command, self.log_path, env)
+        try:
+            supervisor.wait_ready(self.process, self._answers, self.start_timeout_s)
+        except supervisor.SupervisorError as exc:
+            self.stop()
+            raise GatewayStartError(str(exc)) from None
+        logger.info("gateway started url=%s pid=%d", self.url, self.process.pid)
+        return self
+
+    def _answers(self) -> str | None:
+        httpx.get(f"{self.url}/api/health", timeout=HEALTH_TIMEOUT_S)
+        return None
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=KILL_WAIT_S)
+        if process is not None and process.exited() is None:
+            process.stop(STOP_GRACE_S)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return supervisor.tail(self.log_path, lines) or "(no log)"
 
     def __enter__(self: _Process) -> _Process:
         return self.start()

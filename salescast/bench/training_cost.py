@@ -9,10 +9,8 @@ data, then one category on generated histories of each length in `years`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +22,9 @@ from typing import Any
 import psutil
 import yaml
 
+from core import supervisor
+from core.contracts.files import ContractError
+from core.contracts.job_result import read_results
 from core.errors import SalescastError
 from core.sample_data import ensure_sample_data, write_sample
 from core.settings import Settings
@@ -125,21 +126,23 @@ def measure_training(
     env = {key: value for key, value in os.environ.items() if not key.startswith("SALESCAST_")}
     env.pop("MLFLOW_TRACKING_URI", None)
     started = time.monotonic()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
+    log_path.unlink(missing_ok=True)
+    process = supervisor.start_process(f"train-{label}", command, log_path, env)
+    try:
         peak = _watch_peak_rss(process, settings.bench.memory_poll_s)
+    finally:
+        process.stop(settings.up.stop_timeout_s)
     wall = time.monotonic() - started
     text = log_path.read_text(encoding="utf-8", errors="replace")
-    if process.returncode != 0 or not result_json.is_file():
+    try:
+        results = read_results(result_json)
+    except ContractError:
         raise TrainingBenchError(
-            f"{label}: `salescast train` exited with {process.returncode}: {text[-800:]}"
-        )
-    results = json.loads(result_json.read_text(encoding="utf-8"))
-    failed = [r for r in results if r["status"] != "succeeded"]
+            f"{label}: `salescast train` exited with {process.exited()}: {text[-800:]}"
+        ) from None
+    failed = [r for r in results if r.status != "succeeded"]
     if failed:
-        raise TrainingBenchError(f"{label}: training failed: {[(r['category'], r['error']) for r in failed]}")
+        raise TrainingBenchError(f"{label}: training failed: {[(r.category, r.error) for r in failed]}")
     days, epoch_s = parse_epoch_times(text)
     return TrainingRun(
         label=label,
@@ -147,7 +150,7 @@ def measure_training(
         days=days,
         epochs=epochs,
         wall_s=round(wall, 2),
-        training_s=round(sum(float(r["seconds"]) for r in results), 2),
+        training_s=round(sum(r.seconds for r in results), 2),
         epoch_s=[round(value, 3) for value in epoch_s],
         peak_rss_mb=round(peak / 2**20, 1),
     )
@@ -194,13 +197,14 @@ def training_markdown(report: TrainingReport) -> str:
     )
 
 
-def _watch_peak_rss(process: subprocess.Popen[bytes], poll_s: float) -> int:
+def _watch_peak_rss(process: supervisor.ManagedProcess, poll_s: float) -> int:
+    """Peak resident memory of the process and its children, sampled every `poll_s` until it exits."""
     peak = 0
     try:
         root = psutil.Process(process.pid)
     except psutil.NoSuchProcess:
         return 0
-    while process.poll() is None:
+    while process.exited() is None:
         total = 0
         try:
             for member in [root, *root.children(recursive=True)]:
