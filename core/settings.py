@@ -218,6 +218,18 @@ class TorchServeTuning(_Section):
     max_batch_delay_ms: int = Field(ge=0)
 
 
+class ForecastSettings(_Section):
+    max_horizon: int = Field(default=28, ge=1, le=366)
+    interval_levels: list[int] = Field(default_factory=lambda: [80, 95], min_length=1)
+
+    @field_validator("interval_levels")
+    @classmethod
+    def _levels_in_range(cls, value: list[int]) -> list[int]:
+        if not all(50 <= level <= 99 for level in value):
+            raise ValueError("interval levels must be whole percents from 50 to 99")
+        return sorted(set(value))
+
+
 class BenchSettings(_Section):
     folds: PositiveInt = 5
     fold_days: PositiveInt = 28
@@ -259,6 +271,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings
     ui: UiSettings
     up: UpSettings
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
 
     @classmethod

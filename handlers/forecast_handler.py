@@ -40,7 +40,8 @@ SALES_FORM = "sales"
 INSTANCES_FORM = "instances"
 REQUIRED_STATS = ("category", "version", "window_size", "mean", "std")
 MODEL_INPUTS = ("normalized", "raw")
-INTERVAL_SCALES = ("none", "window_mad")
+INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
+SEASON = 7
 MIN_LEVEL, MAX_LEVEL = 50, 99
 
 
@@ -248,11 +249,21 @@ def forecast_paths(
 
 
 def window_scale(rows: torch.Tensor, method: str, floor: float) -> torch.Tensor:
-    """[B] scale of each input window for the intervals: mean absolute day-to-day change (`window_mad`)
-    or 1 (`none`), never below `floor`."""
+    """[B] scale of each input window [B, N] for the intervals, never below `floor`: mean absolute
+    day-to-day change (`diff`), week-on-week change (`msd`), deviation from the window's mean (`mad`),
+    standard deviation (`std`), or 1 (`none`). training/intervals.py computes the same."""
     if method == "none":
         return torch.ones(rows.shape[0], dtype=torch.float64)
-    return (rows[:, 1:] - rows[:, :-1]).abs().mean(dim=1).clamp(min=floor)
+    if method == "diff":
+        scale = (rows[:, 1:] - rows[:, :-1]).abs().mean(dim=1)
+    elif method == "msd":
+        lag = SEASON if rows.shape[1] > SEASON else 1
+        scale = (rows[:, lag:] - rows[:, :-lag]).abs().mean(dim=1)
+    elif method == "mad":
+        scale = (rows - rows.mean(dim=1, keepdim=True)).abs().mean(dim=1)
+    else:
+        scale = rows.std(dim=1, unbiased=False)
+    return scale.clamp(min=floor)
 
 
 def interval_bounds(

@@ -22,7 +22,7 @@ VERSION_PATTERN = r"^\d{8}\.\d{6}$"
 
 
 ModelInput = Literal["normalized", "raw"]
-IntervalScale = Literal["none", "window_mad"]
+IntervalScale = Literal["none", "diff", "msd", "mad", "std"]
 MIN_LEVEL, MAX_LEVEL = 50, 99
 """Interval levels (percent) a version can be asked for."""
 
@@ -31,8 +31,9 @@ class IntervalCalibration(BaseModel):
     """Prediction intervals of a version: `forecast ± quantiles[level][step] × scale(window)`.
 
     Split-conformal quantiles of the absolute errors on held-out windows, each error divided by the
-    scale of its own input window (`window_mad`: the mean absolute day-to-day change of the last N
-    days; `none`: 1), so the width follows how volatile the request's own recent days are.
+    scale of its own input window, so the width follows how volatile the request's own recent days
+    are. Scales of a window x of N days: `diff` mean |x[t] − x[t−1]|, `msd` mean |x[t] − x[t−7]|,
+    `mad` mean |x − mean(x)|, `std` its standard deviation, `none` 1.
     `quantiles[i][h - 1]` belongs to `levels[i]` and step h; `default_levels` are answered when a
     request names none; a window's scale is never below `scale_floor` (a flat window still gets an
     interval). With `non_negative` (no negative day in training) lower bounds stop at 0.

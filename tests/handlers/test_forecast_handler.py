@@ -336,7 +336,7 @@ def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) 
         VERSION,
         window_size=N,
         max_horizon=1,
-        intervals=calibration(1, scale="window_mad", floor=0.5),
+        intervals=calibration(1, scale="diff", floor=0.5),
     )
     handler = ForecastHandler()
     threads = torch.get_num_threads()
