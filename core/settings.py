@@ -239,8 +239,12 @@ class BenchSettings(_Section):
     serving_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 16, 64], min_length=1)
     serving_max_requests: PositiveInt = 20000
     serving_warmup_requests: int = Field(default=20, ge=0)
-    serving_batch_items: PositiveInt = 32
+    serving_batch_items: PositiveInt = 1000
+    serving_batch_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
     serving_request_timeout_s: PositiveFloat = 10.0
+    serving_client: Literal["auto", "wrk", "python"] = "auto"
+    serving_wrk: str = "wrk"
+    serving_client_threads: PositiveInt = 1
     serving_tune_grid: list[TorchServeTuning] = Field(default_factory=list)
     training_years: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 2.0, 4.0], min_length=1)
     training_max_epochs: PositiveInt | None = 15

@@ -1,6 +1,11 @@
 """Bounded closed-loop load: C clients each send their next request as soon as the last one
 answered, until the duration or the request cap is reached. Latency is per request; throughput is
-counted in items (one per request, or the items of a batch request)."""
+counted in items (one per request, or the items of a batch request).
+
+`http_load` is the in-process HTTP client (aiohttp: a fraction of httpx's CPU per request, which
+matters because it shares the cores with the servers); `salescast.bench.wrk` drives the same
+requests from wrk, a separate C process, when it is installed.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
+import orjson
 
 
 @dataclass
 class LoadResult:
-    """One layer at one concurrency."""
+    """One layer at one concurrency. Latencies are either every sample (in-process clients) or the
+    percentiles an external client computed (`quantiles_ms`, keyed by percentile)."""
 
     layer: str
     concurrency: int
@@ -27,17 +34,22 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float] = field(repr=False, default_factory=list)
     error_examples: list[str] = field(default_factory=list)
+    client: str = "python"
+    quantiles_ms: dict[float, float] = field(default_factory=dict)
 
     @property
     def items_per_s(self) -> float:
         return self.items / self.seconds if self.seconds > 0 else 0.0
 
     def percentile_ms(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+        if self.latencies_ms:
+            return float(np.percentile(self.latencies_ms, q))
+        return self.quantiles_ms.get(q, float("nan"))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         del data["latencies_ms"]
+        data["quantiles_ms"] = {str(q): round(v, 3) for q, v in self.quantiles_ms.items()}
         data.update(
             items_per_s=round(self.items_per_s, 1),
             p50_ms=round(self.percentile_ms(50), 2),
@@ -55,12 +67,18 @@ class HttpRequest:
     items: int = 1
 
 
-# Checks a 200 answer; returns the number of failed items in it (batch answers report their own).
-AnswerCheck = Callable[[httpx.Response], int]
+# Checks the body of a 200 answer; returns the number of failed items in it (batch answers report
+# their own).
+AnswerCheck = Callable[[bytes], int]
 
 
-def ok_if_200(response: httpx.Response) -> int:
+def ok_if_200(body: bytes) -> int:
     return 0
+
+
+def batch_failures(body: bytes) -> int:
+    """Failed items of a `POST /api/predict/batch` answer."""
+    return int(orjson.loads(body)["failed"])
 
 
 async def http_load(
@@ -75,11 +93,12 @@ async def http_load(
     headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """Cycle through `requests` with `concurrency` clients; a non-200, timeout or failed item is an error."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     result = LoadResult(layer, concurrency, 0, 0, 0, 0.0)
     sent = 0
     all_headers = {"content-type": "application/json", **(headers or {})}
-    async with httpx.AsyncClient(timeout=timeout_s, limits=limits, headers=all_headers) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=all_headers) as client:
         start = time.perf_counter()
         deadline = start + duration_s
 
@@ -91,12 +110,13 @@ async def http_load(
                 began = time.perf_counter()
                 failed = request.items
                 try:
-                    response = await client.post(request.url, content=request.body)
-                    if response.status_code == 200:
-                        failed = check(response)
+                    async with client.post(request.url, data=request.body) as response:
+                        body = await response.read()
+                    if response.status == 200:
+                        failed = check(body)
                     else:
-                        _remember(result, f"{response.status_code} {response.text[:120]}")
-                except httpx.HTTPError as exc:
+                        _remember(result, f"{response.status} {body[:120].decode(errors='replace')}")
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     _remember(result, f"{type(exc).__name__}: {exc}")
                 result.latencies_ms.append((time.perf_counter() - began) * 1000.0)
                 result.requests += 1
@@ -109,10 +129,16 @@ async def http_load(
 
 
 def thread_load(
-    layer: str, call: Callable[[int], None], *, concurrency: int, duration_s: float, max_requests: int
+    layer: str,
+    call: Callable[[int], None],
+    *,
+    concurrency: int,
+    duration_s: float,
+    max_requests: int,
+    items_per_call: int = 1,
 ) -> LoadResult:
     """The same closed loop with threads calling `call(i)` in-process (torch releases the GIL)."""
-    result = LoadResult(layer, concurrency, 0, 0, 0, 0.0)
+    result = LoadResult(layer, concurrency, 0, 0, 0, 0.0, client="in-process")
     lock = threading.Lock()
     counter = iter(range(max_requests))
     start = time.perf_counter()
@@ -136,8 +162,8 @@ def thread_load(
             with lock:
                 result.latencies_ms.append(elapsed)
                 result.requests += 1
-                result.items += int(ok)
-                result.errors += int(not ok)
+                result.items += items_per_call if ok else 0
+                result.errors += 0 if ok else items_per_call
 
     threads = [threading.Thread(target=loop, daemon=True) for _ in range(concurrency)]
     for thread in threads:

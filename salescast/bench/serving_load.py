@@ -1,32 +1,45 @@
 """`salescast bench serving`: what each serving layer costs, measured side by side in one run.
 
-Layers, on the same models and machine: (a) `floor` — the TorchScript model called in-process with
-the handler's own normalize → forward → de-normalize functions; (b) `torchserve` — TorchServe's
-inference API; (c) `gateway` — POST /api/predict; (d) `gateway_batch` — POST /api/predict/batch,
-counted per item. For each concurrency the layers run one after the other, so ratios between them
-are robust to other load on a shared machine even when absolute numbers are not. The load
-generator runs on the same cores as the servers (a real but conservative setup).
+Single predictions, on the same models and machine: (a) `floor` — the TorchScript model called
+in-process with the handler's own normalize → forward → de-normalize functions; (b) `torchserve` —
+TorchServe's inference API; (c) `gateway` — POST /api/predict. Batches of `bench.serving_batch_items`
+windows of one category, counted per item: (d) `floor_batch` — one in-process forward of the whole
+batch; (e) `torchserve_batch` — one `instances` call straight to TorchServe; (f) `gateway_batch` —
+POST /api/predict/batch with the same windows. For each concurrency the layers run one after the
+other, so ratios between them are robust to other load on a shared machine even when absolute
+numbers are not.
+
+HTTP load comes from wrk (a separate C process) when it is installed, else from the in-process
+aiohttp client, which shares the cores with the servers (numbers then include the client's cost).
 `tune=True` first compares the TorchServe settings of `bench.serving_tune_grid` (TorchServe direct).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from core.artifacts import latest_version, version_dir
 from core.sales_data import load_daily_sales
 from core.settings import Settings, TorchServeTuning
 from core.slugs import category_slug
-from salescast.bench.load import AnswerCheck, HttpRequest, LoadResult, http_load, ok_if_200, thread_load
+from salescast.bench.load import (
+    AnswerCheck,
+    HttpRequest,
+    LoadResult,
+    batch_failures,
+    http_load,
+    ok_if_200,
+    thread_load,
+)
 from salescast.bench.report import markdown_table
 from salescast.bench.serving_stack import (
     GatewayLauncher,
@@ -35,10 +48,12 @@ from salescast.bench.serving_stack import (
     torchserve_process,
     with_fresh_ports,
 )
+from salescast.bench.wrk import WrkError, find_wrk, wrk_load
 
 logger = logging.getLogger(__name__)
 
-LAYERS = ("floor", "torchserve", "gateway", "gateway_batch")
+LAYERS = ("floor", "torchserve", "gateway")
+BATCH_LAYERS = ("floor_batch", "torchserve_batch", "gateway_batch")
 Progress = Callable[[str], None]
 
 
@@ -58,21 +73,28 @@ class ServingReport:
     batch_items: int
     results: list[LoadResult]
     tuning: list[TuningResult] = field(default_factory=list)
+    client: str = "python"
+    load_average: dict[str, float] = field(default_factory=dict)
 
     def result(self, layer: str, concurrency: int) -> LoadResult | None:
         return next((r for r in self.results if r.layer == layer and r.concurrency == concurrency), None)
 
+    def _concurrencies(self, layer: str) -> list[int]:
+        return sorted({r.concurrency for r in self.results if r.layer == layer})
+
     def ratios(self) -> list[dict[str, float]]:
-        """Per concurrency: gateway/TorchServe and TorchServe/floor, for throughput and p50 latency."""
+        """Single predictions per concurrency: gateway/TorchServe and TorchServe/floor throughput, the
+        gateway's added p50 in ms, and the p50 ratios."""
         rows = []
-        for concurrency in sorted({r.concurrency for r in self.results}):
-            floor, served, gateway = (self.result(layer, concurrency) for layer in LAYERS[:3])
+        for concurrency in self._concurrencies("torchserve"):
+            floor, served, gateway = (self.result(layer, concurrency) for layer in LAYERS)
             if floor is None or served is None or gateway is None:
                 continue
             rows.append(
                 {
                     "concurrency": concurrency,
                     "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
+                    "gateway_added_p50_ms": gateway.percentile_ms(50) - served.percentile_ms(50),
                     "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
                     "gateway_over_torchserve_p50": _ratio(
                         gateway.percentile_ms(50), served.percentile_ms(50)
@@ -82,15 +104,115 @@ class ServingReport:
             )
         return rows
 
+    def batch_ratios(self) -> list[dict[str, float]]:
+        """Batches per concurrency: gateway/TorchServe, TorchServe/floor and gateway/floor items/s."""
+        rows = []
+        for concurrency in self._concurrencies("torchserve_batch"):
+            floor, served, gateway = (self.result(layer, concurrency) for layer in BATCH_LAYERS)
+            if floor is None or served is None or gateway is None:
+                continue
+            rows.append(
+                {
+                    "concurrency": concurrency,
+                    "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
+                    "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
+                    "gateway_over_floor_rps": _ratio(gateway.items_per_s, floor.items_per_s),
+                }
+            )
+        return rows
+
+    def scaling(self) -> list[dict[str, float]]:
+        """Single predictions from one concurrency to the next: does throughput hold, and the p99."""
+        rows = []
+        levels = self._concurrencies("torchserve")
+        for lower, higher in itertools.pairwise(levels):
+            row: dict[str, float] = {"from": lower, "to": higher}
+            for layer in ("torchserve", "gateway"):
+                low, high = self.result(layer, lower), self.result(layer, higher)
+                if low is None or high is None:
+                    continue
+                row[f"{layer}_rps_ratio"] = _ratio(high.items_per_s, low.items_per_s)
+                row[f"{layer}_p99_ms"] = high.percentile_ms(99)
+            rows.append(row)
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "archive": self.archive,
             "duration_s": self.duration_s,
             "batch_items": self.batch_items,
+            "client": self.client,
+            "load_average": self.load_average,
             "results": [r.to_dict() for r in self.results],
             "ratios": self.ratios(),
+            "batch_ratios": self.batch_ratios(),
+            "scaling": self.scaling(),
             "tuning": [t.to_dict() for t in self.tuning],
         }
+
+
+class HttpDriver:
+    """Runs one HTTP layer at one concurrency with wrk when available, else the in-process client."""
+
+    def __init__(self, settings: Settings, duration_s: float, progress: Progress) -> None:
+        bench = settings.bench
+        self.settings = settings
+        self.duration_s = duration_s
+        self.wrk = find_wrk(bench.serving_wrk) if bench.serving_client in ("auto", "wrk") else None
+        if bench.serving_client == "wrk" and self.wrk is None:
+            raise WrkError(
+                f"bench.serving_client is wrk but {bench.serving_wrk!r} is not installed "
+                "(Debian/Ubuntu: apt-get install wrk)"
+            )
+        if self.wrk is not None:
+            self.name = f"wrk ({bench.serving_client_threads} thread(s), a separate process)"
+        elif bench.serving_client == "python":
+            self.name = "python (in-process aiohttp, as configured: shares the cores with the servers)"
+        else:
+            self.name = "python (in-process aiohttp: wrk not found, shares the cores with the servers)"
+            progress(
+                f"wrk not found ({bench.serving_wrk!r}): HTTP layers use the in-process Python client, "
+                "which shares the cores with the servers (install wrk: apt-get install wrk)"
+            )
+
+    def measure(
+        self, layer: str, requests: list[HttpRequest], concurrency: int, check: AnswerCheck = ok_if_200
+    ) -> LoadResult:
+        bench = self.settings.bench
+        if bench.serving_warmup_requests:
+            asyncio.run(
+                http_load(
+                    layer,
+                    requests,
+                    concurrency=1,
+                    duration_s=self.duration_s,
+                    max_requests=bench.serving_warmup_requests,
+                    timeout_s=bench.serving_request_timeout_s,
+                    check=check,
+                )
+            )
+        if self.wrk is not None:
+            return wrk_load(
+                self.wrk,
+                layer,
+                requests,
+                concurrency=concurrency,
+                duration_s=self.duration_s,
+                timeout_s=bench.serving_request_timeout_s,
+                threads=bench.serving_client_threads,
+                count_failed_items=check is batch_failures,
+            )
+        return asyncio.run(
+            http_load(
+                layer,
+                requests,
+                concurrency=concurrency,
+                duration_s=self.duration_s,
+                max_requests=bench.serving_max_requests,
+                timeout_s=bench.serving_request_timeout_s,
+                check=check,
+            )
+        )
 
 
 def run_serving_bench(
@@ -105,46 +227,61 @@ def run_serving_bench(
     """Start an isolated TorchServe + gateway on loopback, measure every layer, stop them."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request would load the client
     stack = servable_settings(settings, work_dir, progress)
+    batch_items = stack.bench.serving_batch_items
+    # The bench's batches must fit the gateway's batch limit.
+    stack = stack.with_overrides(
+        {"gateway": {"max_batch_items": max(stack.gateway.max_batch_items, batch_items)}}
+    )
     windows = _recent_windows(stack)
-    tuning = _tune(stack, work_dir, windows, duration_s, concurrency, progress) if tune else []
+    driver = HttpDriver(stack, duration_s, progress)
+    progress(f"load client: {driver.name}")
+    tuning = _tune(stack, work_dir, windows, driver, concurrency, progress) if tune else []
     archives = archive_all(stack)
     report = ServingReport(
-        stack.archive.model_dump(), duration_s, stack.bench.serving_batch_items, [], tuning
+        stack.archive.model_dump(), duration_s, batch_items, [], tuning, client=driver.name
     )
+    report.load_average["start_1min"] = os.getloadavg()[0]
     progress(f"starting TorchServe ({_describe(stack)}) and the gateway on 127.0.0.1")
     with torchserve_process(stack, archives) as torchserve, GatewayLauncher(stack, work_dir) as gateway:
-        floor = _floor_call(stack, windows)
+        floor = _floor_call(stack, windows, 1)
+        floor_batch = _floor_call(stack, windows, batch_items)
+        bench = stack.bench
         layers: dict[str, Callable[[int], LoadResult]] = {
-            "floor": lambda c: _measure_floor(floor, stack, c, duration_s),
-            "torchserve": lambda c: _measure_http(
-                "torchserve", _torchserve_requests(torchserve.inference_url, windows), stack, c, duration_s
+            "floor": lambda c: _measure_floor("floor", floor, stack, c, duration_s, 1),
+            "torchserve": lambda c: driver.measure(
+                "torchserve", _torchserve_requests(torchserve.inference_url, windows), c
             ),
-            "gateway": lambda c: _measure_http(
-                "gateway", _gateway_requests(gateway.url, windows), stack, c, duration_s
+            "gateway": lambda c: driver.measure("gateway", _gateway_requests(gateway.url, windows), c),
+            "floor_batch": lambda c: _measure_floor(
+                "floor_batch", floor_batch, stack, c, duration_s, batch_items
             ),
-            "gateway_batch": lambda c: _measure_http(
-                "gateway_batch",
-                _batch_requests(gateway.url, windows, stack.bench.serving_batch_items),
-                stack,
-                c,
-                duration_s,
-                check=_batch_failures,
+            "torchserve_batch": lambda c: driver.measure(
+                "torchserve_batch", _torchserve_batches(torchserve.inference_url, windows, batch_items), c
+            ),
+            "gateway_batch": lambda c: driver.measure(
+                "gateway_batch", _gateway_batches(gateway.url, windows, batch_items), c, batch_failures
             ),
         }
-        for clients in concurrency:
-            for layer in LAYERS:
-                result = layers[layer](clients)
-                progress(_line(result))
-                report.results.append(result)
+        plan = [(clients, layer) for clients in concurrency for layer in LAYERS]
+        plan += [(clients, layer) for clients in bench.serving_batch_concurrency for layer in BATCH_LAYERS]
+        for clients, layer in plan:
+            result = layers[layer](clients)
+            progress(_line(result))
+            report.results.append(result)
+    report.load_average["end_1min"] = os.getloadavg()[0]
+    report.load_average["cores"] = float(os.cpu_count() or 0)
     return report
 
 
 def serving_markdown(report: ServingReport) -> str:
     archive = report.archive
+    load = report.load_average
     parts = [
         f"TorchServe per model: workers {archive['workers']}, batch_size {archive['batch_size']}, "
         f"max_batch_delay_ms {archive['max_batch_delay_ms']} · {report.duration_s:g} s per cell · "
-        f"batch requests of {report.batch_items} items (throughput counted per item)",
+        f"batches of {report.batch_items} items (throughput counted per item) · load client: "
+        f"{report.client} · load average {load.get('start_1min', math.nan):.2f} at the start, "
+        f"{load.get('end_1min', math.nan):.2f} at the end, {load.get('cores', 0):g} cores",
         "",
         markdown_table(
             ["layer", "concurrency", "items/s", "p50 ms", "p99 ms", "errors", "requests"],
@@ -162,20 +299,78 @@ def serving_markdown(report: ServingReport) -> str:
             ],
         ),
         "",
+        "Single predictions:",
+        "",
         markdown_table(
             [
                 "concurrency",
                 "gateway/TorchServe items/s",
+                "gateway added p50 ms",
                 "TorchServe/floor items/s",
                 "gateway/TorchServe p50",
                 "TorchServe/floor p50",
             ],
             [
-                [str(row["concurrency"]), *(f"{row[key]:.3f}" for key in list(row)[1:])]
+                [
+                    str(row["concurrency"]),
+                    f"{row['gateway_over_torchserve_rps']:.3f}",
+                    f"{row['gateway_added_p50_ms']:+.2f}",
+                    f"{row['torchserve_over_floor_rps']:.3f}",
+                    f"{row['gateway_over_torchserve_p50']:.3f}",
+                    f"{row['torchserve_over_floor_p50']:.1f}",
+                ]
                 for row in report.ratios()
             ],
         ),
     ]
+    if report.batch_ratios():
+        parts += [
+            "",
+            f"Batches of {report.batch_items} items (one category per request):",
+            "",
+            markdown_table(
+                [
+                    "concurrency",
+                    "gateway/TorchServe items/s",
+                    "TorchServe/floor items/s",
+                    "gateway/floor items/s",
+                ],
+                [
+                    [
+                        str(row["concurrency"]),
+                        f"{row['gateway_over_torchserve_rps']:.3f}",
+                        f"{row['torchserve_over_floor_rps']:.3f}",
+                        f"{row['gateway_over_floor_rps']:.3f}",
+                    ]
+                    for row in report.batch_ratios()
+                ],
+            ),
+        ]
+    if report.scaling():
+        parts += [
+            "",
+            "Under more clients (items/s at the higher concurrency / at the lower; p99 at the higher):",
+            "",
+            markdown_table(
+                [
+                    "concurrency",
+                    "TorchServe items/s",
+                    "TorchServe p99 ms",
+                    "gateway items/s",
+                    "gateway p99 ms",
+                ],
+                [
+                    [
+                        f"{row['from']:g} → {row['to']:g}",
+                        f"{row.get('torchserve_rps_ratio', math.nan):.3f}",
+                        f"{row.get('torchserve_p99_ms', math.nan):.1f}",
+                        f"{row.get('gateway_rps_ratio', math.nan):.3f}",
+                        f"{row.get('gateway_p99_ms', math.nan):.1f}",
+                    ]
+                    for row in report.scaling()
+                ],
+            ),
+        ]
     errors = [
         f"- {r.layer} @ {r.concurrency}: {example}" for r in report.results for example in r.error_examples
     ]
@@ -226,7 +421,8 @@ def _recent_windows(settings: Settings) -> dict[str, list[float]]:
     return {category: [float(v) for v in series.to_numpy()[-size:]] for category, series in sales.items()}
 
 
-def _floor_call(settings: Settings, windows: dict[str, list[float]]) -> Callable[[int], None]:
+def _floor_call(settings: Settings, windows: dict[str, list[float]], rows: int) -> Callable[[int], None]:
+    """One in-process forward of `rows` copies of a category's window per call, categories in turn."""
     import torch
 
     from handlers.forecast_handler import denormalize, forward, load_model, load_norm_stats, normalize
@@ -236,11 +432,13 @@ def _floor_call(settings: Settings, windows: dict[str, list[float]]) -> Callable
     for category, window in windows.items():
         folder = version_dir(settings, category, latest_version(settings, category) or "")
         stats = load_norm_stats(folder / "norm_stats.json")
-        models.append((load_model(folder / "model.pt"), float(stats["mean"]), float(stats["std"]), window))
+        models.append(
+            (load_model(folder / "model.pt"), float(stats["mean"]), float(stats["std"]), [window] * rows)
+        )
 
     def call(index: int) -> None:
-        model, mean, std, window = models[index % len(models)]
-        values = denormalize(forward(model, normalize([window], mean, std)), mean, std)
+        model, mean, std, batch = models[index % len(models)]
+        values = denormalize(forward(model, normalize(batch, mean, std)), mean, std)
         if not math.isfinite(values[0]):
             raise ValueError("non-finite prediction")
 
@@ -248,85 +446,73 @@ def _floor_call(settings: Settings, windows: dict[str, list[float]]) -> Callable
 
 
 def _measure_floor(
-    call: Callable[[int], None], settings: Settings, concurrency: int, duration_s: float
+    layer: str,
+    call: Callable[[int], None],
+    settings: Settings,
+    concurrency: int,
+    duration_s: float,
+    items_per_call: int,
 ) -> LoadResult:
     bench = settings.bench
     for index in range(bench.serving_warmup_requests):
         call(index)
     return thread_load(
-        "floor", call, concurrency=concurrency, duration_s=duration_s, max_requests=bench.serving_max_requests
+        layer,
+        call,
+        concurrency=concurrency,
+        duration_s=duration_s,
+        max_requests=bench.serving_max_requests,
+        items_per_call=items_per_call,
     )
+
+
+def _body(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
 
 
 def _torchserve_requests(base_url: str, windows: dict[str, list[float]]) -> list[HttpRequest]:
     return [
-        HttpRequest(
-            f"{base_url}/predictions/{category_slug(category)}", json.dumps({"sales": window}).encode()
-        )
+        HttpRequest(f"{base_url}/predictions/{category_slug(category)}", _body({"sales": window}))
         for category, window in windows.items()
     ]
 
 
 def _gateway_requests(base_url: str, windows: dict[str, list[float]]) -> list[HttpRequest]:
     return [
-        HttpRequest(f"{base_url}/api/predict", json.dumps({"category": category, "sales": window}).encode())
+        HttpRequest(f"{base_url}/api/predict", _body({"category": category, "sales": window}))
         for category, window in windows.items()
     ]
 
 
-def _batch_requests(base_url: str, windows: dict[str, list[float]], items: int) -> list[HttpRequest]:
-    pairs = list(windows.items())
-    body = {
-        "items": [
-            {"category": pairs[i % len(pairs)][0], "sales": pairs[i % len(pairs)][1]} for i in range(items)
-        ]
-    }
-    return [HttpRequest(f"{base_url}/api/predict/batch", json.dumps(body).encode(), items=items)]
-
-
-def _batch_failures(response: httpx.Response) -> int:
-    return int(response.json()["failed"])
-
-
-def _measure_http(
-    layer: str,
-    requests: list[HttpRequest],
-    settings: Settings,
-    concurrency: int,
-    duration_s: float,
-    check: AnswerCheck = ok_if_200,
-) -> LoadResult:
-    bench = settings.bench
-    if bench.serving_warmup_requests:
-        asyncio.run(
-            http_load(
-                layer,
-                requests,
-                concurrency=1,
-                duration_s=duration_s,
-                max_requests=bench.serving_warmup_requests,
-                timeout_s=bench.serving_request_timeout_s,
-                check=check,
-            )
+def _torchserve_batches(base_url: str, windows: dict[str, list[float]], items: int) -> list[HttpRequest]:
+    """One `instances` call per category holding `items` copies of its window."""
+    return [
+        HttpRequest(
+            f"{base_url}/predictions/{category_slug(category)}",
+            _body({"instances": [window] * items}),
+            items=items,
         )
-    return asyncio.run(
-        http_load(
-            layer,
-            requests,
-            concurrency=concurrency,
-            duration_s=duration_s,
-            max_requests=bench.serving_max_requests,
-            timeout_s=bench.serving_request_timeout_s,
-            check=check,
+        for category, window in windows.items()
+    ]
+
+
+def _gateway_batches(base_url: str, windows: dict[str, list[float]], items: int) -> list[HttpRequest]:
+    """The same windows as `_torchserve_batches`, as batch items of the gateway."""
+    return [
+        HttpRequest(
+            f"{base_url}/api/predict/batch",
+            _body({"items": [{"category": category, "sales": window}] * items}),
+            items=items,
         )
-    )
+        for category, window in windows.items()
+    ]
 
 
 def _tune(
     stack: Settings,
     work_dir: Path,
     windows: dict[str, list[float]],
-    duration_s: float,
+    driver: HttpDriver,
     concurrency: Sequence[int],
     progress: Progress,
 ) -> list[TuningResult]:
@@ -341,10 +527,7 @@ def _tune(
         progress(f"tuning: {_describe(settings)}")
         with torchserve_process(settings, archive_all(settings)) as torchserve:
             requests = _torchserve_requests(torchserve.inference_url, windows)
-            measured = [
-                _measure_http("torchserve", requests, settings, clients, duration_s)
-                for clients in concurrency
-            ]
+            measured = [driver.measure("torchserve", requests, clients) for clients in concurrency]
         for result in measured:
             progress("  " + _line(result))
         results.append(TuningResult(tuning, measured))
@@ -358,7 +541,7 @@ def _describe(settings: Settings) -> str:
 
 def _line(result: LoadResult) -> str:
     return (
-        f"{result.layer:<14} c={result.concurrency:<3} {result.items_per_s:8.0f} items/s  p50 "
+        f"{result.layer:<16} c={result.concurrency:<3} {result.items_per_s:8.0f} items/s  p50 "
         f"{result.percentile_ms(50):7.1f} ms  p99 {result.percentile_ms(99):7.1f} ms  errors {result.errors}"
     )
 
