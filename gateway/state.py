@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import httpx
-
 from core.settings import Settings
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
@@ -14,7 +12,7 @@ from gateway.job_store import JobStore
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
-from gateway.torchserve_client import InferenceClient, create_http_client
+from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
 
 log = logging.getLogger(__name__)
@@ -24,7 +22,6 @@ log = logging.getLogger(__name__)
 class GatewayState:
     settings: Settings
     metrics: GatewayMetrics
-    http: httpx.AsyncClient
     inference: InferenceClient
     management: ManagementClient
     management_reads: ManagementClient
@@ -36,10 +33,14 @@ class GatewayState:
 
     @classmethod
     def open(cls, settings: Settings, metrics: GatewayMetrics) -> GatewayState:
-        """Create the clients and stores; nothing here needs TorchServe to be up."""
+        """Create the clients and stores (inside the running event loop); nothing here needs
+        TorchServe to be up."""
         gateway = settings.gateway
-        http = create_http_client(gateway.predict_timeout_s, max_connections=gateway.max_connections)
-        inference = InferenceClient(http, settings.torchserve.inference_base_url)
+        inference = InferenceClient(
+            settings.torchserve.inference_base_url,
+            timeout_s=gateway.predict_timeout_s,
+            max_connections=gateway.max_connections,
+        )
         management = ManagementClient(
             settings.torchserve.management_base_url, timeout_s=gateway.management_timeout_s
         )
@@ -56,7 +57,6 @@ class GatewayState:
         return cls(
             settings=settings,
             metrics=metrics,
-            http=http,
             inference=inference,
             management=management,
             management_reads=management_reads,
@@ -76,7 +76,7 @@ class GatewayState:
 
     async def close(self) -> None:
         await self.job_runner.stop()
-        await self.http.aclose()
+        await self.inference.close()
         await self.management.aclose()
         await self.management_reads.aclose()
         self.job_store.close()

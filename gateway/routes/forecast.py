@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from gateway.deps import HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
 from gateway.errors import InputError
 from gateway.routes.responses import errors
-from gateway.schemas import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, Forecast, check_levels
+from gateway.schemas import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, Forecast, ForecastStep, check_levels
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
 
@@ -37,16 +37,18 @@ async def forecast(
     answer = await predictor.predict(model.category, sales, horizon, levels)
     history_end = last.index[-1]
     steps = [
-        step.model_copy(update={"date": (history_end + timedelta(days=step.step)).strftime("%Y-%m-%d")})
-        for step in answer.forecast
+        ForecastStep.model_validate(
+            {**step, "date": (history_end + timedelta(days=step["step"])).strftime("%Y-%m-%d")}
+        )
+        for step in answer["forecast"]
     ]
     return Forecast(
-        category=answer.category,
+        category=answer["category"],
         date=(history_end + timedelta(days=1)).strftime("%Y-%m-%d"),
-        prediction=answer.prediction,
-        model_version=answer.model_version,
-        window_size=answer.window_size,
+        prediction=answer["prediction"],
+        model_version=answer["model_version"],
+        window_size=answer["window_size"],
         history_end=history_end.strftime("%Y-%m-%d"),
-        horizon=answer.horizon,
+        horizon=answer["horizon"],
         forecast=steps,
     )

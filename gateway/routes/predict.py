@@ -1,4 +1,7 @@
-"""POST /api/predict and /api/predict/batch: next-day forecasts through TorchServe."""
+"""POST /api/predict and /api/predict/batch: next-day forecasts through TorchServe.
+
+The answers are built as dicts of the documented shape (`response_model`) and sent with orjson.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +9,25 @@ from fastapi import APIRouter
 
 from gateway.deps import PredictKeyDep, PredictorDep, SettingsDep
 from gateway.errors import InputError
-from gateway.routes.responses import errors
+from gateway.routes.responses import OrjsonResponse, errors
 from gateway.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
 
 
-@router.post("/predict", responses=errors(401, 403, 404, 413, 422, 502, 503))
-async def predict(body: PredictRequest, predictor: PredictorDep) -> PredictResponse:
+@router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 502, 503))
+async def predict(body: PredictRequest, predictor: PredictorDep) -> OrjsonResponse:
     """Forecast the next day's total from the last N daily totals (oldest first), and every day up to
     `horizon` days ahead, each with its prediction intervals."""
-    return await predictor.predict(body.category, body.sales, body.horizon, body.levels)
+    return OrjsonResponse(await predictor.predict(body.category, body.sales, body.horizon, body.levels))
 
 
-@router.post("/predict/batch", responses=errors(401, 403, 413, 422, 502, 503))
-async def predict_batch(body: BatchRequest, predictor: PredictorDep, settings: SettingsDep) -> BatchResponse:
+@router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 413, 422, 502, 503))
+async def predict_batch(body: BatchRequest, predictor: PredictorDep, settings: SettingsDep) -> OrjsonResponse:
     """Many forecasts at once; each item gets its own result or error, in request order."""
     limit = settings.gateway.max_batch_items
     if len(body.items) > limit:
         raise InputError(f"at most {limit} items per batch, got {len(body.items)}")
     results = await predictor.predict_batch(body.items, body.horizon, body.levels)
-    succeeded = sum(1 for result in results if result.status == 200)
-    return BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded)
+    succeeded = sum(1 for result in results if result["status"] == 200)
+    return OrjsonResponse({"results": results, "succeeded": succeeded, "failed": len(results) - succeeded})

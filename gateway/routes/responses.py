@@ -1,8 +1,11 @@
-"""Documented error answers shared by the routers (all `{"detail": message}`)."""
+"""Answers shared by the routers: documented errors (all `{"detail": message}`) and orjson bodies."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
 
 from gateway.schemas import ErrorBody
 
@@ -21,3 +24,11 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         503: "Model server (or data file) unavailable",
     }
     return {code: {"model": ErrorBody, "description": text.get(code, "Error")} for code in codes}
+
+
+class OrjsonResponse(JSONResponse):
+    """A prediction answer already shaped like its documented `response_model`, sent as is: FastAPI
+    would validate it against the model again before encoding it."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
