@@ -294,6 +294,9 @@ class CategoryOutcome(BaseModel):
     seconds: float | None = Field(
         default=None, description="Wall time of this category so far (training + deploy)."
     )
+    phase: Literal["evaluation", "serving"] | None = Field(
+        default=None, description="While training: the held-out evaluation fit, then the served model's fit."
+    )
     epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
     max_epochs: int | None = Field(
         default=None, description="Epoch limit (early stopping usually ends sooner)."

@@ -49,6 +49,7 @@ class ProgressFile:
             event.category,
             "training" if event.state == "training" else event.state,
             version=event.version,
+            phase=event.phase,
             epoch=event.epoch,
             max_epochs=event.max_epochs,
             train_loss=event.train_loss,
