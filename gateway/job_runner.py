@@ -282,15 +282,24 @@ class JobRunner:
             log.exception("job=%s category=%s archive failed", job.job_id, outcome.category)
             return self._deploy_failed(outcome, "archive", exc, decision.reason)
         try:
-            await deploy_archive(self._management, archive, self._settings)
+            result = await deploy_archive(self._management, archive, self._settings)
         except Exception as exc:
             log.exception("job=%s category=%s deploy failed", job.job_id, outcome.category)
             await self._drop_unregistered_archive(archive)
             return self._deploy_failed(outcome, "deploy", exc, decision.reason)
         finally:
             self._registry.invalidate()
+        for warning in result.warnings:
+            log.warning(
+                "job=%s category=%s deployed, with a warning: %s", job.job_id, outcome.category, warning
+            )
         return outcome.model_copy(
-            update={"state": "succeeded", "deployed": True, "deploy_reason": decision.reason}
+            update={
+                "state": "succeeded",
+                "deployed": True,
+                "deploy_reason": decision.reason,
+                "warnings": list(result.warnings),
+            }
         )
 
     def _deploy_failed(

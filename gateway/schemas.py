@@ -222,6 +222,11 @@ class CategoryOutcome(BaseModel):
     deploy_reason: str | None = None
     failed_step: Literal["training", "archive", "deploy"] | None = None
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What went wrong after the new version took over (e.g. an old version that would "
+        "not unregister); the deploy still stands.",
+    )
     seconds: float | None = None
 
 
@@ -263,6 +268,7 @@ class Job(BaseModel):
                             "deploy_reason": "test RMSE 561.2 < seasonal-naive 810.9 and <= served 590.0",
                             "failed_step": None,
                             "error": None,
+                            "warnings": [],
                             "seconds": 41.8,
                         }
                     ],

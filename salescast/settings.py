@@ -145,6 +145,8 @@ class TorchServeSettings(_Section):
     drain_s: float = Field(ge=0.0)
     warmup_requests: int = Field(ge=0)
     loaded_versions: PositiveInt
+    unregister_attempts: PositiveInt = 3
+    unregister_retry_s: float = Field(default=2.0, ge=0.0)
     inference_url: str | None = None
     management_url: str | None = None
 
