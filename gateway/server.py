@@ -7,6 +7,8 @@ import logging
 import uvicorn
 
 from gateway.app import create_app
+from gateway.security import is_loopback
+from salescast.api_key import with_api_key_from_file
 from salescast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -14,6 +16,13 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> int:
     """Serve until Ctrl-C / SIGTERM; returns the exit status."""
+    settings = with_api_key_from_file(settings, create=True)
+    if not settings.gateway.api_key and not is_loopback(settings.gateway.host):
+        log.warning(
+            "no API key and listening on %s: train, deploy and model-admin writes answer 403 until "
+            "SALESCAST_API_KEY (gateway.api_key) is set",
+            settings.gateway.host,
+        )
     app = create_app(settings)
     config = uvicorn.Config(
         app,

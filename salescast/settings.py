@@ -171,6 +171,7 @@ class GatewaySettings(_Section):
     job_queue_size: PositiveInt
     deploy_policy: DeployPolicy = "if_better"
     api_key: str | None = None
+    api_key_file: Path | None = None
     protect_predict: bool = False
     recent_jobs: PositiveInt
     max_instances_per_call: PositiveInt
