@@ -183,13 +183,20 @@ async def deploy_trained_version(
         logger.exception("archive failed category=%s", result.category)
         return _failed(result, "archive", exc, kept)
     try:
-        await deploy_archive(client, archive, settings)
+        deployed = await deploy_archive(client, archive, settings)
     except Exception as exc:
         logger.exception("deploy failed category=%s", result.category)
         await _drop_unregistered_archive(client, archive)
         return _failed(result, "deploy", exc, kept)
+    for warning in deployed.warnings:
+        logger.warning("deployed with a warning category=%s: %s", result.category, warning)
     return result.model_copy(
-        update={"deployed": True, "deploy_reason": decision.reason, "archive": archive.file_name}
+        update={
+            "deployed": True,
+            "deploy_reason": decision.reason,
+            "archive": archive.file_name,
+            "warnings": [*result.warnings, *deployed.warnings],
+        }
     )
 
 

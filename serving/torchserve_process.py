@@ -79,6 +79,28 @@ def find_java(environ: Mapping[str, str] | None = None) -> str:
     return found
 
 
+class KillNotFoundError(TorchServeError):
+    """No `kill` executable: TorchServe's frontend runs `kill -9 <pid>` to stop a worker."""
+
+
+def find_kill(path: str) -> str:
+    """The `kill` executable TorchServe's frontend will exec, looked up on TorchServe's PATH.
+
+    On unregister and scale-down the frontend (0.12) execs `kill -9 <worker pid>` itself. Without
+    that program (slim container images ship no procps; a shell's built-in `kill` is no executable)
+    the exec fails, every `DELETE /models/<name>/<version>` answers 500 "Interrupted while cleaning
+    resources" and the version is re-added, so a deploy could never remove the version it replaced.
+    """
+    found = shutil.which("kill", path=path)
+    if found is None:
+        raise KillNotFoundError(
+            "TorchServe stops model workers with the `kill` command, but no `kill` executable is on "
+            "PATH, so unregistering a model version would fail (500 'Interrupted while cleaning "
+            "resources'): install procps (Debian/Ubuntu: apt-get install procps)"
+        )
+    return found
+
+
 class TorchServeProcess:
     """One TorchServe serving `archives` (default: the newest archive of every category).
 
@@ -171,6 +193,7 @@ class TorchServeProcess:
         if self.running:
             return self
         java = find_java()
+        find_kill(_launch_path(java))
         ts = self.settings.torchserve
         deadline = time.monotonic() + ts.startup_timeout_s
         self._check_ports_free()
@@ -306,7 +329,7 @@ class TorchServeProcess:
             TEMP=tmp,  # TorchServe's launcher passes it to Java as java.io.tmpdir
             LOG_LOCATION=str(self.log_dir),
             METRICS_LOCATION=str(self.log_dir),
-            PATH=f"{Path(java).parent}{os.pathsep}{env.get('PATH', '')}",
+            PATH=_launch_path(java),
         )
         return env
 
@@ -404,6 +427,11 @@ class TorchServeProcess:
                     f"{', '.join(w.status for w in description.workers) or 'none'}); see {self.model_log}"
                 )
                 logger.error("model not ready category=%s version=%s", archive.category, archive.version)
+
+
+def _launch_path(java: str) -> str:
+    """TorchServe's PATH: the chosen Java's folder first, then this process's PATH."""
+    return f"{Path(java).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _signal(process: psutil.Process, signum: int) -> None:
