@@ -25,7 +25,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
-from training.pipeline import TrainingEvent, train_categories
+from training.pipeline import train_categories
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +43,10 @@ class ProgressFile:
         self._progress = JobProgress(categories=[CategoryProgress(category=c) for c in self.categories])
         self._write()
 
-    def on_training_event(self, event: TrainingEvent) -> None:
-        """The training pipeline's listener: states, epochs and losses."""
-        self.update(
-            event.category,
-            "training" if event.state == "training" else event.state,
-            version=event.version,
-            phase=event.phase,
-            epoch=event.epoch,
-            max_epochs=event.max_epochs,
-            train_loss=event.train_loss,
-            val_loss=event.val_loss,
-        )
+    def on_training_event(self, event: CategoryProgress) -> None:
+        """The training pipeline's listener: states, fits, epochs and losses."""
+        values = event.model_dump(exclude={"category", "state", "seconds"}, exclude_none=True)
+        self.update(event.category, event.state, **values)
 
     def update(self, category: str, state: CategoryState, **values: object) -> None:
         """Set `category`'s state and every given value that is not None; then write the file."""
