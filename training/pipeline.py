@@ -51,8 +51,8 @@ from core.settings import Settings
 from core.slugs import category_slug
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript, load_torchscript, predict_normalized
-from training.fitting import fit_category
-from training.forecaster import RawForecaster, as_forecaster
+from training.fitting import fit_forecaster
+from training.forecaster import as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
@@ -169,16 +169,15 @@ def _train_category(
         evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
         served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            evaluation_fit = fit_category(
+            evaluation_fit = fit_forecaster(
                 windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
             )
-            served_fit = fit_category(
+            served_fit = fit_forecaster(
                 serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
             )
-        non_negative = bool(np.all(windows.values >= 0))
-        export_torchscript(RawForecaster(served_fit.model, serving.stats, non_negative), staging / MODEL_FILE)
+        export_torchscript(served_fit, staging / MODEL_FILE)
         served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
-        evaluation_model = as_forecaster(RawForecaster(evaluation_fit.model, windows.stats, non_negative))
+        evaluation_model = as_forecaster(evaluation_fit)
         forecast = settings.forecast
         intervals = calibrate_intervals(
             served_model,
