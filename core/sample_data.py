@@ -138,8 +138,6 @@ _SPARSE_TOTAL_PER_YEAR = 1000.0
 _SPARSE_DISPERSION = 0.5  # gamma shape of the day multiplier; lower = burstier, more empty days
 
 
-
-
 @dataclass(frozen=True)
 class ExportProfile:
     """How the categories of a real-export-like profile (`store`, `shop`) sell, beyond their shapes.
