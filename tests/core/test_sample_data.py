@@ -215,9 +215,9 @@ def store_rows() -> pd.DataFrame:
 
 def test_export_profiles_are_deterministic_per_seed() -> None:
     for profile in ("store", "shop"):
-        first = sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)  # type: ignore[arg-type]
-        assert first == sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)  # type: ignore[arg-type]
-        assert first != sample_csv_bytes(6, "2024-01-01", 0.5, profile=profile)  # type: ignore[arg-type]
+        first = sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)
+        assert first == sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)
+        assert first != sample_csv_bytes(6, "2024-01-01", 0.5, profile=profile)
 
 
 @pytest.mark.parametrize("seed", [1, 7])
