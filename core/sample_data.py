@@ -13,7 +13,7 @@ benchmarks of sparse series), plus two that imitate real exports for the accurac
 - `store` (meant for 4 years): a shop closed on Sundays and public holidays whose categories sell a
   few bursty transactions a day (21–43 % of days without sales), with sudden persistent level
   shifts (a competitor opens, a product line is listed or dropped), occasional large orders (a
-  business buying 15–60 units at once) and a last half-year that is more volatile than before.
+  business buying 10–30 units at once) and last four months more volatile than before.
 - `shop` (meant for 1 year): a small web shop, open every day, about 45 % of category-days
   without sales, an occasional large order.
 """
@@ -179,9 +179,9 @@ _EXPORT_PROFILES: dict[str, ExportProfile] = {
         max_log_level=0.7,
         large_order_rate=0.01,
         large_order_units=(10, 30),
-        volatile_days=183,
-        volatile_dispersion=0.5,
-        volatile_large_orders=2.0,
+        volatile_days=120,
+        volatile_dispersion=0.35,
+        volatile_large_orders=2.5,
     ),
     "shop": ExportProfile(
         transactions=(1.8, 1.9, 1.2),

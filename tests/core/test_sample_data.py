@@ -251,7 +251,7 @@ def test_store_profile_has_large_orders_level_shifts_and_a_volatile_last_half_ye
         assert max(quarters) > 1.4 * min(quarters), name  # the level moves, not only noise
         is_open = pd.DatetimeIndex(series.index).dayofweek != 6
         empty = (values == 0) & is_open  # open but nothing sold: burstier demand has more such days
-        assert empty[-183:].mean() > empty[-548:-183].mean() + 0.03, name
+        assert empty[-120:].mean() > empty[-485:-120].mean() + 0.03, name
 
 
 def test_shop_profile_one_year_about_45_percent_zero_days(tmp_path: Path) -> None:
