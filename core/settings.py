@@ -235,6 +235,7 @@ class ForecastSettings(_Section):
 
 
 class BenchSettings(_Section):
+    seeds: list[int] = Field(default_factory=lambda: [42, 43, 44], min_length=1)
     folds: PositiveInt = 5
     fold_days: PositiveInt = 28
     season_length: PositiveInt = 7

@@ -21,6 +21,7 @@ import numpy as np
 from core.sales_data import load_daily_sales
 from core.sample_data import PROFILE_YEARS, PROFILES, SampleError, write_sample
 from core.settings import Settings
+from salescast.cli.options import add_column_mapping, column_mapping
 
 
 def register(subparsers: Any) -> None:
@@ -51,10 +52,7 @@ def register(subparsers: Any) -> None:
 
     summary = actions.add_parser("summary", help="per-category daily statistics of a sales file")
     summary.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
-    summary.add_argument("--date-column", metavar="NAME", help="default: data.date_column")
-    summary.add_argument("--category-column", metavar="NAME", help="default: data.category_column")
-    summary.add_argument("--amount-column", metavar="NAME", help="default: data.amount_column")
-    summary.add_argument("--date-format", metavar="FMT", help='strftime format, e.g. "%%d/%%m/%%Y"')
+    add_column_mapping(summary)
     summary.set_defaults(handler=_summary)
 
 
@@ -78,18 +76,10 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
 
 def _summary(args: argparse.Namespace, settings: Settings) -> int:
     # Zero fill regardless of the configured policy: the table reports what was actually sold.
-    overrides: dict[str, Any] = {"fill_policy": "zero", "categories": "auto"}
-    if args.date_format:
-        overrides["date_format"] = args.date_format
+    overrides: dict[str, Any] = {"fill_policy": "zero", "categories": "auto", **column_mapping(args)}
     data = settings.data.model_copy(update=overrides)
     path: Path = args.data or settings.data.path
-    sales = load_daily_sales(
-        data,
-        path,
-        date_column=args.date_column,
-        category_column=args.category_column,
-        amount_column=args.amount_column,
-    )
+    sales = load_daily_sales(data, path)
     header = ("category", "days", "first", "last", "total", "mean", "std", "zero days")
     rows = [
         (
@@ -104,7 +94,7 @@ def _summary(args: argparse.Namespace, settings: Settings) -> int:
         )
         for name, series in sales.items()
     ]
-    amount = args.amount_column or data.amount_column
+    amount = data.amount_column
     print(f"{path}: {len(sales)} categories, daily sums of {amount!r}, days without sales counted as 0")
     print(_table(header, rows))
     return 0

@@ -15,7 +15,7 @@ from typing import Any, TextIO, get_args
 
 from core.contracts.job_result import CategoryResult, write_results
 from core.settings import DeployPolicy, Settings
-from salescast.cli.options import UsageError, add_category_choice
+from salescast.cli.options import UsageError, add_category_choice, add_column_mapping, column_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="keep a JSON file of each category's state, epoch and losses up to date while training",
     )
-    parser.add_argument("--date-column", metavar="NAME", help="override data.date_column")
-    parser.add_argument("--category-column", metavar="NAME", help="override data.category_column")
-    parser.add_argument("--amount-column", metavar="NAME", help="override data.amount_column")
+    add_column_mapping(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -103,15 +101,7 @@ def parse_compare_versions(values: Sequence[str]) -> dict[str, str]:
 
 
 def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
-    data = {
-        key: value
-        for key, value in {
-            "date_column": args.date_column,
-            "category_column": args.category_column,
-            "amount_column": args.amount_column,
-        }.items()
-        if value is not None
-    }
+    data = column_mapping(args)
     overrides: dict[str, dict[str, Any]] = {"data": data} if data else {}
     if args.max_epochs is not None:
         overrides["training"] = {"max_epochs": args.max_epochs}
