@@ -161,6 +161,8 @@ class TorchServeSettings(_Section):
     drain_s: float = Field(ge=0.0)
     warmup_requests: int = Field(ge=0)
     loaded_versions: PositiveInt
+    unregister_attempts: PositiveInt = 3
+    unregister_retry_s: float = Field(default=2.0, ge=0.0)
     inference_url: str | None = None
     management_url: str | None = None
 
@@ -185,6 +187,7 @@ class GatewaySettings(_Section):
     job_queue_size: PositiveInt
     deploy_policy: DeployPolicy = "if_better"
     api_key: str | None = None
+    api_key_file: Path | None = None
     protect_predict: bool = False
     recent_jobs: PositiveInt
     max_instances_per_call: PositiveInt
@@ -221,6 +224,7 @@ class TorchServeTuning(_Section):
 class ForecastSettings(_Section):
     max_horizon: int = Field(default=28, ge=1, le=366)
     interval_levels: list[int] = Field(default_factory=lambda: [80, 95], min_length=1)
+    interval_scale: Literal["none", "diff", "msd", "mad", "std"] = "msd"
 
     @field_validator("interval_levels")
     @classmethod
@@ -231,6 +235,7 @@ class ForecastSettings(_Section):
 
 
 class BenchSettings(_Section):
+    seeds: list[int] = Field(default_factory=lambda: [42, 43, 44], min_length=1)
     folds: PositiveInt = 5
     fold_days: PositiveInt = 28
     season_length: PositiveInt = 7

@@ -289,21 +289,18 @@ class CategoryOutcome(BaseModel):
     failed_step: Literal["training", "archive", "deploy"] | None = None
     error: str | None = None
     warnings: list[str] = Field(
-        default_factory=list, description="Problems that did not stop the deploy (e.g. an old version kept)."
+        default_factory=list,
+        description="What went wrong after the new version took over (e.g. an old version that would "
+        "not unregister); the deploy still stands.",
     )
-    seconds: float | None = Field(
-        default=None, description="Wall time of this category so far (training + deploy)."
+    seconds: float | None = Field(default=None, description="Wall time so far (training and deploy).")
+    phase: Literal["evaluation", "serving"] | None = Field(
+        default=None, description="While training: the held-out evaluation fit, then the served model's fit."
     )
     epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
-    max_epochs: int | None = Field(
-        default=None, description="Epoch limit (early stopping usually ends sooner)."
-    )
-    train_loss: float | None = Field(
-        default=None, description="Training loss of the last epoch (normalized units)."
-    )
-    val_loss: float | None = Field(
-        default=None, description="Validation loss of the last epoch (normalized units)."
-    )
+    max_epochs: int | None = Field(default=None, description="Epoch limit; early stopping may end sooner.")
+    train_loss: float | None = Field(default=None, description="Last epoch's training loss (normalized).")
+    val_loss: float | None = Field(default=None, description="Last epoch's validation loss (normalized).")
 
 
 class Job(BaseModel):
@@ -344,6 +341,7 @@ class Job(BaseModel):
                             "deploy_reason": "test RMSE 561.2 < seasonal-naive 810.9 and <= served 590.0",
                             "failed_step": None,
                             "error": None,
+                            "warnings": [],
                             "seconds": 41.8,
                         }
                     ],

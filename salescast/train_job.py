@@ -25,7 +25,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
-from training.pipeline import TrainingEvent, train_categories
+from training.pipeline import train_categories
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +43,10 @@ class ProgressFile:
         self._progress = JobProgress(categories=[CategoryProgress(category=c) for c in self.categories])
         self._write()
 
-    def on_training_event(self, event: TrainingEvent) -> None:
-        """The training pipeline's listener: states, epochs and losses."""
-        self.update(
-            event.category,
-            "training" if event.state == "training" else event.state,
-            version=event.version,
-            epoch=event.epoch,
-            max_epochs=event.max_epochs,
-            train_loss=event.train_loss,
-            val_loss=event.val_loss,
-        )
+    def on_training_event(self, event: CategoryProgress) -> None:
+        """The training pipeline's listener: states, fits, epochs and losses."""
+        values = event.model_dump(exclude={"category", "state", "seconds"}, exclude_none=True)
+        self.update(event.category, event.state, **values)
 
     def update(self, category: str, state: CategoryState, **values: object) -> None:
         """Set `category`'s state and every given value that is not None; then write the file."""
@@ -182,13 +175,20 @@ async def deploy_trained_version(
         logger.exception("archive failed category=%s", result.category)
         return _failed(result, "archive", exc, kept)
     try:
-        await deploy_archive(client, archive, settings)
+        deployed = await deploy_archive(client, archive, settings)
     except Exception as exc:
         logger.exception("deploy failed category=%s", result.category)
         await _drop_unregistered_archive(client, archive)
         return _failed(result, "deploy", exc, kept)
+    for warning in deployed.warnings:
+        logger.warning("deployed with a warning category=%s: %s", result.category, warning)
     return result.model_copy(
-        update={"deployed": True, "deploy_reason": decision.reason, "archive": archive.file_name}
+        update={
+            "deployed": True,
+            "deploy_reason": decision.reason,
+            "archive": archive.file_name,
+            "warnings": [*result.warnings, *deployed.warnings],
+        }
     )
 
 

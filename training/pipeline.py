@@ -1,9 +1,12 @@
-"""Train one CNN-LSTM per category: windows → fit with early stopping → TorchScript → metrics → artifacts.
+"""Train one CNN-LSTM per category: windows → two fits → TorchScript → metrics, intervals → artifacts.
 
-`train_categories` is the library entry point the CLI and the gateway's job runner share. Each
-category is independent: a failing one is recorded in its `CategoryResult` and the others still
-train. A version folder appears only complete: everything is written to `.tmp-<version>` next to
-it and renamed at the end; a failed category leaves nothing behind.
+Each category is fitted twice with the same recipe: an evaluation fit on the training segment
+(early-stopped on validation) whose held-out test metrics, coverage and backtest are reported, and
+the served fit on every day but the most recent validation tail (early stopping and the interval
+calibration use that tail), so tomorrow's forecast comes from a model that saw the recent months.
+`train_categories` is the library entry point of `salescast train`. Each category is independent:
+a failing one is recorded in its `CategoryResult` and the others still train. A version folder
+appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
 """
 
 from __future__ import annotations
@@ -14,13 +17,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import Callback
 
 from core.artifacts import (
@@ -33,25 +34,30 @@ from core.artifacts import (
     version_dir,
 )
 from core.contracts.files import ContractError
+from core.contracts.job_progress import CategoryProgress, TrainingPhase
 from core.contracts.job_result import CategoryResult
-from core.contracts.manifest import VersionManifest, read_manifest, write_manifest
-from core.contracts.metrics import ForecastScores, VersionMetrics, write_metrics
+from core.contracts.manifest import (
+    Evaluation,
+    IntervalCalibration,
+    VersionManifest,
+    read_manifest,
+    write_manifest,
+)
+from core.contracts.metrics import read_metrics, write_metrics
 from core.errors import SalescastError
 from core.sales_data import file_sha256, get_category, load_daily_sales
 from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
-from training.baselines import BASELINES
+from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript, load_torchscript, predict_normalized
-from training.fitting import fit_category
-from training.metrics import evaluate
+from training.fitting import fit_forecaster
+from training.forecaster import as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
 
 logger = logging.getLogger(__name__)
-
-EventState = Literal["training", "succeeded", "failed"]
 
 _VERSION_WAIT_S = 3.0  # longest wait for the clock to pass the newest existing version
 
@@ -60,23 +66,12 @@ class TrainingError(SalescastError):
     """A training request cannot be carried out (e.g. a comparison with a version that does not exist)."""
 
 
-@dataclass(frozen=True)
-class TrainingEvent:
-    """What a progress listener hears: a category started, finished an epoch, succeeded or failed."""
-
-    category: str
-    state: EventState
-    version: str | None = None
-    epoch: int | None = None
-    max_epochs: int | None = None
-    train_loss: float | None = None
-    val_loss: float | None = None
+Listener = Callable[[CategoryProgress], None]
+"""Hears every category's start, each epoch of both fits with its losses, and its end (the job's
+progress file, `core.contracts.job_progress`)."""
 
 
-Listener = Callable[[TrainingEvent], None]
-
-
-def _ignore(event: TrainingEvent) -> None:
+def _ignore(event: CategoryProgress) -> None:
     """The default listener."""
 
 
@@ -120,7 +115,9 @@ def train_categories(
     results = []
     for category in categories:
         start = time.monotonic()
-        listener(TrainingEvent(category, "training", max_epochs=settings.training.max_epochs))
+        listener(
+            CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
+        )
         try:
             series = get_category(sales, category)
             result = _train_category(
@@ -138,7 +135,7 @@ def train_categories(
             logger.error("training failed category=%s error=%s", category, message)
             result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
         result = result.model_copy(update={"seconds": round(time.monotonic() - start, 3)})
-        listener(TrainingEvent(category, result.status, version=result.version))
+        listener(CategoryProgress(category=category, state=result.status, version=result.version))
         results.append(result)
     return results
 
@@ -153,39 +150,76 @@ def _train_category(
 ) -> CategoryResult:
     category = windows.category
     version, staging = _claim_version(settings, category)
+    serving = windows.for_serving(settings.split)
     run: TrackedRun | None = None
     try:
         run = tracker.start_run(category, version)
         logger.info(
-            "training started category=%s version=%s days=%d train=%d val=%d test=%d",
+            "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d",
             category,
             version,
             len(windows.values),
             len(windows.train),
             len(windows.val),
             len(windows.test),
+            len(serving.train),
         )
-        run.log_params(_run_params(settings, windows, data_info, version))
-        history = LossHistory(run, category, version, settings.training.max_epochs, listener)
+        run.log_params(_run_params(settings, windows, serving, data_info, version))
+        max_epochs = settings.training.max_epochs
+        evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
+        served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            best = fit_category(windows, settings, Path(checkpoints), callbacks=[history])
-        export_torchscript(best.model, staging / MODEL_FILE)
-        scripted = load_torchscript(staging / MODEL_FILE)
+            evaluation_fit = fit_forecaster(
+                windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
+            )
+            served_fit = fit_forecaster(
+                serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
+            )
+        export_torchscript(served_fit, staging / MODEL_FILE)
+        served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
+        evaluation_model = as_forecaster(evaluation_fit)
+        forecast = settings.forecast
+        intervals = calibrate_intervals(
+            served_model,
+            serving,
+            serving.val,
+            forecast.max_horizon,
+            scale=forecast.interval_scale,
+            default_levels=forecast.interval_levels,
+        )
+        evaluation_intervals = calibrate_intervals(
+            evaluation_model,
+            windows,
+            windows.val,
+            1,
+            scale=forecast.interval_scale,
+            default_levels=forecast.interval_levels,
+        )
         served = _compare(settings, windows, compare_version, version) if compare_version else None
-        metrics, forecasts = _evaluate(windows, scripted, served, version)
-        write_manifest(staging, _manifest(windows, settings, data_info, version))
+        metrics, forecasts = evaluate_version(
+            windows, evaluation_model, evaluation_intervals, served, version
+        )
+        write_manifest(staging, _manifest(windows, serving, settings, data_info, version, intervals))
         write_metrics(staging, metrics)
         title = f"{category} · {version}"
-        plot_loss(history.train_loss, history.val_loss, staging / LOSS_PLOT_FILE, f"Loss · {title}")
+        plot_loss(
+            {
+                "evaluation fit": (evaluation_history.train_loss, evaluation_history.val_loss),
+                "served fit": (served_history.train_loss, served_history.val_loss),
+            },
+            staging / LOSS_PLOT_FILE,
+            f"Loss · {title}",
+        )
         plot_forecast(
             windows.target_dates("test"),
             windows.targets("test"),
             forecasts["model"],
             forecasts["seasonal_naive"],
             staging / FORECAST_PLOT_FILE,
-            f"Test segment · {title}",
+            f"Test segment (held out) · {title}",
         )
         run.log_metrics(flatten_metrics(metrics.test))
+        run.log_metrics({f"test_coverage_{level}": value for level, value in metrics.coverage.items()})
         run.log_artifacts(staging)
         run.finish(succeeded=True)
         final = version_dir(settings, category, version)
@@ -196,14 +230,16 @@ def _train_category(
             run.finish(succeeded=False)
         raise
     logger.info(
-        "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f "
-        "seasonal_naive_rmse=%.2f",
+        "training finished category=%s version=%s epochs=%d/%d rmse=%.2f naive_rmse=%.2f "
+        "seasonal_naive_rmse=%.2f coverage=%s",
         category,
         version,
-        len(history.val_loss),
+        len(evaluation_history.val_loss),
+        len(served_history.val_loss),
         metrics.rmse("model"),
         metrics.rmse("naive"),
         metrics.rmse("seasonal_naive"),
+        ",".join(f"{level}:{value:.0f}%" for level, value in metrics.coverage.items()),
     )
     return CategoryResult(
         category=category,
@@ -211,7 +247,7 @@ def _train_category(
         version=version,
         artifact_dir=str(final),
         metrics=metrics,
-        epochs=len(history.val_loss),
+        epochs=len(served_history.val_loss),
     )
 
 
@@ -219,13 +255,21 @@ class LossHistory(Callback):
     """Per-epoch train/val loss: kept for the plot, sent to MLflow, logged as one progress line."""
 
     def __init__(
-        self, run: TrackedRun, category: str, version: str, max_epochs: int, listener: Listener = _ignore
+        self,
+        run: TrackedRun,
+        category: str,
+        version: str,
+        max_epochs: int,
+        listener: Listener = _ignore,
+        phase: TrainingPhase = "serving",
     ) -> None:
         self.run = run
         self.category = category
         self.version = version
         self.max_epochs = max_epochs
         self.listener = listener
+        self.phase = phase
+        self.prefix = "" if phase == "evaluation" else "served_"
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
 
@@ -236,21 +280,25 @@ class LossHistory(Callback):
         self.train_loss.append(train_loss)
         self.val_loss.append(val_loss)
         epoch = trainer.current_epoch + 1
-        self.run.log_metrics({"train_loss": train_loss, "val_loss": val_loss}, step=epoch)
+        self.run.log_metrics(
+            {f"{self.prefix}train_loss": train_loss, f"{self.prefix}val_loss": val_loss}, step=epoch
+        )
         logger.info(
-            "epoch category=%s version=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
+            "epoch category=%s version=%s phase=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
             self.category,
             self.version,
+            self.phase,
             epoch,
             self.max_epochs,
             train_loss,
             val_loss,
         )
         self.listener(
-            TrainingEvent(
-                self.category,
-                "training",
+            CategoryProgress(
+                category=self.category,
+                state="training",
                 version=self.version,
+                phase=self.phase,
                 epoch=epoch,
                 max_epochs=self.max_epochs,
                 train_loss=train_loss,
@@ -276,84 +324,77 @@ def _compare(
 
 
 def served_forecast(settings: Settings, windows: CategoryWindows, version: str) -> FloatArray:
-    """Test-day forecasts (sales units) of an existing version, from its own model.pt and norm_stats."""
+    """Test-day forecasts (sales units) of an existing version, when that is a fair comparison.
+
+    A version that learned from none of the test days is run on them (its own model.pt and manifest).
+    One that learned from them would look better than it is: it is compared by its own held-out test
+    forecasts instead when they cover exactly these days of the same data, else not at all.
+    """
     folder = version_dir(settings, windows.category, version)
+    test_dates = windows.target_dates("test")
     try:
         manifest = read_manifest(folder)
-        stats = NormStats(mean=manifest.mean, std=manifest.std)
-        inputs = window_inputs(windows.values, windows.test, manifest.window_size)
-        model = load_torchscript(folder / MODEL_FILE)
-        return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+        if manifest.train_end < test_dates[0].date():
+            model = load_torchscript(folder / MODEL_FILE)
+            inputs = window_inputs(windows.values, windows.test, manifest.window_size)
+            if manifest.model_input == "raw":
+                return as_forecaster(model)(inputs)
+            stats = NormStats(mean=manifest.mean, std=manifest.std)
+            return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+        backtest = read_metrics(folder).backtest
     except (OSError, ValueError, ContractError, RuntimeError) as exc:
         raise TrainingError(
             f"cannot score version {version!r} of {windows.category!r} on the new test days ({folder}): {exc}"
         ) from exc
-
-
-def _evaluate(
-    windows: CategoryWindows,
-    model: torch.nn.Module,
-    served: tuple[str, FloatArray | str] | None,
-    version: str,
-) -> tuple[VersionMetrics, dict[str, FloatArray]]:
-    """Test metrics of the model, every baseline and the served version, on the same target days.
-
-    `served` is `(version, forecast)`, or `(version, error message)` when that version could not be
-    scored: the new version is still saved, with `served_error` instead of `test["served"]`.
-    """
-    stats = windows.stats
-    forecasts: dict[str, FloatArray] = {
-        "model": stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
-    }
-    for name, baseline in BASELINES.items():
-        forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
-    if served is not None and not isinstance(served[1], str):
-        forecasts["served"] = served[1]
-    actual = windows.targets("test")
-    dates = windows.target_dates("test")
-    metrics = VersionMetrics(
-        category=windows.category,
-        version=version,
-        window_size=windows.window_size,
-        n_test=len(actual),
-        test_start=_day(dates[0]),
-        test_end=_day(dates[-1]),
-        test={
-            name: ForecastScores(**_finite_scores(evaluate(actual, forecast, windows.training_days)))
-            for name, forecast in forecasts.items()
-        },
-        served_version=served[0] if served is not None else None,
-        served_error=served[1] if served is not None and isinstance(served[1], str) else None,
-    )
-    return metrics, forecasts
-
-
-def _finite_scores(scores: Mapping[str, float]) -> dict[str, float | None]:
-    """Undefined metrics (a zero MASE/RMSSE scale) are NaN here and null in the file."""
-    return {name: value if math.isfinite(value) else None for name, value in scores.items()}
+    same_days = backtest is not None and backtest.dates == [day.date() for day in test_dates]
+    if backtest is None or not same_days or not np.allclose(backtest.actual, windows.targets("test")):
+        raise TrainingError(
+            f"version {version!r} of {windows.category!r} learned from the new test days (trained until "
+            f"{manifest.train_end}) and was not evaluated on the same days, so it cannot be compared fairly"
+        )
+    return np.asarray(backtest.forecasts["model"], dtype=np.float64)
 
 
 def _manifest(
-    windows: CategoryWindows, settings: Settings, data_info: Mapping[str, str], version: str
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    settings: Settings,
+    data_info: Mapping[str, str],
+    version: str,
+    intervals: IntervalCalibration,
 ) -> VersionManifest:
+    test = windows.target_dates("test")
     return VersionManifest(
         category=windows.category,
         slug=category_slug(windows.category),
         version=version,
         window_size=windows.window_size,
-        mean=windows.stats.mean,
-        std=windows.stats.std,
+        mean=serving.stats.mean,
+        std=serving.stats.std,
         fill_policy=settings.data.fill_policy,
-        train_start=_day(windows.train_start),
-        train_end=_day(windows.train_end),
+        train_start=_day(serving.train_start),
+        train_end=_day(serving.train_end),
         last_date=_day(windows.dates[-1]),
         data_file=data_info["data_file"],
         data_sha256=data_info["data_sha256"],
+        model_input="raw",
+        max_horizon=settings.forecast.max_horizon,
+        intervals=intervals,
+        evaluation=Evaluation(
+            train_start=_day(windows.train_start),
+            train_end=_day(windows.train_end),
+            test_start=_day(test[0]),
+            test_end=_day(test[-1]),
+        ),
     )
 
 
 def _run_params(
-    settings: Settings, windows: CategoryWindows, data_info: Mapping[str, str], version: str
+    settings: Settings,
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    data_info: Mapping[str, str],
+    version: str,
 ) -> dict[str, Any]:
     return {
         **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
@@ -366,6 +407,9 @@ def _run_params(
         "version": version,
         "train_start": _day(windows.train_start),
         "train_end": _day(windows.train_end),
+        "served_train_end": _day(serving.train_end),
+        "forecast.max_horizon": settings.forecast.max_horizon,
+        "forecast.interval_scale": settings.forecast.interval_scale,
         **data_info,
     }
 

@@ -11,16 +11,19 @@ from pydantic import BaseModel, ConfigDict
 from core.contracts.files import ContractError, read_contract, write_contract
 
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
+TrainingPhase = Literal["evaluation", "serving"]
 
 
 class CategoryProgress(BaseModel):
-    """Where one category's training stands: state, version, epoch of max, last losses, seconds."""
+    """Where one category's training stands: state, version, which fit (`evaluation`: the held-out
+    one, `serving`: the model that will be served), its epoch of max, last losses, seconds."""
 
     model_config = ConfigDict(extra="ignore")
 
     category: str
     state: CategoryState = "queued"
     version: str | None = None
+    phase: TrainingPhase | None = None
     epoch: int | None = None
     max_epochs: int | None = None
     train_loss: float | None = None

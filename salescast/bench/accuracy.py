@@ -1,16 +1,21 @@
-"""`salescast bench accuracy`: rolling-origin comparison of the CNN-LSTM with naive, seasonal-naive,
-moving-average, AutoETS and AutoARIMA forecasts, on the same target days, per category and overall.
+"""`salescast bench accuracy`: rolling-origin comparison of the served model recipe with the classical
+references, on the same target days, per category and overall, over several seeds.
 
-Per category the metrics are computed over all folds' target days together (the scaled metrics use
-the days before the first cut-off as in-sample period); per fold they use the days before that
-fold's cut-off. "Overall" is the mean over categories (RMSE and MAE are in each category's units,
-so the scale-free RMSSE, MASE and sMAPE are the ones to compare across categories).
+For every fold and seed the forecaster is made exactly as a served version is (`fit_forecaster`) from
+the days before the cut-off only. From every origin of the fold (each day from the cut-off on, knowing
+the true days before it) it forecasts 1 and 7 days ahead, feeding its own forecasts back for the later
+days, and its prediction intervals — calibrated on its own validation tail — are checked against what
+happened. The references — seasonal naive, the 14-day moving average, AutoETS and AutoARIMA (season
+7, fitted once per fold, then run with fixed parameters from every origin) — forecast the same days
+from the same origins. "Overall" is the mean of each method's RMSE over categories; a ratio below 1
+means the model beats the best reference.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,42 +27,69 @@ import pandas as pd
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
-from salescast.bench.rolling_origin import fit_and_forecast, fold_windows, make_folds, min_train_days
-from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_forecasts
-from training.baselines import BASELINES
+from salescast.bench.rolling_origin import fold_windows, make_folds, min_train_days
+from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
+from training.evaluation import calibrate_intervals
+from training.intervals import window_scale
 from training.metrics import METRICS, evaluate
-from training.windows import FloatArray
+from training.multistep import recursive_paths
+from training.windows import SEASON, FloatArray, IndexArray, window_inputs
 
 logger = logging.getLogger(__name__)
 
 MODEL = "cnn_lstm"
+HORIZONS = (1, 7)
+MA_DAYS = 14
+REFERENCES = ("seasonal_naive", "ma14", *STATISTICAL_METHODS)
+"""The classical forecasts the model must beat (the best of them is the bar)."""
 Progress = Callable[[str], None]
 
 
 @dataclass
 class CategoryAccuracy:
-    """One category: target dates and values, every method's forecasts, metrics overall and per fold."""
+    """One category over every fold: target days, each method's forecasts h days ahead, coverage."""
 
     category: str
-    dates: pd.DatetimeIndex
-    actual: FloatArray
+    dates: dict[int, pd.DatetimeIndex]  # horizon → the target days scored
+    actual: dict[int, FloatArray]
+    insample: FloatArray
     cutoffs: list[str]
-    forecasts: dict[str, FloatArray]
-    metrics: dict[str, dict[str, float]]
-    fold_metrics: list[dict[str, dict[str, float]]]
+    references: dict[int, dict[str, FloatArray]]
+    model: dict[int, list[FloatArray]]
+    coverage: dict[int, list[dict[str, float]]]
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
-    @property
-    def best_baseline(self) -> str:
-        baselines = {name: m["rmse"] for name, m in self.metrics.items() if name != MODEL}
-        return min(baselines, key=lambda name: baselines[name])
+    def reference_rmse(self, horizon: int) -> dict[str, float]:
+        actual = self.actual[horizon]
+        return {name: _rmse(actual, forecast) for name, forecast in self.references[horizon].items()}
 
-    @property
-    def rmse_ratio(self) -> float:
-        """Model RMSE / best baseline RMSE: below 1 means the model beats every baseline."""
-        best = self.metrics[self.best_baseline]["rmse"]
-        return self.metrics[MODEL]["rmse"] / best if best > 0 else math.nan
+    def model_rmse(self, horizon: int) -> list[float]:
+        """One RMSE per seed."""
+        return [_rmse(self.actual[horizon], forecast) for forecast in self.model[horizon]]
+
+    def best_reference(self, horizon: int) -> str:
+        scores = {name: value for name, value in self.reference_rmse(horizon).items() if name in REFERENCES}
+        return min(scores, key=lambda name: scores[name])
+
+    def ratios(self, horizon: int, reference: str | None = None) -> list[float]:
+        """Model RMSE / the reference's (default: the best one), one per seed."""
+        bar = self.reference_rmse(horizon)[reference or self.best_reference(horizon)]
+        return [value / bar if bar > 0 else math.nan for value in self.model_rmse(horizon)]
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Every metric one day ahead: each reference, and the model's mean over seeds."""
+        actual = self.actual[1]
+        table = {
+            name: evaluate(actual, forecast, self.insample) for name, forecast in self.references[1].items()
+        }
+        per_seed = [evaluate(actual, forecast, self.insample) for forecast in self.model[1]]
+        table[MODEL] = {name: float(np.nanmean([seed[name] for seed in per_seed])) for name in METRICS}
+        return table
+
+    def mean_coverage(self, horizon: int) -> dict[str, float]:
+        levels = self.coverage[horizon][0]
+        return {level: float(np.mean([seed[level] for seed in self.coverage[horizon]])) for level in levels}
 
 
 @dataclass
@@ -66,26 +98,34 @@ class AccuracyReport:
     folds: int
     fold_days: int
     window_size: int
+    seeds: list[int]
     categories: list[CategoryAccuracy]
 
-    @property
-    def methods(self) -> list[str]:
-        names = [MODEL, *BASELINES, *STATISTICAL_METHODS]
-        return [name for name in names if all(name in c.metrics for c in self.categories)]
+    def overall_rmse(self, horizon: int) -> dict[str, float]:
+        """Each reference's RMSE, mean over categories."""
+        names = [
+            n
+            for n in self.categories[0].references[horizon]
+            if all(n in c.references[horizon] for c in self.categories)
+        ]
+        return {n: float(np.mean([c.reference_rmse(horizon)[n] for c in self.categories])) for n in names}
 
-    def overall(self) -> dict[str, dict[str, float]]:
-        """Mean of each metric over categories, per method."""
-        return {
-            method: {
-                metric: float(np.nanmean([c.metrics[method][metric] for c in self.categories]))
-                for metric in METRICS
-            }
-            for method in self.methods
-        }
+    def overall_model_rmse(self, horizon: int) -> list[float]:
+        """The model's RMSE, mean over categories, one per seed."""
+        return [float(value) for value in np.mean([c.model_rmse(horizon) for c in self.categories], axis=0)]
 
-    def overall_ratio(self) -> float:
-        """Mean over categories of the model's RMSE ratio to that category's best baseline."""
-        return float(np.nanmean([c.rmse_ratio for c in self.categories]))
+    def best_reference(self, horizon: int) -> str:
+        overall = {name: value for name, value in self.overall_rmse(horizon).items() if name in REFERENCES}
+        return min(overall, key=lambda name: overall[name])
+
+    def overall_ratios(self, horizon: int) -> list[float]:
+        bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
+        return [value / bar for value in self.overall_model_rmse(horizon)]
+
+    def coverage(self, horizon: int) -> dict[str, float]:
+        """Percent of target days inside each level's interval, mean over categories and seeds."""
+        per_category = [c.mean_coverage(horizon) for c in self.categories]
+        return {level: float(np.mean([c[level] for c in per_category])) for level in per_category[0]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,16 +133,34 @@ class AccuracyReport:
             "folds": self.folds,
             "fold_days": self.fold_days,
             "window_size": self.window_size,
-            "overall": {"metrics": self.overall(), "model_rmse_ratio_to_best_baseline": self.overall_ratio()},
+            "seeds": self.seeds,
+            "overall": {
+                f"h{h}": {
+                    "references_rmse": self.overall_rmse(h),
+                    "model_rmse": _spread(self.overall_model_rmse(h)),
+                    "best_reference": self.best_reference(h),
+                    "model_to_best": _spread(self.overall_ratios(h)),
+                    "coverage": self.coverage(h),
+                }
+                for h in HORIZONS
+            },
             "categories": {
                 c.category: {
-                    "target_start": str(c.dates[0].date()),
-                    "target_end": str(c.dates[-1].date()),
+                    "target_start": str(c.dates[1][0].date()),
+                    "target_end": str(c.dates[1][-1].date()),
                     "cutoffs": c.cutoffs,
-                    "metrics": c.metrics,
-                    "best_baseline": c.best_baseline,
-                    "model_rmse_ratio_to_best_baseline": c.rmse_ratio,
-                    "folds": c.fold_metrics,
+                    "metrics_h1": c.metrics(),
+                    **{
+                        f"h{h}": {
+                            "references_rmse": c.reference_rmse(h),
+                            "model_rmse": _spread(c.model_rmse(h)),
+                            "best_reference": c.best_reference(h),
+                            "model_to_best": _spread(c.ratios(h)),
+                            "model_to_ma14": _spread(c.ratios(h, "ma14")),
+                            "coverage": c.mean_coverage(h),
+                        }
+                        for h in HORIZONS
+                    },
                     "errors": c.errors,
                     "seconds": round(c.seconds, 1),
                 }
@@ -117,27 +175,33 @@ def run_accuracy(
     *,
     folds: int | None = None,
     fold_days: int | None = None,
+    seeds: Sequence[int] | None = None,
     statistical: bool = True,
     progress: Progress = print,
 ) -> AccuracyReport:
-    """Rolling-origin evaluation of every category of `data_path` (all categories of the file when
-    `data.categories` is `auto`). `statistical=False` skips statsforecast (fast smoke runs)."""
+    """Rolling-origin evaluation of every category of `data_path` (the categories of `data.categories`).
+    `seeds` default to `training.seed` alone; `statistical=False` skips statsforecast (fast smoke runs)."""
     bench = settings.bench
     folds = folds or bench.folds
     fold_days = fold_days or bench.fold_days
+    seeds = list(seeds) if seeds else [settings.training.seed]
     sales = load_daily_sales(settings.data, data_path)
     results = []
     for category, series in sales.items():
         start = time.monotonic()
-        result = _category_accuracy(category, series, settings, folds, fold_days, statistical, progress)
+        result = _category_accuracy(
+            category, series, settings, folds, fold_days, seeds, statistical, progress
+        )
         result.seconds = time.monotonic() - start
+        ratios = result.ratios(1)
         progress(
-            f"{category}: model RMSE {result.metrics[MODEL]['rmse']:.1f}, best baseline "
-            f"{result.best_baseline} {result.metrics[result.best_baseline]['rmse']:.1f} "
-            f"(ratio {result.rmse_ratio:.3f}, {result.seconds:.0f} s)"
+            f"{category}: model/best ({result.best_reference(1)}) one day ahead {np.mean(ratios):.3f} "
+            f"± {np.std(ratios):.3f} over {len(seeds)} seed(s), coverage {result.mean_coverage(1)} "
+            f"({result.seconds:.0f} s)"
         )
         results.append(result)
-    return AccuracyReport(str(data_path), folds, fold_days, settings.window.size, results)
+    window = settings.window.size
+    return AccuracyReport(str(data_path), folds, fold_days, window, seeds, results)
 
 
 def _category_accuracy(
@@ -146,25 +210,25 @@ def _category_accuracy(
     settings: Settings,
     folds: int,
     fold_days: int,
+    seeds: Sequence[int],
     statistical: bool,
     progress: Progress,
 ) -> CategoryAccuracy:
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
     layout = make_folds(len(values), folds, fold_days, min_train_days(settings.window.size), category)
-    per_fold: list[dict[str, FloatArray]] = []
+    longest = max(HORIZONS)
+    references: list[dict[int, dict[str, FloatArray]]] = []
+    model: list[list[dict[int, FloatArray]]] = [[] for _ in seeds]
+    coverage: list[list[dict[int, dict[str, float]]]] = [[] for _ in seeds]
     errors: dict[str, str] = {}
     for fold in layout:
         progress(f"{category}: fold {fold.number + 1}/{folds} (cut-off {dates[fold.cutoff].date()})")
-        windows = fold_windows(category, values, dates, fold.cutoff, settings)
-        forecasts = {MODEL: fit_and_forecast(windows, values, fold.targets, settings)}
-        for name, baseline in BASELINES.items():
-            forecasts[name] = baseline(values, fold.targets, settings.window.size)
+        origins = fold.targets  # every day of the fold is an origin; day h - 1 after it is its target
+        fold_references = {h: _references(values, _targets(origins, h), h) for h in HORIZONS}
         if statistical:
             try:
-                forecasts.update(
-                    statistical_forecasts(values, fold.cutoff, fold.targets, settings.bench.season_length)
-                )
+                paths = statistical_paths(values, fold.cutoff, origins, longest, settings.bench.season_length)
             except MissingBenchExtraError:
                 raise
             except Exception as exc:  # a reference that cannot fit this series is reported, not fatal
@@ -172,27 +236,125 @@ def _category_accuracy(
                 logger.warning(
                     "statistical references failed category=%s fold=%d: %s", category, fold.number + 1, exc
                 )
-        per_fold.append(forecasts)
-    methods = [
-        name for name in per_fold[0] if all(name in f and np.all(np.isfinite(f[name])) for f in per_fold)
-    ]
-    targets = np.concatenate([fold.targets for fold in layout])
-    actual = values[targets]
-    combined = {name: np.concatenate([f[name] for f in per_fold]) for name in methods}
-    insample = values[: layout[0].cutoff]
+            else:
+                for h in HORIZONS:
+                    fold_references[h].update({name: _at(path, h) for name, path in paths.items()})
+        references.append(fold_references)
+        for index, seed in enumerate(seeds):
+            seeded = settings.with_overrides({"training": {"seed": seed}})
+            forecasts, covered = _model_forecasts(category, values, dates, fold.cutoff, origins, seeded)
+            model[index].append(forecasts)
+            coverage[index].append(covered)
+    targets = {h: np.concatenate([_targets(fold.targets, h) for fold in layout]) for h in HORIZONS}
+    shared = {
+        h: [
+            n for n in references[0][h] if all(n in f[h] and np.all(np.isfinite(f[h][n])) for f in references)
+        ]
+        for h in HORIZONS
+    }
     return CategoryAccuracy(
         category=category,
-        dates=dates[targets],
-        actual=actual,
+        dates={h: dates[targets[h]] for h in HORIZONS},
+        actual={h: values[targets[h]] for h in HORIZONS},
+        insample=values[: layout[0].cutoff],
         cutoffs=[str(dates[fold.cutoff].date()) for fold in layout],
-        forecasts=combined,
-        metrics={name: evaluate(actual, forecast, insample) for name, forecast in combined.items()},
-        fold_metrics=[
-            {name: evaluate(values[fold.targets], f[name], values[: fold.cutoff]) for name in methods}
-            for fold, f in zip(layout, per_fold, strict=True)
-        ],
+        references={
+            h: {n: np.concatenate([f[h][n] for f in references]) for n in shared[h]} for h in HORIZONS
+        },
+        model={h: [np.concatenate([f[h] for f in per_seed]) for per_seed in model] for h in HORIZONS},
+        coverage={
+            h: [
+                _mean_coverage([f[h] for f in per_seed], [len(_targets(fold.targets, h)) for fold in layout])
+                for per_seed in coverage
+            ]
+            for h in HORIZONS
+        },
         errors=errors,
     )
+
+
+def _targets(origins: IndexArray, horizon: int) -> IndexArray:
+    """The days forecast `horizon` days ahead from the origins whose target still lies in the fold."""
+    return origins[: len(origins) - horizon + 1] + (horizon - 1)
+
+
+def _at(paths: FloatArray, horizon: int) -> FloatArray:
+    """Column `horizon` of `[origins, steps]` paths, for the origins whose target lies in the fold."""
+    return paths[: len(paths) - horizon + 1, horizon - 1]
+
+
+def _references(values: FloatArray, targets: IndexArray, horizon: int) -> dict[str, FloatArray]:
+    """Naive, seasonal-naive and 14-day-MA forecasts of `targets` made `horizon` days before them."""
+    origins = targets - (horizon - 1)  # the first day the forecaster does not know
+    lag = SEASON * math.ceil(horizon / SEASON)  # the latest same weekday known at the origin
+    return {
+        "naive": np.asarray(values[origins - 1], dtype=np.float64),
+        "seasonal_naive": np.asarray(values[targets - lag], dtype=np.float64),
+        "ma14": window_inputs(values, origins, MA_DAYS).mean(axis=1),
+    }
+
+
+def _model_forecasts(
+    category: str,
+    values: FloatArray,
+    dates: pd.DatetimeIndex,
+    cutoff: int,
+    origins: IndexArray,
+    settings: Settings,
+) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]]]:
+    """The forecaster made from the days before `cutoff`: its forecasts h days ahead from `origins`
+    and the coverage of its intervals (calibrated on its own validation tail) on those days."""
+    import torch
+
+    from training.fitting import fit_forecaster
+    from training.forecaster import as_forecaster
+
+    torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
+    windows = fold_windows(category, values, dates, cutoff, settings)
+    with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
+        forecaster = as_forecaster(fit_forecaster(windows, settings, Path(checkpoints)))
+    forecast = settings.forecast
+    longest = max(HORIZONS)
+    calibration = calibrate_intervals(
+        forecaster,
+        windows,
+        windows.val,
+        longest,
+        scale=forecast.interval_scale,
+        default_levels=forecast.interval_levels,
+    )
+    size = settings.window.size
+    paths = recursive_paths(forecaster, values, origins, size, longest)
+    scale = window_scale(window_inputs(values, origins, size), calibration.scale, calibration.scale_floor)
+    forecasts: dict[int, FloatArray] = {}
+    covered: dict[int, dict[str, float]] = {}
+    for h in HORIZONS:
+        predicted = _at(paths, h)
+        actual = values[_targets(origins, h)]
+        forecasts[h] = predicted
+        covered[h] = {}
+        for level in calibration.default_levels:
+            half = calibration.quantiles[calibration.levels.index(level)][h - 1] * scale[: len(predicted)]
+            lower = np.maximum(predicted - half, 0.0) if calibration.non_negative else predicted - half
+            covered[h][str(level)] = 100.0 * float(np.mean((actual >= lower) & (actual <= predicted + half)))
+    return forecasts, covered
+
+
+def _mean_coverage(per_fold: list[dict[str, float]], sizes: list[int]) -> dict[str, float]:
+    """Coverage over every fold's target days (folds weighted by their number of days)."""
+    total = sum(sizes)
+    return {
+        level: sum(fold[level] * size for fold, size in zip(per_fold, sizes, strict=True)) / total
+        for level in per_fold[0]
+    }
+
+
+def _rmse(actual: FloatArray, forecast: FloatArray) -> float:
+    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "n": len(values)}
 
 
 def metric_rows(metrics: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> list[list[str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
-from salescast.bench.accuracy import MODEL, AccuracyReport, metric_rows
+from salescast.bench.accuracy import HORIZONS, REFERENCES, AccuracyReport, CategoryAccuracy, metric_rows
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -19,32 +19,87 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 def accuracy_markdown(report: AccuracyReport) -> str:
-    headers = ["method", "RMSE", "RMSSE", "MAE", "sMAPE %", "MASE"]
+    """The tables docs/benchmarks.md quotes: RMSE by horizon, model/best (mean ± sd over seeds) and
+    interval coverage, overall and per category, then every metric one day ahead."""
+    seeds = ", ".join(str(seed) for seed in report.seeds)
     parts = [
         f"Data: `{report.data_file}` · {report.folds} folds × {report.fold_days} days · "
-        f"window {report.window_size}",
+        f"window {report.window_size} · seeds {seeds}",
         "",
-        "**Overall** (mean over categories; compare RMSSE/MASE/sMAPE across categories) — "
-        f"model RMSE / best baseline RMSE: **{report.overall_ratio():.3f}**",
+        "**Overall** (RMSE: mean over categories; model: mean ± sd over seeds)",
         "",
-        markdown_table(headers, metric_rows(report.overall(), report.methods)),
+        markdown_table(*_summary_rows(report)),
     ]
     for category in report.categories:
-        methods = [m for m in report.methods if m in category.metrics]
         parts += [
             "",
-            f"**{category.category}** ({category.dates[0].date()} … {category.dates[-1].date()}): "
-            f"model RMSE / best baseline ({category.best_baseline}) = **{category.rmse_ratio:.3f}**",
+            f"**{category.category}** ({category.dates[1][0].date()} … {category.dates[1][-1].date()})",
             "",
-            markdown_table(headers, metric_rows(category.metrics, methods)),
+            markdown_table(*_category_rows(category)),
         ]
         for fold, message in category.errors.items():
             parts.append(f"\n_{fold}: {message}_")
+    parts += ["", "**Every metric, one day ahead** (model: mean over seeds)"]
+    headers = ["category / method", "RMSE", "RMSSE", "MAE", "sMAPE %", "MASE"]
+    rows: list[list[str]] = []
+    for category in report.categories:
+        metrics = category.metrics()
+        rows += [[f"{category.category} · {row[0]}", *row[1:]] for row in metric_rows(metrics, list(metrics))]
+    parts += ["", markdown_table(headers, rows)]
     return "\n".join(parts) + "\n"
 
 
+def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "coverage"]
+    rows = []
+    for h in HORIZONS:
+        refs = report.overall_rmse(h)
+        model = report.overall_model_rmse(h)
+        rows.append(
+            [
+                f"h={h}",
+                *(_number(refs.get(name)) for name in REFERENCES),
+                _pm(model),
+                f"{_pm(report.overall_ratios(h), 3)} ({report.best_reference(h)})",
+                _coverage(report.coverage(h)),
+            ]
+        )
+    return headers, rows
+
+
+def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str]]]:
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "model / ma14", "coverage"]
+    rows = []
+    for h in HORIZONS:
+        refs = category.reference_rmse(h)
+        rows.append(
+            [
+                f"h={h}",
+                *(_number(refs.get(name)) for name in REFERENCES),
+                _pm(category.model_rmse(h)),
+                f"{_pm(category.ratios(h), 3)} ({category.best_reference(h)})",
+                _pm(category.ratios(h, "ma14"), 3),
+                _coverage(category.mean_coverage(h)),
+            ]
+        )
+    return headers, rows
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _pm(values: Sequence[float], digits: int = 1) -> str:
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+
+
+def _coverage(levels: dict[str, float]) -> str:
+    return " · ".join(f"{level}%: {value:.1f}" for level, value in levels.items())
+
+
 def plot_accuracy(report: AccuracyReport, path: Path) -> Path:
-    """One panel per category: actual sales over the folds, the model and the best baseline, cut-offs."""
+    """One panel per category: actual sales over the folds, the model (first seed, one day ahead) and
+    the best reference, with the cut-offs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,15 +108,15 @@ def plot_accuracy(report: AccuracyReport, path: Path) -> Path:
     count = len(report.categories)
     fig, axes = plt.subplots(count, 1, figsize=(9, 2.4 * count), squeeze=False, sharex=False)
     for ax, category in zip(axes[:, 0], report.categories, strict=True):
-        best = category.best_baseline
-        ax.plot(category.dates, category.actual, color="black", linewidth=1.0, label="actual")
-        ax.plot(category.dates, category.forecasts[MODEL], color="tab:blue", linewidth=1.0, label="CNN-LSTM")
-        ax.plot(
-            category.dates, category.forecasts[best], color="tab:orange", linewidth=1.0, alpha=0.8, label=best
-        )
+        best = category.best_reference(1)
+        dates, actual = category.dates[1], category.actual[1]
+        ax.plot(dates, actual, color="black", linewidth=1.0, label="actual")
+        ax.plot(dates, category.model[1][0], color="tab:blue", linewidth=1.0, label="CNN-LSTM")
+        ax.plot(dates, category.references[1][best], color="tab:orange", linewidth=1.0, alpha=0.8, label=best)
         for cutoff in category.cutoffs:
             ax.axvline(np.datetime64(cutoff), color="grey", linestyle=":", linewidth=0.8)
-        ax.set_title(f"{category.category} · RMSE ratio {category.rmse_ratio:.2f}", fontsize=9)
+        ratio = float(np.mean(category.ratios(1)))
+        ax.set_title(f"{category.category} · model / {best} {ratio:.2f}", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper left", ncols=3)
     fig.tight_layout()

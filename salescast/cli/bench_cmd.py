@@ -1,6 +1,8 @@
 """`salescast bench` — accuracy against baselines, serving cost per layer, training cost.
 
-salescast bench accuracy [--data PATH] [--folds K] [--fold-days D] [--out DIR] [--no-statistical]
+salescast bench accuracy [--data PATH | --profile default|store|shop] [--seeds 42,43,44] [--folds K]
+                         [--fold-days D] [--out DIR] [--no-statistical] [--date-column NAME]
+                         [--category-column NAME] [--amount-column NAME] [--date-format FMT]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
 
@@ -14,12 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.errors import SalescastError
 from core.settings import Settings
-
-
-class BenchArgumentError(SalescastError):
-    """A bench option is malformed."""
+from salescast.cli.options import UsageError, add_column_mapping, column_mapping
 
 
 def register(subparsers: Any) -> None:
@@ -28,13 +26,24 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
 
     accuracy = actions.add_parser("accuracy", help="rolling-origin accuracy of the model vs baselines")
-    accuracy.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
+    source = accuracy.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
+    source.add_argument(
+        "--profile",
+        choices=("default", "store", "shop"),
+        help="a generated sample like a real export: `store` (4 years, level shifts, large orders), "
+        "`shop` (1 year, ~45 %% of days without sales), or the bundled `default`",
+    )
+    accuracy.add_argument(
+        "--seeds", type=_int_list, metavar="42,43,44", help="training seeds (default: bench.seeds)"
+    )
     accuracy.add_argument("--folds", type=_positive, metavar="K", help="folds (default: bench.folds)")
     accuracy.add_argument(
         "--fold-days", type=_positive, metavar="D", help="days per fold (default: bench.fold_days)"
     )
     accuracy.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     accuracy.add_argument("--no-statistical", action="store_true", help="skip AutoETS/AutoARIMA")
+    add_column_mapping(accuracy)
     accuracy.set_defaults(handler=_accuracy)
 
     serving = actions.add_parser("serving", help="requests/s and latency per serving layer")
@@ -60,16 +69,29 @@ def register(subparsers: Any) -> None:
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     from core.atomic import write_json_atomic, write_text_atomic
-    from core.sample_data import ensure_sample_data
+    from core.sample_data import PROFILE_YEARS, ensure_sample_data, write_sample
     from salescast.bench.accuracy import run_accuracy
     from salescast.bench.report import accuracy_markdown, plot_accuracy
 
-    data = Path(args.data) if args.data else ensure_sample_data(settings)
-    if not data.is_file():
-        raise BenchArgumentError(f"--data {data}: no such file")
     out = _out(args, settings)
+    mapping = column_mapping(args)
+    if mapping:
+        settings = settings.with_overrides({"data": mapping})
+    if args.profile not in (None, "default"):
+        data = out / f"sample-{args.profile}.csv"
+        sample = settings.sample
+        write_sample(data, sample.seed, sample.start, PROFILE_YEARS[args.profile], profile=args.profile)
+    else:
+        data = Path(args.data) if args.data else ensure_sample_data(settings)
+    if not data.is_file():
+        raise UsageError(f"--data {data}: no such file")
     report = run_accuracy(
-        settings, data, folds=args.folds, fold_days=args.fold_days, statistical=not args.no_statistical
+        settings,
+        data,
+        folds=args.folds,
+        fold_days=args.fold_days,
+        seeds=args.seeds or settings.bench.seeds,
+        statistical=not args.no_statistical,
     )
     stem = f"accuracy-{data.name.split('.')[0]}"
     markdown = accuracy_markdown(report)

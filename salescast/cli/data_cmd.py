@@ -1,7 +1,7 @@
 """`salescast data` — write the bundled sample dataset, or summarize a sales file per category.
 
 salescast data sample [--out PATH] [--seed N] [--start YYYY-MM-DD] [--years Y]
-                      [--profile default|sparse] [--force]
+                      [--profile default|sparse|store|shop] [--force]
 salescast data summary [--data PATH] [--date-column NAME] [--category-column NAME]
                        [--amount-column NAME] [--date-format FMT]
 
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from core.sales_data import load_daily_sales
-from core.sample_data import PROFILES, SampleError, write_sample
+from core.sample_data import PROFILE_YEARS, PROFILES, SampleError, write_sample
 from core.settings import Settings
+from salescast.cli.options import add_column_mapping, column_mapping
 
 
 def register(subparsers: Any) -> None:
@@ -34,17 +35,24 @@ def register(subparsers: Any) -> None:
     )
     sample.add_argument("--seed", type=int, help="random seed (default: sample.seed)")
     sample.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: sample.start)")
-    sample.add_argument("--years", type=float, help="length of the history in years (default: sample.years)")
-    sample.add_argument("--profile", choices=PROFILES, default="default", help="`sparse`: ~1000 sales a year")
+    sample.add_argument(
+        "--years",
+        type=float,
+        help="length of the history in years (default: sample.years; store 4, shop 1, sparse 2)",
+    )
+    sample.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="`sparse`: ~1000 sales a year; `store`: multi-year store export with level shifts and "
+        "large orders; `shop`: 1-year small shop, ~45 %% of days without sales",
+    )
     sample.add_argument("--force", action="store_true", help="replace an existing file that differs")
     sample.set_defaults(handler=_sample)
 
     summary = actions.add_parser("summary", help="per-category daily statistics of a sales file")
     summary.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
-    summary.add_argument("--date-column", metavar="NAME", help="default: data.date_column")
-    summary.add_argument("--category-column", metavar="NAME", help="default: data.category_column")
-    summary.add_argument("--amount-column", metavar="NAME", help="default: data.amount_column")
-    summary.add_argument("--date-format", metavar="FMT", help='strftime format, e.g. "%%d/%%m/%%Y"')
+    add_column_mapping(summary)
     summary.set_defaults(handler=_summary)
 
 
@@ -52,7 +60,12 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.out or settings.data.path
     seed = settings.sample.seed if args.seed is None else args.seed
     start = args.start or settings.sample.start
-    years = settings.sample.years if args.years is None else args.years
+    if args.years is not None:
+        years = args.years
+    elif args.profile == "default":
+        years = settings.sample.years
+    else:
+        years = PROFILE_YEARS[args.profile]
     try:
         write_sample(path, seed, start, years, profile=args.profile, overwrite=args.force)
     except SampleError as exc:
@@ -63,18 +76,10 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
 
 def _summary(args: argparse.Namespace, settings: Settings) -> int:
     # Zero fill regardless of the configured policy: the table reports what was actually sold.
-    overrides: dict[str, Any] = {"fill_policy": "zero", "categories": "auto"}
-    if args.date_format:
-        overrides["date_format"] = args.date_format
+    overrides: dict[str, Any] = {"fill_policy": "zero", "categories": "auto", **column_mapping(args)}
     data = settings.data.model_copy(update=overrides)
     path: Path = args.data or settings.data.path
-    sales = load_daily_sales(
-        data,
-        path,
-        date_column=args.date_column,
-        category_column=args.category_column,
-        amount_column=args.amount_column,
-    )
+    sales = load_daily_sales(data, path)
     header = ("category", "days", "first", "last", "total", "mean", "std", "zero days")
     rows = [
         (
@@ -89,7 +94,7 @@ def _summary(args: argparse.Namespace, settings: Settings) -> int:
         )
         for name, series in sales.items()
     ]
-    amount = args.amount_column or data.amount_column
+    amount = data.amount_column
     print(f"{path}: {len(sales)} categories, daily sums of {amount!r}, days without sales counted as 0")
     print(_table(header, rows))
     return 0

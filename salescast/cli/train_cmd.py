@@ -14,16 +14,12 @@ from pathlib import Path
 from typing import Any, TextIO, get_args
 
 from core.contracts.job_result import CategoryResult, write_results
-from core.errors import SalescastError
 from core.settings import DeployPolicy, Settings
+from salescast.cli.options import UsageError, add_category_choice, add_column_mapping, column_mapping
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FORECASTERS = ("model", "naive", "seasonal_naive", "moving_average")
-
-
-class TrainUsageError(SalescastError):
-    """Command-line options of `salescast train` that contradict each other or are malformed."""
 
 
 def register(subparsers: Any) -> None:
@@ -33,17 +29,7 @@ def register(subparsers: Any) -> None:
         help="train one CNN-LSTM per category (MLflow-tracked), then archive it for TorchServe",
         description="Train each category independently; exit status 1 if any category failed.",
     )
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument(
-        "--category",
-        action="append",
-        dest="categories",
-        metavar="NAME",
-        help="category to train (repeatable)",
-    )
-    target.add_argument(
-        "--all", action="store_true", help="every category (data.categories, `auto` = all in the file)"
-    )
+    add_category_choice(parser, "train", "every category (data.categories, `auto` = all in the file)")
     parser.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: mlflow.experiment)")
     parser.add_argument("--data", type=Path, metavar="PATH", help="sales CSV (default: data.path)")
     parser.add_argument("--max-epochs", type=int, metavar="N", help="override training.max_epochs")
@@ -73,15 +59,13 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="keep a JSON file of each category's state, epoch and losses up to date while training",
     )
-    parser.add_argument("--date-column", metavar="NAME", help="override data.date_column")
-    parser.add_argument("--category-column", metavar="NAME", help="override data.category_column")
-    parser.add_argument("--amount-column", metavar="NAME", help="override data.amount_column")
+    add_column_mapping(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.deploy and args.no_archive:
-        raise TrainUsageError("--deploy needs the archives that --no-archive skips; use one of them")
+        raise UsageError("--deploy needs the archives that --no-archive skips; use one of them")
     compare = parse_compare_versions(args.compare_version)
     settings = _apply_overrides(args, settings)
 
@@ -111,21 +95,13 @@ def parse_compare_versions(values: Sequence[str]) -> dict[str, str]:
     for value in values:
         category, sep, version = value.rpartition("=")
         if not sep or not category or not version:
-            raise TrainUsageError(f"--compare-version expects CATEGORY=VERSION, got {value!r}")
+            raise UsageError(f"--compare-version expects CATEGORY=VERSION, got {value!r}")
         compare[category] = version
     return compare
 
 
 def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
-    data = {
-        key: value
-        for key, value in {
-            "date_column": args.date_column,
-            "category_column": args.category_column,
-            "amount_column": args.amount_column,
-        }.items()
-        if value is not None
-    }
+    data = column_mapping(args)
     overrides: dict[str, dict[str, Any]] = {"data": data} if data else {}
     if args.max_epochs is not None:
         overrides["training"] = {"max_epochs": args.max_epochs}

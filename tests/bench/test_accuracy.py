@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,9 @@ import pytest
 
 from core.atomic import write_json_atomic
 from core.sample_data import write_sample
-from salescast.bench.accuracy import MODEL, run_accuracy
+from salescast.bench.accuracy import HORIZONS, MODEL, run_accuracy
 from salescast.bench.report import accuracy_markdown, plot_accuracy
-from salescast.bench.statistical import statistical_forecasts
+from salescast.bench.statistical import statistical_paths
 from tests.conftest import make_test_settings
 
 
@@ -28,35 +27,47 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
         tmp_path, training={"max_epochs": 1}, data={"categories": ["Beauty", "Clothing"]}
     )
     report = run_accuracy(
-        settings, small_csv, folds=2, fold_days=7, statistical=False, progress=lambda _: None
+        settings, small_csv, folds=2, fold_days=7, seeds=[1, 2], statistical=False, progress=lambda _: None
     )
     assert [c.category for c in report.categories] == ["Beauty", "Clothing"]
     for category in report.categories:
-        assert len(category.actual) == 14
-        assert set(category.metrics) == {MODEL, "naive", "seasonal_naive", "moving_average"}
-        assert all(len(forecast) == 14 for forecast in category.forecasts.values())
-        assert len(category.fold_metrics) == 2
-        best = category.metrics[category.best_baseline]["rmse"]
-        assert category.rmse_ratio == pytest.approx(category.metrics[MODEL]["rmse"] / best)
-    overall = report.overall()
-    assert set(overall) == set(report.methods)
+        for horizon in HORIZONS:
+            days = 2 * (7 - horizon + 1)  # each fold's origins whose target still lies in the fold
+            assert len(category.actual[horizon]) == len(category.dates[horizon]) == days
+            assert set(category.references[horizon]) == {"naive", "seasonal_naive", "ma14"}
+            assert all(len(forecast) == days for forecast in category.references[horizon].values())
+            assert [len(forecast) for forecast in category.model[horizon]] == [days, days]  # one per seed
+            assert category.best_reference(horizon) in ("seasonal_naive", "ma14")
+            bar = category.reference_rmse(horizon)[category.best_reference(horizon)]
+            assert category.ratios(horizon) == pytest.approx([v / bar for v in category.model_rmse(horizon)])
+            assert set(category.mean_coverage(horizon)) == {"80", "95"}
+            assert all(0 <= value <= 100 for value in category.mean_coverage(horizon).values())
+        assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
+        assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14"}
+    assert len(report.overall_ratios(1)) == 2
     payload = report.to_dict()
     write_json_atomic(tmp_path / "a.json", payload)
-    assert json.loads((tmp_path / "a.json").read_text())["folds"] == 2
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert written["seeds"] == [1, 2] and set(written["overall"]) == {"h1", "h7"}
+    assert written["overall"]["h1"]["model_to_best"]["n"] == 2
     markdown = accuracy_markdown(report)
-    assert "| cnn_lstm |" in markdown and "**Beauty**" in markdown
+    assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000
 
 
-def test_statistical_references_are_one_step_ahead_on_the_targets() -> None:
+def test_statistical_references_forecast_from_every_origin() -> None:
     rng = np.random.default_rng(0)
     days = np.arange(140)
     values = 100 + 20 * np.sin(2 * np.pi * days / 7) + rng.normal(0, 2, len(days))
-    targets = np.arange(126, 133, dtype=np.int64)
-    forecasts = statistical_forecasts(values, 126, targets, 7)
-    assert set(forecasts) == {"auto_ets", "auto_arima"}
-    for forecast in forecasts.values():
-        assert forecast.shape == (7,)
-        assert all(math.isfinite(value) for value in forecast)
-        # a weekly sine is easy: both references must be far better than the series' spread
-        assert float(np.sqrt(np.mean((forecast - values[targets]) ** 2))) < 0.5 * float(np.std(values))
+    origins = np.arange(126, 133, dtype=np.int64)
+    paths = statistical_paths(values, 126, origins, 7, 7)
+    assert set(paths) == {"auto_ets", "auto_arima"}
+    for path in paths.values():
+        assert path.shape == (7, 7)
+        assert np.all(np.isfinite(path))
+        # a weekly sine is easy: both references must be far better than the series' spread, every step
+        first_origin = path[0]
+        errors = first_origin - values[126:133]
+        assert float(np.sqrt(np.mean(errors**2))) < 0.5 * float(np.std(values))
+    with pytest.raises(ValueError, match="cut-off"):
+        statistical_paths(values, 127, origins, 7, 7)
