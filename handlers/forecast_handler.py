@@ -43,6 +43,7 @@ MODEL_INPUTS = ("normalized", "raw")
 INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
 SEASON = 7
 MIN_LEVEL, MAX_LEVEL = 50, 99
+NUMBER_TYPES = frozenset((int, float))
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -100,6 +101,16 @@ def check_intervals(calibration: Any, where: str) -> None:
     defaults = calibration.get("default_levels")
     if not isinstance(defaults, list) or not defaults or not set(defaults) <= set(levels):
         raise ValueError(f"{where}: intervals.default_levels must be calibrated levels")
+
+
+def prepare_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest as the handler serves it: the interval quantile table (levels × days) turned
+    into one float64 tensor at load, not on every request."""
+    prepared = dict(stats)
+    if prepared.get("intervals") is not None:
+        table = torch.tensor(prepared["intervals"]["quantiles"], dtype=torch.float64)
+        prepared["intervals"] = {**prepared["intervals"], "quantiles": table}
+    return prepared
 
 
 def load_model(path: Path) -> torch.nn.Module:
@@ -194,11 +205,27 @@ def parse_levels(value: Any, stats: Mapping[str, Any]) -> list[int] | None:
 
 
 def validate_values(values: Any, window_size: int) -> list[float]:
-    """Exactly `window_size` finite numbers that fit in float32 (1e308 is finite only in float64)."""
+    """Exactly `window_size` finite numbers that fit in float32 (1e308 is finite only in float64).
+
+    Plain JSON numbers within range pass a few C-level checks (a batch of 1000 windows is 14 000
+    values); anything else is checked value by value, so the message names the first bad one."""
     if not isinstance(values, list):
         raise ValueError(f"expected a list of {window_size} numbers, got {type(values).__name__}")
     if len(values) != window_size:
         raise ValueError(f"expected {window_size} values, got {len(values)}")
+    if values and NUMBER_TYPES.issuperset(map(type, values)):
+        try:
+            numbers = list(map(float, values))
+        except OverflowError:  # an integer beyond float64: the loop below names it
+            numbers = []
+        # A NaN or an infinity makes the sum non-finite (so does an overflow, which takes values far
+        # outside the float32 range); either way the loop below finds the value.
+        if (
+            numbers
+            and math.isfinite(sum(numbers))
+            and -FLOAT32_MAX <= min(numbers) <= max(numbers) <= FLOAT32_MAX
+        ):
+            return numbers
     checked = []
     for position, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -231,11 +258,14 @@ def denormalize(outputs: torch.Tensor, mean: float, std: float) -> list[float]:
 
 
 def forecast_paths(
-    model: torch.nn.Module, rows: Sequence[Sequence[float]], stats: Mapping[str, Any], horizon: int
+    model: torch.nn.Module,
+    rows: Sequence[Sequence[float]] | torch.Tensor,
+    stats: Mapping[str, Any],
+    horizon: int,
 ) -> torch.Tensor:
     """[B, horizon] float64 forecasts in sales units: each later day from the window shifted by one
     day with the forecast appended (recursive forecasting, one batched forward per step)."""
-    window = torch.tensor(rows, dtype=torch.float64)
+    window = torch.as_tensor(rows, dtype=torch.float64)
     mean, std = float(stats["mean"]), float(stats["std"])
     raw = stats["model_input"] == "raw"
     steps = []
@@ -267,19 +297,15 @@ def window_scale(rows: torch.Tensor, method: str, floor: float) -> torch.Tensor:
 
 
 def interval_bounds(
-    paths: torch.Tensor, rows: Sequence[Sequence[float]], calibration: Mapping[str, Any], levels: list[int]
+    paths: torch.Tensor, windows: torch.Tensor, calibration: Mapping[str, Any], levels: list[int]
 ) -> tuple[list[int], torch.Tensor, torch.Tensor]:
-    """(levels, lower [B, L, H], upper [B, L, H]) around `paths` [B, H]: each asked level maps to the
-    nearest calibrated one."""
+    """(levels, lower [B, L, H], upper [B, L, H]) around `paths` [B, H] from the input `windows`
+    [B, N]: each asked level maps to the nearest calibrated one."""
     calibrated: list[int] = calibration["levels"]
     chosen = [min(calibrated, key=lambda known: (abs(known - level), known)) for level in levels]
-    table = torch.tensor(calibration["quantiles"], dtype=torch.float64)  # [levels, steps]
+    table = torch.as_tensor(calibration["quantiles"], dtype=torch.float64)  # [levels, steps]
     quantiles = table[[calibrated.index(level) for level in chosen], : paths.shape[1]]  # [L, H]
-    scale = window_scale(
-        torch.tensor(rows, dtype=torch.float64),
-        calibration["scale"],
-        float(calibration.get("scale_floor", 0.0)),
-    )
+    scale = window_scale(windows, calibration["scale"], float(calibration.get("scale_floor", 0.0)))
     half = scale[:, None, None] * quantiles[None, :, :]  # [B, L, H]
     lower = paths[:, None, :] - half
     if calibration.get("non_negative", True):
@@ -290,25 +316,27 @@ def interval_bounds(
 def format_steps(
     path: list[float], levels: list[int], lower: list[list[float]], upper: list[list[float]]
 ) -> list[dict[str, Any]]:
-    """`[{"step", "prediction", "intervals": [{"level", "lower", "upper"}]}]` for one row."""
+    """`[{"step", "prediction", "intervals": [{"level", "lower", "upper"}]}]` for one row; `lower` and
+    `upper` are [levels][days]."""
     return [
         {
-            "step": step + 1,
+            "step": step,
             "prediction": value,
             "intervals": [
-                {"level": level, "lower": lower[index][step], "upper": upper[index][step]}
-                for index, level in enumerate(levels)
+                {"level": level, "lower": low[step - 1], "upper": high[step - 1]}
+                for level, low, high in zip(levels, lower, upper, strict=True)
             ],
         }
-        for step, value in enumerate(path)
+        for step, value in enumerate(path, start=1)
     ]
 
 
 def answer_request(
-    request: Request, paths: torch.Tensor, stats: Mapping[str, Any]
+    request: Request, paths: torch.Tensor, windows: torch.Tensor, stats: Mapping[str, Any]
 ) -> tuple[int, dict[str, Any]]:
-    """The (status, JSON answer) for one validated request from its forecasts [rows, ≥ horizon]."""
-    form, rows, horizon, asked = request
+    """The (status, JSON answer) for one validated request from its input `windows` [rows, N] and
+    forecasts `paths` [rows, ≥ horizon]."""
+    form, _, horizon, asked = request
     paths = paths[:, :horizon]
     if not bool(torch.isfinite(paths).all()) or float(paths.abs().max()) > FLOAT32_MAX:
         return UNPROCESSABLE, {"error": "the model produced a non-finite prediction for these values"}
@@ -316,13 +344,13 @@ def answer_request(
     levels: list[int] = []
     if calibration is not None:
         levels = asked if asked is not None else list(calibration["default_levels"])
-    lower: list[list[list[float]]] = [[[] for _ in levels] for _ in rows]
-    upper = lower
-    if levels and calibration is not None:
-        levels, lower_t, upper_t = interval_bounds(paths, rows, calibration, levels)
-        lower, upper = lower_t.tolist(), upper_t.tolist()
     path_lists: list[list[float]] = paths.tolist()
-    steps = [format_steps(path, levels, lower[row], upper[row]) for row, path in enumerate(path_lists)]
+    if levels and calibration is not None:
+        levels, lower_t, upper_t = interval_bounds(paths, windows, calibration, levels)
+        lower, upper = lower_t.tolist(), upper_t.tolist()
+        steps = [format_steps(path, levels, lower[row], upper[row]) for row, path in enumerate(path_lists)]
+    else:
+        steps = [format_steps(path, [], [], []) for path in path_lists]
     meta = {
         "category": stats["category"],
         "model_version": str(stats["version"]),
@@ -352,15 +380,17 @@ def predict_batch(
     valid = [item for item in parsed if not isinstance(item, str)]
     rows = [row for item in valid for row in item[1]]
     horizon = max((item[2] for item in valid), default=0)
-    paths = forecast_paths(model, rows, stats, horizon) if rows else torch.zeros(0, 0)
+    windows = torch.tensor(rows, dtype=torch.float64) if rows else torch.zeros(0, 0, dtype=torch.float64)
+    paths = forecast_paths(model, windows, stats, horizon) if rows else torch.zeros(0, 0)
     results: list[tuple[int, dict[str, Any]]] = []
     offset = 0
     for item in parsed:
         if isinstance(item, str):
             results.append((BAD_REQUEST, {"error": item}))
             continue
-        results.append(answer_request(item, paths[offset : offset + len(item[1])], stats))
-        offset += len(item[1])
+        end = offset + len(item[1])
+        results.append(answer_request(item, paths[offset:end], windows[offset:end], stats))
+        offset = end
     return results
 
 
@@ -380,7 +410,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
         torch.set_num_threads(1)
         model_dir = Path(context.system_properties["model_dir"])
         self.manifest = context.manifest
-        self.stats = load_norm_stats(model_dir / NORM_STATS_FILE)
+        self.stats = prepare_stats(load_norm_stats(model_dir / NORM_STATS_FILE))
         metrics_path = model_dir / METRICS_FILE
         if metrics_path.is_file():
             self.metrics_summary = json.loads(metrics_path.read_text(encoding="utf-8"))
@@ -393,7 +423,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             self.stats["window_size"],
         )
 
-    def handle(self, data: Sequence[Any], context: Any) -> list[dict[str, Any]]:
+    def handle(self, data: Sequence[Any], context: Any) -> list[Any]:
         start = time.perf_counter()
         self.context = context
         if self._is_describe():
@@ -416,6 +446,12 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             context.metrics.add_time(
                 "HandlerTime", round((time.perf_counter() - start) * 1000, 2), None, "ms"
             )
+        # TorchServe encodes a dict with json.dumps(indent=2), the pure-Python encoder: for 1000
+        # windows that took longer than the model. Answers go out as compact JSON text instead —
+        # except under a service envelope (KServe; bare instances come in), which builds its own
+        # answer from the dicts.
+        if all(isinstance(raw, Mapping) for raw in data):
+            return [json.dumps(answer, separators=(",", ":")) for answer in answers]
         return answers
 
     def describe_handle(self) -> dict[str, Any]:

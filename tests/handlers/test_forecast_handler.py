@@ -66,8 +66,18 @@ def expected_prediction(model_dir: Path, window: list[float]) -> float:
 def run_batch(
     handler: ForecastHandler, model_dir: Path, requests: Sequence[Mapping[str, Any]]
 ) -> tuple[Context, list[Any]]:
+    """The context and the decoded answers (the handler sends JSON text, see below)."""
     context = make_context(model_dir, len(requests))
-    return context, handler.handle(requests, context)
+    return context, [json.loads(answer) for answer in handler.handle(requests, context)]
+
+
+def test_answers_go_out_as_compact_json_text(handler: ForecastHandler, model_dir: Path) -> None:
+    """TorchServe sends text as is; a dict it would encode with its slow, indented encoder."""
+    context = make_context(model_dir, 2)
+    answers = handler.handle([{"body": {"sales": WINDOW}}, {"body": {"sales": [1.0]}}], context)
+    for answer in answers:
+        assert isinstance(answer, str) and answer == json.dumps(json.loads(answer), separators=(",", ":"))
+    assert json.loads(answers[1]) == {"error": "expected 14 values, got 1"}
 
 
 WINDOW = [float(200 + 7 * i) for i in range(N)]
