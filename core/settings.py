@@ -189,6 +189,7 @@ class GatewaySettings(_Section):
     api_key: str | None = None
     api_key_file: Path | None = None
     protect_predict: bool = False
+    fast_predict: bool = True
     recent_jobs: PositiveInt
     max_instances_per_call: PositiveInt
     max_connections: PositiveInt

@@ -20,9 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import SalescastError
 from core.settings import Settings
 from gateway.body_limit import BodySizeLimitMiddleware
-from gateway.errors import GatewayError
+from gateway.fast_predict import FastPredictMiddleware
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.routes import api_router
+from gateway.routes.responses import error_answer
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("gateway stopped")
 
     app = FastAPI(
+        # salescast exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks looked up the
+        # global providers on every request (~5 µs each) to find none configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="salescast gateway",
         version="1.0.0",
         description=DESCRIPTION,
@@ -69,7 +73,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    # Outermost first: metrics see every answer, including a 413 from the body limit.
+    # Innermost first: metrics see every answer, including a 413 from the body limit; the predict
+    # fast path sees only bodies within the limit.
+    if settings.gateway.fast_predict:
+        app.add_middleware(FastPredictMiddleware, settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
@@ -82,14 +89,9 @@ UNPARSABLE_BODY_MESSAGE = (
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    async def gateway_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, GatewayError)
-        if exc.status_code >= 500:
-            log.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status_code, exc.message)
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
-
     async def salescast_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        assert isinstance(exc, SalescastError)
+        return error_answer(exc, request.method, request.url.path)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -108,7 +110,6 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": f"internal gateway error ({type(exc).__name__}); see the gateway log"}, status_code=500
         )
 
-    app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(SalescastError, salescast_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
 
+from core.errors import SalescastError
+from gateway.errors import GatewayError
 from gateway.schemas import ErrorBody
+
+log = logging.getLogger(__name__)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -32,3 +37,13 @@ class OrjsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def error_answer(exc: SalescastError, method: str, path: str) -> JSONResponse:
+    """A failure a user can meet: a GatewayError with its own status (logged when it is the server's
+    side), any other SalescastError as 422."""
+    if not isinstance(exc, GatewayError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    if exc.status_code >= 500:
+        log.warning("%s %s -> %d: %s", method, path, exc.status_code, exc.message)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
