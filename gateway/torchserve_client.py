@@ -38,19 +38,12 @@ class IntervalAnswer(TypedDict):
     upper: float
 
 
-class StepAnswer(TypedDict):
-    """One day ahead as the handler answers it (the gateway's answers add `date`)."""
-
-    step: int
-    prediction: float
-    intervals: list[IntervalAnswer]
-
-
 class ForecastStepAnswer(TypedDict):
-    """`gateway.schemas.ForecastStep` as a plain dict: what the predict routes answer."""
+    """One day ahead: `gateway.schemas.ForecastStep` as a plain dict. The handler leaves `date` out
+    (it does not know the days); the gateway's answers carry it."""
 
     step: int
-    date: str | None
+    date: NotRequired[str | None]
     prediction: float
     intervals: list[IntervalAnswer]
 
@@ -60,7 +53,7 @@ class _SingleAnswer(TypedDict):
     model_version: str
     window_size: int
     horizon: NotRequired[int]
-    forecast: NotRequired[list[StepAnswer] | None]
+    forecast: NotRequired[list[ForecastStepAnswer] | None]
 
 
 class _InstancesAnswer(TypedDict):
@@ -68,7 +61,7 @@ class _InstancesAnswer(TypedDict):
     model_version: str
     window_size: int
     horizon: NotRequired[int]
-    forecasts: NotRequired[list[list[StepAnswer]] | None]
+    forecasts: NotRequired[list[list[ForecastStepAnswer]] | None]
 
 
 _SINGLE = TypeAdapter(_SingleAnswer)
@@ -142,15 +135,18 @@ class InferenceClient:
         forecasts = body.get("forecasts")
         if forecasts is not None and len(forecasts) != len(predictions):
             raise _unexpected(model_name, raw)
+        if forecasts is None:
+            forecasts = [_steps(None, value) for value in predictions]
+        else:
+            for steps in forecasts:
+                for step in steps:
+                    step.setdefault("date", None)
         return Predictions(
             predictions=predictions,
             model_version=body["model_version"],
             window_size=body["window_size"],
             horizon=body.get("horizon", 1),
-            forecasts=[
-                _steps(forecasts[row] if forecasts is not None else None, value)
-                for row, value in enumerate(predictions)
-            ],
+            forecasts=forecasts,
         )
 
     async def ping(self) -> str:
@@ -198,15 +194,14 @@ def _payload(form: str, values: Any, horizon: int, levels: Sequence[float] | Non
     return payload
 
 
-def _steps(raw: list[StepAnswer] | None, prediction: float) -> list[ForecastStepAnswer]:
-    """The handler's per-step forecast with `date` (unknown here); an older handler that sends none
-    gives tomorrow alone."""
+def _steps(raw: list[ForecastStepAnswer] | None, prediction: float) -> list[ForecastStepAnswer]:
+    """The handler's per-step forecast with `date` (unknown here unless it sent one); an older
+    handler that sends none gives tomorrow alone."""
     if raw is None:
         return [{"step": 1, "date": None, "prediction": prediction, "intervals": []}]
-    return [
-        {"step": step["step"], "date": None, "prediction": step["prediction"], "intervals": step["intervals"]}
-        for step in raw
-    ]
+    for step in raw:
+        step.setdefault("date", None)
+    return raw
 
 
 def _unexpected(model_name: str, raw: bytes) -> ModelServerError:

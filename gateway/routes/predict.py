@@ -1,6 +1,7 @@
 """POST /api/predict and /api/predict/batch: next-day forecasts through TorchServe.
 
-The answers are built as dicts of the documented shape (`response_model`) and sent with orjson.
+Bodies are decoded with orjson where it reads what the standard library reads; the answers are
+built as dicts of the documented shape (`response_model`) and sent with orjson.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from fastapi import APIRouter
 
 from gateway.deps import PredictKeyDep, PredictorDep, SettingsDep
 from gateway.errors import InputError
+from gateway.json_body import OrjsonBodyRoute
 from gateway.routes.responses import OrjsonResponse, errors
 from gateway.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
 
-router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
+router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep], route_class=OrjsonBodyRoute)
 
 
 @router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 502, 503))
@@ -28,6 +30,4 @@ async def predict_batch(body: BatchRequest, predictor: PredictorDep, settings: S
     limit = settings.gateway.max_batch_items
     if len(body.items) > limit:
         raise InputError(f"at most {limit} items per batch, got {len(body.items)}")
-    results = await predictor.predict_batch(body.items, body.horizon, body.levels)
-    succeeded = sum(1 for result in results if result["status"] == 200)
-    return OrjsonResponse({"results": results, "succeeded": succeeded, "failed": len(results) - succeeded})
+    return OrjsonResponse(await predictor.predict_batch(body.items, body.horizon, body.levels))
