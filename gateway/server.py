@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -24,6 +25,10 @@ def run(settings: Settings) -> int:
             settings.gateway.host,
         )
     app = create_app(settings)
+    # Everything loaded so far (FastAPI, pydantic, pandas, the app) lives as long as the process:
+    # keep it out of the cyclic collector, which otherwise walked it again and again while a batch
+    # of 1000 items allocated its ~20 000 containers (40 % of the gateway's CPU on such a batch).
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=settings.gateway.host,
