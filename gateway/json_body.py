@@ -11,7 +11,6 @@ was.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,12 +18,15 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-_LONG_INTEGER = re.compile(rb"\d{19}")
+# Every digit as "0", every other byte as " ": a run of 19 digits is then a plain substring search
+# (a regular expression took longer than orjson's whole decode of a 1000-item batch).
+_DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 def loads(body: bytes) -> Any:
     """`json.loads(body)`, through orjson when that gives the same result."""
-    if not _LONG_INTEGER.search(body):
+    if _LONG_NUMBER not in body.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -105,21 +105,19 @@ class Predictor:
         An item's error is the first of: its category, its values, the window size, the horizon."""
         results: list[BatchResultAnswer | None] = [None] * len(items)
         groups: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
-        targets = {
-            category: await self._target(category, horizon)
-            for category in dict.fromkeys(item.category for item in items)
-        }
+        categories = [item.category for item in items]
+        targets = {category: await self._target(category, horizon) for category in dict.fromkeys(categories)}
         plain = batch_sales_values([item.sales for item in items])
         outcomes: Counter[tuple[str, str]] = Counter()
-        for index, item in enumerate(items):
-            model, refused = targets[item.category]
+        for index, (item, category) in enumerate(zip(items, categories, strict=True)):
+            model, refused = targets[category]
             sales = plain[index] if plain is not None else None
             if model is None or refused is not None or sales is None or len(sales) != model.window_size:
                 sales, failure = _check_item(model, refused, item.sales)
                 if failure is not None:
                     status = failure.status_code if isinstance(failure, GatewayError) else 422
-                    results[index] = _failed(index, item.category, status, str(failure))
-                    outcomes[(item.category, "error")] += 1
+                    results[index] = _failed(index, category, status, str(failure))
+                    outcomes[(category, "error")] += 1
                     continue
             assert model is not None and sales is not None
             groups[model.model_name].append((index, sales))
