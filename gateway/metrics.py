@@ -42,6 +42,32 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        # Label children by label values: `labels()` validates and sorts its arguments on every call,
+        # three times per prediction otherwise.
+        self._answered: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._predicted: dict[tuple[str, str], Counter] = {}
+
+    def answered(self, route: str, method: str, status: str, seconds: float) -> None:
+        """One HTTP request answered."""
+        key = (route, method, status)
+        children = self._answered.get(key)
+        if children is None:
+            children = self._answered[key] = (
+                self.requests.labels(route=route, method=method, status=status),
+                self.latency.labels(route=route, method=method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def predicted(self, category: str, outcome: str, count: int = 1) -> None:
+        """`count` predictions of `category` answered with `outcome` (`ok` or `error`)."""
+        child = self._predicted.get((category, outcome))
+        if child is None:
+            child = self._predicted[(category, outcome)] = self.predictions.labels(
+                category=category, outcome=outcome
+            )
+        child.inc(count)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -69,10 +95,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            template = route_template(scope)
             method = scope.get("method", "GET")
-            self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
-            self.metrics.latency.labels(route=template, method=method).observe(time.perf_counter() - start)
+            self.metrics.answered(route_template(scope), method, str(status), time.perf_counter() - start)
 
 
 def route_template(scope: Scope) -> str:

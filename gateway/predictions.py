@@ -81,13 +81,13 @@ class Predictor:
             answer = await self.inference.predict(model.model_name, sales, horizon, levels)
         except ModelNotServedError:
             self.registry.invalidate()
-            self.metrics.predictions.labels(category=model.category, outcome="error").inc()
+            self.metrics.predicted(model.category, "error")
             raise
         except GatewayError:
-            self.metrics.predictions.labels(category=model.category, outcome="error").inc()
+            self.metrics.predicted(model.category, "error")
             raise
         self.registry.note_answer(model.model_name, answer.model_version)
-        self.metrics.predictions.labels(category=model.category, outcome="ok").inc()
+        self.metrics.predicted(model.category, "ok")
         return {
             "category": model.category,
             "prediction": answer.prediction,
@@ -133,7 +133,7 @@ class Predictor:
         for answered_chunk in await asyncio.gather(*calls):
             outcomes.update(answered_chunk)
         for (category, outcome), count in outcomes.items():
-            self.metrics.predictions.labels(category=category, outcome=outcome).inc(count)
+            self.metrics.predicted(category, outcome, count)
         succeeded = sum(count for (_, outcome), count in outcomes.items() if outcome == "ok")
         answered = [result for result in results if result is not None]
         return {"results": answered, "succeeded": succeeded, "failed": len(answered) - succeeded}
