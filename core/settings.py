@@ -245,6 +245,7 @@ class BenchSettings(_Section):
     serving_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 16, 64], min_length=1)
     serving_max_requests: PositiveInt = 20000
     serving_warmup_requests: int = Field(default=20, ge=0)
+    serving_warmup_s: float = Field(default=10.0, ge=0)
     serving_batch_items: PositiveInt = 1000
     serving_batch_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
     serving_request_timeout_s: PositiveFloat = 10.0

@@ -1,13 +1,13 @@
 """`salescast bench serving`: what each serving layer costs, measured side by side in one run.
 
 Single predictions, on the same models and machine: (a) `floor` — the TorchScript model called
-in-process with the handler's own normalize → forward → de-normalize functions; (b) `torchserve` —
+in-process through the handler's own model step (`forecast_paths`, one day ahead); (b) `torchserve` —
 TorchServe's inference API; (c) `gateway` — POST /api/predict. Batches of `bench.serving_batch_items`
 windows of one category, counted per item: (d) `floor_batch` — one in-process forward of the whole
 batch; (e) `torchserve_batch` — one `instances` call straight to TorchServe; (f) `gateway_batch` —
 POST /api/predict/batch with the same windows. For each concurrency the layers run one after the
-other, so ratios between them are robust to other load on a shared machine even when absolute
-numbers are not.
+other (after `bench.serving_warmup_s` of untimed load on each HTTP layer), so ratios between them
+are robust to other load on a shared machine even when absolute numbers are not.
 
 HTTP load comes from wrk (a separate C process) when it is installed, else from the in-process
 aiohttp client, which shares the cores with the servers (numbers then include the client's cost).
@@ -178,6 +178,7 @@ class HttpDriver:
     def measure(
         self, layer: str, requests: list[HttpRequest], concurrency: int, check: AnswerCheck = ok_if_200
     ) -> LoadResult:
+        """`bench.serving_warmup_requests` untimed requests, then `duration_s` of measured load."""
         bench = self.settings.bench
         if bench.serving_warmup_requests:
             asyncio.run(
@@ -191,13 +192,24 @@ class HttpDriver:
                     check=check,
                 )
             )
+        return self.load(layer, requests, concurrency, self.duration_s, check)
+
+    def load(
+        self,
+        layer: str,
+        requests: list[HttpRequest],
+        concurrency: int,
+        duration_s: float,
+        check: AnswerCheck = ok_if_200,
+    ) -> LoadResult:
+        bench = self.settings.bench
         if self.wrk is not None:
             return wrk_load(
                 self.wrk,
                 layer,
                 requests,
                 concurrency=concurrency,
-                duration_s=self.duration_s,
+                duration_s=duration_s,
                 timeout_s=bench.serving_request_timeout_s,
                 threads=bench.serving_client_threads,
                 count_failed_items=check is batch_failures,
@@ -207,7 +219,7 @@ class HttpDriver:
                 layer,
                 requests,
                 concurrency=concurrency,
-                duration_s=self.duration_s,
+                duration_s=duration_s,
                 max_requests=bench.serving_max_requests,
                 timeout_s=bench.serving_request_timeout_s,
                 check=check,
@@ -243,29 +255,33 @@ def run_serving_bench(
     report.load_average["start_1min"] = os.getloadavg()[0]
     progress(f"starting TorchServe ({_describe(stack)}) and the gateway on 127.0.0.1")
     with torchserve_process(stack, archives) as torchserve, GatewayLauncher(stack, work_dir) as gateway:
-        floor = _floor_call(stack, windows, 1)
-        floor_batch = _floor_call(stack, windows, batch_items)
-        bench = stack.bench
-        layers: dict[str, Callable[[int], LoadResult]] = {
-            "floor": lambda c: _measure_floor("floor", floor, stack, c, duration_s, 1),
-            "torchserve": lambda c: driver.measure(
-                "torchserve", _torchserve_requests(torchserve.inference_url, windows), c
+        floors = {"floor": (_floor_call(stack, windows, 1), 1)}
+        floors["floor_batch"] = (_floor_call(stack, windows, batch_items), batch_items)
+        http: dict[str, tuple[list[HttpRequest], AnswerCheck]] = {
+            "torchserve": (_torchserve_requests(torchserve.inference_url, windows), ok_if_200),
+            "gateway": (_gateway_requests(gateway.url, windows), ok_if_200),
+            "torchserve_batch": (
+                _torchserve_batches(torchserve.inference_url, windows, batch_items),
+                ok_if_200,
             ),
-            "gateway": lambda c: driver.measure("gateway", _gateway_requests(gateway.url, windows), c),
-            "floor_batch": lambda c: _measure_floor(
-                "floor_batch", floor_batch, stack, c, duration_s, batch_items
-            ),
-            "torchserve_batch": lambda c: driver.measure(
-                "torchserve_batch", _torchserve_batches(torchserve.inference_url, windows, batch_items), c
-            ),
-            "gateway_batch": lambda c: driver.measure(
-                "gateway_batch", _gateway_batches(gateway.url, windows, batch_items), c, batch_failures
-            ),
+            "gateway_batch": (_gateway_batches(gateway.url, windows, batch_items), batch_failures),
         }
+        bench = stack.bench
+        if bench.serving_warmup_s > 0:
+            # TorchServe's JVM compiles its hot paths during the first seconds of load: unwarmed, the
+            # first layer measured pays for that and every ratio to it is flattered.
+            progress(f"warming up: {bench.serving_warmup_s:g} s of load on each HTTP layer")
+            for layer, (requests, check) in http.items():
+                driver.load(layer, requests, 1 if "batch" in layer else 16, bench.serving_warmup_s, check)
         plan = [(clients, layer) for clients in concurrency for layer in LAYERS]
         plan += [(clients, layer) for clients in bench.serving_batch_concurrency for layer in BATCH_LAYERS]
         for clients, layer in plan:
-            result = layers[layer](clients)
+            if layer in floors:
+                call, items = floors[layer]
+                result = _measure_floor(layer, call, stack, clients, duration_s, items)
+            else:
+                requests, check = http[layer]
+                result = driver.measure(layer, requests, clients, check)
             progress(_line(result))
             report.results.append(result)
     report.load_average["end_1min"] = os.getloadavg()[0]
@@ -422,24 +438,24 @@ def _recent_windows(settings: Settings) -> dict[str, list[float]]:
 
 
 def _floor_call(settings: Settings, windows: dict[str, list[float]], rows: int) -> Callable[[int], None]:
-    """One in-process forward of `rows` copies of a category's window per call, categories in turn."""
+    """One in-process forecast of `rows` copies of a category's window per call, categories in turn:
+    the handler's own model step (normalize if the version wants it → forward → back to sales)."""
     import torch
 
-    from handlers.forecast_handler import denormalize, forward, load_model, load_norm_stats, normalize
+    from handlers.forecast_handler import forecast_paths, load_model, load_norm_stats
 
     torch.set_num_threads(1)  # like one TorchServe worker per model on a shared 2-core machine
     models = []
     for category, window in windows.items():
         folder = version_dir(settings, category, latest_version(settings, category) or "")
-        stats = load_norm_stats(folder / "norm_stats.json")
         models.append(
-            (load_model(folder / "model.pt"), float(stats["mean"]), float(stats["std"]), [window] * rows)
+            (load_model(folder / "model.pt"), load_norm_stats(folder / "norm_stats.json"), [window] * rows)
         )
 
     def call(index: int) -> None:
-        model, mean, std, batch = models[index % len(models)]
-        values = denormalize(forward(model, normalize(batch, mean, std)), mean, std)
-        if not math.isfinite(values[0]):
+        model, stats, batch = models[index % len(models)]
+        paths = forecast_paths(model, batch, stats, 1)
+        if not math.isfinite(float(paths[0, 0])):
             raise ValueError("non-finite prediction")
 
     return call
