@@ -227,7 +227,10 @@ class CategoryOutcome(BaseModel):
         default_factory=list, description="Problems that did not stop the deploy (e.g. an old version kept)."
     )
     seconds: float | None = Field(
-        default=None, description="Wall time of this category so far (training + deploy)."
+        default=None,
+        description="While the category runs: seconds since it started. Once it finished: its training alone "
+        "(windows, fit, test, export); the job's elapsed time (finished_at - started_at) adds process "
+        "start-up and deploying.",
     )
     epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
     max_epochs: int | None = Field(
@@ -239,6 +242,14 @@ class CategoryOutcome(BaseModel):
     val_loss: float | None = Field(
         default=None, description="Validation loss of the last epoch (normalized units)."
     )
+    train_losses: list[float] = Field(
+        default_factory=list, description="Training loss per epoch so far (normalized units)."
+    )
+    val_losses: list[float | None] = Field(
+        default_factory=list, description="Validation loss per epoch so far (normalized units)."
+    )
+    mlflow_experiment_id: str | None = Field(default=None, description="MLflow experiment of the run.")
+    mlflow_run_id: str | None = Field(default=None, description="MLflow run that tracked this training.")
 
 
 class Job(BaseModel):
@@ -252,6 +263,9 @@ class Job(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    dataset_id: str | None = Field(default=None, description="Dataset the job learns from.")
+    dataset_name: str | None = None
+    dataset_sha256: str | None = Field(default=None, description="SHA-256 of that dataset's file.")
     results: list[CategoryOutcome]
 
     model_config = ConfigDict(

@@ -44,7 +44,11 @@ class ProgressFile:
         self._write()
 
     def on_training_event(self, event: TrainingEvent) -> None:
-        """The training pipeline's listener: states, epochs and losses."""
+        """The training pipeline's listener: states, epochs and losses (kept per epoch for the loss chart)."""
+        if event.epoch is not None and event.train_loss is not None:
+            entry = next(entry for entry in self._progress.categories if entry.category == event.category)
+            entry.train_losses.append(event.train_loss)
+            entry.val_losses.append(event.val_loss)
         self.update(
             event.category,
             "training" if event.state == "training" else event.state,
@@ -81,12 +85,14 @@ def run_train_job(
     archive: bool = True,
     deploy_policy: DeployPolicy | None = None,
     progress_path: Path | None = None,
+    dataset_id: str | None = None,
 ) -> list[CategoryResult]:
     """Train `categories`, then archive every new version (`archive`) or, with a `deploy_policy`,
     archive and deploy each version the policy accepts. Returns one result per category.
 
     `compare_versions` (category → served version) are scored on the new test days and are what
     the policy compares against; with a policy, a category without one is looked up in TorchServe.
+    `dataset_id` names the uploaded dataset `data_path` holds (recorded with each version).
     """
     progress = ProgressFile(progress_path, categories)
     served = dict(compare_versions or {})
@@ -99,6 +105,7 @@ def run_train_job(
         data_path=data_path,
         compare_versions=served,
         listener=progress.on_training_event,
+        dataset_id=dataset_id,
     )
     if deploy_policy is not None:
         results = asyncio.run(_deploy_all(settings, results, deploy_policy, served, progress))

@@ -76,6 +76,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--date-column", metavar="NAME", help="override data.date_column")
     parser.add_argument("--category-column", metavar="NAME", help="override data.category_column")
     parser.add_argument("--amount-column", metavar="NAME", help="override data.amount_column")
+    parser.add_argument("--date-format", metavar="FMT", help='override data.date_format, e.g. "%%d/%%m/%%Y"')
+    parser.add_argument(
+        "--dataset-id",
+        metavar="ID",
+        help="record this dataset id (an upload's, see GET /api/datasets) with every version trained",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -98,6 +104,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         archive=not args.no_archive,
         deploy_policy=args.deploy,
         progress_path=args.progress_json,
+        dataset_id=args.dataset_id,
     )
     if args.result_json:
         write_results(args.result_json, results)
@@ -123,6 +130,7 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
             "date_column": args.date_column,
             "category_column": args.category_column,
             "amount_column": args.amount_column,
+            "date_format": args.date_format,
         }.items()
         if value is not None
     }
