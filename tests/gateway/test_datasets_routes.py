@@ -220,3 +220,17 @@ def test_training_job_records_the_active_dataset(make_client: Callable[..., Test
     assert job["dataset_id"] == uploaded["dataset_id"]
     assert job["dataset_sha256"] == uploaded["sha256"]
     assert job["dataset_name"] == "export.csv"
+
+
+def test_version_plots_are_served_and_nothing_else(client: TestClient) -> None:
+    settings: Settings = client.app.state.gateway.settings  # type: ignore[attr-defined]
+    folder = settings.paths.artifacts / "cafe-creme" / "20240101.120000"
+    folder.mkdir(parents=True)
+    (folder / "loss.png").write_bytes(b"\x89PNG loss")
+    ok = client.get("/api/models/Café Crème/versions/20240101.120000/plots/loss")
+    assert ok.status_code == 200 and ok.content == b"\x89PNG loss"
+    assert ok.headers["content-type"] == "image/png"
+    missing = client.get("/api/models/Café Crème/versions/20240101.120000/plots/forecast")
+    assert missing.status_code == 404
+    assert client.get("/api/models/Café Crème/versions/..%2F..%2Fetc/plots/loss").status_code == 404
+    assert client.get("/api/models/Café Crème/versions/20240101.120000/plots/model").status_code == 422

@@ -18,6 +18,7 @@ ROUTES = {
     ("post", "/api/datasets"),
     ("get", "/api/datasets"),
     ("put", "/api/datasets/active"),
+    ("get", "/api/models/{category}/versions/{version}/plots/{name}"),
     ("get", "/api/forecast/{category}"),
     ("get", "/api/health"),
 }
