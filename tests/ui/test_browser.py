@@ -125,8 +125,9 @@ def _choose(page: Page, field: str, option: str) -> None:
 
 
 def _plotly(page: Page, chart: str) -> None:
-    """The chart is an interactive plotly graph: drawn, with its zoom and pan controls."""
-    expect(page.locator(f"#{chart} .js-plotly-plot")).to_be_visible()
+    """The chart is an interactive plotly graph: drawn, with its zoom and pan controls (the first chart
+    of a page loads Gradio's plotly.js, a few MB: allow for a busy machine)."""
+    expect(page.locator(f"#{chart} .js-plotly-plot")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator(f"#{chart} .modebar-btn[data-title*='Zoom']").first).to_be_attached()
 
 
