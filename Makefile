@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: venv test lint up down format clean
+.PHONY: venv test test-containers lint up down format clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m pytest
+
+# The container tier (never part of `make test`): builds both images with `docker compose build`,
+# starts the stack under a unique project name, checks it through the published ports, always ends
+# with `down -v`, and prints every step's wall time. Needs Docker with Compose v2. Optional overrides
+# for machines without Docker Hub or PyTorch's index: TORCH_CPU_INDEX and DOCKER_BUILD_NETWORK
+# (../shared/containers/setup prints both).
+test-containers: venv
+	SALESCAST_CONTAINER_TIER=1 $(PY) -m pytest tests/containers/stack -q --timeout 3600
 
 # ruff (lint + format), mypy strict, import-linter (layers), hadolint and the compose schema: the hooks in
 # .pre-commit-config.yaml.

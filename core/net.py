@@ -6,6 +6,8 @@ the same family; an IPv6 address goes in brackets. Every part builds its URLs he
 
 from __future__ import annotations
 
+import ipaddress
+
 _ANY_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
 
 
@@ -21,5 +23,11 @@ def http_url(bind_host: str, port: int) -> str:
 
 
 def is_loopback(bind_host: str) -> bool:
-    """True when a server bound to `bind_host` is reachable from this machine only."""
-    return bind_host == "localhost" or bind_host.startswith("127.") or bind_host == "::1"
+    """True when a server bound to `bind_host` is reachable from this machine only: `localhost` and
+    loopback addresses; a host name or a wildcard (0.0.0.0, ::) is not."""
+    if bind_host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind_host).is_loopback
+    except ValueError:
+        return False

@@ -162,6 +162,8 @@ class TorchServeSettings(_Section):
     drain_s: float = Field(ge=0.0)
     warmup_requests: int = Field(ge=0)
     loaded_versions: PositiveInt
+    unregister_attempts: PositiveInt = 3
+    unregister_retry_s: float = Field(default=2.0, ge=0.0)
     inference_url: str | None = None
     management_url: str | None = None
 
@@ -186,6 +188,7 @@ class GatewaySettings(_Section):
     job_queue_size: PositiveInt
     deploy_policy: DeployPolicy = "if_better"
     api_key: str | None = None
+    api_key_file: Path | None = None
     protect_predict: bool = False
     recent_jobs: PositiveInt
     max_instances_per_call: PositiveInt
@@ -222,6 +225,19 @@ class TorchServeTuning(_Section):
     workers: PositiveInt
     batch_size: PositiveInt
     max_batch_delay_ms: int = Field(ge=0)
+
+
+class ForecastSettings(_Section):
+    max_horizon: int = Field(default=28, ge=1, le=366)
+    interval_levels: list[int] = Field(default_factory=lambda: [80, 95], min_length=1)
+    interval_scale: Literal["none", "diff", "msd", "mad", "std"] = "msd"
+
+    @field_validator("interval_levels")
+    @classmethod
+    def _levels_in_range(cls, value: list[int]) -> list[int]:
+        if not all(50 <= level <= 99 for level in value):
+            raise ValueError("interval levels must be whole percents from 50 to 99")
+        return sorted(set(value))
 
 
 class BenchSettings(_Section):
@@ -265,6 +281,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings
     ui: UiSettings
     up: UpSettings
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
 
     @classmethod

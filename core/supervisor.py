@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psutil
 
@@ -51,6 +51,7 @@ class ManagedProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
     create_time: float
+    log_offset: int = 0  # where this run's output starts in its (appended) log
 
     @property
     def pid(self) -> int:
@@ -88,6 +89,7 @@ def start_process(
     """Start `command` in a new session (its own process group), stdout+stderr appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
+        offset = log_file.tell()
         try:
             popen = subprocess.Popen(
                 list(command),
@@ -101,7 +103,9 @@ def start_process(
         except OSError as exc:
             raise SupervisorError(f"cannot start {name} ({command[0]}): {exc}") from exc
     log.info("started service=%s pid=%s log=%s", name, popen.pid, log_path)
-    return ManagedProcess(name=name, popen=popen, log_path=log_path, create_time=create_time(popen.pid))
+    return ManagedProcess(
+        name=name, popen=popen, log_path=log_path, create_time=create_time(popen.pid), log_offset=offset
+    )
 
 
 def wait_ready(
@@ -131,6 +135,21 @@ def wait_ready(
                 f"log {process.log_path}:\n{process.tail()}"
             )
         time.sleep(poll_s)
+
+
+def follow(process: ManagedProcess, out: TextIO, poll_s: float = READY_POLL_S) -> int:
+    """Copy what the process writes to its log to `out` until it exits; returns its exit code."""
+    with process.log_path.open("r", encoding="utf-8", errors="replace") as log:
+        log.seek(process.log_offset)
+        while True:
+            code = process.exited()
+            chunk = log.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            if code is not None:
+                return code
+            time.sleep(poll_s)
 
 
 def create_time(pid: int) -> float:

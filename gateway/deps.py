@@ -14,7 +14,7 @@ from gateway.job_store import JobStore
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
-from gateway.security import api_key_header, check_api_key
+from gateway.security import api_key_header, check_api_key, check_write_allowed
 from gateway.state import GatewayState
 from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
@@ -80,8 +80,11 @@ MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
 DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-    """Admin routes: the key whenever one is configured."""
+def require_api_key(
+    request: Request, settings: SettingsDep, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    """Admin routes: the key whenever one is configured; writes refused beyond loopback without one."""
+    check_write_allowed(settings.gateway.api_key, settings.gateway.host, request.method)
     check_api_key(settings.gateway.api_key, key)
 
 

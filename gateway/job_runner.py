@@ -316,6 +316,7 @@ def _live(outcome: CategoryOutcome, progress: CategoryProgress | None) -> Catego
         update={
             "state": progress.state,
             "version": progress.version or outcome.version,
+            "phase": progress.phase,
             "epoch": progress.epoch,
             "max_epochs": progress.max_epochs,
             "train_loss": progress.train_loss,

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.contracts.metrics import Backtest
 from core.contracts.served import ServedVersionInfo
 from core.settings import Settings
 from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
@@ -43,11 +44,19 @@ class VersionFacts:
     category: str | None
     window_size: int | None
     test_metrics: dict[str, Any] | None
+    max_horizon: int = 1
+    backtest: Backtest | None = None
 
     @classmethod
     def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
         metrics = {name: scores.model_dump() for name, scores in info.metrics.items()}
-        return cls(category=info.category, window_size=info.window_size, test_metrics=metrics or None)
+        return cls(
+            category=info.category,
+            window_size=info.window_size,
+            test_metrics=metrics or None,
+            max_horizon=info.max_horizon,
+            backtest=info.backtest,
+        )
 
 
 UNKNOWN_FACTS = VersionFacts(category=None, window_size=None, test_metrics=None)
@@ -72,6 +81,8 @@ class ServedModel:
     test_metrics: dict[str, Any] | None
     ready_workers: int
     versions: list[ServedVersion] = field(default_factory=list)
+    max_horizon: int = 1
+    backtest: Backtest | None = None
 
 
 class ModelRegistry:
@@ -173,6 +184,8 @@ class ModelRegistry:
                     test_metrics=default.test_metrics,
                     ready_workers=default.ready_workers,
                     versions=versions,
+                    max_horizon=default.max_horizon,
+                    backtest=default.backtest,
                 )
             )
         return described
@@ -216,6 +229,8 @@ class ModelRegistry:
             window_size=facts.window_size,
             test_metrics=facts.test_metrics,
             ready_workers=description.ready_workers,
+            max_horizon=facts.max_horizon,
+            backtest=facts.backtest,
         )
 
     async def _facts_for(self, description: ModelDescription) -> VersionFacts:

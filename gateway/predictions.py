@@ -27,13 +27,17 @@ class Predictor:
     inference: InferenceClient
     metrics: GatewayMetrics
     max_instances_per_call: int
+    max_horizon: int
 
-    async def predict(self, category: str, sales: Sequence[float]) -> PredictResponse:
+    async def predict(
+        self, category: str, sales: Sequence[float], horizon: int = 1, levels: Sequence[float] | None = None
+    ) -> PredictResponse:
         """One forecast from the category's default version; 404/422/503 as GatewayError."""
         model = await self.registry.resolve(category)
         check_window(model, len(sales))
+        check_horizon(model, horizon, self.max_horizon)
         try:
-            answer = await self.inference.predict(model.model_name, sales)
+            answer = await self.inference.predict(model.model_name, sales, horizon, levels)
         except ModelNotServedError:
             self.registry.invalidate()
             self.metrics.predictions.labels(category=model.category, outcome="error").inc()
@@ -48,9 +52,13 @@ class Predictor:
             prediction=answer.prediction,
             model_version=answer.model_version,
             window_size=answer.window_size,
+            horizon=answer.horizon,
+            forecast=answer.forecast,
         )
 
-    async def predict_batch(self, items: Sequence[BatchItem]) -> list[BatchResult]:
+    async def predict_batch(
+        self, items: Sequence[BatchItem], horizon: int = 1, levels: Sequence[float] | None = None
+    ) -> list[BatchResult]:
         """Per-item results in request order; only a model-server outage fails the whole batch (503)."""
         results: list[BatchResult | None] = [None] * len(items)
         groups: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
@@ -60,6 +68,7 @@ class Predictor:
                 model = await self.registry.resolve(item.category)
                 sales = check_sales_values(item.sales)
                 check_window(model, len(sales))
+                check_horizon(model, horizon, self.max_horizon)
             except ModelServerUnavailableError:
                 raise
             except (GatewayError, ValueError, ValidationError) as exc:
@@ -72,7 +81,9 @@ class Predictor:
             groups[model.model_name].append((index, sales))
 
         calls = [
-            self._predict_chunk(models[name], members[start : start + self.max_instances_per_call], results)
+            self._predict_chunk(
+                models[name], members[start : start + self.max_instances_per_call], results, horizon, levels
+            )
             for name, members in groups.items()
             for start in range(0, len(members), self.max_instances_per_call)
         ]
@@ -88,9 +99,13 @@ class Predictor:
         model: ServedModel,
         members: list[tuple[int, list[float]]],
         results: list[BatchResult | None],
+        horizon: int,
+        levels: Sequence[float] | None,
     ) -> None:
         try:
-            answer = await self.inference.predict_instances(model.model_name, [sales for _, sales in members])
+            answer = await self.inference.predict_instances(
+                model.model_name, [sales for _, sales in members], horizon, levels
+            )
         except ModelServerUnavailableError:
             self.registry.invalidate()
             raise
@@ -101,7 +116,7 @@ class Predictor:
                 )
             return
         self.registry.note_answer(model.model_name, answer.model_version)
-        for (index, _), prediction in zip(members, answer.predictions, strict=True):
+        for (index, _), prediction, steps in zip(members, answer.predictions, answer.forecasts, strict=True):
             results[index] = BatchResult(
                 index=index,
                 category=model.category,
@@ -109,7 +124,19 @@ class Predictor:
                 prediction=prediction,
                 model_version=answer.model_version,
                 window_size=answer.window_size,
+                forecast=steps,
             )
+
+
+def check_horizon(model: ServedModel, horizon: int, limit: int) -> None:
+    """422 naming the range when `horizon` is beyond the service's or the served version's reach."""
+    if not 1 <= horizon <= limit:
+        raise InputError(f"horizon must be from 1 to {limit} days, got {horizon}")
+    if horizon > model.max_horizon:
+        raise InputError(
+            f"horizon must be from 1 to {model.max_horizon} for {model.category}: its model {model.version} "
+            f"was trained to forecast {model.max_horizon} day(s) ahead; retrain it for up to {limit}"
+        )
 
 
 def check_window(model: ServedModel, count: int) -> None:

@@ -56,16 +56,49 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+HORIZON_DESCRIPTION = "Days ahead, 1 (tomorrow, the default) to `forecast.max_horizon` (28)."
+LEVELS_DESCRIPTION = "Prediction-interval levels in percent (50–99); default `forecast.interval_levels`."
+
+
+class Interval(BaseModel):
+    level: int = Field(description="Nominal coverage in percent.")
+    lower: float
+    upper: float
+
+
+class ForecastStep(BaseModel):
+    step: int = Field(description="Days ahead (1 = the day after the last input day).")
+    date: str | None = Field(default=None, description="The day forecast (YYYY-MM-DD), when known.")
+    prediction: float
+    intervals: list[Interval] = Field(
+        default_factory=list, description="One per level; empty when the version has no calibration."
+    )
+
+
+def check_levels(levels: list[Any] | None) -> list[float] | None:
+    """Interval levels: real numbers from 50 to 99 (percent)."""
+    if levels is None:
+        return None
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 50 <= level <= 99:
+            raise ValueError(f"levels must be percents from 50 to 99, got {level!r}")
+    return [float(level) for level in levels]
+
+
 class PredictRequest(_Body):
     category: str = Field(min_length=1, description="Category name as in the data (e.g. `Beauty`).")
     sales: list[Any] = Field(
         description="The last N daily sales totals, oldest first; N is the served model's window size.",
         json_schema_extra={"items": {"type": "number"}},
     )
+    horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION)
+    levels: list[Any] | None = Field(
+        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": {"type": "number"}}
+    )
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"category": "Beauty", "sales": _EXAMPLE_SALES}]},
+        json_schema_extra={"examples": [{"category": "Beauty", "sales": _EXAMPLE_SALES, "horizon": 1}]},
     )
 
     @field_validator("sales")
@@ -73,12 +106,32 @@ class PredictRequest(_Body):
     def _finite_numbers(cls, values: list[Any]) -> list[float]:
         return check_sales_values(values)
 
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, values: list[Any] | None) -> list[float] | None:
+        return check_levels(values)
+
+
+_EXAMPLE_STEP: dict[str, Any] = {
+    "step": 1,
+    "date": None,
+    "prediction": 1034.7,
+    "intervals": [
+        {"level": 80, "lower": 712.4, "upper": 1357.0},
+        {"level": 95, "lower": 514.9, "upper": 1554.5},
+    ],
+}
+
 
 class PredictResponse(BaseModel):
     category: str
     prediction: float = Field(description="Forecast of the next day's total, in sales units.")
     model_version: str
     window_size: int
+    horizon: int = 1
+    forecast: list[ForecastStep] = Field(
+        default_factory=list, description="Every day ahead up to `horizon`, each with its intervals."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -88,6 +141,8 @@ class PredictResponse(BaseModel):
                     "prediction": 1034.7,
                     "model_version": "20261126.101500",
                     "window_size": 14,
+                    "horizon": 1,
+                    "forecast": [_EXAMPLE_STEP],
                 }
             ]
         }
@@ -104,6 +159,15 @@ class BatchItem(_Body):
 
 class BatchRequest(_Body):
     items: list[BatchItem] = Field(min_length=1, description="Up to `gateway.max_batch_items` items.")
+    horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION + " For every item.")
+    levels: list[Any] | None = Field(
+        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": {"type": "number"}}
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, values: list[Any] | None) -> list[float] | None:
+        return check_levels(values)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -127,6 +191,7 @@ class BatchResult(BaseModel):
     prediction: float | None = None
     model_version: str | None = None
     window_size: int | None = None
+    forecast: list[ForecastStep] | None = None
     error: str | None = None
 
 
@@ -224,29 +289,28 @@ class CategoryOutcome(BaseModel):
     failed_step: Literal["training", "archive", "deploy"] | None = None
     error: str | None = None
     warnings: list[str] = Field(
-        default_factory=list, description="Problems that did not stop the deploy (e.g. an old version kept)."
+        default_factory=list,
+        description="What went wrong after the new version took over (e.g. an old version that would "
+        "not unregister); the deploy still stands.",
     )
     seconds: float | None = Field(
         default=None,
-        description="While the category runs: seconds since it started. Once it finished: its training alone "
-        "(windows, fit, test, export); the job's elapsed time (finished_at - started_at) adds process "
+        description="While the category runs: seconds since it started (training and deploy). Once it "
+        "finished: its training alone; the job's elapsed time (finished_at - started_at) adds process "
         "start-up and deploying.",
     )
+    phase: Literal["evaluation", "serving"] | None = Field(
+        default=None, description="While training: the held-out evaluation fit, then the served model's fit."
+    )
     epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
-    max_epochs: int | None = Field(
-        default=None, description="Epoch limit (early stopping usually ends sooner)."
-    )
-    train_loss: float | None = Field(
-        default=None, description="Training loss of the last epoch (normalized units)."
-    )
-    val_loss: float | None = Field(
-        default=None, description="Validation loss of the last epoch (normalized units)."
-    )
+    max_epochs: int | None = Field(default=None, description="Epoch limit; early stopping may end sooner.")
+    train_loss: float | None = Field(default=None, description="Last epoch's training loss (normalized).")
+    val_loss: float | None = Field(default=None, description="Last epoch's validation loss (normalized).")
     train_losses: list[float] = Field(
-        default_factory=list, description="Training loss per epoch so far (normalized units)."
+        default_factory=list, description="Training loss per epoch of the current fit (normalized)."
     )
     val_losses: list[float | None] = Field(
-        default_factory=list, description="Validation loss per epoch so far (normalized units)."
+        default_factory=list, description="Validation loss per epoch of the current fit (normalized)."
     )
     mlflow_experiment_id: str | None = Field(default=None, description="MLflow experiment of the run.")
     mlflow_run_id: str | None = Field(default=None, description="MLflow run that tracked this training.")
@@ -293,6 +357,7 @@ class Job(BaseModel):
                             "deploy_reason": "test RMSE 561.2 < seasonal-naive 810.9 and <= served 590.0",
                             "failed_step": None,
                             "error": None,
+                            "warnings": [],
                             "seconds": 41.8,
                         }
                     ],
@@ -393,6 +458,10 @@ class Forecast(BaseModel):
     model_version: str
     window_size: int
     history_end: str
+    horizon: int = 1
+    forecast: list[ForecastStep] = Field(
+        default_factory=list, description="Every day from `date` on, up to `horizon` days, with intervals."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -404,6 +473,33 @@ class Forecast(BaseModel):
                     "model_version": "20261126.101500",
                     "window_size": 14,
                     "history_end": "2024-12-31",
+                    "horizon": 1,
+                    "forecast": [{**_EXAMPLE_STEP, "date": "2025-01-01"}],
+                }
+            ]
+        }
+    )
+
+
+class Backtest(BaseModel):
+    category: str
+    model_version: str
+    dates: list[str] = Field(description="The held-out test days of the version (YYYY-MM-DD).")
+    actual: list[float]
+    forecasts: dict[str, list[float]] = Field(
+        description="One-step forecasts of each test day: `model` (the held-out evaluation model) and "
+        "every baseline."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "Beauty",
+                    "model_version": "20261126.101500",
+                    "dates": ["2024-12-29", "2024-12-30"],
+                    "actual": [1200.0, 845.0],
+                    "forecasts": {"model": [1102.3, 910.8], "seasonal_naive": [980.0, 1310.0]},
                 }
             ]
         }

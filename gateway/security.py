@@ -1,4 +1,9 @@
-"""The optional API key (`SALESCAST_API_KEY` → `gateway.api_key`), checked in constant time."""
+"""The API key (`SALESCAST_API_KEY` → `gateway.api_key`), checked in constant time.
+
+Without a key a gateway on loopback stays open, as on a workstation; one bound to any other address
+(a container, a server) refuses every route that writes, so nobody who can reach the port trains,
+deploys or pins a version unless the operator chose a key.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ import hmac
 from fastapi import HTTPException, status
 from fastapi.security import APIKeyHeader
 
+from core.net import is_loopback
+
 API_KEY_HEADER = "X-API-Key"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
@@ -27,3 +35,17 @@ def check_api_key(expected: str | None, given: str | None) -> None:
         )
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=f"wrong {API_KEY_HEADER}")
+
+
+def check_write_allowed(expected: str | None, host: str, method: str) -> None:
+    """403 for a write on a keyless gateway that listens beyond loopback (secure by default)."""
+    if expected or method.upper() in READ_METHODS or is_loopback(host):
+        return
+    raise HTTPException(
+        status_code=status.HTTP_403_FORBIDDEN,
+        detail=(
+            f"this gateway listens on {host} without an API key, so it refuses to train, deploy or "
+            "change models: set SALESCAST_API_KEY (gateway.api_key, or gateway.api_key_file) and "
+            f"send it as {API_KEY_HEADER}"
+        ),
+    )

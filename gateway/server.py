@@ -6,6 +6,8 @@ import logging
 
 import uvicorn
 
+from core.api_key import with_api_key_from_file
+from core.net import is_loopback
 from core.settings import Settings
 from gateway.app import create_app
 
@@ -14,6 +16,13 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> int:
     """Serve until Ctrl-C / SIGTERM; returns the exit status."""
+    settings = with_api_key_from_file(settings, create=True)
+    if not settings.gateway.api_key and not is_loopback(settings.gateway.host):
+        log.warning(
+            "no API key and listening on %s: train, deploy and model-admin writes answer 403 until "
+            "SALESCAST_API_KEY (gateway.api_key) is set",
+            settings.gateway.host,
+        )
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -51,7 +51,9 @@ class GatewayState:
             settings.torchserve.management_base_url, timeout_s=gateway.predict_timeout_s
         )
         registry = ModelRegistry(settings, management_reads)
-        predictor = Predictor(registry, inference, metrics, gateway.max_instances_per_call)
+        predictor = Predictor(
+            registry, inference, metrics, gateway.max_instances_per_call, settings.forecast.max_horizon
+        )
         job_store = JobStore(settings.paths.jobs_db)
         store = DatasetStore(settings)
         job_runner = JobRunner(settings, job_store, registry, metrics, store)

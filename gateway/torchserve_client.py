@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from gateway.errors import InputError, ModelServerError, ModelServerUnavailableError
+from gateway.schemas import ForecastStep
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class Prediction:
     prediction: float
     model_version: str
     window_size: int
+    horizon: int
+    forecast: list[ForecastStep]
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class Predictions:
     predictions: list[float]
     model_version: str
     window_size: int
+    horizon: int
+    forecasts: list[list[ForecastStep]]
 
 
 def create_http_client(timeout_s: float, max_connections: int = 100) -> httpx.AsyncClient:
@@ -54,31 +60,46 @@ class InferenceClient:
         self._http = http
         self.base_url = base_url.rstrip("/")
 
-    async def predict(self, model_name: str, sales: Sequence[float]) -> Prediction:
-        """One prediction from the model's default version."""
-        body = await self._post(model_name, {"sales": list(sales)})
+    async def predict(
+        self, model_name: str, sales: Sequence[float], horizon: int = 1, levels: Sequence[float] | None = None
+    ) -> Prediction:
+        """One forecast from the model's default version: tomorrow and up to `horizon` days ahead."""
+        body = await self._post(model_name, _payload("sales", list(sales), horizon, levels))
         try:
             return Prediction(
                 prediction=float(body["prediction"]),
                 model_version=str(body["model_version"]),
                 window_size=int(body["window_size"]),
+                horizon=int(body.get("horizon", 1)),
+                forecast=_steps(body.get("forecast"), body["prediction"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ModelServerError(
                 f"model server gave an unexpected answer for {model_name}: {body!r}"
             ) from exc
 
-    async def predict_instances(self, model_name: str, instances: Sequence[Sequence[float]]) -> Predictions:
+    async def predict_instances(
+        self,
+        model_name: str,
+        instances: Sequence[Sequence[float]],
+        horizon: int = 1,
+        levels: Sequence[float] | None = None,
+    ) -> Predictions:
         """Many windows in one call (KServe v1 `instances` form), answered in order."""
-        body = await self._post(model_name, {"instances": [list(row) for row in instances]})
+        body = await self._post(
+            model_name, _payload("instances", [list(row) for row in instances], horizon, levels)
+        )
         try:
             predictions = [float(value) for value in body["predictions"]]
+            forecasts = body.get("forecasts") or [None] * len(predictions)
             result = Predictions(
                 predictions=predictions,
                 model_version=str(body["model_version"]),
                 window_size=int(body["window_size"]),
+                horizon=int(body.get("horizon", 1)),
+                forecasts=[_steps(steps, value) for steps, value in zip(forecasts, predictions, strict=True)],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ModelServerError(
                 f"model server gave an unexpected answer for {model_name}: {body!r}"
             ) from exc
@@ -121,6 +142,24 @@ class InferenceClient:
             raise ModelServerUnavailableError(f"model server is unavailable for {model_name}: {message}")
         log.warning("torchserve error model=%s status=%s message=%s", model_name, status, message)
         raise ModelServerError(f"model server failed to predict with {model_name} ({status}): {message}")
+
+
+def _payload(form: str, values: Any, horizon: int, levels: Sequence[float] | None) -> dict[str, Any]:
+    """The handler's request body; options only when they differ from its defaults (older archives
+    accept the plain form)."""
+    payload: dict[str, Any] = {form: values}
+    if horizon != 1:
+        payload["horizon"] = horizon
+    if levels is not None:
+        payload["levels"] = list(levels)
+    return payload
+
+
+def _steps(raw: Any, prediction: Any) -> list[ForecastStep]:
+    """The handler's per-step forecast; an older handler that sends none gives tomorrow alone."""
+    if raw is None:
+        return [ForecastStep(step=1, prediction=float(prediction))]
+    return [ForecastStep.model_validate(step) for step in raw]
 
 
 def _unavailable_message(exc: httpx.HTTPError, base_url: str) -> str:

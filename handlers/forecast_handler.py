@@ -6,8 +6,12 @@ exactly one class per handler file and treats a module-level `handle` function a
 so the pure steps below are plain functions with other names; `ForecastHandler` only wires them.
 
 Request bodies (bytes, str, or JSON TorchServe already parsed for `Content-Type: application/json`):
-    {"sales": [N numbers]}                -> {"prediction": float, "category", "model_version", "window_size"}
-    {"instances": [[N numbers], ...]}     -> {"predictions": [floats], "category", ...}   (KServe v1)
+    {"sales": [N numbers]}             -> {"prediction": float, "category", "model_version", "window_size",
+                                           "horizon", "forecast": [{"step", "prediction", "intervals"}]}
+    {"instances": [[N numbers], ...]}  -> {"predictions": [floats], "forecasts": [[steps…] …], …}  (KServe v1)
+Both take optional `"horizon"` (1..the version's max_horizon: later days come from feeding the
+forecasts back) and `"levels"` (interval levels in percent; default the version's). An interval is
+`forecast ± quantile(level, step) × scale(window)` from the manifest's conformal calibration.
 A bad request in a batch gets its own 4xx (message as the reason); the rest of the batch is answered.
 """
 
@@ -35,6 +39,10 @@ UNPROCESSABLE = 422
 SALES_FORM = "sales"
 INSTANCES_FORM = "instances"
 REQUIRED_STATS = ("category", "version", "window_size", "mean", "std")
+MODEL_INPUTS = ("normalized", "raw")
+INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
+SEASON = 7
+MIN_LEVEL, MAX_LEVEL = 50, 99
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -55,7 +63,43 @@ def load_norm_stats(path: Path) -> dict[str, Any]:
             raise ValueError(f"{path.name}: {key} must be a finite number, got {value!r}")
     if stats["std"] <= 0:
         raise ValueError(f"{path.name}: std must be > 0, got {stats['std']!r}")
+    stats.setdefault("model_input", "normalized")
+    stats.setdefault("max_horizon", 1)
+    if stats["model_input"] not in MODEL_INPUTS:
+        raise ValueError(
+            f"{path.name}: model_input must be one of {MODEL_INPUTS}, got {stats['model_input']!r}"
+        )
+    horizon = stats["max_horizon"]
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise ValueError(f"{path.name}: max_horizon must be a positive integer, got {horizon!r}")
+    if stats.get("intervals") is not None:
+        check_intervals(stats["intervals"], path.name)
     return stats
+
+
+def check_intervals(calibration: Any, where: str) -> None:
+    """The interval calibration the handler relies on: levels, one quantile row per level, scale."""
+    if not isinstance(calibration, Mapping):
+        raise ValueError(f"{where}: intervals must be an object")
+    levels, quantiles = calibration.get("levels"), calibration.get("quantiles")
+    if calibration.get("scale") not in INTERVAL_SCALES:
+        raise ValueError(f"{where}: intervals.scale must be one of {INTERVAL_SCALES}")
+    if (
+        not isinstance(levels, list)
+        or not levels
+        or not all(isinstance(level, int) and MIN_LEVEL <= level <= MAX_LEVEL for level in levels)
+    ):
+        raise ValueError(f"{where}: intervals.levels must be whole percents within {MIN_LEVEL}..{MAX_LEVEL}")
+    if not isinstance(quantiles, list) or len(quantiles) != len(levels):
+        raise ValueError(f"{where}: intervals.quantiles must hold one row per level")
+    widths = {len(row) if isinstance(row, list) else -1 for row in quantiles}
+    if len(widths) != 1 or min(widths) < 1:
+        raise ValueError(f"{where}: intervals.quantiles rows must be non-empty lists of one length")
+    if not all(isinstance(q, (int, float)) and math.isfinite(q) and q >= 0 for row in quantiles for q in row):
+        raise ValueError(f"{where}: intervals.quantiles must be finite non-negative numbers")
+    defaults = calibration.get("default_levels")
+    if not isinstance(defaults, list) or not defaults or not set(defaults) <= set(levels):
+        raise ValueError(f"{where}: intervals.default_levels must be calibrated levels")
 
 
 def load_model(path: Path) -> torch.nn.Module:
@@ -95,14 +139,20 @@ def request_body(request: Any) -> Any:
     return body
 
 
-def parse_request(body: Any, window_size: int) -> tuple[str, list[list[float]]]:
-    """Validate one request body; returns its form (`sales`/`instances`) and its rows of N floats.
+Request = tuple[str, list[list[float]], int, "list[int] | None"]
+"""One validated request: (form, rows of N floats, days ahead, levels or None for the defaults). A
+tuple, not a class: TorchServe requires exactly one class in a handler file."""
+
+
+def parse_request(body: Any, stats: Mapping[str, Any]) -> Request:
+    """Validate one request body against the version's manifest.
 
     Raises ValueError with a message meant for the client ("expected 14 values, got 3").
     """
+    window_size = int(stats["window_size"])
     if isinstance(body, Mapping) and SALES_FORM in body:
-        return SALES_FORM, [validate_values(body[SALES_FORM], window_size)]
-    if isinstance(body, Mapping) and INSTANCES_FORM in body:
+        form, rows = SALES_FORM, [validate_values(body[SALES_FORM], window_size)]
+    elif isinstance(body, Mapping) and INSTANCES_FORM in body:
         instances = body[INSTANCES_FORM]
         if not isinstance(instances, list) or not instances:
             raise ValueError(f'"instances" must be a non-empty list of lists of {window_size} numbers')
@@ -112,11 +162,35 @@ def parse_request(body: Any, window_size: int) -> tuple[str, list[list[float]]]:
                 rows.append(validate_values(values, window_size))
             except ValueError as exc:
                 raise ValueError(f"instance {index}: {exc}") from None
-        return INSTANCES_FORM, rows
-    raise ValueError(
-        f'expected a JSON object {{"sales": [{window_size} numbers]}} '
-        f'or {{"instances": [[{window_size} numbers], ...]}}'
-    )
+        form = INSTANCES_FORM
+    else:
+        raise ValueError(
+            f'expected a JSON object {{"sales": [{window_size} numbers]}} '
+            f'or {{"instances": [[{window_size} numbers], ...]}}'
+        )
+    return form, rows, parse_horizon(body.get("horizon"), stats), parse_levels(body.get("levels"), stats)
+
+
+def parse_horizon(value: Any, stats: Mapping[str, Any]) -> int:
+    """Days ahead: 1 when absent, else a whole number within 1..max_horizon."""
+    limit = int(stats["max_horizon"])
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ValueError(f"horizon must be a whole number from 1 to {limit}, got {value!r}")
+    return value
+
+
+def parse_levels(value: Any, stats: Mapping[str, Any]) -> list[int] | None:
+    """Interval levels in percent (each rounded to a calibrated level); None = the version's defaults."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        not isinstance(level, bool) and isinstance(level, (int, float)) and MIN_LEVEL <= level <= MAX_LEVEL
+        for level in value
+    ):
+        raise ValueError(f"levels must be a list of percents from {MIN_LEVEL} to {MAX_LEVEL}, got {value!r}")
+    return sorted({round(level) for level in value})
 
 
 def validate_values(values: Any, window_size: int) -> list[float]:
@@ -144,7 +218,7 @@ def normalize(rows: Sequence[Sequence[float]], mean: float, std: float) -> torch
 
 
 def forward(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """One batched forward: [B, N] normalized sales -> [B] normalized next-day values."""
+    """One batched forward: [B, N] model inputs -> [B] next-day values (in the model's units)."""
     with torch.inference_mode():
         output: torch.Tensor = model(inputs)
     return output.reshape(-1)
@@ -156,50 +230,137 @@ def denormalize(outputs: torch.Tensor, mean: float, std: float) -> list[float]:
     return values
 
 
-def format_answer(form: str, predictions: list[float], stats: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON answer for one request."""
+def forecast_paths(
+    model: torch.nn.Module, rows: Sequence[Sequence[float]], stats: Mapping[str, Any], horizon: int
+) -> torch.Tensor:
+    """[B, horizon] float64 forecasts in sales units: each later day from the window shifted by one
+    day with the forecast appended (recursive forecasting, one batched forward per step)."""
+    window = torch.tensor(rows, dtype=torch.float64)
+    mean, std = float(stats["mean"]), float(stats["std"])
+    raw = stats["model_input"] == "raw"
+    steps = []
+    for _ in range(horizon):
+        inputs = window.to(torch.float32) if raw else ((window - mean) / std).to(torch.float32)
+        out = forward(model, inputs).to(torch.float64)
+        values = out if raw else out * std + mean
+        steps.append(values)
+        window = torch.cat([window[:, 1:], values.unsqueeze(1)], dim=1)
+    return torch.stack(steps, dim=1)
+
+
+def window_scale(rows: torch.Tensor, method: str, floor: float) -> torch.Tensor:
+    """[B] scale of each input window [B, N] for the intervals, never below `floor`: mean absolute
+    day-to-day change (`diff`), week-on-week change (`msd`), deviation from the window's mean (`mad`),
+    standard deviation (`std`), or 1 (`none`). training/intervals.py computes the same."""
+    if method == "none":
+        return torch.ones(rows.shape[0], dtype=torch.float64)
+    if method == "diff":
+        scale = (rows[:, 1:] - rows[:, :-1]).abs().mean(dim=1)
+    elif method == "msd":
+        lag = SEASON if rows.shape[1] > SEASON else 1
+        scale = (rows[:, lag:] - rows[:, :-lag]).abs().mean(dim=1)
+    elif method == "mad":
+        scale = (rows - rows.mean(dim=1, keepdim=True)).abs().mean(dim=1)
+    else:
+        scale = rows.std(dim=1, unbiased=False)
+    return scale.clamp(min=floor)
+
+
+def interval_bounds(
+    paths: torch.Tensor, rows: Sequence[Sequence[float]], calibration: Mapping[str, Any], levels: list[int]
+) -> tuple[list[int], torch.Tensor, torch.Tensor]:
+    """(levels, lower [B, L, H], upper [B, L, H]) around `paths` [B, H]: each asked level maps to the
+    nearest calibrated one."""
+    calibrated: list[int] = calibration["levels"]
+    chosen = [min(calibrated, key=lambda known: (abs(known - level), known)) for level in levels]
+    table = torch.tensor(calibration["quantiles"], dtype=torch.float64)  # [levels, steps]
+    quantiles = table[[calibrated.index(level) for level in chosen], : paths.shape[1]]  # [L, H]
+    scale = window_scale(
+        torch.tensor(rows, dtype=torch.float64),
+        calibration["scale"],
+        float(calibration.get("scale_floor", 0.0)),
+    )
+    half = scale[:, None, None] * quantiles[None, :, :]  # [B, L, H]
+    lower = paths[:, None, :] - half
+    if calibration.get("non_negative", True):
+        lower = lower.clamp(min=0.0)
+    return chosen, lower, paths[:, None, :] + half
+
+
+def format_steps(
+    path: list[float], levels: list[int], lower: list[list[float]], upper: list[list[float]]
+) -> list[dict[str, Any]]:
+    """`[{"step", "prediction", "intervals": [{"level", "lower", "upper"}]}]` for one row."""
+    return [
+        {
+            "step": step + 1,
+            "prediction": value,
+            "intervals": [
+                {"level": level, "lower": lower[index][step], "upper": upper[index][step]}
+                for index, level in enumerate(levels)
+            ],
+        }
+        for step, value in enumerate(path)
+    ]
+
+
+def answer_request(
+    request: Request, paths: torch.Tensor, stats: Mapping[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """The (status, JSON answer) for one validated request from its forecasts [rows, ≥ horizon]."""
+    form, rows, horizon, asked = request
+    paths = paths[:, :horizon]
+    if not bool(torch.isfinite(paths).all()) or float(paths.abs().max()) > FLOAT32_MAX:
+        return UNPROCESSABLE, {"error": "the model produced a non-finite prediction for these values"}
+    calibration = stats.get("intervals")
+    levels: list[int] = []
+    if calibration is not None:
+        levels = asked if asked is not None else list(calibration["default_levels"])
+    lower: list[list[list[float]]] = [[[] for _ in levels] for _ in rows]
+    upper = lower
+    if levels and calibration is not None:
+        levels, lower_t, upper_t = interval_bounds(paths, rows, calibration, levels)
+        lower, upper = lower_t.tolist(), upper_t.tolist()
+    path_lists: list[list[float]] = paths.tolist()
+    steps = [format_steps(path, levels, lower[row], upper[row]) for row, path in enumerate(path_lists)]
     meta = {
         "category": stats["category"],
         "model_version": str(stats["version"]),
         "window_size": stats["window_size"],
+        "horizon": horizon,
     }
     if form == INSTANCES_FORM:
-        return {"predictions": predictions, **meta}
-    return {"prediction": predictions[0], **meta}
+        return 200, {"predictions": [path[0] for path in path_lists], "forecasts": steps, **meta}
+    return 200, {"prediction": path_lists[0][0], "forecast": steps[0], **meta}
 
 
 def predict_batch(
     model: torch.nn.Module, stats: Mapping[str, Any], requests: Sequence[Any]
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Answer every request of a TorchServe batch with one forward: a list of (status, answer).
+    """Answer every request of a TorchServe batch: a list of (status, answer).
 
-    A request that fails validation, or whose prediction is not finite, gets a 4xx and
-    `{"error": message}`; the others are answered normally.
+    Every valid row of the batch goes through the model together (one batched forward per day
+    ahead, up to the longest horizon asked). A request that fails validation, or whose forecast is
+    not finite, gets a 4xx and `{"error": message}`; the others are answered normally.
     """
-    window_size = int(stats["window_size"])
-    mean, std = float(stats["mean"]), float(stats["std"])
-    parsed: list[tuple[str, list[list[float]]] | str] = []
-    for request in requests:
+    parsed: list[Request | str] = []
+    for raw in requests:
         try:
-            parsed.append(parse_request(request_body(request), window_size))
+            parsed.append(parse_request(request_body(raw), stats))
         except ValueError as exc:
             parsed.append(str(exc))
-    rows = [row for item in parsed if not isinstance(item, str) for row in item[1]]
-    predictions = denormalize(forward(model, normalize(rows, mean, std)), mean, std) if rows else []
+    valid = [item for item in parsed if not isinstance(item, str)]
+    rows = [row for item in valid for row in item[1]]
+    horizon = max((item[2] for item in valid), default=0)
+    paths = forecast_paths(model, rows, stats, horizon) if rows else torch.zeros(0, 0)
     results: list[tuple[int, dict[str, Any]]] = []
     offset = 0
     for item in parsed:
         if isinstance(item, str):
             results.append((BAD_REQUEST, {"error": item}))
             continue
-        form, item_rows = item
-        values = predictions[offset : offset + len(item_rows)]
-        offset += len(item_rows)
-        if all(math.isfinite(value) and abs(value) <= FLOAT32_MAX for value in values):
-            results.append((200, format_answer(form, values, stats)))
-        else:
-            message = "the model produced a non-finite prediction for these values"
-            results.append((UNPROCESSABLE, {"error": message}))
+        results.append(answer_request(item, paths[offset : offset + len(item[1])], stats))
+        offset += len(item[1])
     return results
 
 
@@ -266,4 +427,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             "train_end": self.stats.get("train_end"),
             "last_date": self.stats.get("last_date"),
             "metrics": self.metrics_summary.get("test", {}),
+            "max_horizon": self.stats.get("max_horizon", 1),
+            "interval_levels": (self.stats.get("intervals") or {}).get("default_levels", []),
+            "backtest": self.metrics_summary.get("backtest"),
         }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -186,32 +185,17 @@ def _run_step(
     name: str,
     args: list[str],
 ) -> None:
-    """Run a one-shot `salescast` command in its own group, output on this terminal and in its log."""
+    """Run a one-shot `salescast` command under the supervisor, its log shown on this terminal as it grows."""
     log_path = supervisor.log_dir(settings.paths.run) / f"{name}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = _cli(config_path, *args)
-    with log_path.open("ab") as log_file:
-        popen = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=child_env(settings),
-            start_new_session=True,
-        )
-        proc = supervisor.ManagedProcess(name, popen, log_path, supervisor.create_time(popen.pid))
-        register(proc)
-        try:
-            assert popen.stdout is not None
-            for line in popen.stdout:
-                log_file.write(line)
-                sys.stdout.buffer.write(line)
-                sys.stdout.flush()
-            code = popen.wait()
-        finally:
-            if popen.poll() is None:
-                supervisor.stop_processes([proc], settings.up.stop_timeout_s)
-            register(None)
+    proc = supervisor.start_process(name, command, log_path, child_env(settings))
+    register(proc)
+    try:
+        code = supervisor.follow(proc, sys.stdout, settings.up.poll_interval_s)
+    finally:
+        if proc.exited() is None:
+            proc.stop(settings.up.stop_timeout_s)
+        register(None)
     if code != 0:
         raise StackError(
             f"`salescast {' '.join(args)}` failed with exit code {code}; nothing was started. "

@@ -44,15 +44,20 @@ class ProgressFile:
         self._write()
 
     def on_training_event(self, event: TrainingEvent) -> None:
-        """The training pipeline's listener: states, epochs and losses (kept per epoch for the loss chart)."""
+        """The training pipeline's listener: states, epochs and losses (kept per epoch of the current fit,
+        for the loss chart: a new fit starts a new curve)."""
+        entry = next(entry for entry in self._progress.categories if entry.category == event.category)
+        if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
+            entry.train_losses.clear()
+            entry.val_losses.clear()
         if event.epoch is not None and event.train_loss is not None:
-            entry = next(entry for entry in self._progress.categories if entry.category == event.category)
             entry.train_losses.append(event.train_loss)
             entry.val_losses.append(event.val_loss)
         self.update(
             event.category,
             "training" if event.state == "training" else event.state,
             version=event.version,
+            phase=event.phase,
             epoch=event.epoch,
             max_epochs=event.max_epochs,
             train_loss=event.train_loss,
@@ -189,13 +194,20 @@ async def deploy_trained_version(
         logger.exception("archive failed category=%s", result.category)
         return _failed(result, "archive", exc, kept)
     try:
-        await deploy_archive(client, archive, settings)
+        deployed = await deploy_archive(client, archive, settings)
     except Exception as exc:
         logger.exception("deploy failed category=%s", result.category)
         await _drop_unregistered_archive(client, archive)
         return _failed(result, "deploy", exc, kept)
+    for warning in deployed.warnings:
+        logger.warning("deployed with a warning category=%s: %s", result.category, warning)
     return result.model_copy(
-        update={"deployed": True, "deploy_reason": decision.reason, "archive": archive.file_name}
+        update={
+            "deployed": True,
+            "deploy_reason": decision.reason,
+            "archive": archive.file_name,
+            "warnings": [*result.warnings, *deployed.warnings],
+        }
     )
 
 

@@ -4,6 +4,11 @@ Order matters: unregistering a version kills its workers and every request in fl
 the new version is registered with ready workers first, then made the default, then the old
 versions get `torchserve.drain_s` (longer than the slowest request) to finish before they are
 unregistered. `salescast train --deploy` and the gateway's jobs both call `deploy_archive`.
+
+The result tells what happened, not what was asked: once the new version is the default the deploy
+stands, and an old version that would not unregister (after `torchserve.unregister_attempts` tries)
+becomes a warning; when the switch did not happen, `DeployError` says so and the previous default
+keeps serving.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class DeployResult:
     version: str
     previous_default: str | None
     unregistered: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,34 +69,111 @@ async def deploy_archive(client: ManagementClient, archive: ArchiveInfo, setting
             )
     if previous != version:
         await _warm_up(client, archive, settings)
-        await client.set_default(model, version)
-        logger.info(
-            "default switched category=%s version=%s previous=%s", archive.category, version, previous
-        )
+        await _switch_default(client, archive, previous)
         if previous is not None:
             await asyncio.sleep(settings.torchserve.drain_s)
-    unregistered = []
+    unregistered: list[str] = []
+    warnings: list[str] = []
     for old in _beyond_keep(registered, version, settings.torchserve.loaded_versions):
-        await client.unregister(model, old)
-        unregistered.append(old)
-        logger.info("version unregistered category=%s version=%s", archive.category, old)
+        problem = await _unregister_old(client, archive, old, settings)
+        if problem is None:
+            unregistered.append(old)
+            logger.info("version unregistered category=%s version=%s", archive.category, old)
+        else:
+            warnings.append(problem)
     result = DeployResult(
         category=archive.category,
         model_name=model,
         version=version,
         previous_default=previous,
         unregistered=unregistered,
+        warnings=warnings,
         seconds=round(time.monotonic() - start, 3),
     )
     logger.info(
-        "deployed category=%s version=%s previous=%s unregistered=%s seconds=%.1f",
+        "deployed category=%s version=%s previous=%s unregistered=%s warnings=%d seconds=%.1f",
         archive.category,
         version,
         previous,
         ",".join(unregistered) or "-",
+        len(warnings),
         result.seconds,
     )
     return result
+
+
+async def _switch_default(client: ManagementClient, archive: ArchiveInfo, previous: str | None) -> None:
+    """Make the new version the default; when the call fails, TorchServe's actual default decides.
+
+    A switch that did not happen removes the new version (the previous default keeps serving) and
+    raises `DeployError`; one that happened despite an error answer counts as done.
+    """
+    model, version = archive.model_name, archive.version
+    try:
+        await client.set_default(model, version)
+    except ManagementError as exc:
+        try:
+            switched = await client.default_version(model) == version
+        except ManagementError:
+            switched = False
+        if not switched:
+            await _discard(client, archive)
+            raise DeployError(
+                f"TorchServe did not make {model} version {version} the default ({exc.message}); "
+                f"the previous version ({previous or 'none'}) keeps serving"
+            ) from exc
+        logger.warning(
+            "set-default answered %d but the new version is the default category=%s version=%s",
+            exc.status_code,
+            archive.category,
+            version,
+        )
+    logger.info("default switched category=%s version=%s previous=%s", archive.category, version, previous)
+
+
+async def _unregister_old(
+    client: ManagementClient, archive: ArchiveInfo, old: str, settings: Settings
+) -> str | None:
+    """Unregister a replaced version with bounded retries; None when it is gone, else the warning.
+
+    The new version already serves, so a version that stays registered is a leftover to report,
+    not a failed deploy.
+    """
+    attempts = settings.torchserve.unregister_attempts
+    error: ManagementError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            await client.unregister(archive.model_name, old)
+            return None
+        except ManagementError as exc:
+            if exc.status_code in (400, 404):  # that version (or model) is already gone
+                return None
+            error = exc
+            logger.warning(
+                "unregister failed category=%s version=%s attempt=%d/%d: %s",
+                archive.category,
+                old,
+                attempt,
+                attempts,
+                exc,
+            )
+        if attempt < attempts:
+            await asyncio.sleep(settings.torchserve.unregister_retry_s)
+    reason = error.message if error is not None else "no answer"
+    tries = "1 try" if attempts == 1 else f"{attempts} tries"
+    return (
+        f"version {old} is still registered in TorchServe after {tries} to unregister it ({reason}); "
+        f"it is no longer the default — remove it with DELETE /models/{archive.model_name}/{old} on "
+        "the management API"
+    )
+
+
+async def _discard(client: ManagementClient, archive: ArchiveInfo) -> None:
+    """Best-effort removal of a new version that will not serve (a failed load, warm-up or switch)."""
+    try:
+        await client.unregister(archive.model_name, archive.version)
+    except ManagementError as cleanup:
+        logger.debug("could not unregister %s %s: %s", archive.model_name, archive.version, cleanup)
 
 
 async def _registered_versions(client: ManagementClient, model: str) -> list[str]:
@@ -113,11 +196,7 @@ async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Se
         await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=False)
         await _wait_for_ready_worker(client, archive, settings.torchserve.startup_timeout_s)
     except (ManagementError, DeployError) as exc:
-        # A failed register can leave the version registered with retrying workers.
-        try:
-            await client.unregister(archive.model_name, archive.version)
-        except ManagementError as cleanup:
-            logger.debug("nothing to clean up for %s %s: %s", archive.model_name, archive.version, cleanup)
+        await _discard(client, archive)  # a failed register can leave it registered with retrying workers
         reason = exc.message if isinstance(exc, ManagementError) else str(exc)
         raise DeployError(
             f"TorchServe could not load {archive.file_name}: {reason} "
@@ -165,10 +244,7 @@ async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Set
                 response = await http.post(url, json=body)
                 response.raise_for_status()
     except httpx.HTTPError as exc:
-        try:
-            await client.unregister(archive.model_name, archive.version)
-        except ManagementError as cleanup:
-            logger.debug("could not unregister %s %s: %s", archive.model_name, archive.version, cleanup)
+        await _discard(client, archive)
         raise DeployError(
             f"{archive.model_name} version {archive.version} failed its warm-up prediction ({exc}); "
             "the previous version keeps serving"

@@ -3,8 +3,8 @@
 Every instance gets its own working dir `<paths.run>/torchserve-<inference_port>/` holding its
 config.properties, `logs/` (LOG_LOCATION / METRICS_LOCATION) and `tmp/` (TMPDIR and java.io.tmpdir:
 TorchServe's pid file and the workers' unix sockets live there), plus its own worker port range,
-so a dev stack and a test run never touch each other. TorchServe runs in its own process group;
-stopping it stops Java and every worker.
+so a dev stack and a test run never touch each other. TorchServe runs under `core.supervisor` (its own
+process group); stopping it stops Java and every worker.
 
 Start-up registers the archives through the management API (synchronously, so a broken archive
 fails with TorchServe's message instead of a silent retry loop), then checks every model has a
@@ -15,14 +15,12 @@ with the reason and the log file to read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +32,7 @@ from types import FrameType, TracebackType
 import httpx
 import psutil
 
+from core import supervisor
 from core.errors import SalescastError
 from core.net import http_url
 from core.settings import Settings
@@ -79,6 +78,28 @@ def find_java(environ: Mapping[str, str] | None = None) -> str:
     return found
 
 
+class KillNotFoundError(TorchServeError):
+    """No `kill` executable: TorchServe's frontend runs `kill -9 <pid>` to stop a worker."""
+
+
+def find_kill(path: str) -> str:
+    """The `kill` executable TorchServe's frontend will exec, looked up on TorchServe's PATH.
+
+    On unregister and scale-down the frontend (0.12) execs `kill -9 <worker pid>` itself. Without
+    that program (slim container images ship no procps; a shell's built-in `kill` is no executable)
+    the exec fails, every `DELETE /models/<name>/<version>` answers 500 "Interrupted while cleaning
+    resources" and the version is re-added, so a deploy could never remove the version it replaced.
+    """
+    found = shutil.which("kill", path=path)
+    if found is None:
+        raise KillNotFoundError(
+            "TorchServe stops model workers with the `kill` command, but no `kill` executable is on "
+            "PATH, so unregistering a model version would fail (500 'Interrupted while cleaning "
+            "resources'): install procps (Debian/Ubuntu: apt-get install procps)"
+        )
+    return found
+
+
 class TorchServeProcess:
     """One TorchServe serving `archives` (default: the newest archive of every category).
 
@@ -102,7 +123,7 @@ class TorchServeProcess:
         self.failed: dict[str, str] = {}
         self._tmp_dir: Path | None = None
         self._own_tmp = False
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: supervisor.ManagedProcess | None = None
 
     # ---- addresses and files ------------------------------------------------------------------
 
@@ -141,7 +162,7 @@ class TorchServeProcess:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.exited() is None
 
     def process_tree(self) -> list[psutil.Process]:
         """The launcher, Java and every worker process of this instance."""
@@ -171,6 +192,7 @@ class TorchServeProcess:
         if self.running:
             return self
         java = find_java()
+        find_kill(_launch_path(java))
         ts = self.settings.torchserve
         deadline = time.monotonic() + ts.startup_timeout_s
         self._check_ports_free()
@@ -192,16 +214,9 @@ class TorchServeProcess:
             "--ts-config",
             str(config),
         ]
-        with self.console_log.open("ab") as console:
-            self._process = subprocess.Popen(
-                command,
-                cwd=self.work_dir,
-                env=self._environment(java),
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._process = supervisor.start_process(
+            "torchserve", command, self.console_log, self._environment(java), cwd=self.work_dir
+        )
         logger.info(
             "torchserve starting pid=%d inference=%s management=%s work_dir=%s",
             self._process.pid,
@@ -231,24 +246,8 @@ class TorchServeProcess:
         process = self._process
         if process is None:
             return
-        tree = self.process_tree()
-        descendants = tree[1:]
-        # Signal Java and the workers, not the launcher: it waits for Java and reaps it, then exits.
-        for child in descendants:
-            _signal(child, signal.SIGTERM)
-        timeout = self.settings.torchserve.stop_timeout_s
-        _, alive = psutil.wait_procs(descendants, timeout=timeout)
-        for child in alive:
-            logger.warning("torchserve process pid=%d ignored SIGTERM; killing it", child.pid)
-            _signal(child, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=timeout)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # anything that left the tree but kept the group
+        if process.stop(self.settings.torchserve.stop_timeout_s):
+            logger.warning("torchserve ignored SIGTERM and was killed work_dir=%s", self.work_dir)
         self._process = None
         if self._own_tmp and self._tmp_dir is not None:
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
@@ -258,7 +257,7 @@ class TorchServeProcess:
         """Block until TorchServe exits on its own; returns its exit code."""
         if self._process is None:
             raise TorchServeError("TorchServe is not running")
-        return self._process.wait()
+        return self._process.popen.wait()
 
     # ---- start-up steps -----------------------------------------------------------------------
 
@@ -306,7 +305,7 @@ class TorchServeProcess:
             TEMP=tmp,  # TorchServe's launcher passes it to Java as java.io.tmpdir
             LOG_LOCATION=str(self.log_dir),
             METRICS_LOCATION=str(self.log_dir),
-            PATH=f"{Path(java).parent}{os.pathsep}{env.get('PATH', '')}",
+            PATH=_launch_path(java),
         )
         return env
 
@@ -330,8 +329,8 @@ class TorchServeProcess:
                 time.sleep(_POLL_S)
 
     def _raise_if_exited(self) -> None:
-        if self._process is not None and self._process.poll() is not None:
-            code = self._process.returncode
+        if self._process is not None and self._process.exited() is not None:
+            code = self._process.exited()
             self.stop()
             raise TorchServeError(
                 f"TorchServe exited during start-up (exit code {code}): {_tail(self.console_log)} "
@@ -406,9 +405,9 @@ class TorchServeProcess:
                 logger.error("model not ready category=%s version=%s", archive.category, archive.version)
 
 
-def _signal(process: psutil.Process, signum: int) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        process.send_signal(signum)
+def _launch_path(java: str) -> str:
+    """TorchServe's PATH: the chosen Java's folder first, then this process's PATH."""
+    return f"{Path(java).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _running_torchserve(pid_file: Path) -> int | None:

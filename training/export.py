@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from core.atomic import atomic_path
-from training.model import CNNLSTM
 from training.windows import FloatArray
 
 
-def export_torchscript(model: CNNLSTM, path: Path) -> None:
+def export_torchscript(model: nn.Module, path: Path) -> None:
     """Script a CPU, eval-mode copy of `model` and save it atomically to `path`."""
     scripted = torch.jit.script(copy.deepcopy(model).cpu().eval())
     with atomic_path(path) as tmp:

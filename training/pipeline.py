@@ -1,9 +1,12 @@
-"""Train one CNN-LSTM per category: windows → fit with early stopping → TorchScript → metrics → artifacts.
+"""Train one CNN-LSTM per category: windows → two fits → TorchScript → metrics, intervals → artifacts.
 
-`train_categories` is the library entry point the CLI and the gateway's job runner share. Each
-category is independent: a failing one is recorded in its `CategoryResult` and the others still
-train. A version folder appears only complete: everything is written to `.tmp-<version>` next to
-it and renamed at the end; a failed category leaves nothing behind.
+Each category is fitted twice with the same recipe: an evaluation fit on the training segment
+(early-stopped on validation) whose held-out test metrics, coverage and backtest are reported, and
+the served fit on every day but the most recent validation tail (early stopping and the interval
+calibration use that tail), so tomorrow's forecast comes from a model that saw the recent months.
+`train_categories` is the library entry point of `salescast train`. Each category is independent:
+a failing one is recorded in its `CategoryResult` and the others still train. A version folder
+appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import Callback
 
 from core.artifacts import (
@@ -34,17 +36,23 @@ from core.artifacts import (
 )
 from core.contracts.files import ContractError
 from core.contracts.job_result import CategoryResult
-from core.contracts.manifest import VersionManifest, read_manifest, write_manifest
-from core.contracts.metrics import ForecastScores, VersionMetrics, write_metrics
+from core.contracts.manifest import (
+    Evaluation,
+    IntervalCalibration,
+    VersionManifest,
+    read_manifest,
+    write_manifest,
+)
+from core.contracts.metrics import read_metrics, write_metrics
 from core.errors import SalescastError
 from core.sales_data import file_sha256, get_category, load_daily_sales
 from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
-from training.baselines import BASELINES
+from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript, load_torchscript, predict_normalized
 from training.fitting import fit_category
-from training.metrics import evaluate
+from training.forecaster import RawForecaster, as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
@@ -52,6 +60,7 @@ from training.windows import CategoryWindows, FloatArray, NormStats, make_catego
 logger = logging.getLogger(__name__)
 
 EventState = Literal["training", "succeeded", "failed"]
+Phase = Literal["evaluation", "serving"]
 
 _VERSION_WAIT_S = 3.0  # longest wait for the clock to pass the newest existing version
 
@@ -67,6 +76,7 @@ class TrainingEvent:
     category: str
     state: EventState
     version: str | None = None
+    phase: Phase | None = None
     epoch: int | None = None
     max_epochs: int | None = None
     train_loss: float | None = None
@@ -157,39 +167,77 @@ def _train_category(
 ) -> CategoryResult:
     category = windows.category
     version, staging = _claim_version(settings, category)
+    serving = windows.for_serving(settings.split)
     run: TrackedRun | None = None
     try:
         run = tracker.start_run(category, version)
         logger.info(
-            "training started category=%s version=%s days=%d train=%d val=%d test=%d",
+            "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d",
             category,
             version,
             len(windows.values),
             len(windows.train),
             len(windows.val),
             len(windows.test),
+            len(serving.train),
         )
-        run.log_params(_run_params(settings, windows, data_info, version))
-        history = LossHistory(run, category, version, settings.training.max_epochs, listener)
+        run.log_params(_run_params(settings, windows, serving, data_info, version))
+        max_epochs = settings.training.max_epochs
+        evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
+        served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            best = fit_category(windows, settings, Path(checkpoints), callbacks=[history])
-        export_torchscript(best.model, staging / MODEL_FILE)
-        scripted = load_torchscript(staging / MODEL_FILE)
+            evaluation_fit = fit_category(
+                windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
+            )
+            served_fit = fit_category(
+                serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
+            )
+        non_negative = bool(np.all(windows.values >= 0))
+        export_torchscript(RawForecaster(served_fit.model, serving.stats, non_negative), staging / MODEL_FILE)
+        served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
+        evaluation_model = as_forecaster(RawForecaster(evaluation_fit.model, windows.stats, non_negative))
+        forecast = settings.forecast
+        intervals = calibrate_intervals(
+            served_model,
+            serving,
+            serving.val,
+            forecast.max_horizon,
+            scale=forecast.interval_scale,
+            default_levels=forecast.interval_levels,
+        )
+        evaluation_intervals = calibrate_intervals(
+            evaluation_model,
+            windows,
+            windows.val,
+            1,
+            scale=forecast.interval_scale,
+            default_levels=forecast.interval_levels,
+        )
         served = _compare(settings, windows, compare_version, version) if compare_version else None
-        metrics, forecasts = _evaluate(windows, scripted, served, version)
-        write_manifest(staging, _manifest(windows, settings, data_info, version))
+        metrics, forecasts = evaluate_version(
+            windows, evaluation_model, evaluation_intervals, served, version
+        )
+        write_manifest(staging, _manifest(windows, serving, settings, data_info, version, intervals))
         write_metrics(staging, metrics)
         title = f"{category} · {version}"
-        plot_loss(history.train_loss, history.val_loss, staging / LOSS_PLOT_FILE, f"Loss · {title}")
+        plot_loss(
+            {
+                "evaluation fit": (evaluation_history.train_loss, evaluation_history.val_loss),
+                "served fit": (served_history.train_loss, served_history.val_loss),
+            },
+            staging / LOSS_PLOT_FILE,
+            f"Loss · {title}",
+        )
         plot_forecast(
             windows.target_dates("test"),
             windows.targets("test"),
             forecasts["model"],
             forecasts["seasonal_naive"],
             staging / FORECAST_PLOT_FILE,
-            f"Test segment · {title}",
+            f"Test segment (held out) · {title}",
         )
         run.log_metrics(flatten_metrics(metrics.test))
+        run.log_metrics({f"test_coverage_{level}": value for level, value in metrics.coverage.items()})
         run.log_artifacts(staging)
         run.finish(succeeded=True)
         final = version_dir(settings, category, version)
@@ -200,14 +248,16 @@ def _train_category(
             run.finish(succeeded=False)
         raise
     logger.info(
-        "training finished category=%s version=%s epochs=%d rmse=%.2f naive_rmse=%.2f "
-        "seasonal_naive_rmse=%.2f",
+        "training finished category=%s version=%s epochs=%d/%d rmse=%.2f naive_rmse=%.2f "
+        "seasonal_naive_rmse=%.2f coverage=%s",
         category,
         version,
-        len(history.val_loss),
+        len(evaluation_history.val_loss),
+        len(served_history.val_loss),
         metrics.rmse("model"),
         metrics.rmse("naive"),
         metrics.rmse("seasonal_naive"),
+        ",".join(f"{level}:{value:.0f}%" for level, value in metrics.coverage.items()),
     )
     return CategoryResult(
         category=category,
@@ -215,7 +265,7 @@ def _train_category(
         version=version,
         artifact_dir=str(final),
         metrics=metrics,
-        epochs=len(history.val_loss),
+        epochs=len(served_history.val_loss),
         mlflow_experiment_id=str(tracker.experiment_id),
         mlflow_run_id=run.run_id,
     )
@@ -225,13 +275,21 @@ class LossHistory(Callback):
     """Per-epoch train/val loss: kept for the plot, sent to MLflow, logged as one progress line."""
 
     def __init__(
-        self, run: TrackedRun, category: str, version: str, max_epochs: int, listener: Listener = _ignore
+        self,
+        run: TrackedRun,
+        category: str,
+        version: str,
+        max_epochs: int,
+        listener: Listener = _ignore,
+        phase: Phase = "serving",
     ) -> None:
         self.run = run
         self.category = category
         self.version = version
         self.max_epochs = max_epochs
         self.listener = listener
+        self.phase = phase
+        self.prefix = "" if phase == "evaluation" else "served_"
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
 
@@ -242,11 +300,14 @@ class LossHistory(Callback):
         self.train_loss.append(train_loss)
         self.val_loss.append(val_loss)
         epoch = trainer.current_epoch + 1
-        self.run.log_metrics({"train_loss": train_loss, "val_loss": val_loss}, step=epoch)
+        self.run.log_metrics(
+            {f"{self.prefix}train_loss": train_loss, f"{self.prefix}val_loss": val_loss}, step=epoch
+        )
         logger.info(
-            "epoch category=%s version=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
+            "epoch category=%s version=%s phase=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
             self.category,
             self.version,
+            self.phase,
             epoch,
             self.max_epochs,
             train_loss,
@@ -257,6 +318,7 @@ class LossHistory(Callback):
                 self.category,
                 "training",
                 version=self.version,
+                phase=self.phase,
                 epoch=epoch,
                 max_epochs=self.max_epochs,
                 train_loss=train_loss,
@@ -282,85 +344,78 @@ def _compare(
 
 
 def served_forecast(settings: Settings, windows: CategoryWindows, version: str) -> FloatArray:
-    """Test-day forecasts (sales units) of an existing version, from its own model.pt and norm_stats."""
+    """Test-day forecasts (sales units) of an existing version, when that is a fair comparison.
+
+    A version that learned from none of the test days is run on them (its own model.pt and manifest).
+    One that learned from them would look better than it is: it is compared by its own held-out test
+    forecasts instead when they cover exactly these days of the same data, else not at all.
+    """
     folder = version_dir(settings, windows.category, version)
+    test_dates = windows.target_dates("test")
     try:
         manifest = read_manifest(folder)
-        stats = NormStats(mean=manifest.mean, std=manifest.std)
-        inputs = window_inputs(windows.values, windows.test, manifest.window_size)
-        model = load_torchscript(folder / MODEL_FILE)
-        return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+        if manifest.train_end < test_dates[0].date():
+            model = load_torchscript(folder / MODEL_FILE)
+            inputs = window_inputs(windows.values, windows.test, manifest.window_size)
+            if manifest.model_input == "raw":
+                return as_forecaster(model)(inputs)
+            stats = NormStats(mean=manifest.mean, std=manifest.std)
+            return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+        backtest = read_metrics(folder).backtest
     except (OSError, ValueError, ContractError, RuntimeError) as exc:
         raise TrainingError(
             f"cannot score version {version!r} of {windows.category!r} on the new test days ({folder}): {exc}"
         ) from exc
-
-
-def _evaluate(
-    windows: CategoryWindows,
-    model: torch.nn.Module,
-    served: tuple[str, FloatArray | str] | None,
-    version: str,
-) -> tuple[VersionMetrics, dict[str, FloatArray]]:
-    """Test metrics of the model, every baseline and the served version, on the same target days.
-
-    `served` is `(version, forecast)`, or `(version, error message)` when that version could not be
-    scored: the new version is still saved, with `served_error` instead of `test["served"]`.
-    """
-    stats = windows.stats
-    forecasts: dict[str, FloatArray] = {
-        "model": stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
-    }
-    for name, baseline in BASELINES.items():
-        forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
-    if served is not None and not isinstance(served[1], str):
-        forecasts["served"] = served[1]
-    actual = windows.targets("test")
-    dates = windows.target_dates("test")
-    metrics = VersionMetrics(
-        category=windows.category,
-        version=version,
-        window_size=windows.window_size,
-        n_test=len(actual),
-        test_start=_day(dates[0]),
-        test_end=_day(dates[-1]),
-        test={
-            name: ForecastScores(**_finite_scores(evaluate(actual, forecast, windows.training_days)))
-            for name, forecast in forecasts.items()
-        },
-        served_version=served[0] if served is not None else None,
-        served_error=served[1] if served is not None and isinstance(served[1], str) else None,
-    )
-    return metrics, forecasts
-
-
-def _finite_scores(scores: Mapping[str, float]) -> dict[str, float | None]:
-    """Undefined metrics (a zero MASE/RMSSE scale) are NaN here and null in the file."""
-    return {name: value if math.isfinite(value) else None for name, value in scores.items()}
+    same_days = backtest is not None and backtest.dates == [day.date() for day in test_dates]
+    if backtest is None or not same_days or not np.allclose(backtest.actual, windows.targets("test")):
+        raise TrainingError(
+            f"version {version!r} of {windows.category!r} learned from the new test days (trained until "
+            f"{manifest.train_end}) and was not evaluated on the same days, so it cannot be compared fairly"
+        )
+    return np.asarray(backtest.forecasts["model"], dtype=np.float64)
 
 
 def _manifest(
-    windows: CategoryWindows, settings: Settings, data_info: Mapping[str, str], version: str
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    settings: Settings,
+    data_info: Mapping[str, str],
+    version: str,
+    intervals: IntervalCalibration,
 ) -> VersionManifest:
+    test = windows.target_dates("test")
     return VersionManifest(
         category=windows.category,
         slug=category_slug(windows.category),
         version=version,
         window_size=windows.window_size,
-        mean=windows.stats.mean,
-        std=windows.stats.std,
+        mean=serving.stats.mean,
+        std=serving.stats.std,
         fill_policy=settings.data.fill_policy,
-        train_start=_day(windows.train_start),
-        train_end=_day(windows.train_end),
+        train_start=_day(serving.train_start),
+        train_end=_day(serving.train_end),
         last_date=_day(windows.dates[-1]),
         data_file=data_info["data_file"],
         data_sha256=data_info["data_sha256"],
         dataset_id=data_info.get("dataset_id"),
+        model_input="raw",
+        max_horizon=settings.forecast.max_horizon,
+        intervals=intervals,
+        evaluation=Evaluation(
+            train_start=_day(windows.train_start),
+            train_end=_day(windows.train_end),
+            test_start=_day(test[0]),
+            test_end=_day(test[-1]),
+        ),
     )
 
 
 def _run_params(
-    settings: Settings, windows: CategoryWindows, data_info: Mapping[str, str], version: str
+    settings: Settings,
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    data_info: Mapping[str, str],
+    version: str,
 ) -> dict[str, Any]:
     return {
         **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
@@ -373,6 +428,9 @@ def _run_params(
         "version": version,
         "train_start": _day(windows.train_start),
         "train_end": _day(windows.train_end),
+        "served_train_end": _day(serving.train_end),
+        "forecast.max_horizon": settings.forecast.max_horizon,
+        "forecast.interval_scale": settings.forecast.interval_scale,
         **data_info,
     }
 

@@ -6,7 +6,7 @@ touched (training may run inside a server process).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -21,21 +21,27 @@ _SIZE = (9.0, 4.0)
 _DPI = 100
 
 
-def plot_loss(train_loss: Sequence[float], val_loss: Sequence[float], path: Path, title: str) -> None:
-    """Training and validation loss (normalized units) per epoch; the dotted line marks the exported epoch."""
-    figure = Figure(figsize=_SIZE, dpi=_DPI)
-    axes = figure.add_subplot()
-    axes.plot(range(1, len(train_loss) + 1), train_loss, marker="o", markersize=3, label="train")
-    axes.plot(range(1, len(val_loss) + 1), val_loss, marker="o", markersize=3, label="validation")
-    if val_loss:
-        best = min(range(len(val_loss)), key=lambda i: val_loss[i]) + 1
-        axes.axvline(best, color="grey", linestyle=":", label=f"best (epoch {best})")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+Losses = tuple[Sequence[float], Sequence[float]]
+"""(train, validation) loss per epoch of one fit."""
+
+
+def plot_loss(fits: Mapping[str, Losses], path: Path, title: str) -> None:
+    """Training and validation loss (normalized units) per epoch of each fit, one panel each; the
+    dotted line marks the epoch kept."""
+    figure = Figure(figsize=(_SIZE[0], _SIZE[1] * max(1, len(fits)) * 0.8), dpi=_DPI)
+    for index, (name, (train_loss, val_loss)) in enumerate(fits.items(), start=1):
+        axes = figure.add_subplot(len(fits), 1, index)
+        axes.plot(range(1, len(train_loss) + 1), train_loss, marker="o", markersize=3, label="train")
+        axes.plot(range(1, len(val_loss) + 1), val_loss, marker="o", markersize=3, label="validation")
+        if val_loss:
+            best = min(range(len(val_loss)), key=lambda i: val_loss[i]) + 1
+            axes.axvline(best, color="grey", linestyle=":", label=f"kept (epoch {best})")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel("loss (normalized)")
+        axes.set_title(f"{title} · {name}", fontsize=10)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
     axes.set_xlabel("epoch")
-    axes.set_ylabel("loss (normalized units)")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
     _save(figure, path)
 
 

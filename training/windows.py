@@ -8,7 +8,7 @@ baselines and metrics of every segment are computed on exactly the same target d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -95,6 +95,22 @@ class CategoryWindows:
     @property
     def train_end(self) -> pd.Timestamp:
         return pd.Timestamp(self.dates[int(self.train[-1])])
+
+    def for_serving(self, split: SplitSettings) -> CategoryWindows:
+        """The windows the served model learns from, split as every fold of the accuracy bench is:
+        all target days but the most recent `val / (train + val)` share, which stays held out for
+        early stopping and interval calibration. The test segment is learned from; the held-out
+        metrics come from the evaluation fit on `train`."""
+        positions = np.arange(self.window_size, len(self.values), dtype=np.int64)
+        n_val = max(1, round(split.val / (split.train + split.val) * len(positions)))
+        train, val = positions[:-n_val], positions[-n_val:]
+        return replace(
+            self,
+            train=train,
+            val=val,
+            test=val,
+            stats=fit_norm_stats(self.values[: int(train[-1]) + 1]),
+        )
 
 
 def window_inputs(values: FloatArray, target_index: IndexArray, window_size: int) -> FloatArray:

@@ -11,6 +11,7 @@ import signal
 from types import FrameType
 from typing import Any
 
+from core.api_key import with_api_key_from_file
 from core.settings import Settings
 from ui.app import CSS, build_app
 
@@ -56,7 +57,7 @@ def run(settings: Settings) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    app = start(settings)
+    app = start(with_api_key_from_file(settings, create=False))
     try:
         app.block_thread()  # returns after Ctrl-C (or SIGTERM), having closed the server
     finally:

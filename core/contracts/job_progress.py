@@ -11,17 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.contracts.files import ContractError, read_contract, write_contract
 
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
+TrainingPhase = Literal["evaluation", "serving"]
 
 
 class CategoryProgress(BaseModel):
-    """Where one category's training stands: state, version, epoch of max, last and per-epoch losses,
-    seconds since it started."""
+    """Where one category's training stands: state, version, which fit (`evaluation`: the held-out
+    one, `serving`: the model that will be served), its epoch of max, last and per-epoch losses (of the
+    current fit), seconds since it started."""
 
     model_config = ConfigDict(extra="ignore")
 
     category: str
     state: CategoryState = "queued"
     version: str | None = None
+    phase: TrainingPhase | None = None
     epoch: int | None = None
     max_epochs: int | None = None
     train_loss: float | None = None

@@ -10,14 +10,73 @@ from __future__ import annotations
 import math
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.contracts.files import read_contract, write_contract
 from core.settings import FillPolicy
 
 MANIFEST_FILE = "norm_stats.json"
 VERSION_PATTERN = r"^\d{8}\.\d{6}$"
+
+
+ModelInput = Literal["normalized", "raw"]
+IntervalScale = Literal["none", "diff", "msd", "mad", "std"]
+MIN_LEVEL, MAX_LEVEL = 50, 99
+"""Interval levels (percent) a version can be asked for."""
+
+
+class IntervalCalibration(BaseModel):
+    """Prediction intervals of a version: `forecast ± quantiles[level][step] × scale(window)`.
+
+    Split-conformal quantiles of the absolute errors on held-out windows, each error divided by the
+    scale of its own input window, so the width follows how volatile the request's own recent days
+    are. Scales of a window x of N days: `diff` mean |x[t] − x[t−1]|, `msd` mean |x[t] − x[t−7]|,
+    `mad` mean |x − mean(x)|, `std` its standard deviation, `none` 1.
+    `quantiles[i][h - 1]` belongs to `levels[i]` and step h; `default_levels` are answered when a
+    request names none; a window's scale is never below `scale_floor` (a flat window still gets an
+    interval). With `non_negative` (no negative day in training) lower bounds stop at 0.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    scale: IntervalScale
+    scale_floor: float = Field(default=0.0, ge=0.0)
+    levels: list[int] = Field(min_length=1)
+    default_levels: list[int] = Field(min_length=1)
+    quantiles: list[list[float]]
+    non_negative: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IntervalCalibration:
+        if sorted(set(self.levels)) != self.levels or not all(
+            MIN_LEVEL <= lv <= MAX_LEVEL for lv in self.levels
+        ):
+            raise ValueError(f"levels must be increasing whole percents within {MIN_LEVEL}..{MAX_LEVEL}")
+        if not set(self.default_levels) <= set(self.levels):
+            raise ValueError("default_levels must be calibrated levels")
+        if len(self.quantiles) != len(self.levels) or len({len(row) for row in self.quantiles}) != 1:
+            raise ValueError("quantiles must hold one row per level, all rows of one length (the steps)")
+        if not all(math.isfinite(q) and q >= 0 for row in self.quantiles for q in row):
+            raise ValueError("quantiles must be finite and non-negative")
+        return self
+
+    @property
+    def steps(self) -> int:
+        return len(self.quantiles[0])
+
+
+class Evaluation(BaseModel):
+    """The held-out evaluation the version's metrics come from: a model fitted on `train_*` only and
+    scored on `test_*` (the served model itself may have learned from later days)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
 
 
 class VersionManifest(BaseModel):
@@ -43,6 +102,10 @@ class VersionManifest(BaseModel):
     last_date: date
     data_file: str
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model_input: ModelInput = "normalized"
+    max_horizon: int = Field(default=1, ge=1, strict=True)
+    intervals: IntervalCalibration | None = None
+    evaluation: Evaluation | None = None
     dataset_id: str | None = None
 
     @field_validator("mean", "std")

@@ -29,6 +29,16 @@ class ForecastScores(BaseModel):
     rmsse: float | None = None
 
 
+class Backtest(BaseModel):
+    """Every forecaster's one-step forecasts on the held-out test days, next to what happened."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    dates: list[date]
+    actual: list[float]
+    forecasts: dict[str, list[float]]
+
+
 class VersionMetrics(BaseModel):
     """Test metrics of the model and every baseline on the same target days.
 
@@ -48,6 +58,10 @@ class VersionMetrics(BaseModel):
     test: dict[str, ForecastScores]
     served_version: str | None = None
     served_error: str | None = None
+    coverage: dict[str, float] = Field(
+        default_factory=dict, description="level → share of test days inside the interval (percent)"
+    )
+    backtest: Backtest | None = None
 
     def rmse(self, forecaster: str) -> float | None:
         """RMSE of one forecaster, None when it was not scored."""

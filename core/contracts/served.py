@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.contracts.files import ContractError, describe_errors
-from core.contracts.metrics import ForecastScores
+from core.contracts.metrics import Backtest, ForecastScores
 
 
 class ServedVersionInfo(BaseModel):
@@ -27,6 +27,9 @@ class ServedVersionInfo(BaseModel):
     train_end: str | None = None
     last_date: str | None = None
     metrics: dict[str, ForecastScores] = Field(default_factory=dict)
+    max_horizon: int = 1
+    interval_levels: list[int] = Field(default_factory=list, description="the version's default levels")
+    backtest: Backtest | None = None
 
 
 def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:

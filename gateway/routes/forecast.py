@@ -1,32 +1,45 @@
-"""GET /api/forecast/{category}: tomorrow's forecast from the last N days of the stored history."""
+"""GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from gateway.deps import HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
 from gateway.errors import InputError
 from gateway.routes.responses import errors
-from gateway.schemas import Forecast
+from gateway.schemas import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, Forecast, check_levels
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
 
 
 @router.get("/forecast/{category}", responses=errors(401, 403, 404, 422, 502, 503))
 async def forecast(
-    category: str, history: HistoryDep, registry: RegistryDep, predictor: PredictorDep
+    category: str,
+    history: HistoryDep,
+    registry: RegistryDep,
+    predictor: PredictorDep,
+    horizon: Annotated[int, Query(ge=1, description=HORIZON_DESCRIPTION)] = 1,
+    levels: Annotated[list[float] | None, Query(description=LEVELS_DESCRIPTION)] = None,
 ) -> Forecast:
-    """The day after the data's last day, predicted by the served model from the last N days."""
+    """The day after the data's last day (and up to `horizon` days), predicted by the served model from
+    the last N days, with prediction intervals."""
     model = await registry.resolve(category)
     name, series = await history.category(model.category)
     window = model.window_size or 0
     if window <= 0 or len(series) < window:
         raise InputError(f"{name} has {len(series)} days of history; the served model needs {window or '?'}")
     last = series.iloc[-window:]
-    answer = await predictor.predict(model.category, [float(value) for value in last.to_numpy()])
+    levels = check_levels(levels)
+    sales = [float(value) for value in last.to_numpy()]
+    answer = await predictor.predict(model.category, sales, horizon, levels)
     history_end = last.index[-1]
+    steps = [
+        step.model_copy(update={"date": (history_end + timedelta(days=step.step)).strftime("%Y-%m-%d")})
+        for step in answer.forecast
+    ]
     return Forecast(
         category=answer.category,
         date=(history_end + timedelta(days=1)).strftime("%Y-%m-%d"),
@@ -34,4 +47,6 @@ async def forecast(
         model_version=answer.model_version,
         window_size=answer.window_size,
         history_end=history_end.strftime("%Y-%m-%d"),
+        horizon=answer.horizon,
+        forecast=steps,
     )

@@ -10,7 +10,7 @@ from gateway.deps import ApiKeyDep, ManagementDep, RegistryDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
 from gateway.model_registry import ServedModel
 from gateway.routes.responses import errors
-from gateway.schemas import CategoryModel, ModelList, ModelVersion, SetDefaultRequest
+from gateway.schemas import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
 from serving.management_client import ManagementError
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,25 @@ router = APIRouter(tags=["models"])
 async def list_models(registry: RegistryDep) -> ModelList:
     """Every served category: default version, other registered versions, window size, test metrics."""
     return ModelList(models=[_category_model(model) for model in await registry.describe_all()])
+
+
+@router.get("/models/{category}/backtest", responses=errors(404, 422, 503))
+async def backtest(category: str, registry: RegistryDep) -> Backtest:
+    """The served version's held-out test days: what happened, its model's and every baseline's
+    one-step forecasts (the numbers behind its test metrics)."""
+    model = await registry.resolve(category)
+    if model.backtest is None:
+        raise NotFoundError(
+            f"{model.category} model {model.version} has no backtest (it was trained before backtests were "
+            "kept); train it again to get one"
+        )
+    return Backtest(
+        category=model.category,
+        model_version=model.version,
+        dates=[day.isoformat() for day in model.backtest.dates],
+        actual=model.backtest.actual,
+        forecasts=model.backtest.forecasts,
+    )
 
 
 @router.put(

@@ -14,8 +14,9 @@ router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
 
 @router.post("/predict", responses=errors(401, 403, 404, 413, 422, 502, 503))
 async def predict(body: PredictRequest, predictor: PredictorDep) -> PredictResponse:
-    """Forecast tomorrow's total from the last N daily totals (oldest first)."""
-    return await predictor.predict(body.category, body.sales)
+    """Forecast the next day's total from the last N daily totals (oldest first), and every day up to
+    `horizon` days ahead, each with its prediction intervals."""
+    return await predictor.predict(body.category, body.sales, body.horizon, body.levels)
 
 
 @router.post("/predict/batch", responses=errors(401, 403, 413, 422, 502, 503))
@@ -24,6 +25,6 @@ async def predict_batch(body: BatchRequest, predictor: PredictorDep, settings: S
     limit = settings.gateway.max_batch_items
     if len(body.items) > limit:
         raise InputError(f"at most {limit} items per batch, got {len(body.items)}")
-    results = await predictor.predict_batch(body.items)
+    results = await predictor.predict_batch(body.items, body.horizon, body.levels)
     succeeded = sum(1 for result in results if result.status == 200)
     return BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded)

@@ -219,3 +219,40 @@ def test_model_store_is_the_same_path_wherever_it_is_mounted(compose: dict[str, 
             f"{name} reads its model store from {configured}, mounted at {targets}"
         )
     assert len(set(mounts.values())) == 1, mounts
+
+
+def _image_owned_paths(dockerfile: str) -> set[str]:
+    """Folders the image creates for uid 10001: `mkdir -p` targets and `COPY --chown` destinations."""
+    text = (REPO_ROOT / dockerfile).read_text().replace("\\\n", " ")
+    created = {path for command in re.findall(r"mkdir -p ([^&\n]+)", text) for path in command.split()}
+    workdir = "/app"
+    for destination in re.findall(r"^COPY --chown=\S+ \S+ (\S+)", text, flags=re.MULTILINE):
+        created.add(str(Path(workdir, destination)).replace("/./", "/"))
+    return created
+
+
+def test_every_named_volume_mounts_on_a_folder_the_image_owns(compose: dict[str, Any]) -> None:
+    """Docker creates a mount point the image lacks as root; the non-root services then cannot write."""
+    for name, service in compose["services"].items():
+        dockerfile = service["build"]["dockerfile"]
+        owned = _image_owned_paths(dockerfile)
+        for volume in service.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source in compose["volumes"]:
+                assert target in owned, f"{name}: volume {source} on {target}, not created in {dockerfile}"
+
+
+def test_published_ports_listen_on_loopback_unless_asked(compose: dict[str, Any]) -> None:
+    for name in PUBLISHED:
+        for mapping in compose["services"][name]["ports"]:
+            assert str(mapping).startswith("${SALESCAST_PUBLISH_ADDRESS:-127.0.0.1}:"), (name, mapping)
+
+
+def test_gateway_and_ui_share_the_api_key(compose: dict[str, Any]) -> None:
+    gateway, ui = (_environment(compose["services"][name]) for name in ("gateway", "ui"))
+    key_file = gateway["SALESCAST_GATEWAY__API_KEY_FILE"]
+    assert ui["SALESCAST_GATEWAY__API_KEY_FILE"] == key_file
+    assert gateway["SALESCAST_API_KEY"] == ui["SALESCAST_API_KEY"] == ""  # both from ${SALESCAST_API_KEY}
+    folder = str(Path(key_file).parent)
+    assert f"secrets:{folder}" in compose["services"]["gateway"]["volumes"]
+    assert f"secrets:{folder}:ro" in compose["services"]["ui"]["volumes"]

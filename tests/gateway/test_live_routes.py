@@ -67,6 +67,8 @@ def test_predict_equals_torchserve(
         "prediction": pytest.approx(expected["prediction"], rel=1e-6),
         "model_version": archive.version,
         "window_size": test_settings.window.size,
+        "horizon": 1,
+        "forecast": [{**step, "date": None} for step in expected["forecast"]],
     }
 
 

@@ -13,6 +13,7 @@ ROUTES = {
     ("get", "/api/jobs"),
     ("get", "/api/jobs/{job_id}"),
     ("get", "/api/models"),
+    ("get", "/api/models/{category}/backtest"),
     ("put", "/api/models/{category}/default"),
     ("get", "/api/history/{category}"),
     ("post", "/api/datasets"),

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from core.artifacts import MODEL_FILE
-from core.contracts.manifest import VersionManifest, write_manifest
+from core.contracts.manifest import IntervalCalibration, VersionManifest, write_manifest
 from core.contracts.metrics import VersionMetrics, write_metrics
 from core.slugs import category_slug
 
@@ -38,9 +38,20 @@ def scripted_model(window_size: int = DEFAULT_WINDOW, seed: int = 0) -> torch.ji
     return torch.jit.script(TinyForecaster(window_size, seed).eval())
 
 
-def manifest(category: str, version: str, window_size: int, mean: float, std: float) -> VersionManifest:
+def manifest(
+    category: str,
+    version: str,
+    window_size: int,
+    mean: float,
+    std: float,
+    *,
+    max_horizon: int = 1,
+    intervals: IntervalCalibration | None = None,
+) -> VersionManifest:
     """A version manifest (`norm_stats.json`) with every field of the contract."""
     return VersionManifest(
+        max_horizon=max_horizon,
+        intervals=intervals,
         category=category,
         slug=category_slug(category),
         version=version,
@@ -72,6 +83,20 @@ def metrics(category: str, version: str, window_size: int) -> VersionMetrics:
     )
 
 
+def calibration(steps: int, *, scale: str = "none", floor: float = 0.0) -> IntervalCalibration:
+    """Intervals of half-width `level / 10 × step` (× the window scale): easy to check by hand."""
+    levels = [50, 80, 95]
+    return IntervalCalibration.model_validate(
+        {
+            "scale": scale,
+            "scale_floor": floor,
+            "levels": levels,
+            "default_levels": [80, 95],
+            "quantiles": [[level / 10 * step for step in range(1, steps + 1)] for level in levels],
+        }
+    )
+
+
 def write_scripted_version(
     artifacts: Path,
     category: str,
@@ -82,6 +107,8 @@ def write_scripted_version(
     mean: float = 250.0,
     std: float = 40.0,
     model_bytes: bytes | None = None,
+    max_horizon: int = 1,
+    intervals: IntervalCalibration | None = None,
 ) -> Path:
     """Write one complete version folder; `model_bytes` replaces model.pt (e.g. a corrupt file)."""
     folder = artifacts / category_slug(category) / version
@@ -90,6 +117,9 @@ def write_scripted_version(
         torch.jit.save(scripted_model(window_size, seed), str(folder / MODEL_FILE))
     else:
         (folder / MODEL_FILE).write_bytes(model_bytes)
-    write_manifest(folder, manifest(category, version, window_size, mean, std))
+    write_manifest(
+        folder,
+        manifest(category, version, window_size, mean, std, max_horizon=max_horizon, intervals=intervals),
+    )
     write_metrics(folder, metrics(category, version, window_size))
     return folder

@@ -26,7 +26,7 @@ from handlers.forecast_handler import (
     request_body,
     validate_values,
 )
-from tests.handlers.scripted_artifacts import write_scripted_version
+from tests.handlers.scripted_artifacts import calibration, write_scripted_version
 
 CATEGORY = "Home & Garden"
 VERSION = "20250102.030405"
@@ -76,11 +76,14 @@ WINDOW = [float(200 + 7 * i) for i in range(N)]
 def test_sales_answer_equals_the_model(handler: ForecastHandler, model_dir: Path) -> None:
     context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
     assert context.get_response_status(0)[0] == 200
+    want = pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4)
     assert answers[0] == {
-        "prediction": pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4),
+        "prediction": want,
         "category": CATEGORY,
         "model_version": VERSION,
         "window_size": N,
+        "horizon": 1,
+        "forecast": [{"step": 1, "prediction": want, "intervals": []}],  # this version has no intervals
     }
 
 
@@ -213,7 +216,8 @@ def test_pure_steps_round_trip() -> None:
     identity_last = torch.jit.script(LastValue())
     assert denormalize(forward(identity_last, x), MEAN, STD) == pytest.approx([rows[0][-1]])
     assert validate_values([1] * N, N) == [1.0] * N
-    assert parse_request({"sales": [2] * N}, N) == ("sales", [[2.0] * N])
+    stats = {"window_size": N, "max_horizon": 1}
+    assert parse_request({"sales": [2] * N}, stats) == ("sales", [[2.0] * N], 1, None)
     assert request_body({"body": b'{"sales": []}'}) == {"sales": []}
 
 
@@ -257,3 +261,124 @@ def test_runs_under_torchserves_kserve_envelope(handler: ForecastHandler, model_
     for row, answer in zip(rows[:2], predictions, strict=False):
         assert answer["prediction"] == pytest.approx(expected_prediction(model_dir, row), abs=1e-4)
     assert predictions[2] == {"error": "expected 14 values, got 2"}
+
+
+# ---- horizon and intervals ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def calibrated_dir(tmp_path: Path) -> Path:
+    return write_scripted_version(
+        tmp_path / "calibrated",
+        CATEGORY,
+        VERSION,
+        window_size=N,
+        mean=MEAN,
+        std=STD,
+        seed=3,
+        max_horizon=5,
+        intervals=calibration(5),
+    )
+
+
+@pytest.fixture
+def calibrated(calibrated_dir: Path) -> Iterator[ForecastHandler]:
+    threads = torch.get_num_threads()
+    instance = ForecastHandler()
+    instance.initialize(make_context(calibrated_dir, 1))
+    yield instance
+    torch.set_num_threads(threads)
+
+
+def recursive(model_dir: Path, window: list[float], horizon: int) -> list[float]:
+    """Feeding each forecast back, spelled out with the model called directly."""
+    path, current = [], list(window)
+    for _ in range(horizon):
+        value = expected_prediction(model_dir, current)
+        path.append(value)
+        current = [*current[1:], value]
+    return path
+
+
+def test_horizon_feeds_forecasts_back_and_every_step_has_its_intervals(
+    calibrated: ForecastHandler, calibrated_dir: Path
+) -> None:
+    context, [answer] = run_batch(calibrated, calibrated_dir, [{"body": {"sales": WINDOW, "horizon": 4}}])
+    assert context.get_response_status(0)[0] == 200
+    want = recursive(calibrated_dir, WINDOW, 4)
+    assert answer["horizon"] == 4
+    assert answer["prediction"] == pytest.approx(want[0], abs=1e-3)
+    assert [step["prediction"] for step in answer["forecast"]] == pytest.approx(want, abs=1e-3)
+    for step in answer["forecast"]:
+        assert [interval["level"] for interval in step["intervals"]] == [80, 95]  # the defaults
+        for interval in step["intervals"]:
+            half = interval["level"] / 10 * step["step"]  # scale "none": the quantile itself
+            assert interval["lower"] == pytest.approx(max(0.0, step["prediction"] - half), abs=1e-6)
+            assert interval["upper"] == pytest.approx(step["prediction"] + half, abs=1e-6)
+
+
+def test_levels_map_to_the_nearest_calibrated_level(
+    calibrated: ForecastHandler, calibrated_dir: Path
+) -> None:
+    body = {"instances": [WINDOW, WINDOW[::-1]], "horizon": 2, "levels": [52, 94.6]}
+    context, [answer] = run_batch(calibrated, calibrated_dir, [{"body": body}])
+    assert context.get_response_status(0)[0] == 200
+    assert len(answer["predictions"]) == len(answer["forecasts"]) == 2
+    for row, steps in zip((WINDOW, WINDOW[::-1]), answer["forecasts"], strict=True):
+        assert [s["prediction"] for s in steps] == pytest.approx(recursive(calibrated_dir, row, 2), abs=1e-3)
+        assert [i["level"] for i in steps[1]["intervals"]] == [50, 95]
+
+
+def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) -> None:
+    folder = write_scripted_version(
+        tmp_path,
+        CATEGORY,
+        VERSION,
+        window_size=N,
+        max_horizon=1,
+        intervals=calibration(1, scale="diff", floor=0.5),
+    )
+    handler = ForecastHandler()
+    threads = torch.get_num_threads()
+    try:
+        handler.initialize(make_context(folder, 1))
+    finally:
+        torch.set_num_threads(threads)
+    calm = [300.0] * N  # flat: the floor applies
+    wild = [300.0 + (60.0 if i % 2 else -60.0) for i in range(N)]  # mean |day-to-day change| = 120
+    _, answers = run_batch(
+        handler,
+        folder,
+        [{"body": {"sales": calm, "levels": [80]}}, {"body": {"sales": wild, "levels": [80]}}],
+    )
+    half = [a["forecast"][0]["intervals"][0]["upper"] - a["forecast"][0]["prediction"] for a in answers]
+    assert half[0] == pytest.approx(8.0 * 0.5, abs=1e-6)  # quantile 8 × the floor
+    assert half[1] == pytest.approx(8.0 * 120.0, abs=1e-3)  # quantile 8 × the window's scale
+    assert answers[1]["forecast"][0]["intervals"][0]["lower"] == 0.0  # clipped: sales are never negative
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"horizon": 6}, "horizon must be a whole number from 1 to 5, got 6"),
+        ({"horizon": 0}, "horizon must be a whole number from 1 to 5, got 0"),
+        ({"horizon": 2.5}, "horizon must be a whole number from 1 to 5"),
+        ({"levels": [99.5]}, "levels must be a list of percents from 50 to 99"),
+        ({"levels": 80}, "levels must be a list of percents from 50 to 99"),
+    ],
+)
+def test_out_of_range_horizon_or_level_is_a_400_naming_the_range(
+    calibrated: ForecastHandler, calibrated_dir: Path, extra: dict[str, Any], reason: str
+) -> None:
+    context, [answer] = run_batch(calibrated, calibrated_dir, [{"body": {"sales": WINDOW, **extra}}])
+    status, phrase = context.get_response_status(0)
+    assert status == 400 and reason in phrase and reason in answer["error"]
+
+
+def test_a_version_without_calibration_forecasts_one_day_without_intervals(
+    handler: ForecastHandler, model_dir: Path
+) -> None:
+    context, _ = run_batch(handler, model_dir, [{"body": {"sales": WINDOW, "horizon": 2}}])
+    assert context.get_response_status(0) == (400, "horizon must be a whole number from 1 to 1, got 2")
+    _, [levels] = run_batch(handler, model_dir, [{"body": {"sales": WINDOW, "levels": [80]}}])
+    assert levels["forecast"][0]["intervals"] == []

@@ -9,27 +9,37 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
+import pytest
+
 from core.contracts.job_progress import read_progress
 from core.contracts.job_result import CategoryResult
-from core.settings import DeployPolicy
+from core.settings import DeployPolicy, Settings
 from salescast.train_job import ProgressFile, deploy_trained_version
+from serving.archive import archive_version
 from serving.management_client import ManagementClient
 from tests.conftest import make_test_settings
+from tests.fixtures.torchserve import StartTorchServe
 from tests.handlers.scripted_artifacts import metrics, write_scripted_version
 from training.pipeline import TrainingEvent
 
 VERSION = "20250101.000000"
+NEXT_VERSION = "20250102.000000"
 
 
 def _deploy(
-    tmp_path: Path, result: CategoryResult, policy: DeployPolicy = "always"
+    tmp_path: Path,
+    result: CategoryResult,
+    policy: DeployPolicy = "always",
+    settings: Settings | None = None,
+    served: str | None = None,
 ) -> tuple[CategoryResult, list[str]]:
-    settings = make_test_settings(tmp_path)
+    settings = settings or make_test_settings(tmp_path)
     progress = ProgressFile(tmp_path / "progress.json", ["Beauty"])
 
     async def run() -> CategoryResult:
-        async with ManagementClient(settings.torchserve.management_base_url, timeout_s=5) as client:
-            return await deploy_trained_version(settings, client, result, policy, None, progress)
+        async with ManagementClient(settings.torchserve.management_base_url, timeout_s=30) as client:
+            return await deploy_trained_version(settings, client, result, policy, served, progress)
 
     deployed = asyncio.run(run())
     store = settings.paths.model_store
@@ -95,3 +105,30 @@ def test_progress_file_follows_the_training_events(tmp_path: Path) -> None:
     progress.on_training_event(TrainingEvent("Beauty", "succeeded", version=VERSION))
     done = read_progress(path)
     assert done is not None and done.categories[0].state == "succeeded" and done.categories[0].epoch == 3
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_deploy_that_cannot_remove_the_old_version_says_deployed_with_a_warning(
+    tmp_path: Path, isolated_torchserve: StartTorchServe, no_kill_on_path: None
+) -> None:
+    # One try: this TorchServe's first DELETE of a version with a live worker always fails.
+    settings = make_test_settings(tmp_path, torchserve={"drain_s": 0.0, "unregister_attempts": 1})
+    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
+    server = isolated_torchserve(settings, [archive_version(settings, "Beauty", VERSION)])
+    write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
+    trained = CategoryResult(
+        category="Beauty",
+        status="succeeded",
+        version=NEXT_VERSION,
+        metrics=metrics("Beauty", NEXT_VERSION, 14),
+    )
+    result, files = _deploy(tmp_path, trained, settings=settings, served=VERSION)
+    assert (result.status, result.deployed, result.failed_step) == ("succeeded", True, None)
+    assert result.error is None
+    [warning] = result.warnings
+    assert f"version {VERSION} is still registered in TorchServe after 1 try" in warning
+    assert "Interrupted while cleaning resources" in warning
+    answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": [1.0] * 14}).json()
+    assert answer["model_version"] == NEXT_VERSION
+    assert f"beauty-{NEXT_VERSION}.mar" in files

@@ -1,4 +1,5 @@
-"""Hot swap under load, deploy failures, and the management client against a real TorchServe."""
+"""Hot swap under load, deploy failures and their true outcome, and the management client against a
+real TorchServe."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from core.artifacts import version_dir
+from serving.archive import ArchiveInfo
 from serving.deploy import DeployError, DeployResult, deploy_archive
 from serving.management_client import ManagementClient, ManagementError
 from tests.conftest import make_test_settings
@@ -162,3 +164,78 @@ def test_bad_request_in_a_batch_gets_its_4xx_while_the_others_are_answered(
     assert responses[2].json()["predictions"][0] == pytest.approx(expected, abs=1e-4)
     described = httpx.get(f"{server.management_url}/models/beauty").json()[0]
     assert described["batchSize"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_an_old_version_that_will_not_unregister_is_retried_then_reported_while_the_new_one_serves(
+    tmp_path: Path, isolated_torchserve: StartTorchServe, no_kill_on_path: None
+) -> None:
+    settings = make_test_settings(
+        tmp_path,
+        torchserve={"drain_s": 0.0, "loaded_versions": 1, "unregister_attempts": 1, "unregister_retry_s": 0},
+    )
+    v1, v2, v3 = (scripted_archive(settings, "Beauty", v, seed=i) for i, v in enumerate((V1, V2, V3)))
+    server = isolated_torchserve(settings, [v1])
+
+    async def deploy(archive: ArchiveInfo, attempts: int) -> tuple[DeployResult, list[str], str]:
+        retrying = settings.with_overrides({"torchserve": {"unregister_attempts": attempts}})
+        async with ManagementClient(server.management_url) as client:
+            result = await deploy_archive(client, archive, retrying)
+            versions = sorted(d.version for d in await client.describe_all("beauty"))
+            return result, versions, await client.default_version("beauty")
+
+    # One try: TorchServe refuses to unregister V1, yet V2 is the default: a deploy with a warning.
+    result, registered, default = asyncio.run(deploy(v2, attempts=1))
+    assert (result.version, result.previous_default, default) == (V2, V1, V2)
+    assert result.unregistered == []
+    [warning] = result.warnings
+    assert f"version {V1} is still registered" in warning
+    assert "Interrupted while cleaning resources" in warning
+    assert registered == [V1, V2]
+    answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": WINDOW}).json()
+    assert answer["model_version"] == V2
+
+    # Two tries: the retry removes what the first try could not (V2 had a live worker), and V1.
+    result, registered, default = asyncio.run(deploy(v3, attempts=2))
+    assert (result.version, default, registered) == (V3, V3, [V3])
+    assert sorted(result.unregistered) == [V1, V2]
+    assert result.warnings == []
+
+
+class _SwitchFails(ManagementClient):
+    """A real management client whose set-default call fails, before or after TorchServe applied it."""
+
+    def __init__(self, base_url: str, *, applied: bool) -> None:
+        super().__init__(base_url)
+        self.applied = applied
+
+    async def set_default(self, model: str, version: str) -> str:
+        if self.applied:
+            await super().set_default(model, version)
+        raise ManagementError(500, "connection reset while answering (injected)")
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_the_default_torchserve_reports_decides_whether_a_deploy_happened(
+    tmp_path: Path, isolated_torchserve: StartTorchServe
+) -> None:
+    settings = make_test_settings(tmp_path, torchserve={"drain_s": 0.0, "loaded_versions": 1})
+    v1, v2, v3 = (scripted_archive(settings, "Beauty", v, seed=i) for i, v in enumerate((V1, V2, V3)))
+    server = isolated_torchserve(settings, [v1])
+
+    async def scenario() -> None:
+        async with _SwitchFails(server.management_url, applied=False) as client:
+            with pytest.raises(DeployError, match=rf"did not make beauty version {V2} the default"):
+                await deploy_archive(client, v2, settings)
+            assert [d.version for d in await client.describe_all("beauty")] == [V1]  # V2 removed
+            assert await client.default_version("beauty") == V1
+        async with _SwitchFails(server.management_url, applied=True) as client:
+            result = await deploy_archive(client, v3, settings)
+            assert (result.version, result.unregistered, result.warnings) == (V3, [V1], [])
+            assert [d.version for d in await client.describe_all("beauty")] == [V3]
+
+    asyncio.run(scenario())
+    answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": WINDOW}).json()
+    assert answer["model_version"] == V3

@@ -15,7 +15,13 @@ import pytest
 import yaml
 
 from serving.archive import ArchiveInfo
-from serving.torchserve_process import JavaNotFoundError, TorchServeError, TorchServeProcess
+from serving.torchserve_process import (
+    JavaNotFoundError,
+    KillNotFoundError,
+    TorchServeError,
+    TorchServeProcess,
+    find_java,
+)
 from tests.conftest import REPO_ROOT, make_test_settings
 from tests.fixtures.torchserve import StartTorchServe
 from tests.serving.scripted_store import broken_archive, processes_mentioning, scripted_archive
@@ -33,6 +39,19 @@ def test_java_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("JAVA_HOME", raising=False)
     server = TorchServeProcess(make_test_settings(tmp_path))
     with pytest.raises(JavaNotFoundError, match=r"needs Java 11 or newer.*openjdk-17-jre-headless"):
+        server.start()
+    assert server.pid is None
+
+
+def test_kill_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slim images have no `kill` executable; TorchServe's frontend execs one to stop every worker."""
+    java_only = tmp_path / "bin"
+    java_only.mkdir()
+    (java_only / "java").symlink_to(find_java())
+    monkeypatch.setenv("PATH", str(java_only))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    server = TorchServeProcess(make_test_settings(tmp_path))
+    with pytest.raises(KillNotFoundError, match=r"`kill` command.*apt-get install procps"):
         server.start()
     assert server.pid is None
 

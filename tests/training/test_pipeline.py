@@ -27,11 +27,13 @@ from tests.fixtures.training import SAMPLE_CATEGORIES, TEST_EXPERIMENT
 from tests.support.ports import free_port
 from tests.training.synthetic import write_transactions
 from training import pipeline
-from training.export import load_torchscript, predict_normalized
+from training.evaluation import calibrate_intervals
+from training.export import load_torchscript
+from training.forecaster import as_forecaster
 from training.metrics import rmse
 from training.pipeline import TrainingEvent, train_categories
 from training.tracking import TrackingError
-from training.windows import NormStats, make_category_windows
+from training.windows import make_category_windows
 
 pytestmark = pytest.mark.slow
 
@@ -114,23 +116,65 @@ def test_metrics_follow_the_contract(trained_models: dict[str, CategoryResult]) 
         assert metrics.served_version is None
 
 
-def test_exported_model_reproduces_the_reported_test_rmse(
+def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
     trained_models: dict[str, CategoryResult], test_settings: Settings
 ) -> None:
-    """What the handler will do (normalize → model.pt → de-normalize) gives the metrics.json numbers."""
+    """The test metrics come from the evaluation fit (train segment only); model.pt is the served
+    fit, which learned from every day but the validation tail; the manifest says both periods."""
     sales = load_daily_sales(test_settings.data)
     result = trained_models["Clothing"]
     assert result.artifact_dir is not None and result.metrics is not None
-    manifest = read_manifest(Path(result.artifact_dir))
-    stats = NormStats(mean=manifest.mean, std=manifest.std)
+    folder = Path(result.artifact_dir)
+    manifest = read_manifest(folder)
     windows = make_category_windows(sales["Clothing"], manifest.window_size, test_settings.split)
-    assert windows.stats == stats
-    model = load_torchscript(Path(result.artifact_dir) / MODEL_FILE)
-    predicted = stats.denormalize(predict_normalized(model, stats.normalize(windows.inputs("test"))))
-    actual = windows.targets("test")
-    assert rmse(actual, predicted, actual) == pytest.approx(result.metrics.rmse("model"), rel=1e-6)
-    assert result.metrics.n_test == len(actual)
-    assert result.metrics.test_end == manifest.last_date
+    serving = windows.for_serving(test_settings.split)
+    assert manifest.evaluation is not None
+    assert manifest.evaluation.train_end == windows.train_end.date() < manifest.evaluation.test_start
+    assert (manifest.evaluation.test_start, manifest.evaluation.test_end) == (
+        result.metrics.test_start,
+        result.metrics.test_end,
+    )
+    assert manifest.train_end == serving.train_end.date() > manifest.evaluation.train_end
+    assert serving.target_dates("val")[-1] == windows.dates[-1]  # early-stopped on the most recent days
+    assert (manifest.mean, manifest.std) == (serving.stats.mean, serving.stats.std)
+    assert manifest.model_input == "raw" and manifest.max_horizon == test_settings.forecast.max_horizon
+    backtest = result.metrics.backtest
+    assert backtest is not None and backtest.dates[-1] == manifest.evaluation.test_end
+    assert backtest.actual == pytest.approx(windows.targets("test").tolist())
+    reported = result.metrics.rmse("model")
+    assert rmse(
+        np.asarray(backtest.actual), np.asarray(backtest.forecasts["model"]), windows.training_days
+    ) == (pytest.approx(reported, rel=1e-9))
+    # model.pt is not the evaluation model: it answers the test days differently (it learned them)
+    served = as_forecaster(load_torchscript(folder / MODEL_FILE))(windows.inputs("test"))
+    assert not np.allclose(served, backtest.forecasts["model"])
+
+
+def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
+    trained_models: dict[str, CategoryResult], test_settings: Settings
+) -> None:
+    sales = load_daily_sales(test_settings.data)
+    result = trained_models["Beauty"]
+    assert result.artifact_dir is not None and result.metrics is not None
+    folder = Path(result.artifact_dir)
+    manifest = read_manifest(folder)
+    assert manifest.intervals is not None
+    windows = make_category_windows(sales["Beauty"], manifest.window_size, test_settings.split)
+    serving = windows.for_serving(test_settings.split)
+    forecast = test_settings.forecast
+    again = calibrate_intervals(
+        as_forecaster(load_torchscript(folder / MODEL_FILE)),
+        serving,
+        serving.val,
+        forecast.max_horizon,
+        scale=forecast.interval_scale,
+        default_levels=forecast.interval_levels,
+    )
+    assert np.asarray(again.quantiles) == pytest.approx(np.asarray(manifest.intervals.quantiles))
+    assert manifest.intervals.default_levels == forecast.interval_levels
+    assert manifest.intervals.steps == forecast.max_horizon
+    assert set(result.metrics.coverage) == {str(level) for level in forecast.interval_levels}
+    assert all(0 <= value <= 100 for value in result.metrics.coverage.values())
 
 
 def test_each_category_is_one_mlflow_run(
@@ -179,18 +223,21 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     assert result.metrics is not None and result.version is not None
     assert result.version > served.version
     assert result.metrics.served_version == served.version
-    assert result.metrics.test["served"].model_dump() == pytest.approx(
-        served.metrics.test["model"].model_dump()
-    )
-    # same data, config and seed: the same model
+    # the served version never learned the test days: its own model.pt is scored on them
+    windows = make_category_windows(load_daily_sales(settings.data)["Beauty"], 14, settings.split)
+    old_model = as_forecaster(load_torchscript(Path(served.artifact_dir) / MODEL_FILE))
+    want = rmse(windows.targets("test"), old_model(windows.inputs("test")), windows.training_days)
+    assert result.metrics.rmse("served") == pytest.approx(want, rel=1e-6)
+    # same data, config and seed: the same models
     assert result.metrics.test["model"].model_dump() == pytest.approx(
         served.metrics.test["model"].model_dump(), rel=1e-5
     )
-    # the listener heard the start, every epoch with its losses, and the end
+    # the listener heard the start, every epoch of both fits with its losses, and the end
     assert events[0] == TrainingEvent("Beauty", "training", max_epochs=settings.training.max_epochs)
     epochs = events[1:-1]
-    assert result.epochs is not None
-    assert [event.epoch for event in epochs] == list(range(1, result.epochs + 1))
+    assert {event.phase for event in epochs} == {"evaluation", "serving"}
+    served_epochs = [event.epoch for event in epochs if event.phase == "serving"]
+    assert result.epochs is not None and served_epochs == list(range(1, result.epochs + 1))
     assert all(event.version == result.version and event.val_loss is not None for event in epochs)
     assert events[-1] == TrainingEvent("Beauty", "succeeded", version=result.version)
 

@@ -1,0 +1,97 @@
+"""The held-out evaluation of a version: the evaluation model and every baseline on the test days,
+the served version on the same days when that is fair, interval coverage and the backtest series.
+
+The evaluation model is fitted on the training segment only (early-stopped on validation), so its
+test metrics say how the served model — the same recipe fitted on later days too — will do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from core.contracts.manifest import IntervalCalibration, IntervalScale
+from core.contracts.metrics import Backtest, ForecastScores, VersionMetrics
+from training.baselines import BASELINES
+from training.intervals import calibrate, coverage
+from training.metrics import evaluate
+from training.multistep import Forecaster, actual_paths, recursive_paths
+from training.windows import CategoryWindows, FloatArray, IndexArray, window_inputs
+
+CLOSED_FLOOR_SHARE = 0.01
+"""A window's interval scale is never below this share of the training days' std."""
+
+
+def calibrate_intervals(
+    forecaster: Forecaster,
+    windows: CategoryWindows,
+    origins: IndexArray,
+    horizon: int,
+    *,
+    scale: IntervalScale,
+    default_levels: list[int],
+) -> IntervalCalibration:
+    """Conformal calibration of `forecaster` from forecasts made at `origins` (days never learned
+    from), `horizon` days ahead each."""
+    values = windows.values
+    return calibrate(
+        recursive_paths(forecaster, values, origins, windows.window_size, horizon),
+        actual_paths(values, origins, horizon),
+        window_inputs(values, origins, windows.window_size),
+        scale=scale,
+        floor=CLOSED_FLOOR_SHARE * windows.stats.std,
+        default_levels=default_levels,
+        non_negative=bool(np.all(windows.training_days >= 0)),
+    )
+
+
+def evaluate_version(
+    windows: CategoryWindows,
+    forecaster: Forecaster,
+    calibration: IntervalCalibration | None,
+    served: tuple[str, FloatArray | str] | None,
+    version: str,
+) -> tuple[VersionMetrics, dict[str, FloatArray]]:
+    """Test metrics of the evaluation model, every baseline and the served version on the same days.
+
+    `served` is `(version, forecast)`, or `(version, why not)` when that version could not be scored
+    fairly: the new version is still saved, with `served_error` instead of `test["served"]`.
+    `calibration` (the evaluation model's, from its validation days) gives the test coverage.
+    """
+    inputs = windows.inputs("test")
+    forecasts: dict[str, FloatArray] = {"model": forecaster(inputs)}
+    for name, baseline in BASELINES.items():
+        forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
+    if served is not None and not isinstance(served[1], str):
+        forecasts["served"] = served[1]
+    actual = windows.targets("test")
+    dates = windows.target_dates("test")
+    metrics = VersionMetrics(
+        category=windows.category,
+        version=version,
+        window_size=windows.window_size,
+        n_test=len(actual),
+        test_start=dates[0].date(),
+        test_end=dates[-1].date(),
+        test={
+            name: ForecastScores(**_finite(evaluate(actual, forecast, windows.training_days)))
+            for name, forecast in forecasts.items()
+        },
+        served_version=served[0] if served is not None else None,
+        served_error=served[1] if served is not None and isinstance(served[1], str) else None,
+        coverage=coverage(calibration, forecasts["model"], actual, inputs) if calibration else {},
+        backtest=Backtest(
+            dates=[day.date() for day in dates],
+            actual=actual.tolist(),
+            forecasts={name: forecast.tolist() for name, forecast in forecasts.items()},
+        ),
+    )
+    return metrics, forecasts
+
+
+def _finite(scores: Mapping[str, float]) -> dict[str, Any]:
+    """Undefined metrics (a zero MASE/RMSSE scale) are NaN here and null in the file."""
+    return {name: value if math.isfinite(value) else None for name, value in scores.items()}

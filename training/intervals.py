@@ -1,0 +1,108 @@
+"""Prediction intervals that follow the request's own recent volatility (normalized split conformal).
+
+A held-out error is divided by the scale of the window it was forecast from; the level's quantile q of
+those scores (with the finite-sample correction ⌈(n+1)·level⌉) gives the interval
+`forecast ± q × scale(window)` for any later window. Scores are kept per day ahead, so the interval
+widens with the horizon. `SCALES` must stay equal to the handler's `window_scale` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from core.contracts.manifest import MAX_LEVEL, MIN_LEVEL, IntervalCalibration, IntervalScale
+from training.windows import SEASON, FloatArray
+
+CALIBRATED_LEVELS = list(range(MIN_LEVEL, MAX_LEVEL + 1))
+
+
+def _diff(windows: FloatArray) -> FloatArray:
+    return np.asarray(np.abs(np.diff(windows, axis=1)).mean(axis=1), dtype=np.float64)
+
+
+def _msd(windows: FloatArray) -> FloatArray:
+    lag = SEASON if windows.shape[1] > SEASON else 1
+    return np.asarray(np.abs(windows[:, lag:] - windows[:, :-lag]).mean(axis=1), dtype=np.float64)
+
+
+def _mad(windows: FloatArray) -> FloatArray:
+    return np.asarray(np.abs(windows - windows.mean(axis=1, keepdims=True)).mean(axis=1), dtype=np.float64)
+
+
+def _std(windows: FloatArray) -> FloatArray:
+    return np.asarray(windows.std(axis=1), dtype=np.float64)
+
+
+def _none(windows: FloatArray) -> FloatArray:
+    return np.ones(len(windows), dtype=np.float64)
+
+
+SCALES: dict[str, Callable[[FloatArray], FloatArray]] = {
+    "none": _none,
+    "diff": _diff,
+    "msd": _msd,
+    "mad": _mad,
+    "std": _std,
+}
+
+
+def window_scale(windows: FloatArray, scale: IntervalScale, floor: float) -> FloatArray:
+    """`[B]` scale of each window, never below `floor`."""
+    return np.maximum(SCALES[scale](windows), floor)
+
+
+def conformal_quantile(scores: FloatArray, level: float) -> float:
+    """The ⌈(n+1)·level⌉-th smallest finite score (the largest when that rank passes n)."""
+    finite = np.sort(scores[np.isfinite(scores)])
+    if len(finite) == 0:
+        return 0.0
+    rank = min(len(finite), math.ceil((len(finite) + 1) * level))
+    return float(finite[rank - 1])
+
+
+def calibrate(
+    forecasts: FloatArray,
+    actual: FloatArray,
+    windows: FloatArray,
+    *,
+    scale: IntervalScale,
+    floor: float,
+    default_levels: Sequence[int],
+    non_negative: bool,
+) -> IntervalCalibration:
+    """Quantiles of every level in 50..99 for every step, from `forecasts`/`actual` `[B, H]` made
+    from `windows` `[B, N]` (NaN actuals, past the data's end, are left out of their step)."""
+    scores = np.abs(actual - forecasts) / window_scale(windows, scale, floor)[:, None]
+    quantiles = [
+        [conformal_quantile(scores[:, step], level / 100) for step in range(scores.shape[1])]
+        for level in CALIBRATED_LEVELS
+    ]
+    # A wider level never gets a narrower interval, nor a later day a narrower one than an earlier.
+    table = np.maximum.accumulate(np.maximum.accumulate(np.asarray(quantiles), axis=0), axis=1)
+    return IntervalCalibration(
+        scale=scale,
+        scale_floor=floor,
+        levels=CALIBRATED_LEVELS,
+        default_levels=sorted(default_levels),
+        quantiles=table.tolist(),
+        non_negative=non_negative,
+    )
+
+
+def coverage(
+    calibration: IntervalCalibration, forecasts: FloatArray, actual: FloatArray, windows: FloatArray
+) -> dict[str, float]:
+    """Percent of one-step `actual` values inside each default level's interval (held-out check)."""
+    half_unit = window_scale(windows, calibration.scale, calibration.scale_floor)
+    result = {}
+    for level in calibration.default_levels:
+        q = calibration.quantiles[calibration.levels.index(level)][0]
+        lower = forecasts - q * half_unit
+        if calibration.non_negative:
+            lower = np.maximum(lower, 0.0)
+        inside = (actual >= lower) & (actual <= forecasts + q * half_unit)
+        result[str(level)] = round(100.0 * float(np.mean(inside)), 2)
+    return result
