@@ -8,7 +8,14 @@ Stores close on Christmas Day and a category occasionally has an outage day with
 
 Profiles: `default` (10–40 transactions a day per category, the training sample) and `sparse`
 (about 1000 transactions a year over the three categories, most category-days empty; for
-benchmarks of sparse series).
+benchmarks of sparse series), plus two that imitate real exports for the accuracy bench:
+
+- `store` (meant for 4 years): a shop closed on Sundays and public holidays whose categories sell a
+  few bursty transactions a day (21–43 % of days without sales), with sudden persistent level
+  shifts (a competitor opens, a product line is listed or dropped), occasional large orders (a
+  business buying 10–30 units at once) and last four months more volatile than before.
+- `shop` (meant for 1 year): a small web shop, open every day, about 45 % of category-days
+  without sales, an occasional large order.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Profile = Literal["default", "sparse"]
-PROFILES: tuple[Profile, ...] = ("default", "sparse")
+Profile = Literal["default", "sparse", "store", "shop"]
+PROFILES: tuple[Profile, ...] = ("default", "sparse", "store", "shop")
+# History length each profile is meant for (`salescast data sample --profile P` without --years).
+PROFILE_YEARS: dict[Profile, float] = {"default": 2.0, "sparse": 2.0, "store": 4.0, "shop": 1.0}
 COLUMNS = (
     "Transaction ID",
     "Date",
@@ -129,6 +138,67 @@ _SPARSE_TOTAL_PER_YEAR = 1000.0
 _SPARSE_DISPERSION = 0.5  # gamma shape of the day multiplier; lower = burstier, more empty days
 
 
+@dataclass(frozen=True)
+class ExportProfile:
+    """How the categories of a real-export-like profile (`store`, `shop`) sell, beyond their shapes.
+
+    Attributes:
+        transactions: mean transactions per open day of each category (Beauty, Clothing, Electronics).
+        dispersion: gamma shape of each category's day multiplier; lower = burstier, more empty days.
+        closed_weekdays: weekdays (0 = Monday) the shop is closed; it also closes on Jan 1 and Dec 25.
+        shifts_per_year: expected sudden level shifts of a category per year.
+        shift_size: range of the absolute log change of the level at a shift.
+        max_log_level: the cumulative log level stays within ± this (shifts that would leave it flip).
+        large_order_rate: probability that an open day brings one large order.
+        large_order_units: range of units in a large order (at the category's price point).
+        volatile_days: the last days of the history, whose demand is burstier...
+        volatile_dispersion: ...with the gamma shape multiplied by this...
+        volatile_large_orders: ...and the large-order rate multiplied by this.
+    """
+
+    transactions: tuple[float, float, float]
+    dispersion: tuple[float, float, float]
+    closed_weekdays: tuple[int, ...]
+    shifts_per_year: float
+    shift_size: tuple[float, float]
+    max_log_level: float
+    large_order_rate: float
+    large_order_units: tuple[int, int]
+    volatile_days: int
+    volatile_dispersion: float
+    volatile_large_orders: float
+
+
+_EXPORT_PROFILES: dict[str, ExportProfile] = {
+    "store": ExportProfile(
+        transactions=(6.5, 6.0, 3.4),
+        dispersion=(1.8, 1.0, 0.9),
+        closed_weekdays=(6,),
+        shifts_per_year=0.9,
+        shift_size=(0.25, 0.6),
+        max_log_level=0.7,
+        large_order_rate=0.01,
+        large_order_units=(10, 30),
+        volatile_days=120,
+        volatile_dispersion=0.35,
+        volatile_large_orders=2.5,
+    ),
+    "shop": ExportProfile(
+        transactions=(1.8, 1.9, 1.2),
+        dispersion=(0.8, 0.7, 1.0),
+        closed_weekdays=(),
+        shifts_per_year=0.5,
+        shift_size=(0.2, 0.4),
+        max_log_level=0.5,
+        large_order_rate=0.008,
+        large_order_units=(8, 30),
+        volatile_days=0,
+        volatile_dispersion=1.0,
+        volatile_large_orders=1.0,
+    ),
+}
+
+
 def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "default") -> pd.DataFrame:
     """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
     if profile not in PROFILES:
@@ -156,14 +226,23 @@ def _category_transactions(
     cat: CategoryProfile, days: pd.DatetimeIndex, rng: np.random.Generator, profile: Profile
 ) -> pd.DataFrame:
     mean_tx = _expected_transactions(cat, days, rng)
+    export = _EXPORT_PROFILES.get(profile)
+    large_orders = np.zeros(len(days), dtype=np.int64)
     if profile == "sparse":
         per_day = _SPARSE_TOTAL_PER_YEAR / 365.25 / len(_DEFAULT_CATEGORIES)
         mean_tx = mean_tx / mean_tx.mean() * per_day
         mean_tx = mean_tx * rng.gamma(_SPARSE_DISPERSION, 1.0 / _SPARSE_DISPERSION, size=len(days))
+    elif export is not None:
+        mean_tx, large_orders = _export_demand(cat, export, days, mean_tx, rng)
     counts = rng.poisson(mean_tx)
     counts[rng.random(len(days)) < cat.outage_rate] = 0
+    counts = counts + large_orders  # a large order is one more transaction on its day (placed last)
     n = int(counts.sum())
     quantity = rng.choice(np.arange(1, 5), size=n, p=np.array(cat.quantity_weights))
+    if large_orders.any():
+        big = _large_order_rows(counts, large_orders)
+        low, high = export.large_order_units if export is not None else (1, 4)
+        quantity[big] = rng.integers(low, high + 1, size=len(big))
     price = np.maximum(5, np.round(cat.price * rng.lognormal(-(cat.price_sigma**2) / 2, cat.price_sigma, n)))
     price = price.astype(np.int64)
     female = rng.random(n) < cat.female_share
@@ -179,6 +258,49 @@ def _category_transactions(
             "Total Amount": quantity * price,
         }
     )
+
+
+def _export_demand(
+    cat: CategoryProfile,
+    export: ExportProfile,
+    days: pd.DatetimeIndex,
+    mean_tx: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean transactions per day (bursty, level-shifted, closed days zero) and large orders per day."""
+    index = _DEFAULT_CATEGORIES.index(cat)
+    n_days = len(days)
+    mean_tx = mean_tx / mean_tx.mean() * export.transactions[index]
+    # Sudden persistent level shifts: Poisson-many change days, each moving the log level by a
+    # random amount in shift_size, in a random direction (kept within ±max_log_level).
+    n_shifts = rng.poisson(export.shifts_per_year * n_days / 365.25)
+    shift_days = np.sort(rng.integers(28, max(29, n_days), size=n_shifts))
+    sizes = rng.uniform(*export.shift_size, size=n_shifts) * rng.choice([-1.0, 1.0], size=n_shifts)
+    log_level = np.zeros(n_days)
+    current = 0.0
+    for day, size in zip(shift_days, sizes, strict=True):
+        if abs(current + size) > export.max_log_level:
+            size = -size
+        current += size
+        log_level[day:] = current
+    shape = np.full(n_days, export.dispersion[index])
+    large_rate = np.full(n_days, export.large_order_rate)
+    if export.volatile_days > 0:
+        shape[-export.volatile_days :] *= export.volatile_dispersion
+        large_rate[-export.volatile_days :] *= export.volatile_large_orders
+    mean_tx = mean_tx * np.exp(log_level) * rng.gamma(shape, 1.0 / shape)
+    closed = np.isin(days.dayofweek.to_numpy(), export.closed_weekdays)
+    closed |= (days.month.to_numpy() == 1) & (days.day.to_numpy() == 1)
+    closed |= (days.month.to_numpy() == 12) & (days.day.to_numpy() == 25)
+    mean_tx[closed] = 0.0
+    large_orders = ((rng.random(n_days) < large_rate) & ~closed).astype(np.int64)
+    return mean_tx, large_orders
+
+
+def _large_order_rows(counts: np.ndarray, large_orders: np.ndarray) -> np.ndarray:
+    """Row positions of the large orders in the day-ordered transactions: the last row of their day."""
+    day_ends = np.cumsum(counts) - 1
+    return np.asarray(day_ends[large_orders > 0], dtype=np.int64)
 
 
 def _expected_transactions(

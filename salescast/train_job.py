@@ -25,7 +25,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
-from training.pipeline import TrainingEvent, train_categories
+from training.pipeline import train_categories
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ class ProgressFile:
         self._progress = JobProgress(categories=[CategoryProgress(category=c) for c in self.categories])
         self._write()
 
-    def on_training_event(self, event: TrainingEvent) -> None:
-        """The training pipeline's listener: states, epochs and losses (kept per epoch of the current fit,
-        for the loss chart: a new fit starts a new curve)."""
+    def on_training_event(self, event: CategoryProgress) -> None:
+        """The training pipeline's listener: states, fits, epochs and losses (kept per epoch of the current
+        fit for the loss chart: a new fit starts a new curve)."""
         entry = next(entry for entry in self._progress.categories if entry.category == event.category)
         if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
             entry.train_losses.clear()
@@ -53,16 +53,10 @@ class ProgressFile:
         if event.epoch is not None and event.train_loss is not None:
             entry.train_losses.append(event.train_loss)
             entry.val_losses.append(event.val_loss)
-        self.update(
-            event.category,
-            "training" if event.state == "training" else event.state,
-            version=event.version,
-            phase=event.phase,
-            epoch=event.epoch,
-            max_epochs=event.max_epochs,
-            train_loss=event.train_loss,
-            val_loss=event.val_loss,
+        values = event.model_dump(
+            exclude={"category", "state", "seconds", "train_losses", "val_losses"}, exclude_none=True
         )
+        self.update(event.category, event.state, **values)
 
     def update(self, category: str, state: CategoryState, **values: object) -> None:
         """Set `category`'s state and every given value that is not None; then write the file."""

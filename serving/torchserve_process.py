@@ -129,18 +129,15 @@ class TorchServeProcess:
 
     @property
     def inference_url(self) -> str:
-        ts = self.settings.torchserve
-        return http_url(ts.host, ts.inference_port)
+        return http_url(self.settings.torchserve.host, self.settings.torchserve.inference_port)
 
     @property
     def management_url(self) -> str:
-        ts = self.settings.torchserve
-        return http_url(ts.host, ts.management_port)
+        return http_url(self.settings.torchserve.host, self.settings.torchserve.management_port)
 
     @property
     def metrics_url(self) -> str:
-        ts = self.settings.torchserve
-        return http_url(ts.host, ts.metrics_port)
+        return http_url(self.settings.torchserve.host, self.settings.torchserve.metrics_port)
 
     @property
     def model_log(self) -> Path:

@@ -1,7 +1,8 @@
-"""Fit one category's CNN-LSTM with early stopping and return the best-validation module.
+"""Fit one category's forecaster: the CNN-LSTM with early stopping, wrapped to read and answer sales.
 
-The one place the Lightning fit is set up: the training pipeline and the rolling-origin bench both call
-`fit_category`, so the model the bench scores is trained exactly the way a served version is.
+The one place a model is made: the training pipeline (its evaluation and served fits) and the
+rolling-origin bench all call `fit_forecaster`, so what the bench scores is made exactly the way a
+served version is.
 """
 
 from __future__ import annotations
@@ -13,13 +14,30 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from torch import nn
 
 from core.settings import Settings
 from training.datamodule import CategoryDataModule
+from training.forecaster import RawForecaster
 from training.lightning_module import ForecastModule
 from training.windows import CategoryWindows
+
+
+def fit_forecaster(
+    windows: CategoryWindows,
+    settings: Settings,
+    checkpoints_dir: Path,
+    *,
+    callbacks: Sequence[Callback] = (),
+) -> nn.Module:
+    """The forecaster of `windows`: raw window `[B, N]` in, next day `[B]` out, in sales units
+    (TorchScript-able; what `model.pt` holds). Never negative when the training days never were."""
+    best = fit_category(windows, settings, checkpoints_dir, callbacks=callbacks)
+    non_negative = bool(np.all(windows.training_days >= 0))
+    return RawForecaster(best.model, windows.stats, non_negative).eval()
 
 
 def fit_category(

@@ -17,9 +17,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -35,6 +34,7 @@ from core.artifacts import (
     version_dir,
 )
 from core.contracts.files import ContractError
+from core.contracts.job_progress import CategoryProgress, TrainingPhase
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import (
     Evaluation,
@@ -51,16 +51,13 @@ from core.settings import Settings
 from core.slugs import category_slug
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript, load_torchscript, predict_normalized
-from training.fitting import fit_category
-from training.forecaster import RawForecaster, as_forecaster
+from training.fitting import fit_forecaster
+from training.forecaster import as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
 
 logger = logging.getLogger(__name__)
-
-EventState = Literal["training", "succeeded", "failed"]
-Phase = Literal["evaluation", "serving"]
 
 _VERSION_WAIT_S = 3.0  # longest wait for the clock to pass the newest existing version
 
@@ -69,24 +66,12 @@ class TrainingError(SalescastError):
     """A training request cannot be carried out (e.g. a comparison with a version that does not exist)."""
 
 
-@dataclass(frozen=True)
-class TrainingEvent:
-    """What a progress listener hears: a category started, finished an epoch, succeeded or failed."""
-
-    category: str
-    state: EventState
-    version: str | None = None
-    phase: Phase | None = None
-    epoch: int | None = None
-    max_epochs: int | None = None
-    train_loss: float | None = None
-    val_loss: float | None = None
+Listener = Callable[[CategoryProgress], None]
+"""Hears every category's start, each epoch of both fits with its losses, and its end (the job's
+progress file, `core.contracts.job_progress`)."""
 
 
-Listener = Callable[[TrainingEvent], None]
-
-
-def _ignore(event: TrainingEvent) -> None:
+def _ignore(event: CategoryProgress) -> None:
     """The default listener."""
 
 
@@ -134,7 +119,9 @@ def train_categories(
     results = []
     for category in categories:
         start = time.monotonic()
-        listener(TrainingEvent(category, "training", max_epochs=settings.training.max_epochs))
+        listener(
+            CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
+        )
         try:
             series = get_category(sales, category)
             result = _train_category(
@@ -152,7 +139,7 @@ def train_categories(
             logger.error("training failed category=%s error=%s", category, message)
             result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
         result = result.model_copy(update={"seconds": round(time.monotonic() - start, 3)})
-        listener(TrainingEvent(category, result.status, version=result.version))
+        listener(CategoryProgress(category=category, state=result.status, version=result.version))
         results.append(result)
     return results
 
@@ -186,16 +173,15 @@ def _train_category(
         evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
         served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            evaluation_fit = fit_category(
+            evaluation_fit = fit_forecaster(
                 windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
             )
-            served_fit = fit_category(
+            served_fit = fit_forecaster(
                 serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
             )
-        non_negative = bool(np.all(windows.values >= 0))
-        export_torchscript(RawForecaster(served_fit.model, serving.stats, non_negative), staging / MODEL_FILE)
+        export_torchscript(served_fit, staging / MODEL_FILE)
         served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
-        evaluation_model = as_forecaster(RawForecaster(evaluation_fit.model, windows.stats, non_negative))
+        evaluation_model = as_forecaster(evaluation_fit)
         forecast = settings.forecast
         intervals = calibrate_intervals(
             served_model,
@@ -281,7 +267,7 @@ class LossHistory(Callback):
         version: str,
         max_epochs: int,
         listener: Listener = _ignore,
-        phase: Phase = "serving",
+        phase: TrainingPhase = "serving",
     ) -> None:
         self.run = run
         self.category = category
@@ -314,9 +300,9 @@ class LossHistory(Callback):
             val_loss,
         )
         self.listener(
-            TrainingEvent(
-                self.category,
-                "training",
+            CategoryProgress(
+                category=self.category,
+                state="training",
                 version=self.version,
                 phase=self.phase,
                 epoch=epoch,

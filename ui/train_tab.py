@@ -239,7 +239,11 @@ def build_train_tab(handlers: TrainHandlers) -> TrainTab:
     gr.Markdown(TIME_NOTE, elem_id="train-time-note")
     loss = gr.Plot(label=LOSS_TITLE, elem_id="train-loss")
     plots = gr.Gallery(
-        label="Saved plots of the new versions", columns=2, height=460, object_fit="contain", elem_id="train-plots"
+        label="Saved plots of the new versions",
+        columns=2,
+        height=460,
+        object_fit="contain",
+        elem_id="train-plots",
     )
     links = gr.HTML(elem_id="train-links")
     metrics = gr.Dataframe(

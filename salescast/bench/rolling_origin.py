@@ -93,16 +93,14 @@ def fold_windows(
 def fit_and_forecast(
     windows: CategoryWindows, values: FloatArray, targets: IndexArray, settings: Settings
 ) -> FloatArray:
-    """Train the configured CNN-LSTM on `windows` (no MLflow) and forecast `targets` one step ahead."""
+    """Make the configured forecaster from `windows` (no MLflow) and forecast `targets` one step ahead."""
     import torch
 
-    from training.export import predict_normalized
-    from training.fitting import fit_category
+    from training.fitting import fit_forecaster
+    from training.forecaster import as_forecaster
 
-    # the forecast below runs on the training thread count too (`fit_category` restores the caller's)
+    # the forecast below runs on the training thread count too (the fit restores the caller's)
     torch.set_num_threads(settings.training.num_threads)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
-        best = fit_category(windows, settings, Path(checkpoints))
-    stats = windows.stats
-    inputs = stats.normalize(window_inputs(values, targets, windows.window_size))
-    return stats.denormalize(predict_normalized(best.model, inputs))
+        forecaster = fit_forecaster(windows, settings, Path(checkpoints))
+    return as_forecaster(forecaster)(window_inputs(values, targets, windows.window_size))

@@ -11,10 +11,7 @@ from typing import Any
 
 from core.errors import SalescastError
 from core.settings import Settings
-
-
-class ArchiveUsageError(SalescastError):
-    """The command line asks for something `archive` cannot do."""
+from salescast.cli.options import UsageError, add_category_choice
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +21,7 @@ def register(subparsers: Any) -> None:
         help="pack trained versions into TorchServe archives (.mar) in model_store/",
         description="Pack the newest (or --version) trained version of categories into model_store/.",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--category", action="append", metavar="NAME", help="category to archive (repeatable)")
-    which.add_argument("--all", action="store_true", help="every category that has a trained version")
+    add_category_choice(parser, "archive", "every category that has a trained version")
     parser.add_argument("--version", metavar="V", help="training version to archive (one --category only)")
     parser.set_defaults(handler=_run)
 
@@ -34,11 +29,11 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from serving.archive import archive_version, trained_categories
 
-    if args.version and (args.all or len(args.category) != 1):
-        raise ArchiveUsageError("--version names one training version: use it with a single --category")
-    categories: list[str] = trained_categories(settings) if args.all else list(args.category)
+    if args.version and (args.all or len(args.categories) != 1):
+        raise UsageError("--version names one training version: use it with a single --category")
+    categories: list[str] = trained_categories(settings) if args.all else list(args.categories)
     if not categories:
-        raise ArchiveUsageError(
+        raise UsageError(
             f"no trained category under {settings.paths.artifacts}; train first: salescast train --all"
         )
     failures = 0

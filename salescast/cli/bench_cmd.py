@@ -14,12 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.errors import SalescastError
 from core.settings import Settings
-
-
-class BenchArgumentError(SalescastError):
-    """A bench option is malformed."""
+from salescast.cli.options import UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +62,7 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
 
     data = Path(args.data) if args.data else ensure_sample_data(settings)
     if not data.is_file():
-        raise BenchArgumentError(f"--data {data}: no such file")
+        raise UsageError(f"--data {data}: no such file")
     out = _out(args, settings)
     report = run_accuracy(
         settings, data, folds=args.folds, fold_days=args.fold_days, statistical=not args.no_statistical

@@ -1,7 +1,7 @@
 """`salescast data` — write the bundled sample dataset, or summarize a sales file per category.
 
 salescast data sample [--out PATH] [--seed N] [--start YYYY-MM-DD] [--years Y]
-                      [--profile default|sparse] [--force]
+                      [--profile default|sparse|store|shop] [--force]
 salescast data summary [--data PATH] [--date-column NAME] [--category-column NAME]
                        [--amount-column NAME] [--date-format FMT]
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.sales_data import load_daily_sales
-from core.sample_data import PROFILES, SampleError, write_sample
+from core.sample_data import PROFILE_YEARS, PROFILES, SampleError, write_sample
 from core.settings import Settings
 
 
@@ -34,8 +34,18 @@ def register(subparsers: Any) -> None:
     )
     sample.add_argument("--seed", type=int, help="random seed (default: sample.seed)")
     sample.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: sample.start)")
-    sample.add_argument("--years", type=float, help="length of the history in years (default: sample.years)")
-    sample.add_argument("--profile", choices=PROFILES, default="default", help="`sparse`: ~1000 sales a year")
+    sample.add_argument(
+        "--years",
+        type=float,
+        help="length of the history in years (default: sample.years; store 4, shop 1, sparse 2)",
+    )
+    sample.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="`sparse`: ~1000 sales a year; `store`: multi-year store export with level shifts and "
+        "large orders; `shop`: 1-year small shop, ~45 %% of days without sales",
+    )
     sample.add_argument("--force", action="store_true", help="replace an existing file that differs")
     sample.set_defaults(handler=_sample)
 
@@ -52,7 +62,12 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.out or settings.data.path
     seed = settings.sample.seed if args.seed is None else args.seed
     start = args.start or settings.sample.start
-    years = settings.sample.years if args.years is None else args.years
+    if args.years is not None:
+        years = args.years
+    elif args.profile == "default":
+        years = settings.sample.years
+    else:
+        years = PROFILE_YEARS[args.profile]
     try:
         write_sample(path, seed, start, years, profile=args.profile, overwrite=args.force)
     except SampleError as exc:

@@ -14,16 +14,12 @@ from pathlib import Path
 from typing import Any, TextIO, get_args
 
 from core.contracts.job_result import CategoryResult, write_results
-from core.errors import SalescastError
 from core.settings import DeployPolicy, Settings
+from salescast.cli.options import UsageError, add_category_choice
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FORECASTERS = ("model", "naive", "seasonal_naive", "moving_average")
-
-
-class TrainUsageError(SalescastError):
-    """Command-line options of `salescast train` that contradict each other or are malformed."""
 
 
 def register(subparsers: Any) -> None:
@@ -33,17 +29,7 @@ def register(subparsers: Any) -> None:
         help="train one CNN-LSTM per category (MLflow-tracked), then archive it for TorchServe",
         description="Train each category independently; exit status 1 if any category failed.",
     )
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument(
-        "--category",
-        action="append",
-        dest="categories",
-        metavar="NAME",
-        help="category to train (repeatable)",
-    )
-    target.add_argument(
-        "--all", action="store_true", help="every category (data.categories, `auto` = all in the file)"
-    )
+    add_category_choice(parser, "train", "every category (data.categories, `auto` = all in the file)")
     parser.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: mlflow.experiment)")
     parser.add_argument("--data", type=Path, metavar="PATH", help="sales CSV (default: data.path)")
     parser.add_argument("--max-epochs", type=int, metavar="N", help="override training.max_epochs")
@@ -87,7 +73,7 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.deploy and args.no_archive:
-        raise TrainUsageError("--deploy needs the archives that --no-archive skips; use one of them")
+        raise UsageError("--deploy needs the archives that --no-archive skips; use one of them")
     compare = parse_compare_versions(args.compare_version)
     settings = _apply_overrides(args, settings)
 
@@ -118,7 +104,7 @@ def parse_compare_versions(values: Sequence[str]) -> dict[str, str]:
     for value in values:
         category, sep, version = value.rpartition("=")
         if not sep or not category or not version:
-            raise TrainUsageError(f"--compare-version expects CATEGORY=VERSION, got {value!r}")
+            raise UsageError(f"--compare-version expects CATEGORY=VERSION, got {value!r}")
         compare[category] = version
     return compare
 

@@ -12,6 +12,7 @@ import pytest
 from core.sales_data import load_daily_sales
 from core.sample_data import (
     COLUMNS,
+    PROFILE_YEARS,
     SampleError,
     ensure_sample_data,
     generate_sample,
@@ -196,3 +197,70 @@ def test_a_linear_model_on_14_day_windows_beats_both_naive_baselines(
         linear = _rmse(actual, design[test_start:] @ weights * std + mean)
         assert linear < 0.9 * _rmse(actual, inputs[test_start:, -1]), name  # naive
         assert linear < 0.9 * _rmse(actual, inputs[test_start:, -7]), name  # seasonal naive
+
+
+# ---- export-like profiles (store, shop) -----------------------------------------------------------
+
+
+def _daily(rows: pd.DataFrame, tmp_path: Path, name: str) -> dict[str, pd.Series]:
+    path = tmp_path / f"{name}.csv"
+    rows.to_csv(path, index=False)
+    return load_daily_sales(SETTINGS.data.model_copy(update={"fill_policy": "zero"}), path)
+
+
+@pytest.fixture(scope="module")
+def store_rows() -> pd.DataFrame:
+    return generate_sample(7, "2021-01-01", PROFILE_YEARS["store"], profile="store")
+
+
+def test_export_profiles_are_deterministic_per_seed() -> None:
+    for profile in ("store", "shop"):
+        first = sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)
+        assert first == sample_csv_bytes(5, "2024-01-01", 0.5, profile=profile)
+        assert first != sample_csv_bytes(6, "2024-01-01", 0.5, profile=profile)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_store_profile_four_years_21_to_43_percent_zero_days_closed_sundays(
+    tmp_path: Path, seed: int
+) -> None:
+    rows = generate_sample(seed, "2021-01-01", PROFILE_YEARS["store"], profile="store")
+    sales = _daily(rows, tmp_path, "store")
+    assert list(sales) == CATEGORIES
+    shares = []
+    for name, series in sales.items():
+        days = pd.DatetimeIndex(series.index)
+        assert len(series) >= 4 * 365 - 7, name
+        assert (series[days.dayofweek == 6] == 0).all(), name  # closed on Sundays
+        shares.append(float((series == 0).mean()))
+        assert 0.18 <= shares[-1] <= 0.48, (name, shares[-1])
+    assert min(shares) >= 0.21 and max(shares) <= 0.46, shares
+    assert max(shares) - min(shares) >= 0.05, shares  # categories differ
+
+
+def test_store_profile_has_large_orders_level_shifts_and_a_volatile_last_half_year(
+    store_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    large = store_rows[store_rows["Quantity"] > 4]
+    assert 20 <= len(large) <= 200  # occasional: about 1 % of open days per category
+    assert large["Quantity"].between(10, 30).all()
+    sales = _daily(store_rows, tmp_path, "store")
+    for name, series in sales.items():
+        values = series.to_numpy()
+        quarters = [values[i : i + 91].mean() for i in range(0, len(values) - 91, 91)]
+        assert max(quarters) > 1.4 * min(quarters), name  # the level moves, not only noise
+        is_open = pd.DatetimeIndex(series.index).dayofweek != 6
+        empty = (values == 0) & is_open  # open but nothing sold: burstier demand has more such days
+        assert empty[-120:].mean() > empty[-485:-120].mean() + 0.03, name
+
+
+def test_shop_profile_one_year_about_45_percent_zero_days(tmp_path: Path) -> None:
+    for seed in (1, 7):
+        rows = generate_sample(seed, "2024-01-01", PROFILE_YEARS["shop"], profile="shop")
+        assert 1200 <= len(rows) <= 2400
+        sales = _daily(rows, tmp_path, "shop")
+        assert list(sales) == CATEGORIES
+        shares = [float((series == 0).mean()) for series in sales.values()]
+        assert all(len(series) >= 360 for series in sales.values())
+        assert all(0.3 <= share <= 0.6 for share in shares), shares
+        assert 0.38 <= float(np.mean(shares)) <= 0.52, shares

@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.silent_server import silent_server
+
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A loopback port whose server accepts every connection and never sends a byte."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-                held.append(connection)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(server.getsockname()[1])
-    stop.set()
-    thread.join(timeout=5)
-    for connection in held:
-        connection.close()
-    server.close()
+    with silent_server() as port:
+        yield port
 
 
 def test_a_hanging_model_server_gives_503_within_the_timeout(

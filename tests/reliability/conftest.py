@@ -163,3 +163,41 @@ async def predict_load(
 
         await asyncio.gather(*(loop() for _ in range(concurrency)))
     return record
+
+
+@dataclass
+class BackgroundLoad:
+    """A `predict_load` running as a task; `finish()` stops it and returns what it saw."""
+
+    stop: asyncio.Event
+    task: asyncio.Task[LoadRecord]
+
+    async def finish(self) -> LoadRecord:
+        self.stop.set()
+        return await self.task
+
+
+async def start_load(
+    url: str,
+    body: dict[str, Any],
+    *,
+    concurrency: int,
+    max_seconds: float,
+    max_requests: int,
+    timeout_s: float,
+) -> BackgroundLoad:
+    """Start `predict_load` in the background and give it a second to reach full speed."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        predict_load(
+            url,
+            body,
+            concurrency=concurrency,
+            stop=stop,
+            max_seconds=max_seconds,
+            max_requests=max_requests,
+            timeout_s=timeout_s,
+        )
+    )
+    await asyncio.sleep(1.0)
+    return BackgroundLoad(stop, task)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import CATEGORY, ReliabilityStack, predict_load
+from tests.reliability.conftest import CATEGORY, LoadRecord, ReliabilityStack, start_load
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
@@ -29,20 +29,15 @@ def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack)
 
     started = time.monotonic()
 
-    async def scenario() -> tuple[dict[str, Any], Any]:
-        stop = asyncio.Event()
-        load = asyncio.create_task(
-            predict_load(
-                stack.url,
-                body,
-                concurrency=CONCURRENCY,
-                stop=stop,
-                max_seconds=MAX_LOAD_S,
-                max_requests=MAX_REQUESTS,
-                timeout_s=timeout_s,
-            )
+    async def scenario() -> tuple[dict[str, Any], LoadRecord]:
+        load = await start_load(
+            stack.url,
+            body,
+            concurrency=CONCURRENCY,
+            max_seconds=MAX_LOAD_S,
+            max_requests=MAX_REQUESTS,
+            timeout_s=timeout_s,
         )
-        await asyncio.sleep(1.0)
         async with httpx.AsyncClient(timeout=10.0) as client:
             accepted = await client.post(
                 f"{stack.url}/api/train",
@@ -55,8 +50,7 @@ def test_deploy_under_load_fails_no_request(reliability_stack: ReliabilityStack)
             job["finished_after_s"] = round(time.monotonic() - started, 2)
             job["submitted_after_s"] = round(submitted_s, 2)
         await asyncio.sleep(AFTER_SWAP_S)
-        stop.set()
-        return job, await load
+        return job, await load.finish()
 
     job, record = asyncio.run(scenario())
     assert job["status"] == "succeeded", job

@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.reliability.conftest import CATEGORY, ReliabilityStack, predict_load
+from tests.reliability.conftest import CATEGORY, LoadRecord, ReliabilityStack, start_load
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
@@ -29,25 +28,19 @@ def test_killed_torchserve_gives_503_then_recovers(reliability_stack: Reliabilit
     body = {"category": CATEGORY, "sales": stack.window()}
     assert httpx.post(f"{stack.url}/api/predict", json=body, timeout=10).status_code == 200
 
-    async def scenario() -> Any:
-        stop = asyncio.Event()
-        load = asyncio.create_task(
-            predict_load(
-                stack.url,
-                body,
-                concurrency=CONCURRENCY,
-                stop=stop,
-                max_seconds=60.0,
-                max_requests=20_000,
-                timeout_s=timeout_s + 10.0,
-            )
+    async def scenario() -> LoadRecord:
+        load = await start_load(
+            stack.url,
+            body,
+            concurrency=CONCURRENCY,
+            max_seconds=60.0,
+            max_requests=20_000,
+            timeout_s=timeout_s + 10.0,
         )
-        await asyncio.sleep(1.0)
         for process in stack.torchserve.process_tree():  # java, workers and the launcher, at once
             process.send_signal(signal.SIGKILL)
         await asyncio.sleep(LOAD_AFTER_KILL_S)
-        stop.set()
-        return await load
+        return await load.finish()
 
     record = asyncio.run(scenario())
     statuses = record.statuses

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.contracts.job_progress import read_progress
+from core.contracts.job_progress import CategoryProgress, read_progress
 from core.contracts.job_result import CategoryResult
 from core.settings import DeployPolicy, Settings
 from salescast.train_job import ProgressFile, deploy_trained_version
@@ -21,7 +21,6 @@ from serving.management_client import ManagementClient
 from tests.conftest import make_test_settings
 from tests.fixtures.torchserve import StartTorchServe
 from tests.handlers.scripted_artifacts import metrics, write_scripted_version
-from training.pipeline import TrainingEvent
 
 VERSION = "20250101.000000"
 NEXT_VERSION = "20250102.000000"
@@ -90,19 +89,32 @@ def test_progress_file_follows_the_training_events(tmp_path: Path) -> None:
     progress = ProgressFile(path, ["Beauty", "Clothing"])
     first = read_progress(path)
     assert first is not None and [c.state for c in first.categories] == ["queued", "queued"]
-    progress.on_training_event(TrainingEvent("Beauty", "training", max_epochs=60))
+    progress.on_training_event(CategoryProgress(category="Beauty", state="training", max_epochs=60))
     progress.on_training_event(
-        TrainingEvent(
-            "Beauty", "training", version=VERSION, epoch=3, max_epochs=60, train_loss=0.5, val_loss=0.25
+        CategoryProgress(
+            category="Beauty",
+            state="training",
+            version=VERSION,
+            phase="serving",
+            epoch=3,
+            max_epochs=60,
+            train_loss=0.5,
+            val_loss=0.25,
         )
     )
     now = read_progress(path)
     assert now is not None
     beauty, clothing = now.categories
-    assert (beauty.state, beauty.epoch, beauty.max_epochs, beauty.val_loss) == ("training", 3, 60, 0.25)
+    assert (beauty.state, beauty.phase, beauty.epoch, beauty.max_epochs, beauty.val_loss) == (
+        "training",
+        "serving",
+        3,
+        60,
+        0.25,
+    )
     assert beauty.version == VERSION and beauty.seconds is not None
     assert clothing.state == "queued"
-    progress.on_training_event(TrainingEvent("Beauty", "succeeded", version=VERSION))
+    progress.on_training_event(CategoryProgress(category="Beauty", state="succeeded", version=VERSION))
     done = read_progress(path)
     assert done is not None and done.categories[0].state == "succeeded" and done.categories[0].epoch == 3
 

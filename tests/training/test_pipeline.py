@@ -17,6 +17,7 @@ from core.artifacts import (
     is_version,
     version_dir,
 )
+from core.contracts.job_progress import CategoryProgress
 from core.contracts.job_result import CategoryResult, read_results, write_results
 from core.contracts.manifest import MANIFEST_FILE, read_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
@@ -31,7 +32,7 @@ from training.evaluation import calibrate_intervals
 from training.export import load_torchscript
 from training.forecaster import as_forecaster
 from training.metrics import rmse
-from training.pipeline import TrainingEvent, train_categories
+from training.pipeline import train_categories
 from training.tracking import TrackingError
 from training.windows import make_category_windows
 
@@ -215,7 +216,7 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     assert served.artifact_dir is not None and served.version is not None and served.metrics is not None
     settings = sharing_mlflow(tmp_path, test_settings)
     shutil.copytree(served.artifact_dir, version_dir(settings, "Beauty", served.version))
-    events: list[TrainingEvent] = []
+    events: list[CategoryProgress] = []
     [result] = train_categories(
         ["Beauty"], "compare", settings, compare_versions={"Beauty": served.version}, listener=events.append
     )
@@ -233,13 +234,15 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
         served.metrics.test["model"].model_dump(), rel=1e-5
     )
     # the listener heard the start, every epoch of both fits with its losses, and the end
-    assert events[0] == TrainingEvent("Beauty", "training", max_epochs=settings.training.max_epochs)
+    assert events[0] == CategoryProgress(
+        category="Beauty", state="training", max_epochs=settings.training.max_epochs
+    )
     epochs = events[1:-1]
     assert {event.phase for event in epochs} == {"evaluation", "serving"}
     served_epochs = [event.epoch for event in epochs if event.phase == "serving"]
     assert result.epochs is not None and served_epochs == list(range(1, result.epochs + 1))
     assert all(event.version == result.version and event.val_loss is not None for event in epochs)
-    assert events[-1] == TrainingEvent("Beauty", "succeeded", version=result.version)
+    assert events[-1] == CategoryProgress(category="Beauty", state="succeeded", version=result.version)
 
 
 def test_failing_categories_leave_no_artifacts_and_others_succeed(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.silent_server import silent_server
 from ui.gateway_client import (
     API_KEY_HEADER,
     GatewayClient,
@@ -22,30 +21,10 @@ from ui.gateway_client import (
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers (a hung gateway)."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
+def hung_gateway() -> Iterator[str]:
+    """A gateway URL whose server accepts connections and never answers."""
+    with silent_server() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _response(status: int, body: Any = None, text: str | None = None, **headers: str) -> httpx.Response:
@@ -66,8 +45,8 @@ def test_unreachable_gateway_says_where_and_how_to_fix() -> None:
     assert caught.value.status_code is None
 
 
-def test_hung_gateway_times_out_with_the_configured_timeout(silent_server: str) -> None:
-    client = GatewayClient(silent_server, timeout_s=0.3)
+def test_hung_gateway_times_out_with_the_configured_timeout(hung_gateway: str) -> None:
+    client = GatewayClient(hung_gateway, timeout_s=0.3)
     with pytest.raises(GatewayUnavailableError, match=r"did not answer GET /api/jobs within 0.3 s"):
         client.jobs()
 
