@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.contracts.active_dataset import ActiveDataset, read_active, write_active
-from core.contracts.dataset import DatasetColumns, DatasetRecord, list_datasets, read_dataset, write_dataset
+from core.contracts.dataset import (
+    DATASET_ID_PATTERN,
+    DatasetColumns,
+    DatasetRecord,
+    list_datasets,
+    read_dataset,
+    write_dataset,
+)
 from core.contracts.files import ContractError
 from core.dataset_inspection import Inspection, reading_settings
 from core.errors import SalescastError
@@ -91,6 +99,8 @@ class DatasetStore:
         if dataset_id == DEFAULT_DATASET_ID:
             return DatasetSource(DEFAULT_DATASET_ID, data.path.name, data.path, data, None)
         try:
+            if not re.fullmatch(DATASET_ID_PATTERN, dataset_id):  # never a path of anyone's choosing
+                raise ContractError(f"{dataset_id!r} is not a dataset id")
             record = read_dataset(self.root, dataset_id)
         except ContractError:
             known = ", ".join([DEFAULT_DATASET_ID, *(record.dataset_id for record in self.records())])

@@ -192,10 +192,11 @@ def test_missing_file_field_is_422(client: TestClient) -> None:
     assert "file: field required" in response.json()["detail"]
 
 
-def test_unknown_dataset_is_404(client: TestClient) -> None:
-    response = client.put("/api/datasets/active", json={"dataset_id": "0123456789abcdef"})
+@pytest.mark.parametrize("dataset_id", ["0123456789abcdef", "\x00", "../../active", "records/x"])
+def test_unknown_dataset_is_404(client: TestClient, dataset_id: str) -> None:
+    response = client.put("/api/datasets/active", json={"dataset_id": dataset_id})
     assert response.status_code == 404
-    assert response.json()["detail"] == "no dataset with id '0123456789abcdef'; datasets: default"
+    assert response.json()["detail"] == f"no dataset with id {dataset_id!r}; datasets: default"
 
 
 def test_upload_and_activation_need_the_api_key(keyed_client: TestClient) -> None:
