@@ -126,6 +126,7 @@ class PathSettings(_Section):
     model_store: Path
     run: Path
     jobs_db: Path
+    datasets: Path = Path("data/datasets")
 
 
 class MlflowSettings(_Section):
@@ -197,6 +198,7 @@ class GatewaySettings(_Section):
     job_poll_s: PositiveFloat = 0.5
     job_stop_timeout_s: PositiveFloat = 10.0
     retry_after_s: PositiveInt
+    max_upload_bytes: PositiveInt = 50 * 1024 * 1024
 
 
 class UiSettings(_Section):
@@ -207,6 +209,10 @@ class UiSettings(_Section):
     poll_interval_s: PositiveFloat
     rolling_window: PositiveInt
     concurrency_limit: PositiveInt = 8
+    upload_timeout_s: PositiveFloat = 120.0
+    predict_history_days: int = Field(default=90, ge=14, le=366)
+    outlier_factor: PositiveFloat = 1.0
+    mlflow_url: str | None = None
 
 
 class UpSettings(_Section):

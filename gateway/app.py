@@ -19,13 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import SalescastError
 from core.settings import Settings
-from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.body_limit import BodyLimit, BodySizeLimitMiddleware
 from gateway.errors import GatewayError
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.routes import api_router
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
+UPLOAD_FORM_SLACK_BYTES = 64 * 1024  # multipart boundaries and the mapping fields around the file
 
 DESCRIPTION = """\
 Next-day sales forecasts per product category, served by TorchServe.
@@ -70,7 +71,14 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     # Outermost first: metrics see every answer, including a 413 from the body limit.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    upload = BodyLimit(
+        settings.gateway.max_upload_bytes + UPLOAD_FORM_SLACK_BYTES, "gateway.max_upload_bytes"
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.gateway.max_body_bytes,
+        path_limits={"/api/datasets": upload},
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

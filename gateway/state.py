@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.datasets import DatasetStore
 from core.settings import Settings
+from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
@@ -33,6 +35,7 @@ class GatewayState:
     job_store: JobStore
     job_runner: JobRunner
     history: HistoryCache
+    datasets: DatasetService
 
     @classmethod
     def open(cls, settings: Settings, metrics: GatewayMetrics) -> GatewayState:
@@ -52,7 +55,8 @@ class GatewayState:
             registry, inference, metrics, gateway.max_instances_per_call, settings.forecast.max_horizon
         )
         job_store = JobStore(settings.paths.jobs_db)
-        job_runner = JobRunner(settings, job_store, registry, metrics)
+        store = DatasetStore(settings)
+        job_runner = JobRunner(settings, job_store, registry, metrics, store)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -64,7 +68,8 @@ class GatewayState:
             predictor=predictor,
             job_store=job_store,
             job_runner=job_runner,
-            history=HistoryCache(settings),
+            history=HistoryCache(settings, store),
+            datasets=DatasetService(settings, store),
         )
 
     async def start(self) -> None:

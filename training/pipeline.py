@@ -95,6 +95,7 @@ def train_categories(
     data_path: Path | None = None,
     compare_versions: Mapping[str, str] | None = None,
     listener: Listener = _ignore,
+    dataset_id: str | None = None,
 ) -> list[CategoryResult]:
     """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
 
@@ -102,7 +103,8 @@ def train_categories(
     new test days (`metrics.served_version`, `metrics.test["served"]`; when that version cannot
     be scored the new one is still saved, with `metrics.served_error`). Problems with the
     whole file or the tracking store raise; problems of one category land in its result.
-    `listener` hears every category start, epoch and end (the job's progress file).
+    `listener` hears every category start, epoch and end (the job's progress file). `dataset_id`
+    (an uploaded dataset's id) is recorded with each version beside the file's path and SHA-256.
     """
     compare = dict(compare_versions or {})
     stray = sorted(set(compare) - set(categories))
@@ -111,6 +113,8 @@ def train_categories(
     path = resolve_data_path(settings, data_path)
     sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), path)
     data_info = {"data_file": str(path.resolve()), "data_sha256": file_sha256(path)}
+    if dataset_id is not None:
+        data_info["dataset_id"] = dataset_id
     tracker = Tracker(settings.mlflow, experiment_name)
     results = []
     for category in categories:
@@ -248,6 +252,8 @@ def _train_category(
         artifact_dir=str(final),
         metrics=metrics,
         epochs=len(served_history.val_loss),
+        mlflow_experiment_id=str(tracker.experiment_id),
+        mlflow_run_id=run.run_id,
     )
 
 
@@ -377,6 +383,7 @@ def _manifest(
         last_date=_day(windows.dates[-1]),
         data_file=data_info["data_file"],
         data_sha256=data_info["data_sha256"],
+        dataset_id=data_info.get("dataset_id"),
         model_input="raw",
         max_horizon=settings.forecast.max_horizon,
         intervals=intervals,
