@@ -24,6 +24,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -105,10 +106,26 @@ class SplitSettings(_Section):
 class ModelSettings(_Section):
     conv_channels: PositiveInt
     kernel_size: PositiveInt
+    conv_stride: PositiveInt = 1
     lstm_hidden: PositiveInt
     lstm_layers: PositiveInt
     dropout: float = Field(ge=0.0, lt=1.0)
     loss: Literal["mse", "huber"] = "huber"
+    members: PositiveInt = 1
+    classical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    pool_categories: bool = True
+    profile_alphas: list[float] = Field(
+        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], min_length=1
+    )
+    profile_shrinks: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> ModelSettings:
+        if self.conv_stride > self.kernel_size:
+            raise ValueError(
+                f"conv_stride ({self.conv_stride}) must not exceed kernel_size ({self.kernel_size})"
+            )
+        return self
 
 
 class TrainingSettings(_Section):

@@ -22,6 +22,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 from lightning.pytorch.callbacks import Callback
 
 from core.artifacts import (
@@ -55,7 +56,14 @@ from training.fitting import fit_forecaster
 from training.forecaster import as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
-from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
+from training.windows import (
+    CategoryWindows,
+    FloatArray,
+    NormStats,
+    make_category_windows,
+    pooled_windows,
+    window_inputs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +134,7 @@ def train_categories(
             series = get_category(sales, category)
             result = _train_category(
                 make_category_windows(series, settings.window.size, settings.split),
+                sales,
                 settings,
                 tracker,
                 data_info,
@@ -146,6 +155,7 @@ def train_categories(
 
 def _train_category(
     windows: CategoryWindows,
+    sales: Mapping[str, pd.Series],
     settings: Settings,
     tracker: Tracker,
     data_info: Mapping[str, str],
@@ -173,11 +183,21 @@ def _train_category(
         evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
         served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
+            size, split = settings.window.size, settings.split
+            test_start = windows.target_dates("test")[0]
             evaluation_fit = fit_forecaster(
-                windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
+                windows,
+                settings,
+                Path(checkpoints) / "evaluation",
+                others=pooled_windows(sales, category, test_start, size, split),
+                callbacks=[evaluation_history],
             )
             served_fit = fit_forecaster(
-                serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
+                serving,
+                settings,
+                Path(checkpoints) / "serving",
+                others=pooled_windows(sales, category, None, size, split),
+                callbacks=[served_history],
             )
         export_torchscript(served_fit, staging / MODEL_FILE)
         served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
