@@ -33,7 +33,15 @@ import pandas as pd
 from core.errors import SalescastError
 from core.settings import DataSettings, FillPolicy
 
-__all__ = ["DataError", "file_sha256", "get_category", "load_daily_sales"]
+__all__ = [
+    "DataError",
+    "amount_share",
+    "date_share",
+    "file_sha256",
+    "get_category",
+    "load_daily_sales",
+    "read_sample",
+]
 
 MAX_REPORTED_ROWS = 5  # offending rows quoted in an error message
 _HEADER_LINES = 1
@@ -113,6 +121,35 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_sample(path: Path, rows: int) -> pd.DataFrame:
+    """The header and the first `rows` records as stripped strings (what column detection looks at);
+    `DataError` for a file that is not a readable UTF-8 CSV."""
+    frame = _read_csv(path, nrows=rows)
+    frame.columns = [str(name).strip() for name in frame.columns]
+    for name in frame.columns:
+        frame[name] = frame[name].str.strip()
+    return frame
+
+
+def date_share(values: pd.Series, date_format: str | None = None) -> float:
+    """Share of the non-blank `values` that read as days the way `load_daily_sales` reads them."""
+    texts = values[values != ""].drop_duplicates().reset_index(drop=True)
+    if texts.empty:
+        return 0.0
+    parsed = _with_format(texts, date_format) if date_format else _infer(texts)[0]
+    return float(parsed.notna().mean())
+
+
+def amount_share(values: pd.Series) -> float:
+    """Share of the non-blank `values` that read as amounts (currency signs and thousands separators
+    allowed) the way `load_daily_sales` reads them."""
+    texts = values[values != ""].reset_index(drop=True)
+    if texts.empty:
+        return 0.0
+    amounts = _to_amounts(texts)
+    return float(np.isfinite(amounts).mean())
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -278,15 +315,20 @@ def _parse_categories(values: pd.Series, lines: np.ndarray, source: Path, column
 
 def _parse_amounts(values: pd.Series, lines: np.ndarray, source: Path, column: str) -> np.ndarray:
     """Amounts as float64; a currency sign and `,` thousands separators are accepted."""
+    amounts = _to_amounts(values)
+    _fail_rows(
+        ~np.isfinite(amounts), values, lines, source, column, "not a number", "numbers like 150 or 39.90"
+    )
+    return amounts
+
+
+def _to_amounts(values: pd.Series) -> np.ndarray:
     amounts = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     retry = np.isnan(amounts)
     if retry.any():  # slow path only for values plain parsing rejected
         parts = values[retry].str.extract(_CURRENCY)
         number = parts["num"].where(~parts["num"].str.match(_THOUSANDS), parts["num"].str.replace(",", ""))
         amounts[retry] = pd.to_numeric(parts["sign"] + number, errors="coerce").to_numpy(dtype=np.float64)
-    _fail_rows(
-        ~np.isfinite(amounts), values, lines, source, column, "not a number", "numbers like 150 or 39.90"
-    )
     return amounts
 
 

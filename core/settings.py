@@ -24,6 +24,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -105,10 +106,26 @@ class SplitSettings(_Section):
 class ModelSettings(_Section):
     conv_channels: PositiveInt
     kernel_size: PositiveInt
+    conv_stride: PositiveInt = 1
     lstm_hidden: PositiveInt
     lstm_layers: PositiveInt
     dropout: float = Field(ge=0.0, lt=1.0)
     loss: Literal["mse", "huber"] = "huber"
+    members: PositiveInt = 1
+    classical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    pool_categories: bool = True
+    profile_alphas: list[float] = Field(
+        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], min_length=1
+    )
+    profile_shrinks: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> ModelSettings:
+        if self.conv_stride > self.kernel_size:
+            raise ValueError(
+                f"conv_stride ({self.conv_stride}) must not exceed kernel_size ({self.kernel_size})"
+            )
+        return self
 
 
 class TrainingSettings(_Section):
@@ -126,6 +143,7 @@ class PathSettings(_Section):
     model_store: Path
     run: Path
     jobs_db: Path
+    datasets: Path = Path("data/datasets")
 
 
 class MlflowSettings(_Section):
@@ -198,6 +216,7 @@ class GatewaySettings(_Section):
     job_poll_s: PositiveFloat = 0.5
     job_stop_timeout_s: PositiveFloat = 10.0
     retry_after_s: PositiveInt
+    max_upload_bytes: PositiveInt = 50 * 1024 * 1024
 
 
 class UiSettings(_Section):
@@ -208,6 +227,10 @@ class UiSettings(_Section):
     poll_interval_s: PositiveFloat
     rolling_window: PositiveInt
     concurrency_limit: PositiveInt = 8
+    upload_timeout_s: PositiveFloat = 120.0
+    predict_history_days: int = Field(default=90, ge=14, le=366)
+    outlier_factor: PositiveFloat = 1.0
+    mlflow_url: str | None = None
 
 
 class UpSettings(_Section):

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import SalescastError
 from core.settings import Settings
-from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.body_limit import BodyLimit, BodySizeLimitMiddleware
 from gateway.fast_predict import FastPredictMiddleware
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.routes import api_router
@@ -27,6 +27,7 @@ from gateway.routes.responses import error_answer
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
+UPLOAD_FORM_SLACK_BYTES = 64 * 1024  # multipart boundaries and the mapping fields around the file
 
 DESCRIPTION = """\
 Next-day sales forecasts per product category, served by TorchServe.
@@ -77,7 +78,14 @@ def create_app(settings: Settings) -> FastAPI:
     # fast path sees only bodies within the limit.
     if settings.gateway.fast_predict:
         app.add_middleware(FastPredictMiddleware, settings=settings)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    upload = BodyLimit(
+        settings.gateway.max_upload_bytes + UPLOAD_FORM_SLACK_BYTES, "gateway.max_upload_bytes"
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.gateway.max_body_bytes,
+        path_limits={"/api/datasets": upload},
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

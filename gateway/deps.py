@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 
 from core.settings import Settings
+from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
@@ -67,6 +68,10 @@ async def get_metrics(state: StateDep) -> GatewayMetrics:
     return state.metrics
 
 
+def get_datasets(state: StateDep) -> DatasetService:
+    return state.datasets
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
 ManagementDep = Annotated[ManagementClient, Depends(get_management)]
@@ -76,6 +81,7 @@ JobStoreDep = Annotated[JobStore, Depends(get_job_store)]
 JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]
 HistoryDep = Annotated[HistoryCache, Depends(get_history)]
 MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
+DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
 
 
 async def require_api_key(

@@ -34,6 +34,12 @@ class InputError(GatewayError):
     status_code = 422
 
 
+class PayloadTooLargeError(GatewayError):
+    """An upload is larger than its configured limit."""
+
+    status_code = 413
+
+
 class ConflictError(GatewayError):
     """The request clashes with work already queued or running."""
 

@@ -1,7 +1,9 @@
 """The daily sales series the models learn from, loaded with training's own loader and cached.
 
-The cache key is the data file's path, mtime and size: replacing the CSV is picked up on the next
-request without a restart. Loading runs in a worker thread so the event loop keeps answering.
+They come from the active dataset (`core.datasets`: an upload, or the configured `data.path`). The
+cache key is the dataset id and its file's path, mtime and size: activating another dataset or
+replacing the configured CSV is picked up on the next request without a restart. Loading runs in a
+worker thread so the event loop keeps answering.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.datasets import DatasetSource, DatasetStore
 from core.errors import SalescastError
 from core.settings import Settings
 from gateway.errors import DataUnavailableError, InputError, UnknownCategoryError
@@ -23,23 +26,29 @@ log = logging.getLogger(__name__)
 class HistoryCache:
     """`series()` returns every category's daily Series, re-read only when the file changed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: DatasetStore) -> None:
         self._settings = settings
-        self._key: tuple[str, int, int] | None = None
+        self._store = store
+        self._key: tuple[str, str, int, int] | None = None
         self._series: dict[str, pd.Series] = {}
         self._lock = asyncio.Lock()
 
+    def source(self) -> DatasetSource:
+        """The active dataset (read from its pointer on every call, so activation takes effect at once)."""
+        return self._store.active_source()
+
     @property
     def path(self) -> Path:
-        return self._settings.data.path
+        return self.source().path
 
     async def series(self) -> dict[str, pd.Series]:
-        path = self.path
+        source = self.source()
+        path = source.path
         try:
             stat = path.stat()
         except OSError as exc:
             raise DataUnavailableError(f"sales data file {path} cannot be read: {exc.strerror}") from exc
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        key = (source.dataset_id, str(path), stat.st_mtime_ns, stat.st_size)
         if key == self._key:
             return self._series
         async with self._lock:
@@ -47,16 +56,22 @@ class HistoryCache:
                 from core.sales_data import load_daily_sales
 
                 try:
-                    loaded = await asyncio.to_thread(load_daily_sales, self._settings.data)
+                    loaded = await asyncio.to_thread(load_daily_sales, source.data, path)
                 except SalescastError as exc:
                     raise DataUnavailableError(f"sales data file {path} cannot be used: {exc}") from exc
                 self._series, self._key = loaded, key
-                log.info("history loaded path=%s categories=%s", path, ",".join(loaded))
+                log.info(
+                    "history loaded dataset=%s path=%s categories=%s",
+                    source.dataset_id,
+                    path,
+                    ",".join(loaded),
+                )
         return self._series
 
     async def categories(self) -> list[str]:
-        """Categories training would use (the config's list, else every category in the data)."""
-        listed = self._settings.data.categories
+        """Categories training would use: the config's list for the configured file, else every
+        category in the active dataset."""
+        listed = self.source().data.categories
         if isinstance(listed, list):
             return list(listed)
         return list(await self.series())

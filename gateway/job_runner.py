@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from core import supervisor
 from core.contracts.files import ContractError
 from core.contracts.job_progress import CategoryProgress, read_progress
 from core.contracts.job_result import CategoryResult, read_results
+from core.datasets import DatasetSource, DatasetStore, UnknownDatasetError
 from core.settings import DeployPolicy, Settings
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
@@ -39,6 +41,45 @@ STOP_REASON = "gateway stopped while the job was running"
 _LOG_TAIL_CHARS = 1500
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """The dataset a job learns from, chosen when the job is submitted (activating another dataset
+    afterwards does not change a queued job: the job keeps its dataset id)."""
+
+    dataset_id: str
+    name: str
+    sha256: str
+    path: Path
+    date_column: str
+    category_column: str
+    amount_column: str
+    date_format: str | None
+
+    def arguments(self) -> list[str]:
+        """The `salescast train` options that read this dataset and record its id with each version."""
+        options = ["--data", str(self.path), "--dataset-id", self.dataset_id]
+        options += ["--date-column", self.date_column, "--category-column", self.category_column]
+        options += ["--amount-column", self.amount_column]
+        if self.date_format:
+            options += ["--date-format", self.date_format]
+        return options
+
+
+def training_data(source: DatasetSource, sha256: str | None = None) -> TrainingData:
+    """What a job passes to `salescast train` for `source` (`sha256`: computed by the caller when known)."""
+    data = source.data
+    return TrainingData(
+        dataset_id=source.dataset_id,
+        name=source.name,
+        sha256=sha256 or (source.record.sha256 if source.record else ""),
+        path=source.path,
+        date_column=data.date_column,
+        category_column=data.category_column,
+        amount_column=data.amount_column,
+        date_format=data.date_format,
+    )
+
+
 class JobRunner:
     """Owns the queue and the worker task; `submit` is called by the routes."""
 
@@ -48,8 +89,10 @@ class JobRunner:
         store: JobStore,
         registry: ModelRegistry,
         metrics: GatewayMetrics,
+        datasets: DatasetStore,
     ) -> None:
         self._settings = settings
+        self._datasets = datasets
         self._store = store
         self._registry = registry
         self._metrics = metrics
@@ -80,8 +123,16 @@ class JobRunner:
                 await self._worker
         await self._stop_process()
 
-    def submit(self, kind: str, categories: Sequence[str], experiment_name: str, deploy: DeployPolicy) -> Job:
-        """Queue a job; 409 when a category is already queued or running, 429 when the queue is full."""
+    def submit(
+        self,
+        kind: str,
+        categories: Sequence[str],
+        experiment_name: str,
+        deploy: DeployPolicy,
+        dataset: TrainingData | None = None,
+    ) -> Job:
+        """Queue a job on `dataset` (default: the configured file); 409 when a category is already
+        queued or running, 429 when the queue is full."""
         busy = sorted(
             {category for job in self._active.values() for category in job.categories} & set(categories)
         )
@@ -100,6 +151,9 @@ class JobRunner:
             experiment_name=experiment_name,
             deploy_policy=deploy,
             created_at=utc_now(),
+            dataset_id=dataset.dataset_id if dataset else None,
+            dataset_name=dataset.name if dataset else None,
+            dataset_sha256=dataset.sha256 if dataset else None,
             results=[CategoryOutcome(category=category, state="queued") for category in categories],
         )
         self._store.save(job)
@@ -202,6 +256,12 @@ class JobRunner:
             result_path,
             progress_path,
         )
+        if job.dataset_id is not None:
+            try:
+                command += training_data(self._datasets.source(job.dataset_id)).arguments()
+            except UnknownDatasetError as exc:
+                config_path.unlink(missing_ok=True)
+                return {}, f"the job's dataset cannot be read: {exc}"
         gateway = self._settings.gateway
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
@@ -261,6 +321,8 @@ def _live(outcome: CategoryOutcome, progress: CategoryProgress | None) -> Catego
             "max_epochs": progress.max_epochs,
             "train_loss": progress.train_loss,
             "val_loss": progress.val_loss,
+            "train_losses": list(progress.train_losses),
+            "val_losses": list(progress.val_losses),
             "seconds": progress.seconds,
         }
     )
@@ -288,6 +350,8 @@ def _outcome(outcome: CategoryOutcome, result: CategoryResult | None) -> Categor
             "failed_step": result.failed_step if result.status == "failed" else None,
             "error": result.error or (None if result.status == "succeeded" else "training failed"),
             "warnings": list(result.warnings),
+            "mlflow_experiment_id": result.mlflow_experiment_id,
+            "mlflow_run_id": result.mlflow_run_id,
         }
     )
 

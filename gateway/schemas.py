@@ -293,7 +293,12 @@ class CategoryOutcome(BaseModel):
         description="What went wrong after the new version took over (e.g. an old version that would "
         "not unregister); the deploy still stands.",
     )
-    seconds: float | None = Field(default=None, description="Wall time so far (training and deploy).")
+    seconds: float | None = Field(
+        default=None,
+        description="While the category runs: seconds since it started (training and deploy). Once it "
+        "finished: its training alone; the job's elapsed time (finished_at - started_at) adds process "
+        "start-up and deploying.",
+    )
     phase: Literal["evaluation", "serving"] | None = Field(
         default=None, description="While training: the held-out evaluation fit, then the served model's fit."
     )
@@ -301,6 +306,14 @@ class CategoryOutcome(BaseModel):
     max_epochs: int | None = Field(default=None, description="Epoch limit; early stopping may end sooner.")
     train_loss: float | None = Field(default=None, description="Last epoch's training loss (normalized).")
     val_loss: float | None = Field(default=None, description="Last epoch's validation loss (normalized).")
+    train_losses: list[float] = Field(
+        default_factory=list, description="Training loss per epoch of the current fit (normalized)."
+    )
+    val_losses: list[float | None] = Field(
+        default_factory=list, description="Validation loss per epoch of the current fit (normalized)."
+    )
+    mlflow_experiment_id: str | None = Field(default=None, description="MLflow experiment of the run.")
+    mlflow_run_id: str | None = Field(default=None, description="MLflow run that tracked this training.")
 
 
 class Job(BaseModel):
@@ -314,6 +327,9 @@ class Job(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    dataset_id: str | None = Field(default=None, description="Dataset the job learns from.")
+    dataset_name: str | None = None
+    dataset_sha256: str | None = Field(default=None, description="SHA-256 of that dataset's file.")
     results: list[CategoryOutcome]
 
     model_config = ConfigDict(

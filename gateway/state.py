@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from core.datasets import DatasetStore
 from core.settings import Settings
+from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
@@ -30,6 +32,7 @@ class GatewayState:
     job_store: JobStore
     job_runner: JobRunner
     history: HistoryCache
+    datasets: DatasetService
 
     @classmethod
     def open(cls, settings: Settings, metrics: GatewayMetrics) -> GatewayState:
@@ -53,7 +56,8 @@ class GatewayState:
             registry, inference, metrics, gateway.max_instances_per_call, settings.forecast.max_horizon
         )
         job_store = JobStore(settings.paths.jobs_db)
-        job_runner = JobRunner(settings, job_store, registry, metrics)
+        store = DatasetStore(settings)
+        job_runner = JobRunner(settings, job_store, registry, metrics, store)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -64,7 +68,8 @@ class GatewayState:
             predictor=predictor,
             job_store=job_store,
             job_runner=job_runner,
-            history=HistoryCache(settings),
+            history=HistoryCache(settings, store),
+            datasets=DatasetService(settings, store),
         )
 
     async def start(self) -> None:

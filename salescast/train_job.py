@@ -44,8 +44,18 @@ class ProgressFile:
         self._write()
 
     def on_training_event(self, event: CategoryProgress) -> None:
-        """The training pipeline's listener: states, fits, epochs and losses."""
-        values = event.model_dump(exclude={"category", "state", "seconds"}, exclude_none=True)
+        """The training pipeline's listener: states, fits, epochs and losses (kept per epoch of the current
+        fit for the loss chart: a new fit starts a new curve)."""
+        entry = next(entry for entry in self._progress.categories if entry.category == event.category)
+        if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
+            entry.train_losses.clear()
+            entry.val_losses.clear()
+        if event.epoch is not None and event.train_loss is not None:
+            entry.train_losses.append(event.train_loss)
+            entry.val_losses.append(event.val_loss)
+        values = event.model_dump(
+            exclude={"category", "state", "seconds", "train_losses", "val_losses"}, exclude_none=True
+        )
         self.update(event.category, event.state, **values)
 
     def update(self, category: str, state: CategoryState, **values: object) -> None:
@@ -74,12 +84,14 @@ def run_train_job(
     archive: bool = True,
     deploy_policy: DeployPolicy | None = None,
     progress_path: Path | None = None,
+    dataset_id: str | None = None,
 ) -> list[CategoryResult]:
     """Train `categories`, then archive every new version (`archive`) or, with a `deploy_policy`,
     archive and deploy each version the policy accepts. Returns one result per category.
 
     `compare_versions` (category → served version) are scored on the new test days and are what
     the policy compares against; with a policy, a category without one is looked up in TorchServe.
+    `dataset_id` names the uploaded dataset `data_path` holds (recorded with each version).
     """
     progress = ProgressFile(progress_path, categories)
     served = dict(compare_versions or {})
@@ -92,6 +104,7 @@ def run_train_job(
         data_path=data_path,
         compare_versions=served,
         listener=progress.on_training_event,
+        dataset_id=dataset_id,
     )
     if deploy_policy is not None:
         results = asyncio.run(_deploy_all(settings, results, deploy_policy, served, progress))

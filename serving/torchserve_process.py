@@ -46,6 +46,7 @@ PID_FILE = ".model_server.pid"
 # Unix socket paths are limited to 107 bytes; TorchServe names them `<TMPDIR>/.ts.sock.<port>`.
 _MAX_TMPDIR_CHARS = 80
 _POLL_S = 0.2
+_READY_GRACE_S = 10.0  # how long a registered model's worker may take to report READY
 _ERROR_LINE = re.compile(r"(Error|Exception|error:|Failed to load model)")
 
 
@@ -347,7 +348,7 @@ class TorchServeProcess:
         timeout = max(1.0, deadline - time.monotonic())
         async with ManagementClient(self.management_url, timeout_s=timeout) as client:
             await asyncio.gather(*(self._register(client, archive) for archive in archives))
-            await self._check_ready(client)
+            await self._check_ready(client, deadline)
         if not self.loaded:
             reasons = "; ".join(f"{name}: {reason}" for name, reason in self.failed.items())
             raise TorchServeError(f"TorchServe could not serve any model — {reasons}")
@@ -390,9 +391,16 @@ class TorchServeProcess:
             reason,
         )
 
-    async def _check_ready(self, client: ManagementClient) -> None:
+    async def _check_ready(self, client: ManagementClient, deadline: float) -> None:
+        """Every registered model has a ready worker. A synchronous register answers a moment before
+        its worker's state turns READY, so a worker still starting is asked again (up to
+        `_READY_GRACE_S`, never past the start-up deadline)."""
         for name, archive in list(self.loaded.items()):
+            patience = min(deadline, time.monotonic() + _READY_GRACE_S)
             description = (await client.describe(name, archive.version))[0]
+            while description.ready_workers == 0 and time.monotonic() < patience:
+                await asyncio.sleep(_POLL_S)
+                description = (await client.describe(name, archive.version))[0]
             if description.ready_workers == 0:
                 del self.loaded[name]
                 self.failed[archive.file_name] = (

@@ -29,7 +29,16 @@ SAMPLE_DATA = REPO_ROOT / "data" / "sample_sales.csv"
 
 # Tiny model and training so the whole suite trains in seconds on 2 cores.
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
-    "model": {"conv_channels": 8, "kernel_size": 3, "lstm_hidden": 16, "lstm_layers": 1, "dropout": 0.0},
+    "window": {"size": 14},  # tests send two weeks of numbers
+    "model": {
+        "conv_channels": 8,
+        "kernel_size": 7,
+        "conv_stride": 7,
+        "lstm_hidden": 16,
+        "lstm_layers": 1,
+        "dropout": 0.0,
+        "members": 1,
+    },
     "training": {"max_epochs": 3, "batch_size": 64, "patience": 2, "num_threads": 1},
 }
 

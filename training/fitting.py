@@ -1,4 +1,5 @@
-"""Fit one category's forecaster: the CNN-LSTM with early stopping, wrapped to read and answer sales.
+"""Make one category's forecaster: the weekly-profile forecast fitted in closed form, the CNN-LSTM
+networks fitted with Lightning (early-stopped, several seeds), blended in one `WindowForecaster`.
 
 The one place a model is made: the training pipeline (its evaluation and served fits) and the
 rolling-origin bench all call `fit_forecaster`, so what the bench scores is made exactly the way a
@@ -17,11 +18,11 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from torch import nn
 
 from core.settings import Settings
+from training.classical import fit_weekly_profile_es
 from training.datamodule import CategoryDataModule
-from training.forecaster import RawForecaster
+from training.forecaster import WindowForecaster
 from training.lightning_module import ForecastModule
 from training.windows import CategoryWindows
 
@@ -31,13 +32,37 @@ def fit_forecaster(
     settings: Settings,
     checkpoints_dir: Path,
     *,
+    others: Sequence[CategoryWindows] = (),
     callbacks: Sequence[Callback] = (),
-) -> nn.Module:
+) -> WindowForecaster:
     """The forecaster of `windows`: raw window `[B, N]` in, next day `[B]` out, in sales units
-    (TorchScript-able; what `model.pt` holds). Never negative when the training days never were."""
-    best = fit_category(windows, settings, checkpoints_dir, callbacks=callbacks)
+    (TorchScript-able; what `model.pt` holds). The networks also learn from `others` (the other
+    categories' windows before the same day) when the model pools categories; `callbacks` follow the
+    first network's epochs. Never negative when the training days never were."""
+    model = settings.model
+    classical = fit_weekly_profile_es(
+        windows.training_days,
+        windows.inputs("train"),
+        windows.targets("train"),
+        alphas=model.profile_alphas,
+        shrinks=model.profile_shrinks,
+    )
+    pooled = list(others) if model.pool_categories else []
+    nets = [
+        fit_category(
+            windows,
+            settings.with_overrides({"training": {"seed": settings.training.seed * 1000 + member}}),
+            checkpoints_dir / f"member-{member}",
+            others=pooled,
+            callbacks=callbacks if member == 0 else (),
+        ).model
+        for member in range(model.members)
+    ]
     non_negative = bool(np.all(windows.training_days >= 0))
-    return RawForecaster(best.model, windows.stats, non_negative).eval()
+    stats = windows.stats
+    return WindowForecaster(
+        nets, classical, model.classical_weight, stats.mean, stats.std, non_negative
+    ).eval()
 
 
 def fit_category(
@@ -45,9 +70,11 @@ def fit_category(
     settings: Settings,
     checkpoints_dir: Path,
     *,
+    others: Sequence[CategoryWindows] = (),
     callbacks: Sequence[Callback] = (),
 ) -> ForecastModule:
-    """Seeded, quiet, CPU fit of the configured model on `windows.train`, early-stopped on `windows.val`.
+    """Seeded, quiet, CPU fit of one network on the scaled `train` windows of `windows` and `others`,
+    early-stopped on their `val` windows.
 
     Returns the best-`val_loss` checkpoint in eval mode. `checkpoints_dir` is owned by the caller (it
     must outlive this call); `callbacks` run after early stopping and checkpointing (e.g. per-epoch
@@ -62,6 +89,7 @@ def fit_category(
         lstm_hidden=settings.model.lstm_hidden,
         lstm_layers=settings.model.lstm_layers,
         dropout=settings.model.dropout,
+        stride=settings.model.conv_stride,
         loss=settings.model.loss,
         learning_rate=training.learning_rate,
         weight_decay=training.weight_decay,
@@ -86,7 +114,9 @@ def fit_category(
             deterministic=True,
             default_root_dir=checkpoints_dir,
         )
-        trainer.fit(module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed))
+        trainer.fit(
+            module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed, others)
+        )
     best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
     return best.eval()
 

@@ -14,7 +14,7 @@ LossName = Literal["mse", "huber"]
 
 
 class ForecastModule(pl.LightningModule):
-    """Trains a `CNNLSTM` on normalized windows; every constructor argument is saved in checkpoints.
+    """Trains a `CNNLSTM` on scaled windows; every constructor argument is saved in checkpoints.
 
     Logs `train_loss` and `val_loss` per epoch (the early-stopping and checkpoint monitor).
     """
@@ -30,6 +30,7 @@ class ForecastModule(pl.LightningModule):
         loss: LossName = "huber",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
+        stride: int = 1,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -40,6 +41,7 @@ class ForecastModule(pl.LightningModule):
             lstm_hidden=lstm_hidden,
             lstm_layers=lstm_layers,
             dropout=dropout,
+            stride=stride,
         )
         self.loss_fn: nn.Module = nn.HuberLoss() if loss == "huber" else nn.MSELoss()
         self.learning_rate = learning_rate

@@ -1,27 +1,38 @@
-"""The CNN-LSTM network: a plain `nn.Module`, so TorchScript export needs nothing from Lightning."""
+"""The networks and the classical part of a served forecaster, as plain TorchScript-able `nn.Module`s.
+
+`CNNLSTM` is the network: Conv1d → LSTM → linear head over a scaled window. `WeeklyProfileES` is
+the classical forecast it is blended with: a weekly profile times an exponentially smoothed level,
+computed from the request's window alone (no dates needed). `training/forecaster.py` puts them
+together; nothing here needs Lightning.
+"""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+WEEK = 7
+CLOSED_PROFILE = 0.05
+"""A weekday whose profile is below this share of the mean is a closed day (left out of the level)."""
 
 
 class CNNLSTM(nn.Module):
-    """Next-day forecaster over a window of normalized daily sales.
+    """Next-day forecaster over a window of scaled daily sales.
 
-    A Conv1d layer extracts local temporal patterns (weekday shapes, short bursts) from the window,
-    an LSTM reads the resulting feature sequence in time order, and a linear head regresses the
-    next day from the LSTM's last hidden state.
+    A Conv1d layer extracts local temporal patterns from the window (with kernel and stride 7: one
+    feature vector per week), an LSTM reads the resulting feature sequence in time order, and a
+    linear head regresses the next day from the LSTM's last hidden state.
 
     Args:
         window_size (int): N, the days of history in each input window (`x` is `[B, N]`).
-        conv_channels (int): output channels of the Conv1d layer (feature maps per day).
+        conv_channels (int): output channels of the Conv1d layer (feature maps per step).
         kernel_size (int): width of the Conv1d kernel in days; at most `window_size`.
         lstm_hidden (int): hidden size of the LSTM.
         lstm_layers (int): number of stacked LSTM layers.
         dropout (float): dropout in [0, 1) before the linear head and between stacked LSTM layers.
+        stride (int): step of the Conv1d kernel in days (1: every day; 7 with kernel 7: weekly patches).
 
-    Shapes: `forward(x: [B, N] float32) -> [B] float32`, both in normalized units
-    (`(sales - mean) / std` with the training segment's stats).
+    Shapes: `forward(x: [B, N] float32) -> [B] float32`, both in scaled units.
     """
 
     def __init__(
@@ -32,14 +43,18 @@ class CNNLSTM(nn.Module):
         lstm_hidden: int = 64,
         lstm_layers: int = 1,
         dropout: float = 0.1,
+        stride: int = 1,
     ) -> None:
         super().__init__()
         if not 1 <= kernel_size <= window_size:
             raise ValueError(
                 f"kernel_size must be between 1 and window_size ({window_size}), got {kernel_size}"
             )
+        if not 1 <= stride <= kernel_size:
+            raise ValueError(f"stride must be between 1 and kernel_size ({kernel_size}), got {stride}")
         self.window_size = window_size
-        self.conv = nn.Conv1d(1, conv_channels, kernel_size=kernel_size, padding=kernel_size // 2)
+        padding = kernel_size // 2 if stride == 1 else 0
+        self.conv = nn.Conv1d(1, conv_channels, kernel_size=kernel_size, stride=stride, padding=padding)
         self.activation = nn.ReLU()
         self.lstm = nn.LSTM(
             input_size=conv_channels,
@@ -57,3 +72,40 @@ class CNNLSTM(nn.Module):
         last = self.dropout(sequence[:, -1, :])
         out: Tensor = self.head(last)
         return out.squeeze(-1)
+
+
+class WeeklyProfileES(nn.Module):
+    """Weekly profile × exponentially smoothed level, from the request's window only.
+
+    `profile` (7 values, mean 1) was estimated on the training days and pulled toward flat by
+    `shrink`; a window's weekday phase is the rotation of the profile that matches it best, so no
+    date is needed. The level is the exponentially weighted mean (smoothing `alpha`) of the window
+    divided by its profile, skipping closed days. Output: level × the profile of the next day.
+    """
+
+    def __init__(self, profile: Tensor, alpha: float, window_size: int, shrink: float = 1.0) -> None:
+        super().__init__()
+        flattened = 1.0 + shrink * (profile.double().reshape(WEEK) - 1.0)
+        positions = torch.arange(window_size)
+        # rotations[k, j]: the profile index of window day j when the next day has index k
+        rotations = torch.remainder(
+            torch.arange(WEEK).unsqueeze(1) - window_size + positions.unsqueeze(0), WEEK
+        )
+        decay = (1.0 - alpha) ** (window_size - 1 - positions).double()
+        # plain tensor attributes: TorchScript saves them with the module (CPU only, nothing to train)
+        self.profile = flattened.float()
+        self.rotations = rotations
+        self.centered = (flattened[rotations] - flattened.mean()).float()
+        self.decay = decay.float()
+        self.alpha = alpha
+        self.shrink = shrink
+        self.closed = CLOSED_PROFILE
+
+    def forward(self, x: Tensor) -> Tensor:
+        phase = torch.argmax(x @ self.centered.t(), dim=1)  # [B]: the next day's profile index
+        window_profile = self.profile[self.rotations[phase]]  # [B, N]
+        weights = self.decay.unsqueeze(0) * (window_profile > self.closed).float()
+        deseasonalized = x / torch.clamp(window_profile, min=self.closed)
+        level = (weights * deseasonalized).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-6)
+        out: Tensor = level * self.profile[phase]
+        return out

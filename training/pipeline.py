@@ -22,6 +22,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 from lightning.pytorch.callbacks import Callback
 
 from core.artifacts import (
@@ -55,7 +56,14 @@ from training.fitting import fit_forecaster
 from training.forecaster import as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
-from training.windows import CategoryWindows, FloatArray, NormStats, make_category_windows, window_inputs
+from training.windows import (
+    CategoryWindows,
+    FloatArray,
+    NormStats,
+    make_category_windows,
+    pooled_windows,
+    window_inputs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +103,7 @@ def train_categories(
     data_path: Path | None = None,
     compare_versions: Mapping[str, str] | None = None,
     listener: Listener = _ignore,
+    dataset_id: str | None = None,
 ) -> list[CategoryResult]:
     """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
 
@@ -102,7 +111,8 @@ def train_categories(
     new test days (`metrics.served_version`, `metrics.test["served"]`; when that version cannot
     be scored the new one is still saved, with `metrics.served_error`). Problems with the
     whole file or the tracking store raise; problems of one category land in its result.
-    `listener` hears every category start, epoch and end (the job's progress file).
+    `listener` hears every category start, epoch and end (the job's progress file). `dataset_id`
+    (an uploaded dataset's id) is recorded with each version beside the file's path and SHA-256.
     """
     compare = dict(compare_versions or {})
     stray = sorted(set(compare) - set(categories))
@@ -111,6 +121,8 @@ def train_categories(
     path = resolve_data_path(settings, data_path)
     sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), path)
     data_info = {"data_file": str(path.resolve()), "data_sha256": file_sha256(path)}
+    if dataset_id is not None:
+        data_info["dataset_id"] = dataset_id
     tracker = Tracker(settings.mlflow, experiment_name)
     results = []
     for category in categories:
@@ -122,6 +134,7 @@ def train_categories(
             series = get_category(sales, category)
             result = _train_category(
                 make_category_windows(series, settings.window.size, settings.split),
+                sales,
                 settings,
                 tracker,
                 data_info,
@@ -142,6 +155,7 @@ def train_categories(
 
 def _train_category(
     windows: CategoryWindows,
+    sales: Mapping[str, pd.Series],
     settings: Settings,
     tracker: Tracker,
     data_info: Mapping[str, str],
@@ -169,11 +183,21 @@ def _train_category(
         evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
         served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
+            size, split = settings.window.size, settings.split
+            test_start = windows.target_dates("test")[0]
             evaluation_fit = fit_forecaster(
-                windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_history]
+                windows,
+                settings,
+                Path(checkpoints) / "evaluation",
+                others=pooled_windows(sales, category, test_start, size, split),
+                callbacks=[evaluation_history],
             )
             served_fit = fit_forecaster(
-                serving, settings, Path(checkpoints) / "serving", callbacks=[served_history]
+                serving,
+                settings,
+                Path(checkpoints) / "serving",
+                others=pooled_windows(sales, category, None, size, split),
+                callbacks=[served_history],
             )
         export_torchscript(served_fit, staging / MODEL_FILE)
         served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
@@ -248,6 +272,8 @@ def _train_category(
         artifact_dir=str(final),
         metrics=metrics,
         epochs=len(served_history.val_loss),
+        mlflow_experiment_id=str(tracker.experiment_id),
+        mlflow_run_id=run.run_id,
     )
 
 
@@ -377,6 +403,7 @@ def _manifest(
         last_date=_day(windows.dates[-1]),
         data_file=data_info["data_file"],
         data_sha256=data_info["data_sha256"],
+        dataset_id=data_info.get("dataset_id"),
         model_input="raw",
         max_horizon=settings.forecast.max_horizon,
         intervals=intervals,

@@ -8,7 +8,8 @@ baselines and metrics of every segment are computed on exactly the same target d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -101,15 +102,8 @@ class CategoryWindows:
         all target days but the most recent `val / (train + val)` share, which stays held out for
         early stopping and interval calibration. The test segment is learned from; the held-out
         metrics come from the evaluation fit on `train`."""
-        positions = np.arange(self.window_size, len(self.values), dtype=np.int64)
-        n_val = max(1, round(split.val / (split.train + split.val) * len(positions)))
-        train, val = positions[:-n_val], positions[-n_val:]
-        return replace(
-            self,
-            train=train,
-            val=val,
-            test=val,
-            stats=fit_norm_stats(self.values[: int(train[-1]) + 1]),
+        return windows_before(
+            self.category, self.values, self.dates, len(self.values), self.window_size, split
         )
 
 
@@ -148,6 +142,61 @@ def fit_norm_stats(training_days: FloatArray) -> NormStats:
     mean = float(np.mean(training_days))
     std = float(np.std(training_days))
     return NormStats(mean=mean, std=std if std > 0.0 and np.isfinite(std) else 1.0)
+
+
+def windows_before(
+    category: str,
+    values: FloatArray,
+    dates: pd.DatetimeIndex,
+    cutoff: int,
+    window_size: int,
+    split: SplitSettings,
+) -> CategoryWindows:
+    """Train/validation windows of the days before position `cutoff`, split as a served fit is: the
+    most recent `val / (train + val)` share validates (the test segment is unused and equals it);
+    normalization fitted on the training days only. What the accuracy bench's folds and the pooled
+    windows of the other categories are made of."""
+    positions = np.arange(window_size, cutoff, dtype=np.int64)
+    n_val = max(1, round(split.val / (split.train + split.val) * len(positions)))
+    if len(positions) - n_val < 1:
+        raise InsufficientHistoryError(
+            f"category {category!r} has no training window before day {cutoff} (window {window_size})"
+        )
+    train, val = positions[:-n_val], positions[-n_val:]
+    return CategoryWindows(
+        category=category,
+        window_size=window_size,
+        values=values[:cutoff],
+        dates=dates[:cutoff],
+        train=train,
+        val=val,
+        test=val,
+        stats=fit_norm_stats(values[: int(train[-1]) + 1]),
+    )
+
+
+def pooled_windows(
+    sales: Mapping[str, pd.Series],
+    category: str,
+    before: pd.Timestamp | None,
+    window_size: int,
+    split: SplitSettings,
+) -> list[CategoryWindows]:
+    """The other categories' train/validation windows of the days before `before` (every day when
+    None): what the networks of `category` also learn from. Categories too short are left out."""
+    pooled = []
+    for name, series in sales.items():
+        if name == category:
+            continue
+        days = series if before is None else series.loc[: before - pd.Timedelta(days=1)]
+        values = days.to_numpy(dtype=np.float64)
+        try:
+            pooled.append(
+                windows_before(name, values, pd.DatetimeIndex(days.index), len(values), window_size, split)
+            )
+        except InsufficientHistoryError:
+            continue
+    return pooled
 
 
 def make_category_windows(series: pd.Series, window_size: int, split: SplitSettings) -> CategoryWindows:

@@ -18,11 +18,28 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class Interval(_Answer):
+    level: float
+    lower: float
+    upper: float
+
+
+class ForecastStep(_Answer):
+    """One day of a multi-day forecast (`date` only on the forecast route); intervals may be empty."""
+
+    step: int
+    date: str | None = None
+    prediction: float
+    intervals: list[Interval] = []
+
+
 class Prediction(_Answer):
     category: str
     prediction: float
     model_version: str
     window_size: int
+    horizon: int | None = None
+    forecast: list[ForecastStep] = []
 
 
 class Forecast(_Answer):
@@ -32,6 +49,57 @@ class Forecast(_Answer):
     model_version: str
     window_size: int | None = None
     history_end: str
+    horizon: int | None = None
+    forecast: list[ForecastStep] = []
+
+
+class Backtest(_Answer):
+    """The served version on its held-out test days: actual vs the model and each baseline."""
+
+    category: str
+    model_version: str
+    dates: list[str]
+    actual: list[float]
+    forecasts: dict[str, list[float]]
+
+
+class CategorySummary(_Answer):
+    category: str
+    days: int
+    first: str
+    last: str
+    zero_days_pct: float
+
+
+class DatasetColumns(_Answer):
+    date: str
+    category: str
+    amount: str
+    date_format: str | None = None
+
+
+class DatasetUploaded(_Answer):
+    dataset_id: str
+    name: str
+    sha256: str | None = None
+    columns: DatasetColumns
+    categories: list[CategorySummary]
+    warnings: list[str] = []
+
+
+class Dataset(DatasetUploaded):
+    size_bytes: int | None = None
+    uploaded_at: str | None = None
+    active: bool = False
+
+
+class DatasetList(_Answer):
+    active: str
+    datasets: list[Dataset]
+
+    def active_dataset(self) -> Dataset | None:
+        """The dataset history and training read now."""
+        return next((dataset for dataset in self.datasets if dataset.active), None)
 
 
 class History(_Answer):
@@ -78,6 +146,15 @@ class CategoryOutcome(_Answer):
     failed_step: str | None = None
     error: str | None = None
     seconds: float | None = None
+    epoch: int | None = None
+    max_epochs: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    train_losses: list[float] = []
+    val_losses: list[float | None] = []
+    warnings: list[str] = []
+    mlflow_experiment_id: str | None = None
+    mlflow_run_id: str | None = None
 
 
 class Job(_Answer):
@@ -91,6 +168,9 @@ class Job(_Answer):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    dataset_id: str | None = None
+    dataset_name: str | None = None
+    dataset_sha256: str | None = None
     results: list[CategoryOutcome] = []
 
     @property

@@ -1,62 +1,78 @@
-"""Matplotlib figures for the UI: daily sales with a rolling mean, and a prediction after its inputs.
+"""Interactive charts for the UI (plotly, drawn in the page by Gradio's bundled plotly.js: no CDN).
 
-Figures are built with the object API (`Figure`, no pyplot state), so concurrent requests in
-Gradio's worker threads cannot draw into each other's charts. Every chart has labelled axes:
-dates on x, sales on y.
+Every chart has hover values, zoom and pan; dates on x always carry the year; legends sit below the
+plot so they never cover data. Figures are plain `go.Figure` objects built per request, so
+concurrent requests in Gradio's worker threads cannot draw into each other's charts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from typing import Any
 
-import matplotlib.dates as mdates
-import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+import plotly.graph_objects as go
 
 from ui.series_stats import rolling_mean
 
 SALES_AXIS_LABEL = "Sales per day (total amount)"
 DATE_AXIS_LABEL = "Date"
-FIGSIZE = (10.0, 4.2)
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+DATE_TICKS = "%Y-%m-%d"
+DATE_HOVER = "%a %Y-%m-%d"
+HEIGHT = 430
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+FORECAST_COLOUR = "#d62728"
+SEASONAL_COLOUR = "#ff7f0e"
+CONTEXT_COLOUR = "#7f7f7f"
+_BASELINE_STYLES = {
+    "seasonal_naive": ("Seasonal naive (same weekday last week)", SEASONAL_COLOUR, "dash"),
+    "naive": ("Naive (yesterday)", "#9467bd", "dot"),
+    "moving_average": ("Moving average", "#2ca02c", "dashdot"),
+}
 
 
-def _thousands(value: float, _position: int) -> str:
-    return f"{value:,.0f}"
+@dataclass(frozen=True)
+class ForecastBand:
+    """A prediction interval at one level, per forecast day."""
+
+    level: float
+    lower: Sequence[float]
+    upper: Sequence[float]
 
 
-def _new_axes(title: str) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=FIGSIZE, layout="constrained")
-    axes = figure.add_subplot()
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    axes.yaxis.set_major_formatter(FuncFormatter(_thousands))
-    return figure, axes
+def _layout(
+    figure: go.Figure, title: str, *, dates: bool = True, y_title: str = SALES_AXIS_LABEL
+) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "xanchor": "left", "x": 0.0},
+        template="plotly_white",
+        yaxis={"title": {"text": y_title}, "tickformat": ",.0f", "rangemode": "tozero"},
+    )
+    if dates:
+        figure.update_xaxes(title={"text": DATE_AXIS_LABEL}, tickformat=DATE_TICKS, hoverformat=DATE_HOVER)
+    return figure
 
 
-def _date_axis(axes: Axes) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    axes.set_xlabel(DATE_AXIS_LABEL)
-
-
-def message_figure(title: str, message: str) -> Figure:
+def message_figure(title: str, message: str) -> go.Figure:
     """An empty chart that says why there is nothing to show (keeps the layout stable)."""
-    figure, axes = _new_axes(title)
-    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, wrap=True, transform=axes.transAxes)
-    axes.set_xticks([])
-    axes.set_yticks([])
+    figure = go.Figure()
+    figure.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 15}
+    )
+    _layout(figure, title, dates=False)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
     return figure
 
 
 def history_figure(
     series_by_category: Mapping[str, pd.Series], window: int, shown_from: pd.Timestamp | None = None
-) -> Figure:
+) -> go.Figure:
     """Daily sales (thin, light) and their `window`-day rolling mean (thick), one colour per category.
 
     Each series may start `window - 1` days before the range to show, so the rolling mean is
@@ -65,86 +81,187 @@ def history_figure(
     title = f"Daily sales and {window}-day rolling mean"
     if not series_by_category:
         return message_figure(title, "Pick at least one category")
-    figure, axes = _new_axes(title)
+    figure = go.Figure()
     for index, (category, series) in enumerate(series_by_category.items()):
-        colour = _PALETTE[index % len(_PALETTE)]
+        colour = PALETTE[index % len(PALETTE)]
         mean = rolling_mean(series, window)
         if shown_from is not None:
             series, mean = series[series.index >= shown_from], mean[mean.index >= shown_from]
-        axes.plot(
-            series.index,
-            series.to_numpy(),
-            color=colour,
-            alpha=0.35,
-            linewidth=0.8,
-            label=f"{category} (daily)",
+        figure.add_scatter(
+            x=series.index,
+            y=series.to_numpy(),
+            name=f"{category} (daily)",
+            mode="lines",
+            line={"color": colour, "width": 1},
+            opacity=0.4,
         )
-        axes.plot(
-            mean.index, mean.to_numpy(), color=colour, linewidth=2.2, label=f"{category} ({window}-day mean)"
+        figure.add_scatter(
+            x=mean.index,
+            y=mean.to_numpy(),
+            name=f"{category} ({window}-day mean)",
+            mode="lines",
+            line={"color": colour, "width": 2.5},
         )
-    _date_axis(axes)
-    axes.set_ylabel(SALES_AXIS_LABEL)
-    axes.set_ylim(bottom=0)
-    axes.legend(loc="upper left", fontsize=9, ncols=min(len(series_by_category), 3))
-    return figure
+    return _layout(figure, title)
 
 
 def prediction_figure(
-    category: str,
+    title: str,
     inputs: Sequence[float],
-    prediction: float,
-    model_version: str,
-    last_input_date: date | None = None,
-) -> Figure:
-    """The N inputs as a line and the forecast as a marked point one day after them.
+    forecast: Sequence[float],
+    seasonal_naive: Sequence[float],
+    *,
+    input_days: Sequence[Any],
+    forecast_days: Sequence[Any],
+    context: pd.Series | None = None,
+    bands: Sequence[ForecastBand] = (),
+) -> go.Figure:
+    """The days before the forecast (`context`, e.g. the last 90 days of history), the model's inputs,
+    the forecast with its intervals, and the seasonal-naive forecast of the same days beside it.
 
-    With `last_input_date` (inputs taken from the history) the x axis shows real dates;
-    otherwise days are counted relative to the forecast day (day 0 = the forecast).
+    `input_days`/`forecast_days` are dates (inputs from the history) or day offsets (typed inputs:
+    0 = the last input day), so typed values are drawn without inventing dates.
     """
-    title = f"{category}: next-day forecast {prediction:,.2f} (model {model_version})"
-    figure, axes = _new_axes(title)
-    count = len(inputs)
-    # x positions: real days when known, else day offsets; index 0..count-1 are inputs, count is the forecast
-    xs: pd.DatetimeIndex | np.ndarray
-    if last_input_date is not None:
-        xs = pd.date_range(
-            end=pd.Timestamp(last_input_date) + pd.Timedelta(days=1), periods=count + 1, freq="D"
+    dated = bool(input_days) and not isinstance(input_days[0], int | float)
+    figure = go.Figure()
+    if context is not None and len(context):
+        figure.add_scatter(
+            x=context.index,
+            y=context.to_numpy(),
+            name="history",
+            mode="lines",
+            line={"color": CONTEXT_COLOUR, "width": 1.2},
         )
-    else:
-        xs = np.arange(-count, 1)
-    axes.plot(
-        xs[:count],
-        list(inputs),
-        marker="o",
-        markersize=4,
-        color=_PALETTE[0],
-        label=f"last {count} days (input)",
+    figure.add_scatter(
+        x=list(input_days),
+        y=list(inputs),
+        name=f"last {len(inputs)} days (model input)",
+        mode="lines+markers",
+        line={"color": PALETTE[0], "width": 2},
+        marker={"size": 5},
     )
-    axes.plot(xs[count - 1 :], [inputs[-1], prediction], linestyle="--", color=_PALETTE[3], linewidth=1.2)
-    axes.plot(
-        xs[count:],
-        [prediction],
-        marker="*",
-        markersize=16,
-        color=_PALETTE[3],
-        linestyle="none",
-        label="forecast",
+    for band in sorted(bands, key=lambda item: -item.level):
+        label = f"{band.level:g}% interval"
+        figure.add_scatter(
+            x=[*forecast_days, *reversed(forecast_days)],
+            y=[*band.upper, *reversed(band.lower)],
+            name=label,
+            fill="toself",
+            mode="lines",
+            line={"width": 0},
+            fillcolor=f"rgba(214, 39, 40, {0.12 if band.level >= 90 else 0.22})",
+            hoverinfo="skip",
+        )
+        figure.add_scatter(
+            x=list(forecast_days),
+            y=list(band.upper),
+            name=f"upper {label}",
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+        )
+        figure.add_scatter(
+            x=list(forecast_days),
+            y=list(band.lower),
+            name=f"lower {label}",
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+        )
+    bridge_x = [input_days[-1], *forecast_days] if input_days else list(forecast_days)
+    bridge_y = [inputs[-1], *forecast] if inputs else list(forecast)
+    figure.add_scatter(
+        x=bridge_x,
+        y=bridge_y,
+        name="forecast (model)",
+        mode="lines+markers",
+        line={"color": FORECAST_COLOUR, "width": 2.5, "dash": "solid"},
+        marker={"size": [0, *([11] * len(forecast))] if inputs else 11, "symbol": "star"},
     )
-    axes.annotate(
-        f"{prediction:,.2f}",
-        (xs[count], prediction),
-        textcoords="offset points",
-        xytext=(-10, 12),
-        ha="right",
-        color=_PALETTE[3],
-        fontweight="bold",
-    )
-    if last_input_date is not None:
-        _date_axis(axes)
-    else:
-        axes.set_xlabel("Day relative to the forecast (0 = the forecast day)")
-    axes.set_ylabel(SALES_AXIS_LABEL)
-    low = min(0.0, min(inputs), prediction)
-    axes.set_ylim(bottom=low)
-    axes.legend(loc="upper left", fontsize=9)
+    if seasonal_naive:
+        figure.add_scatter(
+            x=list(forecast_days),
+            y=list(seasonal_naive),
+            name="seasonal naive (same weekday last week)",
+            mode="lines+markers",
+            line={"color": SEASONAL_COLOUR, "width": 1.5, "dash": "dash"},
+            marker={"size": 7, "symbol": "diamond"},
+        )
+    _layout(figure, title, dates=dated)
+    if not dated:
+        figure.update_xaxes(
+            title={"text": "Day relative to the last input (0 = last input, 1 = forecast day)"}
+        )
+    lowest = min([0.0, *inputs, *forecast, *(low for band in bands for low in band.lower)])
+    if lowest < 0:
+        figure.update_yaxes(rangemode="normal")
     return figure
+
+
+def loss_figure(
+    title: str, losses: Mapping[str, tuple[Sequence[float], Sequence[float | None]]]
+) -> go.Figure:
+    """Training (thin) and validation (thick) loss per epoch for each category (normalized units);
+    each category's best validation epoch is circled."""
+    if not any(train for train, _ in losses.values()):
+        return message_figure(title, "No epoch finished yet")
+    figure = go.Figure()
+    for index, (category, (train, val)) in enumerate(losses.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        epochs = list(range(1, len(train) + 1))
+        figure.add_scatter(
+            x=epochs,
+            y=list(train),
+            name=f"{category} training",
+            mode="lines+markers",
+            line={"color": colour, "width": 1, "dash": "dot"},
+            marker={"size": 4},
+        )
+        figure.add_scatter(
+            x=epochs[: len(val)],
+            y=list(val),
+            name=f"{category} validation",
+            mode="lines+markers",
+            line={"color": colour, "width": 2.5},
+            marker={"size": 6},
+        )
+        finite = [(loss, epoch) for epoch, loss in zip(epochs, val, strict=False) if loss is not None]
+        if finite:
+            best, epoch = min(finite)
+            figure.add_scatter(
+                x=[epoch],
+                y=[best],
+                name=f"{category} best epoch ({epoch})",
+                mode="markers",
+                marker={"size": 14, "symbol": "circle-open", "color": colour, "line": {"width": 2}},
+            )
+    _layout(figure, title, dates=False, y_title="Loss (normalized units)")
+    figure.update_yaxes(tickformat=".3f", rangemode="normal")
+    figure.update_xaxes(title={"text": "Epoch"})
+    return figure
+
+
+def backtest_figure(
+    title: str, dates: Sequence[str], actual: Sequence[float], forecasts: Mapping[str, Sequence[float]]
+) -> go.Figure:
+    """The served version's test days: actual sales, the model's one-step forecasts and each baseline."""
+    days = pd.to_datetime(list(dates))
+    figure = go.Figure()
+    figure.add_scatter(
+        x=days, y=list(actual), name="actual", mode="lines", line={"color": "black", "width": 2}
+    )
+    for name, values in forecasts.items():
+        if name == "model":
+            figure.add_scatter(
+                x=days, y=list(values), name="model", mode="lines", line={"color": PALETTE[0], "width": 2}
+            )
+            continue
+        label, colour, dash = _BASELINE_STYLES.get(name, (name.replace("_", " "), CONTEXT_COLOUR, "dot"))
+        figure.add_scatter(
+            x=days,
+            y=list(values),
+            name=label,
+            mode="lines",
+            line={"color": colour, "width": 1.3, "dash": dash},
+        )
+    return _layout(figure, title)

@@ -1,8 +1,10 @@
 """Explore tab: daily sales of the chosen categories with a rolling mean, over a date range, plus stats.
 
-The series come from `GET /api/history/{category}` (the same loader training uses). To draw
-the rolling mean from the first shown day, each request starts `window - 1` days before the
-chosen start; those warm-up days feed the mean only, not the chart or the table.
+The series come from `GET /api/history/{category}` (the same loader training uses, on the active
+dataset). To draw the rolling mean from the first shown day, each request starts `window - 1` days
+before the chosen start; those warm-up days feed the mean only, not the chart or the table. A date
+that is not a date, or a range with no data, is an error that states the range the data covers.
+The shown days can be downloaded as CSV.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from datetime import timedelta
 
 import gradio as gr
 import pandas as pd
-from matplotlib.figure import Figure
+import plotly.graph_objects as go
 
 from core.dates import DayError, parse_day
 from ui.api_models import History
 from ui.charts import history_figure, message_figure
+from ui.downloads import write_csv
 from ui.formatting import MessageKind, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError
@@ -59,23 +62,25 @@ class ExploreHandlers:
         start: str | float | None,
         end: str | float | None,
         window: float | str | None,
-    ) -> tuple[Figure, pd.DataFrame, str]:
-        """Chart, summary table and a message for the chosen categories and range."""
+    ) -> tuple[go.Figure, pd.DataFrame, str, str | None]:
+        """Chart, summary table, message and CSV of the shown days for the chosen categories and range."""
         empty = pd.DataFrame(columns=SUMMARY_COLUMNS)
         try:
             days = parse_window(window, self.default_window)
-            first, last = parse_day(start, "start"), parse_day(end, "end")
+            first, last = parse_day(start, "From"), parse_day(end, "To")
             if first and last and first > last:
                 raise InputError(f"the start date {first} is after the end date {last}")
         except (InputError, DayError) as exc:
+            text = f"{exc}{self._available(categories)}"
             return (
                 message_figure("Daily sales", "Check the inputs above"),
                 empty,
-                message_html("error", str(exc)),
+                message_html("error", text),
+                None,
             )
         if not categories:
             text = "Pick one or more categories to see their daily sales."
-            return message_figure("Daily sales", text), empty, message_html("info", text)
+            return message_figure("Daily sales", text), empty, message_html("info", text), None
 
         fetch_from = (first - timedelta(days=days - 1)).isoformat() if first else None
         fetched: dict[str, pd.Series] = {}
@@ -96,16 +101,45 @@ class ExploreHandlers:
             for category, series in fetched.items()
         }
         if not any(len(series) for series in shown.values()):
-            text = "; ".join(problems) or "No sales data in the chosen date range."
+            text = "; ".join(problems) or f"No sales data from {first or 'the start'} to {last or 'the end'}"
+            if not problems:
+                text += self._available(categories)
             kind: MessageKind = "error" if problems else "warning"
             chart_text = (
                 "Could not load the history" if problems else "No sales data in the chosen date range"
             )
-            return message_figure("Daily sales", chart_text), summary_frame(shown), message_html(kind, text)
+            chart = message_figure("Daily sales", chart_text)
+            return chart, summary_frame(shown), message_html(kind, text), None
         figure = history_figure(fetched, days, shown_from=shown_from)
+        download = write_csv(_history_frame(shown), "history-" + "-".join(shown))
         if problems:
-            return figure, summary_frame(shown), message_html("error", "; ".join(problems))
-        return figure, summary_frame(shown), message_html("ok", _range_text(shown))
+            return figure, summary_frame(shown), message_html("error", "; ".join(problems)), download
+        return figure, summary_frame(shown), message_html("ok", _range_text(shown)), download
+
+    def _available(self, categories: Sequence[str] | None) -> str:
+        """ "; the data covers A to B" for the chosen categories (empty when the gateway cannot say)."""
+        spans = []
+        for category in categories or []:
+            try:
+                history = self.client.history(category)
+            except GatewayError:
+                continue
+            if history.dates:
+                spans.append((history.dates[0], history.dates[-1]))
+        if not spans:
+            return ""
+        start, end = min(span[0] for span in spans), max(span[1] for span in spans)
+        return f"; the data covers {start} to {end} (dates as YYYY-MM-DD)"
+
+
+def _history_frame(shown: dict[str, pd.Series]) -> pd.DataFrame:
+    """The shown days as a long table: date, category, sales."""
+    rows = [
+        (day.date().isoformat(), category, float(value))
+        for category, series in shown.items()
+        for day, value in zip(pd.DatetimeIndex(series.index), series.to_numpy(), strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["date", "category", "sales"])
 
 
 def _range_text(shown: dict[str, pd.Series]) -> str:
@@ -119,8 +153,8 @@ class ExploreTab:
     """The tab's components that other parts of the app update (category choices on load)."""
 
     categories: gr.Dropdown
-    start: gr.DateTime
-    end: gr.DateTime
+    start: gr.Textbox
+    end: gr.Textbox
     window: gr.Number
     chart: gr.Plot
     summary: gr.Dataframe
@@ -142,8 +176,21 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
             scale=3,
             elem_id="explore-categories",
         )
-        start = gr.DateTime(include_time=False, type="string", label="From", scale=1, elem_id="explore-start")
-        end = gr.DateTime(include_time=False, type="string", label="To", scale=1, elem_id="explore-end")
+        # Plain text (not a date picker): what is typed is what is checked, and a wrong date is an error.
+        start = gr.Textbox(
+            label="From",
+            placeholder="YYYY-MM-DD (empty = first day)",
+            scale=1,
+            min_width=160,
+            elem_id="explore-start",
+        )
+        end = gr.Textbox(
+            label="To",
+            placeholder="YYYY-MM-DD (empty = last day)",
+            scale=1,
+            min_width=160,
+            elem_id="explore-end",
+        )
         window = gr.Number(
             value=handlers.default_window,
             label="Rolling mean (days)",
@@ -153,16 +200,18 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
         )
     show = gr.Button("Show", variant="primary", elem_id="explore-show")
     message = gr.HTML(elem_id="explore-message")
-    chart = gr.Plot(label="Daily sales", format="png", elem_id="explore-chart")
+    chart = gr.Plot(label="Daily sales", elem_id="explore-chart")
     summary = gr.Dataframe(
         value=pd.DataFrame(columns=SUMMARY_COLUMNS),
         label="Summary over the shown range",
         interactive=False,
         elem_id="explore-summary",
     )
+    download = gr.DownloadButton("Download history (CSV)", value=None, size="sm", elem_id="explore-download")
     inputs = [categories, start, end, window]
-    outputs = [chart, summary, message]
+    outputs = [chart, summary, message, download]
     show.click(handlers.show, inputs=inputs, outputs=outputs, api_name="explore")
     categories.change(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
-    window.submit(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
+    for event in (window.submit, start.submit, end.submit):
+        event(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
     return ExploreTab(categories, start, end, window, chart, summary, message)

@@ -34,8 +34,32 @@ METRIC_NAMES: dict[str, str] = {
     "rmsse": "RMSSE",
 }
 METRICS_COLUMNS = ["Category", "Forecaster", *METRIC_NAMES.values()]
-OUTCOME_COLUMNS = ["Category", "State", "New version", "Deployed", "Why / error", "Seconds"]
-JOBS_COLUMNS = ["Job id", "Created (UTC)", "Status", "Categories", "Experiment", "Deploy policy"]
+OUTCOME_COLUMNS = [
+    "Category",
+    "State",
+    "Epoch",
+    "Train loss",
+    "Val loss",
+    "Time (s)",
+    "New version",
+    "Deployed",
+    "Why / error",
+]
+JOBS_COLUMNS = [
+    "Job id",
+    "Created (UTC)",
+    "Status",
+    "Categories",
+    "Elapsed (s)",
+    "Dataset",
+    "Experiment",
+    "Deploy policy",
+]
+TIME_NOTE = (
+    "Time (s): while a category trains, seconds since it started; once done, its training alone (windows, "
+    "fit, test, export). The job's elapsed time adds starting the training process and deploying."
+)
+SAME_SCORE_TOLERANCE = 1e-6  # relative: RMSE and MAE this close count as "the same"
 
 
 def message_html(kind: MessageKind, text: str) -> str:
@@ -91,13 +115,26 @@ def job_progress(job: Job) -> tuple[int, int]:
     return done, total
 
 
-def job_status_html(job: Job) -> str:
-    """Status line, a progress bar while the job runs, and the job's error when it failed."""
+def job_elapsed_s(job: Job, now: pd.Timestamp | None = None) -> float | None:
+    """Seconds from the job's start to its end (or to `now` while it runs); None before it started."""
+    if not job.started_at:
+        return None
+    start = pd.Timestamp(job.started_at)
+    end = pd.Timestamp(job.finished_at) if job.finished_at else (now or pd.Timestamp.now(tz="UTC"))
+    return max(0.0, float((end - start).total_seconds()))
+
+
+def job_status_html(job: Job, now: pd.Timestamp | None = None) -> str:
+    """Status line (elapsed time, dataset), a progress bar with each category's epoch while the job runs,
+    the job's error when it failed, and a note when a new version scores the same as the served one."""
     done, total = job_progress(job)
-    states = ", ".join(f"{outcome.category}: {outcome.state}" for outcome in job.results)
+    states = ", ".join(_live_state(outcome) for outcome in job.results)
+    elapsed = job_elapsed_s(job, now)
+    timing = f", elapsed {elapsed:.0f} s" if elapsed is not None else ""
+    dataset = f", dataset {html.escape(job.dataset_name or job.dataset_id or '')}" if job.dataset_id else ""
     head = (
         f"<b>Job <code>{html.escape(job.job_id)}</code> — {html.escape(job.status)}</b> "
-        f"({done} of {total} categories finished)"
+        f"({done} of {total} categories finished{timing}{dataset})"
     )
     parts = [f'<div class="sc-job sc-job-{html.escape(job.status)}">{head}']
     if not job.finished:
@@ -113,7 +150,45 @@ def job_status_html(job: Job) -> str:
         status_box += message_html("error", f"The job failed: {reason}")
     elif job.status == "succeeded":
         status_box += message_html("ok", _deploy_summary(job.results))
+    for note in same_score_notes(job.results):
+        status_box += message_html("warning", note)
     return status_box
+
+
+def _live_state(outcome: CategoryOutcome) -> str:
+    if outcome.state == "training" and outcome.epoch is not None:
+        limit = f"/{outcome.max_epochs}" if outcome.max_epochs else ""
+        loss = f", val loss {outcome.val_loss:.4f}" if outcome.val_loss is not None else ""
+        seconds = f", {outcome.seconds:.0f} s" if outcome.seconds is not None else ""
+        return f"{outcome.category}: epoch {outcome.epoch}{limit}{loss}{seconds}"
+    return f"{outcome.category}: {outcome.state}"
+
+
+def same_score_notes(results: Sequence[CategoryOutcome]) -> list[str]:
+    """A note per category whose new version scored exactly like the version served when it trained:
+    the same data and seed give the same model, so deploying it changes nothing."""
+    notes = []
+    for outcome in results:
+        test = _test_metrics(outcome.metrics)
+        model, served = test.get("model"), test.get("served")
+        if not isinstance(model, Mapping) or not isinstance(served, Mapping):
+            continue
+        if all(_same(model.get(name), served.get(name)) for name in ("rmse", "mae")):
+            version = outcome.metrics.get("served_version") if outcome.metrics else None
+            done = "was deployed anyway" if outcome.deployed else "was not deployed"
+            notes.append(
+                f"{outcome.category}: the new version {outcome.version} scores the same as the served "
+                f"version {version} (test RMSE {_metric(model.get('rmse'))}, MAE "
+                f"{_metric(model.get('mae'))}) — most likely the same model trained on the same data; "
+                f"it {done}."
+            )
+    return notes
+
+
+def _same(left: object, right: object) -> bool:
+    if not isinstance(left, int | float) or not isinstance(right, int | float):
+        return False
+    return abs(left - right) <= SAME_SCORE_TOLERANCE * max(abs(left), abs(right), 1.0)
 
 
 def _first_error(results: Sequence[CategoryOutcome]) -> str | None:
@@ -137,7 +212,8 @@ def _deploy_summary(results: Sequence[CategoryOutcome]) -> str:
 
 
 def outcome_frame(job: Job) -> pd.DataFrame:
-    """One row per category: state, new version, deployed or not and why (or the error)."""
+    """One row per category: state, epoch of the limit, last losses, time, new version, deployed or not
+    and why (or the error)."""
     rows = []
     for outcome in job.results:
         deployed = "—" if outcome.deployed is None else ("yes" if outcome.deployed else "no")
@@ -145,8 +221,49 @@ def outcome_frame(job: Job) -> pd.DataFrame:
         if outcome.error and outcome.failed_step:
             why = f"{outcome.failed_step}: {outcome.error}"
         seconds = f"{outcome.seconds:.1f}" if outcome.seconds is not None else ""
-        rows.append([outcome.category, outcome.state, outcome.version or "—", deployed, why, seconds])
+        epoch = ""
+        if outcome.epoch is not None:
+            epoch = f"{outcome.epoch}/{outcome.max_epochs}" if outcome.max_epochs else str(outcome.epoch)
+        rows.append(
+            [
+                outcome.category,
+                outcome.state,
+                epoch,
+                _loss(outcome.train_loss if outcome.train_loss is not None else _last(outcome.train_losses)),
+                _loss(outcome.val_loss if outcome.val_loss is not None else _last(outcome.val_losses)),
+                seconds,
+                outcome.version or "—",
+                deployed,
+                why,
+            ]
+        )
     return pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+
+
+def mlflow_links_html(job: Job, mlflow_url: str) -> str:
+    """A link to each category's MLflow run (opens in a new tab)."""
+    links = [
+        f'<a class="sc-mlflow" href="{html.escape(run_url(mlflow_url, outcome), quote=True)}" '
+        f'target="_blank" rel="noopener">{html.escape(outcome.category)}: MLflow run '
+        f"{html.escape(outcome.mlflow_run_id or '')}</a>"
+        for outcome in job.results
+        if outcome.mlflow_run_id and outcome.mlflow_experiment_id
+    ]
+    return "<div>" + " · ".join(links) + "</div>" if links else ""
+
+
+def run_url(mlflow_url: str, outcome: CategoryOutcome) -> str:
+    """The MLflow UI's page of the outcome's run."""
+    base = mlflow_url.rstrip("/")
+    return f"{base}/#/experiments/{outcome.mlflow_experiment_id}/runs/{outcome.mlflow_run_id}"
+
+
+def _last(values: Sequence[float | None]) -> float | None:
+    return values[-1] if values else None
+
+
+def _loss(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else ""
 
 
 def metrics_frame(results: Sequence[CategoryOutcome]) -> pd.DataFrame:
@@ -179,18 +296,22 @@ def _metric(value: object) -> str:
 
 
 def jobs_frame(jobs: Sequence[Job]) -> pd.DataFrame:
-    """The recent-jobs list, newest first as the gateway returns it."""
-    rows = [
-        [
-            job.job_id,
-            short_time(job.created_at),
-            job.status,
-            ", ".join(job.categories),
-            job.experiment_name or "",
-            job.deploy_policy or "",
-        ]
-        for job in jobs
-    ]
+    """The recent-jobs list, newest first as the gateway returns it (running and queued ones included)."""
+    rows = []
+    for job in jobs:
+        elapsed = job_elapsed_s(job)
+        rows.append(
+            [
+                job.job_id,
+                short_time(job.created_at),
+                job.status,
+                ", ".join(job.categories),
+                f"{elapsed:.0f}" if elapsed is not None else "",
+                job.dataset_name or "",
+                job.experiment_name or "",
+                job.deploy_policy or "",
+            ]
+        )
     return pd.DataFrame(rows, columns=JOBS_COLUMNS)
 
 

@@ -19,6 +19,10 @@ from pydantic import BaseModel, ValidationError
 from core.errors import SalescastError
 from core.settings import DeployPolicy, Settings
 from ui.api_models import (
+    Backtest,
+    Dataset,
+    DatasetList,
+    DatasetUploaded,
     Forecast,
     Health,
     History,
@@ -56,9 +60,11 @@ class GatewayClient:
         timeout_s: float,
         api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        upload_timeout_s: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.upload_timeout_s = upload_timeout_s or timeout_s
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout_s, headers=headers, transport=transport
@@ -68,7 +74,10 @@ class GatewayClient:
     def from_settings(cls, settings: Settings) -> GatewayClient:
         """Client for `ui.gateway_url`, `ui.request_timeout_s` and `gateway.api_key` (SALESCAST_API_KEY)."""
         return cls(
-            settings.ui.gateway_url, timeout_s=settings.ui.request_timeout_s, api_key=settings.gateway.api_key
+            settings.ui.gateway_url,
+            timeout_s=settings.ui.request_timeout_s,
+            api_key=settings.gateway.api_key,
+            upload_timeout_s=settings.ui.upload_timeout_s,
         )
 
     def close(self) -> None:
@@ -96,14 +105,52 @@ class GatewayClient:
         params = {key: value for key, value in (("start", start), ("end", end)) if value}
         return self._call("GET", f"/api/history/{_segment(category)}", History, params=params)
 
-    def forecast(self, category: str) -> Forecast:
-        """Tomorrow's forecast from the last N days of the stored history."""
-        return self._call("GET", f"/api/forecast/{_segment(category)}", Forecast)
+    def forecast(self, category: str, horizon: int = 1) -> Forecast:
+        """Tomorrow's forecast (`horizon` > 1: that many days) from the last N days of the stored history.
+        A horizon of 1 is not sent, so a gateway without multi-day forecasts answers as before."""
+        params = {"horizon": str(horizon)} if horizon > 1 else None
+        return self._call("GET", f"/api/forecast/{_segment(category)}", Forecast, params=params)
 
-    def predict(self, category: str, sales: Sequence[float]) -> Prediction:
-        """The next day's forecast from `sales` (the last N daily totals, oldest first)."""
-        body = {"category": category, "sales": list(sales)}
+    def predict(self, category: str, sales: Sequence[float], horizon: int = 1) -> Prediction:
+        """The next day's forecast (`horizon` > 1: that many days) from `sales` (the last N daily totals,
+        oldest first)."""
+        body: dict[str, Any] = {"category": category, "sales": list(sales)}
+        if horizon > 1:
+            body["horizon"] = horizon
         return self._call("POST", "/api/predict", Prediction, json=body)
+
+    def backtest(self, category: str) -> Backtest:
+        """The served version's held-out test days: actual vs the model and each baseline."""
+        return self._call("GET", f"/api/models/{_segment(category)}/backtest", Backtest)
+
+    def version_plot(self, category: str, version: str, name: str) -> bytes:
+        """A PNG saved with a trained version (`loss` or `forecast`)."""
+        path = f"/api/models/{_segment(category)}/versions/{_segment(version)}/plots/{_segment(name)}"
+        response = self._send("GET", path)
+        if response.is_error:
+            raise self._error_for(response)
+        return response.content
+
+    def datasets(self) -> DatasetList:
+        """Every dataset (the configured file first), with the active one flagged."""
+        return self._call("GET", "/api/datasets", DatasetList)
+
+    def upload_dataset(
+        self, file_name: str, content: bytes, columns: Mapping[str, str | None], date_format: str | None
+    ) -> DatasetUploaded:
+        """Upload a sales file; `columns` maps `date`/`category`/`amount` to a column (None = detect)."""
+        form = {f"{role}_column": name for role, name in columns.items() if name}
+        if date_format:
+            form["date_format"] = date_format
+        files = {"file": (file_name, content, "text/csv")}
+        response = self._send("POST", "/api/datasets", data=form, files=files, timeout=self.upload_timeout_s)
+        if response.is_error:
+            raise self._error_for(response)
+        return self._parse(response, DatasetUploaded)
+
+    def activate_dataset(self, dataset_id: str) -> Dataset:
+        """Make `dataset_id` the dataset history, forecasts and new training jobs read."""
+        return self._call("PUT", "/api/datasets/active", Dataset, json={"dataset_id": dataset_id})
 
     def train(
         self, categories: Sequence[str], experiment_name: str | None, deploy: DeployPolicy | None
@@ -144,14 +191,26 @@ class GatewayClient:
         return self._parse(response, model)
 
     def _send(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
+        wait = timeout or self.timeout_s
         try:
-            return self._http.request(method, path, params=params, json=json)
+            return self._http.request(
+                method, path, params=params, json=json, data=data, files=files, timeout=wait
+            )
         except httpx.TimeoutException:
+            setting = "ui.request_timeout_s" if timeout is None else "ui.upload_timeout_s"
             raise GatewayUnavailableError(
                 f"The gateway at {self.base_url} did not answer {method} {path} within "
-                f"{self.timeout_s:g} s (ui.request_timeout_s). It may be busy; try again."
+                f"{wait:g} s ({setting}). It may be busy; try again."
             ) from None
         except httpx.TransportError as exc:
             raise GatewayUnavailableError(

@@ -22,12 +22,17 @@ class InputError(SalescastError, ValueError):
     """The sales values typed into the page are not a list of finite numbers."""
 
 
+def sales_tokens(text: str | None) -> list[str]:
+    """The entries of the box as typed, in order (what the table shows, one per row)."""
+    return [token for token in _SEPARATORS.split((text or "").strip()) if token]
+
+
 def parse_sales_text(text: str | None) -> list[float]:
     """`"10, 12.5;0\\n7"` → `[10.0, 12.5, 0.0, 7.0]`; raises InputError naming the first bad entry."""
     stripped = (text or "").strip()
     if not stripped:
         raise InputError("enter the sales values, separated by commas (oldest day first)")
-    tokens = [token for token in _SEPARATORS.split(stripped) if token]
+    tokens = sales_tokens(stripped)
     return [_to_number(token, position) for position, token in enumerate(tokens, start=1)]
 
 

@@ -1,58 +1,104 @@
-"""Predict tab: forecast the next day from N values typed in (or taken from the history).
+"""Predict tab: forecast from N values typed in (or taken from the history), drawn in context.
 
-N is the served model's window size from `GET /api/models`. The comma-separated box and the
-table show the same values (each edit of one rewrites the other); "Predict" sends the box to
-`POST /api/predict`, so the gateway's own checks (count, range) produce the messages shown.
+N is the served model's window size from `GET /api/models`. Choosing a category refills everything
+from that category (its last N days), so no value, date, headline or chart of another category
+survives a switch. The box and the table hold the same entries, text for text (an entry that is not
+a number stays visible in both and is named in the message). "Predict" sends the box to
+`POST /api/predict`; "Forecast tomorrow" asks `GET /api/forecast/{category}`. Both draw the same
+chart: the last `ui.predict_history_days` days, the forecast (with its intervals when the model
+gives them) and the seasonal-naive forecast of the same days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import gradio as gr
 import pandas as pd
-from matplotlib.figure import Figure
+import plotly.graph_objects as go
 
-from ui.charts import prediction_figure
-from ui.formatting import forecast_markdown, message_html, prediction_markdown
+from ui.api_models import ForecastStep, History
+from ui.charts import ForecastBand, message_figure, prediction_figure
+from ui.downloads import write_csv
+from ui.formatting import format_sales, message_html, prediction_markdown
 from ui.gateway_client import GatewayClient, GatewayError
-from ui.input_parsing import InputError, format_sales_text, parse_sales_cells, parse_sales_text
+from ui.input_parsing import InputError, parse_sales_text, sales_tokens
 from ui.updates import Skip, skip
 
 TABLE_COLUMNS = ["Day", "Sales"]
 CHART_TITLE = "Inputs and forecast"
 FILL_LABEL = "Use the last N days"
+SEASON = 7
+MAX_HORIZON = 28
+PredictView = tuple[str, go.Figure | None, str, str | None]
+ChooseView = tuple[str, gr.Button, str, pd.DataFrame, "FilledInputs | None", str, go.Figure | None, str, None]
 
 
 @dataclass(frozen=True)
 class FilledInputs:
-    """Values put in by "Use the last N days": lets the chart show their real dates."""
+    """Values put in from the history: the category and the days they stand for (kept while the
+    number of entries stays the same, so an edited value keeps its date)."""
 
     category: str
-    values: tuple[float, ...]
-    last_date: str
+    dates: tuple[str, ...]
 
 
 def table_for(
-    values: Sequence[float], size: int | None = None, dates: Sequence[str] | None = None
+    entries: Sequence[str], size: int | None = None, dates: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """The input table: one row per day, oldest first, padded with empty rows up to `size`."""
+    """The input table: one row per entry (as typed), oldest first, padded with empty rows up to `size`."""
     rows: list[list[Any]] = []
-    count = max(len(values), size or 0)
-    for index in range(count):
+    for index in range(max(len(entries), size or 0)):
         label = dates[index] if dates and index < len(dates) else f"day {index + 1}"
-        rows.append([label, values[index] if index < len(values) else None])
+        rows.append([label, entries[index] if index < len(entries) else ""])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def seasonal_naive(inputs: Sequence[float], horizon: int) -> list[float]:
+    """Same weekday last week for each of the next `horizon` days (the last week repeated)."""
+    if len(inputs) < SEASON:
+        return []
+    week = list(inputs[-SEASON:])
+    return [week[step % SEASON] for step in range(horizon)]
+
+
+def far_outside(values: Sequence[float], history: Sequence[float], factor: float) -> list[tuple[int, float]]:
+    """(1-based position, value) of inputs more than `factor` history ranges below its minimum or above its
+    maximum, and of negative inputs when the history has none."""
+    if not history:
+        return []
+    low, high = min(history), max(history)
+    span = max(high - low, abs(high), 1.0)
+    flagged = []
+    for position, value in enumerate(values, start=1):
+        negative = value < 0 <= low
+        if negative or value > high + factor * span or value < low - factor * span:
+            flagged.append((position, value))
+    return flagged
+
+
+def parse_horizon(value: float | str | None) -> int:
+    """The days-ahead box → 1..MAX_HORIZON (empty → 1)."""
+    if value is None or value == "":
+        return 1
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"days ahead {value!r} is not a number") from None
+    if not days.is_integer() or not 1 <= days <= MAX_HORIZON:
+        raise InputError(f"days ahead must be a whole number from 1 to {MAX_HORIZON}, got {value}")
+    return int(days)
 
 
 @dataclass
 class PredictHandlers:
-    """Event handlers of the Predict tab."""
+    """Event handlers of the Predict tab (plain methods, so tests call them directly too)."""
 
     client: GatewayClient
+    history_days: int = 90
+    outlier_factor: float = 1.0
 
     def window_size(self, category: str) -> tuple[int, str]:
         """(N, served version) of `category`; GatewayError when the gateway cannot say."""
@@ -63,16 +109,43 @@ class PredictHandlers:
                 return model.window_size, model.default_version or "unknown"
         raise GatewayError(f"the gateway serves no model for category {category!r}")
 
-    def describe(self, category: str | None) -> tuple[str, gr.Button, str]:
-        """Window-size line and fill-button label for the chosen category; a message when N is unknown."""
+    def choose(self, category: str | None) -> ChooseView:
+        """A new category: window line, fill label, and everything refilled from its last N days (or
+        cleared, with the reason, when that is not possible)."""
+        cleared = message_figure(CHART_TITLE, "Press Predict or Forecast tomorrow")
         if not category:
-            return "Choose a category.", gr.Button(value=FILL_LABEL), ""
+            return (
+                "Choose a category.",
+                gr.Button(value=FILL_LABEL),
+                "",
+                table_for([]),
+                None,
+                "",
+                cleared,
+                "",
+                None,
+            )
         try:
             size, version = self.window_size(category)
         except GatewayError as exc:
-            return "", gr.Button(value=FILL_LABEL), message_html("error", str(exc))
+            error = message_html("error", str(exc))
+            return "", gr.Button(value=FILL_LABEL), "", table_for([]), None, "", cleared, error, None
         info = f"The served model (version `{version}`) reads the last **{size}** days, oldest first."
-        return info, gr.Button(value=f"Use the last {size} days"), ""
+        text, table, filled, message = self.fill_last_days(category)
+        if not isinstance(text, str) or not isinstance(table, pd.DataFrame):
+            # the history could not be read: clear what belonged to the old category
+            text, table = "", table_for([], size)
+        return (
+            info,
+            gr.Button(value=f"Use the last {size} days"),
+            text,
+            table,
+            filled,
+            "",
+            cleared,
+            message,
+            None,
+        )
 
     def fill_last_days(
         self, category: str | None
@@ -89,69 +162,192 @@ class PredictHandlers:
             text = f"{category} has only {len(history.sales)} days of history; the model needs {size}."
             return skip(), skip(), None, message_html("error", text)
         values, dates = history.sales[-size:], history.dates[-size:]
-        filled = FilledInputs(category, tuple(values), dates[-1])
+        filled = FilledInputs(category, tuple(dates))
+        entries = [_short(value) for value in values]
         text = f"Filled with {category}'s sales from {dates[0]} to {dates[-1]}."
-        return format_sales_text(values), table_for(values, dates=dates), filled, message_html("info", text)
+        return ", ".join(entries), table_for(entries, dates=dates), filled, message_html("info", text)
 
-    def text_to_table(self, text: str, filled: FilledInputs | None) -> pd.DataFrame | Skip:
-        """Mirror the box in the table (kept unchanged while the box does not parse)."""
+    def text_to_table(self, text: str, filled: FilledInputs | None) -> tuple[pd.DataFrame, str]:
+        """Mirror the box in the table, entry for entry; a message names an entry that is not a number."""
+        entries = sales_tokens(text)
+        dates = filled.dates if filled is not None and len(filled.dates) == len(entries) else None
         try:
-            values = parse_sales_text(text)
-        except InputError:
-            return skip()
-        dates = _filled_dates(filled, values)
-        return table_for(values, dates=dates)
+            if entries:
+                parse_sales_text(text)
+        except InputError as exc:
+            return table_for(entries, dates=dates), message_html("error", str(exc))
+        return table_for(entries, dates=dates), ""
 
     def table_to_text(self, table: pd.DataFrame | None) -> str | Skip:
-        """Mirror the table in the box (kept unchanged while a cell is not a number)."""
+        """Mirror the table in the box, cell for cell (trailing empty rows dropped)."""
         if table is None or "Sales" not in table:
             return skip()
-        try:
-            return format_sales_text(parse_sales_cells(table["Sales"].tolist()))
-        except InputError:
-            return skip()
+        cells = ["" if _blank(cell) else str(cell).strip() for cell in table["Sales"].tolist()]
+        while cells and cells[-1] == "":
+            cells.pop()
+        return ", ".join(cells)
 
     def predict(
-        self, category: str | None, text: str, filled: FilledInputs | None
-    ) -> tuple[str, Figure | None, str]:
-        """Headline, chart and message for a prediction from the values in the box (no chart on errors)."""
+        self, category: str | None, text: str, filled: FilledInputs | None, horizon: float | str | None = 1
+    ) -> PredictView:
+        """Headline, chart, message and CSV for a forecast from the values in the box (nothing on errors)."""
         if not category:
-            return "", None, message_html("error", "Choose a category.")
+            return "", None, message_html("error", "Choose a category."), None
         try:
+            days_ahead = parse_horizon(horizon)
             values = parse_sales_text(text)
-            answer = self.client.predict(category, values)
+            answer = self.client.predict(category, values, days_ahead)
         except (InputError, GatewayError) as exc:
-            return "", None, message_html("error", _cannot("predict", exc))
-        last_date = None
-        if filled is not None and filled.category == category and filled.values == tuple(values):
-            last_date = date.fromisoformat(filled.last_date)
-        figure = prediction_figure(category, values, answer.prediction, answer.model_version, last_date)
-        headline = prediction_markdown(category, answer.prediction, answer.model_version, answer.window_size)
-        return headline, figure, ""
-
-    def forecast_tomorrow(self, category: str | None) -> tuple[str, str]:
-        """Headline for the gateway's forecast of the day after the stored history."""
-        if not category:
-            return "", message_html("error", "Choose a category.")
+            return "", None, message_html("error", _cannot("predict", exc)), None
+        history: History | None
         try:
-            answer = self.client.forecast(category)
-        except GatewayError as exc:
-            return "", message_html("error", _cannot("forecast", exc))
-        text = forecast_markdown(
-            category, answer.date, answer.prediction, answer.model_version, answer.history_end
+            history = self.client.history(category)
+        except GatewayError:
+            history = None  # the forecast stands on its own; only the context and the check are missing
+        dates = filled.dates if filled is not None and filled.category == category else ()
+        input_days: list[Any]
+        if len(dates) == len(values):
+            input_days = list(pd.to_datetime(list(dates)))
+        else:
+            input_days = list(range(1 - len(values), 1))
+        steps = _steps(answer.forecast, answer.prediction)
+        warning = self._outlier_warning(category, values, history)
+        headline = prediction_markdown(
+            category, steps[0].prediction, answer.model_version, answer.window_size
         )
-        return text, ""
+        figure, frame = self._chart(category, answer.model_version, values, input_days, steps, history)
+        message = message_html("warning", warning) if warning else ""
+        return headline + _horizon_line(steps), figure, message, write_csv(frame, f"forecast-{category}")
+
+    def forecast_tomorrow(self, category: str | None, horizon: float | str | None = 1) -> PredictView:
+        """The gateway's forecast of the days after the stored history, drawn like a prediction."""
+        if not category:
+            return "", None, message_html("error", "Choose a category."), None
+        try:
+            days_ahead = parse_horizon(horizon)
+            answer = self.client.forecast(category, days_ahead)
+            history = self.client.history(category)
+        except (InputError, GatewayError) as exc:
+            return "", None, message_html("error", _cannot("forecast", exc)), None
+        size = answer.window_size or 0
+        inputs = history.sales[-size:] if size else []
+        input_days = list(pd.to_datetime(history.dates[-size:])) if size else []
+        steps = _steps(answer.forecast, answer.prediction)
+        figure, frame = self._chart(category, answer.model_version, inputs, input_days, steps, history)
+        headline = (
+            f"### Forecast for {category} on {answer.date}: **{format_sales(steps[0].prediction)}**\n"
+            f"Model version `{answer.model_version}` · from the stored history up to {answer.history_end}"
+        )
+        return headline + _horizon_line(steps), figure, "", write_csv(frame, f"forecast-{category}")
+
+    def _outlier_warning(self, category: str, values: Sequence[float], history: History | None) -> str:
+        if history is None:
+            return ""
+        flagged = far_outside(values, history.sales, self.outlier_factor)
+        if not flagged:
+            return ""
+        shown = ", ".join(f"value {position} ({value:,.6g})" for position, value in flagged[:5])
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        low, high = min(history.sales), max(history.sales)
+        return (
+            f"{shown}{more} lie far outside {category}'s history ({format_sales(low)} to "
+            f"{format_sales(high)} a day): the model never saw such values, so this forecast is an "
+            "extrapolation — check the inputs."
+        )
+
+    def _chart(
+        self,
+        category: str,
+        version: str,
+        inputs: Sequence[float],
+        input_days: Sequence[Any],
+        steps: Sequence[ForecastStep],
+        history: History | None,
+    ) -> tuple[go.Figure, pd.DataFrame]:
+        dated = bool(input_days) and isinstance(input_days[0], pd.Timestamp)
+        if dated:
+            first = pd.Timestamp(input_days[-1]) + pd.Timedelta(days=1)
+            forecast_days: list[Any] = list(pd.date_range(first, periods=len(steps), freq="D"))
+        else:
+            forecast_days = list(range(1, len(steps) + 1))
+        context = None
+        if dated and history is not None and history.dates:
+            series = pd.Series(history.sales, index=pd.to_datetime(history.dates), dtype=float)
+            end = pd.Timestamp(input_days[-1])
+            context = series[
+                (series.index <= end) & (series.index > end - pd.Timedelta(days=self.history_days))
+            ]
+        predictions = [step.prediction for step in steps]
+        naive = seasonal_naive(inputs, len(steps))
+        bands = _bands(steps)
+        title = f"{category}: forecast {format_sales(predictions[0])} (model {version})"
+        figure = prediction_figure(
+            title,
+            inputs,
+            predictions,
+            naive,
+            input_days=input_days,
+            forecast_days=forecast_days,
+            context=context,
+            bands=bands,
+        )
+        return figure, _forecast_frame(forecast_days, predictions, naive, bands, dated)
+
+
+def _steps(forecast: Sequence[ForecastStep], prediction: float) -> list[ForecastStep]:
+    """The answer's forecast days, or the one next-day prediction of a gateway without horizons."""
+    return list(forecast) or [ForecastStep(step=1, prediction=prediction)]
+
+
+def _bands(steps: Sequence[ForecastStep]) -> list[ForecastBand]:
+    """One band per interval level that every forecast day has."""
+    levels = {interval.level for interval in steps[0].intervals}
+    bands = []
+    for level in sorted(levels):
+        found = [next((i for i in step.intervals if i.level == level), None) for step in steps]
+        if all(item is not None for item in found):
+            lower = [item.lower for item in found if item is not None]
+            upper = [item.upper for item in found if item is not None]
+            bands.append(ForecastBand(level, lower, upper))
+    return bands
+
+
+def _forecast_frame(
+    days: Sequence[Any],
+    predictions: Sequence[float],
+    naive: Sequence[float],
+    bands: Sequence[ForecastBand],
+    dated: bool,
+) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "date" if dated else "day": [day.date().isoformat() if dated else day for day in days],
+            "forecast": list(predictions),
+            "seasonal_naive": list(naive) if naive else [None] * len(predictions),
+        }
+    )
+    for band in bands:
+        frame[f"lower_{band.level:g}"] = list(band.lower)
+        frame[f"upper_{band.level:g}"] = list(band.upper)
+    return frame
+
+
+def _horizon_line(steps: Sequence[ForecastStep]) -> str:
+    if len(steps) < 2:
+        return ""
+    return f" · {len(steps)} days ahead (table in the CSV)"
 
 
 def _cannot(action: str, exc: Exception) -> str:
     return f"Could not {action}: {exc}"
 
 
-def _filled_dates(filled: FilledInputs | None, values: Sequence[float]) -> list[str] | None:
-    if filled is None or filled.values != tuple(values):
-        return None
-    end = pd.Timestamp(filled.last_date)
-    return [day.date().isoformat() for day in pd.date_range(end=end, periods=len(values), freq="D")]
+def _short(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+
+
+def _blank(cell: object) -> bool:
+    return cell is None or (isinstance(cell, float) and pd.isna(cell)) or str(cell).strip() == ""
 
 
 @dataclass
@@ -169,6 +365,16 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
     with gr.Row():
         category = gr.Dropdown(
             choices=[], allow_custom_value=True, label="Category", scale=1, elem_id="predict-category"
+        )
+        horizon = gr.Number(
+            value=1,
+            minimum=1,
+            maximum=MAX_HORIZON,
+            precision=0,
+            label="Days ahead",
+            scale=0,
+            min_width=120,
+            elem_id="predict-horizon",
         )
         window_info = gr.Markdown(elem_id="predict-window")
     with gr.Row():
@@ -189,15 +395,19 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
             table = gr.Dataframe(
                 value=table_for([]),
                 label="…or edit them as a table",
-                datatype=["str", "number"],
+                datatype=["str", "str"],
                 interactive=True,
                 max_height=360,
                 elem_id="predict-table",
             )
-    chart = gr.Plot(label=CHART_TITLE, format="png", elem_id="predict-chart")
+    chart = gr.Plot(label=CHART_TITLE, elem_id="predict-chart")
+    download = gr.DownloadButton("Download forecast (CSV)", value=None, size="sm", elem_id="predict-download")
 
     category.change(
-        handlers.describe, inputs=[category], outputs=[window_info, fill, message], api_name="describe"
+        handlers.choose,
+        inputs=[category],
+        outputs=[window_info, fill, text, table, filled, result, chart, message, download],
+        api_name="describe",
     )
     fill.click(
         handlers.fill_last_days,
@@ -205,16 +415,21 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
         outputs=[text, table, filled, message],
         api_name="fill_last_days",
     )
-    text.blur(handlers.text_to_table, inputs=[text, filled], outputs=[table], api_visibility="private")
-    text.submit(handlers.text_to_table, inputs=[text, filled], outputs=[table], api_visibility="private")
+    for event in (text.blur, text.submit):
+        event(
+            handlers.text_to_table, inputs=[text, filled], outputs=[table, message], api_visibility="private"
+        )
     table.input(handlers.table_to_text, inputs=[table], outputs=[text], api_visibility="private")
     predict.click(
         handlers.predict,
-        inputs=[category, text, filled],
-        outputs=[result, chart, message],
+        inputs=[category, text, filled, horizon],
+        outputs=[result, chart, message, download],
         api_name="predict",
     )
     tomorrow.click(
-        handlers.forecast_tomorrow, inputs=[category], outputs=[result, message], api_name="forecast"
+        handlers.forecast_tomorrow,
+        inputs=[category, horizon],
+        outputs=[result, chart, message, download],
+        api_name="forecast",
     )
     return PredictTab(category, window_info, message)

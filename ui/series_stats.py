@@ -12,6 +12,7 @@ from datetime import date
 
 import pandas as pd
 
+NO_VALUE = "—"
 SUMMARY_COLUMNS = ["Category", "Days", "Total", "Mean / day", "Std / day", "Last date", "Days without sales"]
 
 
@@ -28,14 +29,16 @@ class SeriesSummary:
     zero_share: float
 
     def as_row(self) -> list[object]:
-        """One row of the summary table, formatted for reading."""
+        """One row of the summary table, formatted for reading ("—" where an empty range has no value)."""
+        if not self.days:
+            return [self.category, 0, NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE]
         return [
             self.category,
             self.days,
             f"{self.total:,.2f}",
             f"{self.mean:,.2f}",
             f"{self.std:,.2f}",
-            self.last_date.isoformat() if self.last_date else "—",
+            self.last_date.isoformat() if self.last_date else NO_VALUE,
             f"{self.zero_share:.1%}",
         ]
 

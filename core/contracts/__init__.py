@@ -10,6 +10,10 @@
 - `job_progress.JobProgress` — `salescast train --progress-json`; read by the job runner while a
   job runs.
 - `category_index` — `categories.json` in the model store; written and read by the archiver.
+- `dataset.DatasetRecord` — `<paths.datasets>/records/<id>.json`, one uploaded sales file and its
+  column mapping; written by the gateway's upload, read by its history, listing and jobs.
+- `active_dataset.ActiveDataset` — `<paths.datasets>/active.json`, the dataset history, forecasts
+  and new training jobs read; written by `PUT /api/datasets/active`.
 
 *The handler travels alone inside the `.mar` (torch and the standard library only), so it keeps its
 own small reader and writer; `tests/contracts/` keeps them in step with these models.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.contracts.files import ContractError, read_contract, write_contract
 
@@ -16,7 +16,8 @@ TrainingPhase = Literal["evaluation", "serving"]
 
 class CategoryProgress(BaseModel):
     """Where one category's training stands: state, version, which fit (`evaluation`: the held-out
-    one, `serving`: the model that will be served), its epoch of max, last losses, seconds."""
+    one, `serving`: the model that will be served), its epoch of max, last and per-epoch losses (of the
+    current fit), seconds since it started."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -28,6 +29,8 @@ class CategoryProgress(BaseModel):
     max_epochs: int | None = None
     train_loss: float | None = None
     val_loss: float | None = None
+    train_losses: list[float] = Field(default_factory=list)
+    val_losses: list[float | None] = Field(default_factory=list)
     seconds: float | None = None
 
 

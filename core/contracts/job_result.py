@@ -42,6 +42,8 @@ class CategoryResult(BaseModel):
     deployed: bool | None = None
     deploy_reason: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    mlflow_experiment_id: str | None = Field(default=None, description="MLflow experiment of the run")
+    mlflow_run_id: str | None = Field(default=None, description="MLflow run that tracked this training")
 
 
 class _Results(RootModel[list[CategoryResult]]):

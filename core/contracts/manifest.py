@@ -85,7 +85,7 @@ class VersionManifest(BaseModel):
     `mean`/`std` are the training segment's normalization (`std` > 0: a flat segment stores 1.0);
     the model reads the last `window_size` daily totals, oldest first. `train_*` is the period the
     served model learned from, `last_date` the last day of the data it saw, and `data_file` /
-    `data_sha256` name that data exactly.
+    `data_sha256` name that data exactly (`dataset_id`: the uploaded dataset it came from, if any).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -106,6 +106,7 @@ class VersionManifest(BaseModel):
     max_horizon: int = Field(default=1, ge=1, strict=True)
     intervals: IntervalCalibration | None = None
     evaluation: Evaluation | None = None
+    dataset_id: str | None = None
 
     @field_validator("mean", "std")
     @classmethod

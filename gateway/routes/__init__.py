@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.routes import forecast, health, history, jobs, models, predict, train
+from gateway.routes import datasets, forecast, health, history, jobs, models, plots, predict, train
 
 api_router = APIRouter(prefix="/api")
-for module in (predict, train, jobs, models, history, forecast, health):
+for module in (predict, train, jobs, models, plots, history, datasets, forecast, health):
     api_router.include_router(module.router)

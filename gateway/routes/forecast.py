@@ -32,7 +32,10 @@ async def forecast(
     if window <= 0 or len(series) < window:
         raise InputError(f"{name} has {len(series)} days of history; the served model needs {window or '?'}")
     last = series.iloc[-window:]
-    levels = check_levels(levels)
+    try:
+        levels = check_levels(levels)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     sales = [float(value) for value in last.to_numpy()]
     answer = await predictor.predict(model.category, sales, horizon, levels)
     history_end = last.index[-1]

@@ -1,15 +1,19 @@
-"""POST /api/train and /api/train_all: queue a training job (202), trained out of process."""
+"""POST /api/train and /api/train_all: queue a training job (202), trained out of process, on the active
+dataset (the job records its id and SHA-256)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
 from core.settings import DeployPolicy, Settings
+from gateway.datasets import active_dataset_or_503
 from gateway.deps import ApiKeyDep, HistoryDep, JobRunnerDep, SettingsDep
-from gateway.errors import InputError
+from gateway.errors import DataUnavailableError, InputError
 from gateway.history import HistoryCache
+from gateway.job_runner import TrainingData, training_data
 from gateway.routes.responses import errors
 from gateway.schemas import JobAccepted, TrainAllRequest, TrainRequest
 
@@ -23,8 +27,9 @@ async def train(
     body: TrainRequest, runner: JobRunnerDep, history: HistoryDep, settings: SettingsDep
 ) -> JobAccepted:
     """Train the listed categories; poll `status_url` for progress, metrics and the deploy outcome."""
+    data = await _active_data(history)
     categories = await _known(body.categories, history)
-    return _submit("train", categories, body.experiment_name, body.deploy, runner, settings)
+    return _submit("train", categories, body.experiment_name, body.deploy, runner, settings, data)
 
 
 @router.post(
@@ -35,8 +40,23 @@ async def train_all(
 ) -> JobAccepted:
     """Train every category of the config (or of the data when `data.categories` is `auto`)."""
     body = body or TrainAllRequest()
+    data = await _active_data(history)
     categories = await history.categories()
-    return _submit("train_all", categories, body.experiment_name, body.deploy, runner, settings)
+    return _submit("train_all", categories, body.experiment_name, body.deploy, runner, settings, data)
+
+
+async def _active_data(history: HistoryCache) -> TrainingData:
+    """The active dataset with its file's SHA-256 (hashed here for the configured file)."""
+    source = active_dataset_or_503(history)
+    if source.record is not None:
+        return training_data(source)
+    from core.sales_data import file_sha256
+
+    try:
+        sha256 = await asyncio.to_thread(file_sha256, source.path)
+    except OSError as exc:
+        raise DataUnavailableError(f"sales data file {source.path} cannot be read: {exc.strerror}") from None
+    return training_data(source, sha256)
 
 
 async def _known(requested: Sequence[str], history: HistoryCache) -> list[str]:
@@ -56,11 +76,13 @@ def _submit(
     deploy: DeployPolicy | None,
     runner: JobRunnerDep,
     settings: Settings,
+    data: TrainingData,
 ) -> JobAccepted:
     job = runner.submit(
         kind,
         categories,
         experiment_name or settings.mlflow.experiment,
         deploy or settings.gateway.deploy_policy,
+        data,
     )
     return JobAccepted(job_id=job.job_id, status=job.status, status_url=f"/api/jobs/{job.job_id}")

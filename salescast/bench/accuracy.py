@@ -33,7 +33,7 @@ from training.evaluation import calibrate_intervals
 from training.intervals import window_scale
 from training.metrics import METRICS, evaluate
 from training.multistep import recursive_paths
-from training.windows import SEASON, FloatArray, IndexArray, window_inputs
+from training.windows import SEASON, CategoryWindows, FloatArray, IndexArray, pooled_windows, window_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +187,9 @@ def run_accuracy(
     seeds = list(seeds) if seeds else [settings.training.seed]
     sales = load_daily_sales(settings.data, data_path)
     results = []
-    for category, series in sales.items():
+    for category in sales:
         start = time.monotonic()
-        result = _category_accuracy(
-            category, series, settings, folds, fold_days, seeds, statistical, progress
-        )
+        result = _category_accuracy(category, sales, settings, folds, fold_days, seeds, statistical, progress)
         result.seconds = time.monotonic() - start
         ratios = result.ratios(1)
         progress(
@@ -206,7 +204,7 @@ def run_accuracy(
 
 def _category_accuracy(
     category: str,
-    series: pd.Series,
+    sales: Mapping[str, pd.Series],
     settings: Settings,
     folds: int,
     fold_days: int,
@@ -214,6 +212,7 @@ def _category_accuracy(
     statistical: bool,
     progress: Progress,
 ) -> CategoryAccuracy:
+    series = sales[category]
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
     layout = make_folds(len(values), folds, fold_days, min_train_days(settings.window.size), category)
@@ -242,7 +241,10 @@ def _category_accuracy(
         references.append(fold_references)
         for index, seed in enumerate(seeds):
             seeded = settings.with_overrides({"training": {"seed": seed}})
-            forecasts, covered = _model_forecasts(category, values, dates, fold.cutoff, origins, seeded)
+            others = pooled_windows(sales, category, dates[fold.cutoff], seeded.window.size, seeded.split)
+            forecasts, covered = _model_forecasts(
+                category, values, dates, fold.cutoff, origins, seeded, others
+            )
             model[index].append(forecasts)
             coverage[index].append(covered)
     targets = {h: np.concatenate([_targets(fold.targets, h) for fold in layout]) for h in HORIZONS}
@@ -301,6 +303,7 @@ def _model_forecasts(
     cutoff: int,
     origins: IndexArray,
     settings: Settings,
+    others: Sequence[CategoryWindows],
 ) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]]]:
     """The forecaster made from the days before `cutoff`: its forecasts h days ahead from `origins`
     and the coverage of its intervals (calibrated on its own validation tail) on those days."""
@@ -312,7 +315,7 @@ def _model_forecasts(
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
-        forecaster = as_forecaster(fit_forecaster(windows, settings, Path(checkpoints)))
+        forecaster = as_forecaster(fit_forecaster(windows, settings, Path(checkpoints), others=others))
     forecast = settings.forecast
     longest = max(HORIZONS)
     calibration = calibrate_intervals(

@@ -20,8 +20,8 @@ def free_port() -> int:
 
 
 def isolated_settings(settings: Settings, root: Path, **overrides: dict[str, Any]) -> Settings:
-    """`settings` with model store, run folder, jobs DB and MLflow under `root`, every server on
-    127.0.0.1 with a fresh free port; `overrides` (section → values) are applied last.
+    """`settings` with model store, run folder, jobs DB, uploaded datasets and MLflow under `root`, every
+    server on 127.0.0.1 with a fresh free port; `overrides` (section → values) are applied last.
 
     Inputs (`data.path`, `paths.artifacts`) are kept: callers that must not read the user's trained
     versions override `paths.artifacts` too."""
@@ -31,6 +31,7 @@ def isolated_settings(settings: Settings, root: Path, **overrides: dict[str, Any
             "model_store": str(root / "model_store"),
             "run": str(root / "run"),
             "jobs_db": str(root / "jobs.sqlite"),
+            "datasets": str(root / "datasets"),
         },
         "mlflow": {
             "tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",

@@ -9,23 +9,14 @@ forecasts each target day from the N true days before it, the way the service is
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.errors import SalescastError
 from core.settings import Settings
-from training.windows import (
-    SEASON,
-    CategoryWindows,
-    FloatArray,
-    IndexArray,
-    fit_norm_stats,
-    window_inputs,
-)
+from training.windows import SEASON, CategoryWindows, FloatArray, IndexArray, windows_before
 
 
 class BenchDataError(SalescastError, ValueError):
@@ -69,38 +60,6 @@ def min_train_days(window_size: int) -> int:
 def fold_windows(
     category: str, values: FloatArray, dates: pd.DatetimeIndex, cutoff: int, settings: Settings
 ) -> CategoryWindows:
-    """Train/validation windows from the days before `cutoff` (the test segment is unused: the fold's
-    targets are scored separately); normalization fitted on the training days only."""
-    size = settings.window.size
-    positions = np.arange(size, cutoff, dtype=np.int64)
-    val_share = settings.split.val / (settings.split.train + settings.split.val)
-    n_val = max(1, round(val_share * len(positions)))
-    if len(positions) - n_val < 1:
-        raise BenchDataError(f"category {category!r}: no training windows before day {cutoff}")
-    train, val = positions[:-n_val], positions[-n_val:]
-    return CategoryWindows(
-        category=category,
-        window_size=size,
-        values=values[:cutoff],
-        dates=dates[:cutoff],
-        train=train,
-        val=val,
-        test=val,
-        stats=fit_norm_stats(values[: int(train[-1]) + 1]),
-    )
-
-
-def fit_and_forecast(
-    windows: CategoryWindows, values: FloatArray, targets: IndexArray, settings: Settings
-) -> FloatArray:
-    """Make the configured forecaster from `windows` (no MLflow) and forecast `targets` one step ahead."""
-    import torch
-
-    from training.fitting import fit_forecaster
-    from training.forecaster import as_forecaster
-
-    # the forecast below runs on the training thread count too (the fit restores the caller's)
-    torch.set_num_threads(settings.training.num_threads)
-    with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
-        forecaster = fit_forecaster(windows, settings, Path(checkpoints))
-    return as_forecaster(forecaster)(window_inputs(values, targets, windows.window_size))
+    """Train/validation windows from the days before `cutoff` (the fold's targets are scored
+    separately), split and normalized as a served fit is."""
+    return windows_before(category, values, dates, cutoff, settings.window.size, settings.split)

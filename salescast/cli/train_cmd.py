@@ -60,6 +60,11 @@ def register(subparsers: Any) -> None:
         help="keep a JSON file of each category's state, epoch and losses up to date while training",
     )
     add_column_mapping(parser)
+    parser.add_argument(
+        "--dataset-id",
+        metavar="ID",
+        help="record this dataset id (an upload's, see GET /api/datasets) with every version trained",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -82,6 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         archive=not args.no_archive,
         deploy_policy=args.deploy,
         progress_path=args.progress_json,
+        dataset_id=args.dataset_id,
     )
     if args.result_json:
         write_results(args.result_json, results)

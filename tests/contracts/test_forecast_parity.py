@@ -9,12 +9,11 @@ import torch
 
 from handlers.forecast_handler import forecast_paths
 from handlers.forecast_handler import window_scale as handler_scale
-from tests.handlers.scripted_artifacts import scripted_model
-from training.forecaster import RawForecaster, as_forecaster
+from training.forecaster import WindowForecaster, as_forecaster
 from training.intervals import SCALES
 from training.intervals import window_scale as training_scale
+from training.model import CNNLSTM, WeeklyProfileES
 from training.multistep import recursive_paths
-from training.windows import NormStats
 
 N, H = 14, 6
 
@@ -22,9 +21,9 @@ N, H = 14, 6
 def test_recursive_forecasts_agree_for_a_raw_model() -> None:
     rng = np.random.default_rng(7)
     values = rng.gamma(4.0, 60.0, size=80)
-    module = torch.jit.script(
-        RawForecaster(scripted_model(N, seed=2), NormStats(250.0, 40.0), non_negative=True)
-    )
+    classical = WeeklyProfileES(torch.tensor([0.7, 0.8, 1.0, 1.1, 1.3, 1.4, 0.7]), 0.1, N, 0.8)
+    nets = [CNNLSTM(N, conv_channels=4, kernel_size=7, lstm_hidden=8, stride=7) for _ in range(2)]
+    module = torch.jit.script(WindowForecaster(nets, classical, 0.5, 250.0, 40.0, non_negative=True).eval())
     origins = np.arange(N, 60, dtype=np.int64)
     trained = recursive_paths(as_forecaster(module), values, origins, N, H)
     rows = [values[o - N : o].tolist() for o in origins]

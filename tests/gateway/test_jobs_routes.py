@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from core.datasets import DatasetStore
 from core.settings import Settings
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_runner import JobRunner, training_command
@@ -60,7 +61,8 @@ def test_same_category_twice_is_409(client: TestClient) -> None:
 
 def _runner(settings: Settings) -> JobRunner:
     store = JobStore(settings.paths.jobs_db)
-    return JobRunner(settings, store, ModelRegistry(settings, None), GatewayMetrics())  # type: ignore[arg-type]
+    registry = ModelRegistry(settings, None)  # type: ignore[arg-type]
+    return JobRunner(settings, store, registry, GatewayMetrics(), DatasetStore(settings))
 
 
 def test_queue_full_is_429_with_retry_after(tmp_path: Path) -> None:

@@ -16,6 +16,10 @@ ROUTES = {
     ("get", "/api/models/{category}/backtest"),
     ("put", "/api/models/{category}/default"),
     ("get", "/api/history/{category}"),
+    ("post", "/api/datasets"),
+    ("get", "/api/datasets"),
+    ("put", "/api/datasets/active"),
+    ("get", "/api/models/{category}/versions/{version}/plots/{name}"),
     ("get", "/api/forecast/{category}"),
     ("get", "/api/health"),
 }
@@ -27,7 +31,15 @@ def test_openapi_schema_is_valid_and_complete(client: TestClient) -> None:
     documented = {(method, path) for path, item in schema["paths"].items() for method in item}
     assert documented == ROUTES
     assert "X-API-Key" in str(schema["components"]["securitySchemes"])
-    for name in ("PredictRequest", "PredictResponse", "Job", "ModelList", "Health", "Forecast"):
+    for name in (
+        "PredictRequest",
+        "PredictResponse",
+        "Job",
+        "ModelList",
+        "Health",
+        "Forecast",
+        "DatasetUploaded",
+    ):
         assert schema["components"]["schemas"][name].get("examples"), name
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from core.settings import SplitSettings
 from tests.training.synthetic import weekly_series
 from training.datamodule import CategoryDataModule
 from training.export import export_torchscript, load_torchscript
+from training.forecaster import LEVEL_FLOOR
 from training.lightning_module import ForecastModule
 from training.model import CNNLSTM
 from training.windows import make_category_windows
@@ -82,18 +84,24 @@ def test_fast_dev_run_smoke(tmp_path: Path) -> None:
     assert "val_loss" in trainer.callback_metrics
 
 
-def test_datamodule_normalizes_with_training_stats_and_shuffles_only_training() -> None:
+def test_datamodule_scales_each_window_by_its_level_and_shuffles_only_training() -> None:
     windows = make_category_windows(weekly_series(120), 14, SplitSettings(train=0.7, val=0.15))
-    data = CategoryDataModule(windows, batch_size=8, seed=1)
-    x, y = data.dataset("val").tensors
-    expected = (windows.targets("val") - windows.stats.mean) / windows.stats.std
-    torch.testing.assert_close(y, torch.tensor(expected, dtype=torch.float32))
-    assert x.shape == (len(windows.val), 14)
+    other = make_category_windows(3 * weekly_series(120), 14, SplitSettings(train=0.7, val=0.15))
+    data = CategoryDataModule(windows, batch_size=8, seed=1, others=[other])
+    x, y = data.val_pairs.dataset().tensors
+    inputs = windows.inputs("val")
+    level = np.maximum(inputs.mean(axis=1), LEVEL_FLOOR * windows.stats.mean)
+    unit = level * windows.stats.std / windows.stats.mean
+    own = len(windows.val)
+    torch.testing.assert_close(
+        y[:own], torch.tensor((windows.targets("val") - level) / unit, dtype=torch.float32)
+    )
+    assert x.shape == (own + len(other.val), 14)  # the other category's windows are pooled in
     first_val_batch = next(iter(data.val_dataloader()))[1]
     torch.testing.assert_close(first_val_batch, y[:8])
     train_y = torch.cat([batch[1] for batch in data.train_dataloader()])
-    assert sorted(train_y.tolist()) == sorted(data.dataset("train").tensors[1].tolist())
-    assert not torch.equal(train_y, data.dataset("train").tensors[1])
+    assert sorted(train_y.tolist()) == sorted(data.train_pairs.dataset().tensors[1].tolist())
+    assert not torch.equal(train_y, data.train_pairs.dataset().tensors[1])
 
 
 def test_torchscript_matches_the_lightning_module(tmp_path: Path) -> None:

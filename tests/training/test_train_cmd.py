@@ -31,6 +31,8 @@ RESULT_KEYS = {
     "deployed",
     "deploy_reason",
     "warnings",
+    "mlflow_experiment_id",
+    "mlflow_run_id",
 }
 
 
@@ -99,6 +101,35 @@ def test_renamed_columns_from_the_command_line(
     assert "Product Category" in capsys.readouterr().err
     renamed = [*argv, "--category-column", "Dept", "--amount-column", "Revenue", "--max-epochs", "1"]
     assert main(renamed) == 0
+
+
+@pytest.mark.slow
+def test_a_dataset_trains_with_its_mapping_and_every_version_names_it(
+    cli_config: Path, cli_root: Path, test_settings: Settings
+) -> None:
+    """What a gateway job passes for an uploaded dataset: its file, columns, date format and id."""
+    from core.artifacts import version_dir
+    from core.contracts.manifest import read_manifest
+    from core.sales_data import file_sha256
+    from tests.support.messy_csv import write_messy_csv
+
+    csv = write_messy_csv(cli_root / "messy.csv")
+    result_json = cli_root / "messy-result.json"
+    argv = ["--config", str(cli_config), "train", "--category", "Café Crème", "--data", str(csv)]
+    argv += ["--date-column", "Order Date", "--category-column", "Dept", "--amount-column", "Net Sales"]
+    argv += ["--date-format", "%m/%d/%Y", "--dataset-id", "0123456789abcdef", "--no-archive"]
+    assert main([*argv, "--max-epochs", "1", "--result-json", str(result_json)]) == 0
+    [result] = json.loads(result_json.read_text())
+    settings = make_test_settings(cli_root)
+    manifest = read_manifest(version_dir(settings, "Café Crème", result["version"]))
+    assert manifest.dataset_id == "0123456789abcdef"
+    assert manifest.data_sha256 == file_sha256(csv)
+    assert manifest.last_date.isoformat() == "2024-07-18"
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(tracking_uri=test_settings.mlflow.tracking_uri).get_run(result["mlflow_run_id"])
+    assert run.info.experiment_id == result["mlflow_experiment_id"]
+    assert run.data.params["dataset_id"] == "0123456789abcdef"
 
 
 @pytest.mark.parametrize(

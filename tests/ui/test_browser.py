@@ -1,9 +1,11 @@
 """The UI in a real browser: headless Chromium (Debian's, driven by Playwright) against real stacks.
 
-Each tab renders with its chart or table, a prediction shows the number `POST /api/predict`
-returns for the same inputs, and a training job started from the Train tab ends with its
-metrics table. Every request the page makes stays on the UI's own origin (the UI works offline).
-Screenshots of each tab go to `test-artifacts/screenshots/`.
+Each tab renders with its interactive chart or table, a prediction shows the number
+`POST /api/predict` returns for the same inputs, and a person goes from a messy CSV the test writes
+itself to a served, explained forecast: upload, activate, train, predict. Every request the page
+makes stays on the UI's own origin (the UI works offline) and the console stays free of errors.
+Screenshots of each tab go to `test-artifacts/screenshots/`; with SALESCAST_UPDATE_DOCS_IMAGES=1 the
+ones the README shows are also copied to `docs/images/`.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from core.settings import Settings
+from tests.support.messy_csv import MESSY_CATEGORIES, write_messy_csv
 from tests.support.ports import free_port
-from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, ui_settings
+from tests.ui.conftest import TRAINING_API_KEY, Stack, UiServer, ui_settings
 from ui.formatting import format_sales
 from ui.input_parsing import parse_sales_text
 
@@ -28,6 +32,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.torchserve]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+DOCS_IMAGES = REPO_ROOT / "docs" / "images"
+DOCS_SCREENSHOTS = {
+    "ui-explore.png",
+    "ui-predict.png",
+    "ui-data.png",
+    "ui-train.png",
+    "ui-train-running.png",
+    "ui-backtest.png",
+}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 UI_TIMEOUT_MS = 30_000
@@ -63,8 +76,15 @@ class OpenedPage:
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(UI_TIMEOUT_MS)
         self.requests: list[str] = []
+        self.console_errors: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
         self.page.goto(url)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
 
     def foreign_requests(self) -> list[str]:
         own = self.url.rstrip("/")
@@ -74,7 +94,14 @@ class OpenedPage:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / name
         self.page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("SALESCAST_UPDATE_DOCS_IMAGES") == "1" and name in DOCS_SCREENSHOTS:
+            shutil.copyfile(path, DOCS_IMAGES / name)
         return path
+
+    def assert_clean(self) -> None:
+        """Offline (no request off the UI's origin) and no error in the console."""
+        assert self.foreign_requests() == []
+        assert self.console_errors == []
 
     def close(self) -> None:
         self.context.close()
@@ -91,26 +118,71 @@ def _wait_until_connected(page: Page) -> None:
     expect(page.locator("#banner")).to_contain_text("the model server is ready")
 
 
+def _choose(page: Page, field: str, option: str) -> None:
+    page.locator(f"#{field} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def _plotly(page: Page, chart: str) -> None:
+    """The chart is an interactive plotly graph: drawn, with its zoom and pan controls (the first chart
+    of a page loads Gradio's plotly.js, a few MB: allow for a busy machine)."""
+    expect(page.locator(f"#{chart} .js-plotly-plot")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator(f"#{chart} .modebar-btn[data-title*='Zoom']").first).to_be_attached()
+
+
 def test_explore_tab_renders_chart_and_stats(opened: OpenedPage) -> None:
     page = opened.page
     _wait_until_connected(page)
-    chart = page.locator("#explore-chart img")
-    expect(chart).to_be_visible()
+    _plotly(page, "explore-chart")
     summary = page.locator("#explore-summary")
     expect(summary).to_contain_text("Beauty")
     expect(summary).to_contain_text("Days without sales")
     expect(page.locator("#explore-message")).to_contain_text("Showing Beauty")
     # a second category and a shorter range redraw the chart and add a row
-    page.locator("#explore-categories input").click()
-    page.get_by_role("option", name="Electronics").click()
-    page.keyboard.press("Escape")
-    page.locator("#explore-start input").first.fill("2024-06-01")
-    page.locator("#explore-end input").first.fill("2024-09-30")
+    _choose(page, "explore-categories", "Electronics")
+    page.locator("#explore-start textarea, #explore-start input").first.fill("2024-06-01")
+    page.locator("#explore-end textarea, #explore-end input").first.fill("2024-09-30")
     page.locator("#explore-show").click()
     expect(page.locator("#explore-message")).to_contain_text("Showing Beauty, Electronics from 2024-06-01")
     expect(summary).to_contain_text("Electronics")
+    # dates carry their year, and the legend is below the plot area, not over the data
+    expect(page.locator("#explore-chart .xtick").first).to_contain_text("2024-")
+    legend = page.locator("#explore-chart .legend").bounding_box()
+    plot_area = page.locator("#explore-chart .nsewdrag").first.bounding_box()
+    assert legend is not None and plot_area is not None
+    assert legend["y"] >= plot_area["y"] + plot_area["height"]
+    # hovering the chart shows the values of that day
+    page.locator("#explore-chart .nsewdrag").first.hover()
+    expect(
+        page.locator("#explore-chart .hoverlayer .legend, #explore-chart .hoverlayer .hovertext").first
+    ).to_be_attached()
+    with page.expect_download() as download:
+        page.locator("#explore-download").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("date,category,sales")
     opened.screenshot("ui-explore.png")
-    assert opened.foreign_requests() == []
+    # issue 13: a date that is not one was ignored; now it is an error naming the data's range
+    page.locator("#explore-start textarea, #explore-start input").first.fill("abc")
+    page.locator("#explore-show").click()
+    expect(page.locator("#explore-message")).to_contain_text("From must be a date as YYYY-MM-DD, got 'abc'")
+    expect(page.locator("#explore-message")).to_contain_text("the data covers 2023-01-01 to 2024-12-30")
+    opened.assert_clean()
+
+
+def test_date_fields_fit_a_1400_pixel_window(browser: Browser, ui_url: str) -> None:
+    """Issue 13: the calendar buttons of the date fields were clipped at 1400 px."""
+    opened = OpenedPage(browser, ui_url)
+    try:
+        opened.page.set_viewport_size({"width": 1400, "height": 900})
+        _wait_until_connected(opened.page)
+        for field in ("explore-start", "explore-end", "explore-window"):
+            box = opened.page.locator(f"#{field}").bounding_box()
+            inner = opened.page.locator(f"#{field} textarea, #{field} input").first.bounding_box()
+            assert box is not None and inner is not None
+            assert inner["x"] >= box["x"] and inner["x"] + inner["width"] <= box["x"] + box["width"] + 1
+            assert box["x"] + box["width"] <= 1400
+    finally:
+        opened.close()
 
 
 def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_url: str) -> None:
@@ -130,14 +202,25 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     page.locator("#predict-run").click()
     result = page.locator("#predict-result")
     expect(result).to_contain_text("Next-day forecast for Beauty")
-    expect(page.locator("#predict-chart img")).to_be_visible()
+    _plotly(page, "predict-chart")
+    expect(page.locator("#predict-chart .legendtext", has_text="seasonal naive")).to_be_attached()
+    expect(page.locator("#predict-chart .legendtext", has_text="history")).to_be_attached()
     direct = httpx.post(f"{gateway_url}/api/predict", json={"category": "Beauty", "sales": sales}, timeout=10)
     direct.raise_for_status()
     shown = re.search(r"Next-day forecast for Beauty: ([\d,.\-]+)", result.inner_text())
     assert shown is not None, result.inner_text()
     assert shown.group(1) == format_sales(direct.json()["prediction"])
     expect(result).to_contain_text(direct.json()["model_version"])
+    with page.expect_download() as download:
+        page.locator("#predict-download").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("date,forecast,seasonal_naive")
     opened.screenshot("ui-predict.png")
+
+    # issue 13: choosing another category refills everything from it (nothing of Beauty stays)
+    _choose(page, "predict-category", "Clothing")
+    expect(page.locator("#predict-message")).to_contain_text("Filled with Clothing's sales")
+    expect(result).not_to_contain_text("Beauty")
+    assert page.locator("#predict-values textarea").input_value() != text
 
     # a wrong count is explained by the gateway's own message, in the page
     page.locator("#predict-values textarea").fill("1, 2, 3")
@@ -146,48 +229,104 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     expect(page.locator("#predict-message")).to_contain_text("got 3")
     opened.screenshot("ui-predict-error.png")
 
+    # issue 13: values far outside the history get a warning beside their forecast
+    page.locator("#predict-values textarea").fill(", ".join(["1e12"] * int(size.group(1))))
+    page.locator("#predict-run").click()
+    expect(page.locator("#predict-message")).to_contain_text("far outside Clothing's history")
+
+    # issue 13: "Forecast tomorrow" draws the same chart
     page.locator("#predict-tomorrow").click()
-    expect(result).to_contain_text("Forecast for Beauty on")
-    assert opened.foreign_requests() == []
+    expect(result).to_contain_text("Forecast for Clothing on")
+    _plotly(page, "predict-chart")
+    expect(page.locator("#predict-chart .legendtext", has_text="seasonal naive")).to_be_attached()
+    opened.assert_clean()
 
 
-def test_train_tab_runs_a_job_to_its_metrics_table(browser: Browser, training_stack: Stack) -> None:
+def test_backtest_tab_draws_actual_model_and_baselines(opened: OpenedPage, gateway_url: str) -> None:
+    route = "/api/models/{category}/backtest"
+    if route not in httpx.get(f"{gateway_url}/openapi.json", timeout=10).json()["paths"]:
+        pytest.skip(f"GET {route} is not in this gateway yet (issue 12 adds it)")
+    page = opened.page
+    _wait_until_connected(page)
+    page.get_by_role("tab", name="Backtest").click()
+    _choose(page, "backtest-category", "Beauty")
+    expect(page.locator("#backtest-message")).to_contain_text("test days from")
+    _plotly(page, "backtest-chart")
+    for name in ("actual", "model", "Seasonal naive"):
+        expect(page.locator("#backtest-chart .legendtext", has_text=name).first).to_be_attached()
+    expect(page.locator("#backtest-metrics")).to_contain_text("RMSE")
+    opened.screenshot("ui-backtest.png")
+    opened.assert_clean()
+
+
+def test_own_csv_to_a_served_explained_forecast(
+    browser: Browser, training_stack: Stack, tmp_path: Path
+) -> None:
+    """A messy export the test writes itself: upload, activate, train its new category, predict with it."""
+    csv = write_messy_csv(tmp_path / "shop export 2024.csv")
     opened = OpenedPage(browser, training_stack.ui_url)
+    headers = {"X-API-Key": TRAINING_API_KEY}
     try:
         page = opened.page
         _wait_until_connected(page)
-        page.get_by_role("tab", name="Train").click()
-        page.locator("#train-categories input").click()
-        page.get_by_role("option", name=TRAIN_CATEGORY).click()
-        page.keyboard.press("Escape")
-        page.locator("#train-experiment textarea, #train-experiment input").first.fill("ui-browser-test")
-        page.locator("#train-deploy input").click()
-        page.get_by_role("option", name="Always").click()
-        page.locator("#train-start").click()
+        page.get_by_role("tab", name="Data").click()
+        page.locator("#data-file input[type=file]").set_input_files(str(csv))
+        expect(page.locator("#data-preview")).to_contain_text("Order Date")
+        expect(page.locator("#data-preview")).to_contain_text("=HYPERLINK")  # a formula is shown as text
+        page.locator("#data-upload").click()
+        expect(page.locator("#data-message")).to_contain_text("Checked and stored shop export 2024.csv")
+        summary = page.locator("#data-summary")
+        for category in MESSY_CATEGORIES:
+            expect(summary).to_contain_text(category)
+        expect(page.locator("#data-notes")).to_contain_text("amount column 'Net Sales'")
+        page.locator("#data-activate").click()
+        expect(page.locator("#data-activate-message")).to_contain_text("is now the active dataset")
+        expect(page.locator("#data-datasets")).to_contain_text("shop export 2024.csv")
+        opened.screenshot("ui-data.png")
 
+        page.get_by_role("tab", name="Train").click()
+        _choose(page, "train-categories", "Café Crème")
+        page.locator("#train-experiment textarea, #train-experiment input").first.fill("ui-browser-test")
+        _choose(page, "train-deploy", "Always")
+        page.locator("#train-start").click()
         status = page.locator("#train-status")
         expect(status).to_contain_text("Job")
-        if "— queued" in status.inner_text() or "— running" in status.inner_text():
-            expect(status.locator("progress")).to_be_visible()
+        expect(page.locator("#train-jobs")).to_contain_text("ui-browser-test")  # listed while it runs
+        if "— succeeded" not in status.inner_text():
+            # the training process starts (imports torch, Lightning, MLflow) before its first epoch
+            expect(status).to_contain_text(re.compile(r"epoch \d+/\d+|deploying|succeeded"), timeout=120_000)
             opened.screenshot("ui-train-running.png")
         expect(status).to_contain_text(re.compile("succeeded|failed"), timeout=TRAINING_TIMEOUT_MS)
         expect(status).to_contain_text("— succeeded")
-        metrics = page.locator("#train-metrics")
-        expect(metrics).to_contain_text("CNN-LSTM (new version)")
-        expect(metrics).to_contain_text("Seasonal naive")
+        expect(status.locator("a.sc-mlflow")).to_have_attribute(
+            "href", re.compile(r"/#/experiments/\d+/runs/")
+        )
+        expect(page.locator("#train-metrics")).to_contain_text("CNN-LSTM (new version)")
+        expect(page.locator("#train-plots img").first).to_be_visible()
+        _plotly(page, "train-loss")
         outcomes = page.locator("#train-outcomes")
-        expect(outcomes).to_contain_text(TRAIN_CATEGORY)
-        expect(page.locator("#train-jobs")).to_contain_text("ui-browser-test")
+        expect(outcomes).to_contain_text("Café Crème")
         opened.screenshot("ui-train.png")
 
-        # the version the page reports is the one the gateway now serves (policy "always")
+        # the new category is served now: the Predict tab offers it and forecasts from its history
+        page.get_by_role("tab", name="Predict").click()
+        _choose(page, "predict-category", "Café Crème")
+        expect(page.locator("#predict-message")).to_contain_text("Filled with Café Crème's sales")
+        page.locator("#predict-run").click()
+        expect(page.locator("#predict-result")).to_contain_text("Next-day forecast for Café Crème")
+        _plotly(page, "predict-chart")
         models = httpx.get(f"{training_stack.gateway_url}/api/models", timeout=10).json()["models"]
-        served = next(model["default_version"] for model in models if model["category"] == TRAIN_CATEGORY)
-        expect(outcomes).to_contain_text(served)
+        served = next(model["default_version"] for model in models if model["category"] == "Café Crème")
+        expect(page.locator("#predict-result")).to_contain_text(served)
         assert TRAINING_API_KEY not in page.content()
-        assert opened.foreign_requests() == []
+        opened.assert_clean()
     finally:
         opened.close()
+        httpx.put(
+            f"{training_stack.gateway_url}/api/datasets/active",
+            json={"dataset_id": "default"},
+            headers=headers,
+        ).raise_for_status()
 
 
 def test_page_says_when_the_gateway_is_down(browser: Browser, test_settings: Settings) -> None:
@@ -228,5 +367,10 @@ def test_box_and_table_mirror_each_other(browser: Browser, test_settings: Settin
             page.keyboard.type("40")
             page.keyboard.press("Enter")
             expect(box).to_have_value("40, 2.5, 3")
+            # issue 13: an entry that is not a number shows in both, and the message names it
+            box.fill("40, abc, 3")
+            box.blur()
+            expect(table.get_by_role("gridcell").nth(3)).to_have_text("abc")
+            expect(page.locator("#predict-message")).to_contain_text("value 2 ('abc') is not a number")
         finally:
             opened.close()

@@ -14,8 +14,10 @@ from ui.formatting import (
     jobs_frame,
     message_html,
     metrics_frame,
+    mlflow_links_html,
     outcome_frame,
     prediction_markdown,
+    same_score_notes,
     short_time,
 )
 
@@ -131,7 +133,7 @@ def test_succeeded_job_summarises_deployment() -> None:
     text = job_status_html(job)
     assert "Beauty v2 deployed" in text and "Clothing v3 trained, not deployed" in text
     frame = outcome_frame(job)
-    assert frame.iloc[0].tolist() == ["Beauty", "succeeded", "v2", "yes", "", "41.8"]
+    assert frame.iloc[0].tolist() == ["Beauty", "succeeded", "", "", "", "41.8", "v2", "yes", ""]
     assert frame.iloc[1]["Deployed"] == "no"
     assert frame.iloc[1]["Why / error"] == "test RMSE 900 >= seasonal-naive 800"
 
@@ -164,8 +166,74 @@ def test_jobs_frame_and_short_time() -> None:
         "2026-11-26 10:15:00",
         "succeeded",
         "Beauty",
+        "",
+        "",
         "exp-1",
         "if_better",
     ]
     assert short_time(None) == ""
     assert short_time("not a time") == "not a time"
+
+
+def test_running_job_shows_epoch_loss_and_elapsed_time() -> None:
+    """Issue 13: no epoch, loss or elapsed time while a job ran."""
+    import pandas as pd
+
+    job = _job(
+        "running",
+        [
+            {
+                "category": "Beauty",
+                "state": "training",
+                "epoch": 4,
+                "max_epochs": 60,
+                "val_loss": 0.41234,
+                "train_loss": 0.5,
+                "seconds": 12.0,
+            }
+        ],
+        started_at="2026-11-26T10:15:00Z",
+        finished_at=None,
+    )
+    text = job_status_html(job, now=pd.Timestamp("2026-11-26T10:15:14Z"))
+    assert "Beauty: epoch 4/60, val loss 0.4123, 12 s" in text and "elapsed 14 s" in text
+    row = outcome_frame(job).iloc[0]
+    assert (row["Epoch"], row["Train loss"], row["Val loss"], row["Time (s)"]) == (
+        "4/60",
+        "0.5000",
+        "0.4123",
+        "12.0",
+    )
+
+
+def test_a_version_that_scores_like_the_served_one_is_pointed_out() -> None:
+    """Issue 13: a model identical to the served one was deployed again without a word."""
+    same = {"rmse": 874.5, "mae": 684.1}
+    metrics = {"served_version": "v1", "test": {"model": same, "served": dict(same), "seasonal_naive": same}}
+    job = _job(
+        "succeeded",
+        [{"category": "Beauty", "state": "succeeded", "version": "v2", "deployed": True, "metrics": metrics}],
+    )
+    notes = same_score_notes(job.results)
+    assert notes == [
+        "Beauty: the new version v2 scores the same as the served version v1 (test RMSE 874.50, MAE 684.10) "
+        "— most likely the same model trained on the same data; it was deployed anyway."
+    ]
+    assert "sc-warning" in job_status_html(job)
+    better = {**metrics, "test": {"model": {"rmse": 800.0, "mae": 600.0}, "served": same}}
+    assert (
+        same_score_notes(
+            _job("succeeded", [{"category": "Beauty", "state": "succeeded", "metrics": better}]).results
+        )
+        == []
+    )
+
+
+def test_mlflow_links_point_at_each_run() -> None:
+    job = _job(
+        "succeeded",
+        [{"category": "Beauty", "state": "succeeded", "mlflow_experiment_id": "3", "mlflow_run_id": "abc"}],
+    )
+    assert 'href="http://127.0.0.1:5000/#/experiments/3/runs/abc"' in mlflow_links_html(
+        job, "http://127.0.0.1:5000/"
+    )

@@ -6,7 +6,9 @@ URL, shape or number in the UI fails here.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,12 +40,30 @@ def _window_size(gateway_url: str, category: str) -> int:
 # ---- page ---------------------------------------------------------------------------------------
 
 
+def _plot(chart: dict[str, Any]) -> dict[str, Any]:
+    """The plotly figure a gr.Plot output carries (interactive: hover and zoom in the page)."""
+    assert chart["type"] == "plotly", chart["type"]
+    figure: dict[str, Any] = json.loads(chart["plot"])
+    return figure
+
+
+def _file_text(download: Any) -> str:
+    """The text of a file a DownloadButton output carries (the client downloads nothing: same machine)."""
+    assert download is not None
+    path = download["path"] if isinstance(download, dict) else download
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _traces(chart: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {trace.get("name", ""): trace for trace in _plot(chart)["data"]}
+
+
 def test_connect_reports_a_ready_stack_and_lists_categories(ui_client: Client) -> None:
-    banner, explore, predict, train = ui_client.predict(api_name="/connect")
+    banner, explore, predict, train, backtest = ui_client.predict(api_name="/connect")
     assert "sc-ok" in banner and "the model server is ready" in banner
     assert explore["value"] == ["Beauty"]
     assert predict["value"] == "Beauty"
-    for update in (explore, predict, train):
+    for update in (explore, predict, train, backtest):
         assert [choice[0] for choice in update["choices"]] == ["Beauty", "Clothing", "Electronics"]
 
 
@@ -62,10 +82,14 @@ def test_ui_starts_without_a_gateway_and_says_so(test_settings: Any) -> None:
 
 
 def test_explore_stats_match_the_gateway_history(ui_client: Client, gateway_url: str) -> None:
-    chart, summary, message = ui_client.predict(
+    chart, summary, message, download = ui_client.predict(
         ["Beauty", "Clothing"], "2023-03-01", "2023-03-31", 7, api_name="/explore"
     )
-    assert chart["type"] == "matplotlib" and chart["plot"].startswith("data:image/png;base64,")
+    figure = _plot(chart)
+    assert figure["layout"]["xaxis"]["tickformat"] == "%Y-%m-%d"  # dates with their year
+    assert figure["layout"]["legend"]["y"] < 0  # the legend sits below the plot, off the data
+    csv = _file_text(download).splitlines()
+    assert csv[0] == "date,category,sales" and len(csv) == 1 + 2 * 31
     assert "Showing Beauty, Clothing from 2023-03-01 to 2023-03-31" in message
     assert _column(summary, "Category") == ["Beauty", "Clothing"]
     for row, category in zip(_rows(summary), ["Beauty", "Clothing"], strict=True):
@@ -86,10 +110,20 @@ def test_explore_stats_match_the_gateway_history(ui_client: Client, gateway_url:
         ((["Beauty"], None, None, 0), "rolling window must be a whole number of days from 1 to 90"),
         (([], None, None, 7), "Pick one or more categories"),
         ((["Toys"], None, None, 7), "Toys:"),
+        # issue 13: a date that is not one was ignored; now it is an error that states the range
+        (
+            (["Beauty"], "abc", None, 7),
+            "From must be a date as YYYY-MM-DD, got &#x27;abc&#x27;; "
+            "the data covers 2023-01-01 to 2024-12-30",
+        ),
+        (
+            (["Beauty"], "2030-01-01", None, 7),
+            "No sales data from 2030-01-01 to the end; the data covers 2023-01-01",
+        ),
     ],
 )
 def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], fragment: str) -> None:
-    _, _, message = ui_client.predict(*args, api_name="/explore")
+    _, _, message, _ = ui_client.predict(*args, api_name="/explore")
     assert fragment in message
 
 
@@ -97,9 +131,28 @@ def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], 
 
 
 def test_describe_shows_the_served_window_size(ui_client: Client, gateway_url: str) -> None:
-    info, message = ui_client.predict("Beauty", api_name="/describe")  # the button label is not in the API
+    info, *_, message, _ = ui_client.predict(
+        "Beauty", api_name="/describe"
+    )  # the button label is not in the API
     assert f"reads the last **{_window_size(gateway_url, 'Beauty')}** days" in info
-    assert message == ""
+    assert "Filled with Beauty" in message
+
+
+def test_choosing_another_category_refills_everything(ui_client: Client, gateway_url: str) -> None:
+    """Issue 13: after Beauty was filled and predicted, choosing Clothing kept Beauty's numbers, dates,
+    headline and chart. Choosing a category now refills the box and the table from that category and
+    clears the headline, the chart and the download."""
+    size = _window_size(gateway_url, "Clothing")
+    beauty_text, *_ = ui_client.predict("Beauty", api_name="/fill_last_days")
+    ui_client.predict("Beauty", beauty_text, 1, api_name="/predict")
+    history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
+    _info, text, table, result, chart, message, download = ui_client.predict("Clothing", api_name="/describe")
+    assert text == format_sales_text(history["sales"][-size:]) != beauty_text
+    assert _column(table, "Day") == history["dates"][-size:]
+    assert _column(table, "Sales") == [entry.strip() for entry in text.split(",")]
+    assert result == "" and download is None
+    assert "Press Predict" in json.dumps(_plot(chart))
+    assert "Filled with Clothing" in message
 
 
 def test_fill_uses_the_last_n_days_of_history(ui_client: Client, gateway_url: str) -> None:
@@ -116,11 +169,54 @@ def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: st
     sales = [float(100 + 37 * index % 250) for index in range(size)]
     direct = httpx.post(f"{gateway_url}/api/predict", json={"category": "Beauty", "sales": sales}, timeout=10)
     direct.raise_for_status()
-    headline, chart, message = ui_client.predict("Beauty", format_sales_text(sales), api_name="/predict")
+    headline, chart, message, download = ui_client.predict(
+        "Beauty", format_sales_text(sales), 1, api_name="/predict"
+    )
     assert f"**{format_sales(direct.json()['prediction'])}**" in headline
     assert f"`{direct.json()['model_version']}`" in headline
-    assert chart["type"] == "matplotlib"
+    traces = _traces(chart)
+    assert traces["forecast (model)"]["y"][-1] == pytest.approx(direct.json()["prediction"])
+    assert "seasonal naive (same weekday last week)" in traces
     assert message == ""
+    rows = _file_text(download).splitlines()
+    assert rows[0].startswith("day,forecast,seasonal_naive")
+
+
+def test_filled_prediction_is_drawn_after_the_last_90_days(ui_client: Client, gateway_url: str) -> None:
+    """Issue 13: the forecast was drawn against the 14 inputs only; now against the last 90 days of history,
+    with the seasonal-naive forecast of the same day beside it."""
+    history = httpx.get(f"{gateway_url}/api/history/Beauty", timeout=10).json()
+    text, *_ = ui_client.predict("Beauty", api_name="/fill_last_days")
+    _, chart, _, download = ui_client.predict("Beauty", text, 1, api_name="/predict")
+    traces = _traces(chart)
+    context = traces["history"]
+    assert len(context["x"]) == 90 and context["x"][-1].startswith(history["dates"][-1])
+    naive = traces["seasonal naive (same weekday last week)"]
+    assert naive["y"] == [pytest.approx(history["sales"][-7])]
+    assert naive["x"][0].startswith(_day_after(history["dates"][-1]))
+    assert _file_text(download).splitlines()[0].startswith("date,forecast,seasonal_naive")
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [([1e12] * 14, "value 1 (1e+12)"), ([-500.0] + [100.0] * 13, "value 1 (-500)")],
+)
+def test_values_far_outside_the_history_are_warned_about(
+    ui_client: Client, values: list[float], fragment: str
+) -> None:
+    """Issue 13: 14 × 1e12 or negative values got a plausible forecast and no word."""
+    headline, chart, message, _ = ui_client.predict(
+        "Beauty", format_sales_text(values), 1, api_name="/predict"
+    )
+    assert "Next-day forecast for Beauty" in headline and chart is not None
+    assert "sc-warning" in message and fragment in message
+    assert "far outside Beauty&#x27;s history" in message
 
 
 @pytest.mark.parametrize(
@@ -136,8 +232,8 @@ def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: st
 def test_prediction_errors_are_readable(
     ui_client: Client, gateway_url: str, category: str | None, text: str, fragment: str
 ) -> None:
-    headline, chart, message = ui_client.predict(category, text, api_name="/predict")
-    assert headline == "" and chart is None
+    headline, chart, message, download = ui_client.predict(category, text, 1, api_name="/predict")
+    assert headline == "" and chart is None and download is None
     assert "sc-error" in message
     assert fragment.format(n=_window_size(gateway_url, "Beauty")) in message
     assert "Traceback" not in message
@@ -145,11 +241,17 @@ def test_prediction_errors_are_readable(
 
 def test_forecast_tomorrow_matches_the_gateway(ui_client: Client, gateway_url: str) -> None:
     direct = httpx.get(f"{gateway_url}/api/forecast/Electronics", timeout=10).json()
-    headline, message = ui_client.predict("Electronics", api_name="/forecast")
+    headline, chart, message, download = ui_client.predict("Electronics", 1, api_name="/forecast")
     expected = f"Forecast for Electronics on {direct['date']}: **{format_sales(direct['prediction'])}**"
     assert expected in headline
     assert f"up to {direct['history_end']}" in headline
     assert message == ""
+    # issue 13: "Forecast tomorrow" drew no chart; it draws the same chart as a prediction
+    traces = _traces(chart)
+    assert traces["forecast (model)"]["x"][-1].startswith(direct["date"])
+    assert traces["forecast (model)"]["y"][-1] == pytest.approx(direct["prediction"])
+    assert len(traces["history"]["x"]) == 90
+    assert download is not None
 
 
 # ---- train (no job is started on the shared stack) ---------------------------------------------
@@ -185,11 +287,11 @@ def test_model_server_down_is_shown_not_raised(offline_stack: Stack) -> None:
     client = gradio_client(offline_stack.ui_url)
     banner, *_ = client.predict(api_name="/connect")
     assert "sc-warning" in banner or "sc-error" in banner
-    headline, _, message = client.predict("Beauty", "1, 2, 3", api_name="/predict")
+    headline, _, message, _ = client.predict("Beauty", "1, 2, 3", 1, api_name="/predict")
     assert headline == ""
     assert "Could not predict: Service unavailable" in message
     # the history does not need the model server
-    _, summary, explore_message = client.predict(
+    _, summary, explore_message, _ = client.predict(
         ["Beauty"], "2023-01-01", "2023-01-10", 3, api_name="/explore"
     )
     assert _column(summary, "Days") == [10]
@@ -205,16 +307,38 @@ def test_training_job_runs_to_its_metrics_table(training_stack: Stack) -> None:
         [TRAIN_CATEGORY], False, "ui-handler-test", "never", api_name="/start_training"
     )
     assert job_id, status
+    # issue 13: a running job was missing from "Recent jobs" until it ended
+    table, _ = client.predict(api_name="/recent_jobs")
+    assert job_id in _column(table, "Job id")
+    assert _column(table, "Status")[_column(table, "Job id").index(job_id)] in ("queued", "running")
     deadline = time.monotonic() + 300
+    live: list[str] = []
     while time.monotonic() < deadline:
-        status, outcomes, metrics, _timer, _jobs = client.predict(job_id, api_name="/job_status")
+        status, outcomes, metrics, _timer, _jobs, loss, plots, _links, download = client.predict(
+            job_id, api_name="/job_status"
+        )
         if "— succeeded" in status or "— failed" in status:
             break
         assert "<progress" in status
-        time.sleep(1)
+        live.append(status)
+        time.sleep(0.5)
     assert "— succeeded" in status, status
+    # issue 13: epoch of the limit, validation loss and elapsed time while it runs (tiny model: 3 epochs)
+    assert any("epoch " in text and "val loss" in text and "elapsed" in text for text in live), live
+    assert "elapsed" in status
+    loss_traces = _traces(loss)
+    assert len(loss_traces[f"{TRAIN_CATEGORY} validation"]["y"]) >= 1
+    # the saved loss and forecast plots of the new version, and a link to its MLflow run
+    assert [item["caption"] for item in plots] == [
+        f"{TRAIN_CATEGORY} {_column(outcomes, 'New version')[0]}: loss per epoch",
+        f"{TRAIN_CATEGORY} {_column(outcomes, 'New version')[0]}: "
+        "test segment: actual vs model vs seasonal naive",
+    ]
+    assert "MLflow run" in status and "/#/experiments/" in status
+    assert _file_text(download).startswith("Category,Forecaster,MAE")
     assert _column(outcomes, "Category") == [TRAIN_CATEGORY]
     assert _column(outcomes, "Deployed") == ["no"]  # policy "never"
+    assert _column(outcomes, "Epoch")[0].endswith("/3")
     forecasters = _column(metrics, "Forecaster")
     assert forecasters[0] == "CNN-LSTM (new version)"
     assert "Seasonal naive (same weekday last week)" in forecasters
@@ -235,7 +359,7 @@ def test_failed_job_shows_its_error(offline_stack: Stack) -> None:
     assert job_id, status
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        status, outcomes, _metrics, _timer, _jobs = client.predict(job_id, api_name="/job_status")
+        status, outcomes, *_ = client.predict(job_id, api_name="/job_status")
         if "— succeeded" in status or "— failed" in status:
             break
         time.sleep(1)

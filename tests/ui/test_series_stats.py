@@ -31,6 +31,13 @@ def test_summarize_empty_series_has_no_last_date() -> None:
     assert summary.as_row()[5] == "—"
 
 
+def test_an_empty_range_shows_no_mean_rather_than_zero() -> None:
+    """Issue 13: an empty range showed "Mean 0.00"; a range without days has no mean, total or spread."""
+    row = dict(zip(SUMMARY_COLUMNS, summarize("Beauty", _series([])).as_row(), strict=True))
+    assert row["Days"] == 0
+    assert [row[name] for name in ("Total", "Mean / day", "Std / day", "Days without sales")] == ["—"] * 4
+
+
 def test_summary_frame_formats_one_row_per_category() -> None:
     frame = summary_frame({"Beauty": _series([1000.0, 0.0]), "Clothing": _series([5.0])})
     assert list(frame.columns) == SUMMARY_COLUMNS

@@ -1,0 +1,76 @@
+"""The Predict tab's box and table, the far-outside check and the seasonal-naive line, without a gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ui.downloads import neutralize_formulas, write_csv
+from ui.input_parsing import InputError
+from ui.predict_tab import FilledInputs, PredictHandlers, far_outside, parse_horizon, seasonal_naive
+
+HANDLERS = PredictHandlers(client=None)  # type: ignore[arg-type]  # these handlers never call the gateway
+
+
+def test_box_and_table_agree_when_an_entry_is_not_a_number() -> None:
+    """Issue 13: after an edit that fails to parse, the table kept the old values; now it shows the
+    entries as typed, and the message names the one that is not a number."""
+    table, message = HANDLERS.text_to_table("1, abc, 3", None)
+    assert table["Sales"].tolist() == ["1", "abc", "3"]
+    assert "value 2 (&#x27;abc&#x27;) is not a number" in message and "sc-error" in message
+    assert HANDLERS.table_to_text(table) == "1, abc, 3"
+
+
+def test_table_edits_come_back_to_the_box_and_keep_their_dates() -> None:
+    filled = FilledInputs("Beauty", ("2024-12-29", "2024-12-30"))
+    table, message = HANDLERS.text_to_table("10, 20", filled)
+    assert table.values.tolist() == [["2024-12-29", "10"], ["2024-12-30", "20"]] and message == ""
+    table.loc[1, "Sales"] = "25.5"
+    assert HANDLERS.table_to_text(table) == "10, 25.5"
+
+
+@pytest.mark.parametrize(
+    ("values", "flagged"),
+    [
+        ([100.0, 2000.0, 50.0], []),
+        ([1e12, 100.0], [(1, 1e12)]),
+        ([-1.0, 100.0], [(1, -1.0)]),
+        ([5000.0 + 2 * 5000.0], [(1, 15000.0)]),
+    ],
+)
+def test_far_outside_the_history(values: list[float], flagged: list[tuple[int, float]]) -> None:
+    history = [0.0, 1000.0, 5000.0]
+    assert far_outside(values, history, factor=1.0) == flagged
+
+
+def test_seasonal_naive_repeats_the_last_week() -> None:
+    inputs = [float(day) for day in range(1, 15)]
+    assert seasonal_naive(inputs, 1) == [8.0]
+    assert seasonal_naive(inputs, 9) == [8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 8.0, 9.0]
+    assert seasonal_naive(inputs[:5], 1) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 1), ("", 1), (7, 7), (28.0, 28)])
+def test_horizon(value: Any, expected: int) -> None:
+    assert parse_horizon(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, 29, 2.5, "x"])
+def test_bad_horizon(value: Any) -> None:
+    with pytest.raises(InputError):
+        parse_horizon(value)
+
+
+def test_csv_downloads_never_carry_a_formula() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"category": ["=1+1 Gifts", "@SUM(A1)", "Beauty", "-x"], "sales": [1.0, -2.0, 3.0, 4.0]}
+    )
+    safe = neutralize_formulas(frame)
+    assert safe["category"].tolist() == ["'=1+1 Gifts", "'@SUM(A1)", "Beauty", "'-x"]
+    assert safe["sales"].tolist() == [1.0, -2.0, 3.0, 4.0]  # numbers stay numbers
+    from pathlib import Path
+
+    assert Path(write_csv(frame, "=bad name/..")).read_text().splitlines()[1] == "'=1+1 Gifts,1.0"
