@@ -543,6 +543,8 @@ def _tune(
         progress(f"tuning: {_describe(settings)}")
         with torchserve_process(settings, archive_all(settings)) as torchserve:
             requests = _torchserve_requests(torchserve.inference_url, windows)
+            if settings.bench.serving_warmup_s > 0:
+                driver.load("torchserve", requests, 16, settings.bench.serving_warmup_s)
             measured = [driver.measure("torchserve", requests, clients) for clients in concurrency]
         for result in measured:
             progress("  " + _line(result))
