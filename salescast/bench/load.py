@@ -36,6 +36,9 @@ class LoadResult:
     error_examples: list[str] = field(default_factory=list)
     client: str = "python"
     quantiles_ms: dict[float, float] = field(default_factory=dict)
+    # CPU milliseconds per item spent by each server (`torchserve`, `gateway`) or in-process
+    # (`in-process`) while the layer ran: the cost, nearly independent of other load on the machine.
+    cpu_ms_per_item: dict[str, float] = field(default_factory=dict)
 
     @property
     def items_per_s(self) -> float:
@@ -50,6 +53,7 @@ class LoadResult:
         data = asdict(self)
         del data["latencies_ms"]
         data["quantiles_ms"] = {str(q): round(v, 3) for q, v in self.quantiles_ms.items()}
+        data["cpu_ms_per_item"] = {name: round(v, 4) for name, v in self.cpu_ms_per_item.items()}
         data.update(
             items_per_s=round(self.items_per_s, 1),
             p50_ms=round(self.percentile_ms(50), 2),

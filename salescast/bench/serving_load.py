@@ -22,10 +22,13 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from core.artifacts import latest_version, version_dir
 from core.sales_data import load_daily_sales
@@ -100,6 +103,7 @@ class ServingReport:
                         gateway.percentile_ms(50), served.percentile_ms(50)
                     ),
                     "torchserve_over_floor_p50": _ratio(served.percentile_ms(50), floor.percentile_ms(50)),
+                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
                 }
             )
         return rows
@@ -117,6 +121,7 @@ class ServingReport:
                     "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
                     "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
                     "gateway_over_floor_rps": _ratio(gateway.items_per_s, floor.items_per_s),
+                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
                 }
             )
         return rows
@@ -151,6 +156,30 @@ class ServingReport:
         }
 
 
+class CpuMeter:
+    """CPU seconds used so far by each server's processes: TorchServe (launcher, JVM, workers) and
+    the gateway."""
+
+    def __init__(self, servers: dict[str, Callable[[], list[psutil.Process]]]) -> None:
+        self.servers = servers
+
+    def snapshot(self) -> dict[str, float]:
+        return {name: sum(map(_cpu_seconds, processes())) for name, processes in self.servers.items()}
+
+    def per_item(self, before: dict[str, float], items: int) -> dict[str, float]:
+        """CPU milliseconds per item of each server since `before`."""
+        now = self.snapshot()
+        return {name: 1000.0 * (now[name] - before[name]) / max(items, 1) for name in now}
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:  # exited meanwhile
+        return 0.0
+    return float(times.user + times.system)
+
+
 class HttpDriver:
     """Runs one HTTP layer at one concurrency with wrk when available, else the in-process client."""
 
@@ -176,9 +205,15 @@ class HttpDriver:
             )
 
     def measure(
-        self, layer: str, requests: list[HttpRequest], concurrency: int, check: AnswerCheck = ok_if_200
+        self,
+        layer: str,
+        requests: list[HttpRequest],
+        concurrency: int,
+        check: AnswerCheck = ok_if_200,
+        meter: CpuMeter | None = None,
     ) -> LoadResult:
-        """`bench.serving_warmup_requests` untimed requests, then `duration_s` of measured load."""
+        """`bench.serving_warmup_requests` untimed requests, then `duration_s` of measured load (and
+        the servers' CPU per item during it when a `meter` is given)."""
         bench = self.settings.bench
         if bench.serving_warmup_requests:
             asyncio.run(
@@ -192,7 +227,11 @@ class HttpDriver:
                     check=check,
                 )
             )
-        return self.load(layer, requests, concurrency, self.duration_s, check)
+        before = meter.snapshot() if meter is not None else {}
+        result = self.load(layer, requests, concurrency, self.duration_s, check)
+        if meter is not None:
+            result.cpu_ms_per_item = meter.per_item(before, result.items + result.errors)
+        return result
 
     def load(
         self,
@@ -266,6 +305,9 @@ def run_serving_bench(
             ),
             "gateway_batch": (_gateway_batches(gateway.url, windows, batch_items), batch_failures),
         }
+        meter = CpuMeter(
+            {"torchserve": torchserve.process_tree, "gateway": lambda: _process_tree(gateway.process)}
+        )
         bench = stack.bench
         if bench.serving_warmup_s > 0:
             # TorchServe's JVM compiles its hot paths during the first seconds of load: unwarmed, the
@@ -281,7 +323,7 @@ def run_serving_bench(
                 result = _measure_floor(layer, call, stack, clients, duration_s, items)
             else:
                 requests, check = http[layer]
-                result = driver.measure(layer, requests, clients, check)
+                result = driver.measure(layer, requests, clients, check, meter)
             progress(_line(result))
             report.results.append(result)
     report.load_average["end_1min"] = os.getloadavg()[0]
@@ -300,7 +342,18 @@ def serving_markdown(report: ServingReport) -> str:
         f"{load.get('end_1min', math.nan):.2f} at the end, {load.get('cores', 0):g} cores",
         "",
         markdown_table(
-            ["layer", "concurrency", "items/s", "p50 ms", "p99 ms", "errors", "requests"],
+            [
+                "layer",
+                "concurrency",
+                "items/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "requests",
+                "CPU ms/item: TorchServe",
+                "gateway",
+                "in-process",
+            ],
             [
                 [
                     r.layer,
@@ -310,6 +363,9 @@ def serving_markdown(report: ServingReport) -> str:
                     f"{r.percentile_ms(99):.1f}",
                     str(r.errors),
                     str(r.requests),
+                    _cpu_cell(r, "torchserve"),
+                    _cpu_cell(r, "gateway") if r.layer.startswith("gateway") else "",
+                    _cpu_cell(r, "in-process"),
                 ]
                 for r in report.results
             ],
@@ -325,6 +381,7 @@ def serving_markdown(report: ServingReport) -> str:
                 "TorchServe/floor items/s",
                 "gateway/TorchServe p50",
                 "TorchServe/floor p50",
+                "gateway/TorchServe CPU",
             ],
             [
                 [
@@ -334,6 +391,7 @@ def serving_markdown(report: ServingReport) -> str:
                     f"{row['torchserve_over_floor_rps']:.3f}",
                     f"{row['gateway_over_torchserve_p50']:.3f}",
                     f"{row['torchserve_over_floor_p50']:.1f}",
+                    f"{row['gateway_over_torchserve_cpu']:.3f}",
                 ]
                 for row in report.ratios()
             ],
@@ -350,6 +408,7 @@ def serving_markdown(report: ServingReport) -> str:
                     "gateway/TorchServe items/s",
                     "TorchServe/floor items/s",
                     "gateway/floor items/s",
+                    "gateway/TorchServe CPU",
                 ],
                 [
                     [
@@ -357,6 +416,7 @@ def serving_markdown(report: ServingReport) -> str:
                         f"{row['gateway_over_torchserve_rps']:.3f}",
                         f"{row['torchserve_over_floor_rps']:.3f}",
                         f"{row['gateway_over_floor_rps']:.3f}",
+                        f"{row['gateway_over_torchserve_cpu']:.3f}",
                     ]
                     for row in report.batch_ratios()
                 ],
@@ -472,7 +532,8 @@ def _measure_floor(
     bench = settings.bench
     for index in range(bench.serving_warmup_requests):
         call(index)
-    return thread_load(
+    started = time.process_time()
+    result = thread_load(
         layer,
         call,
         concurrency=concurrency,
@@ -480,6 +541,9 @@ def _measure_floor(
         max_requests=bench.serving_max_requests,
         items_per_call=items_per_call,
     )
+    used = time.process_time() - started
+    result.cpu_ms_per_item = {"in-process": 1000.0 * used / max(result.items + result.errors, 1)}
+    return result
 
 
 def _body(payload: Any) -> bytes:
@@ -552,6 +616,17 @@ def _tune(
     return results
 
 
+def _process_tree(process: Any) -> list[psutil.Process]:
+    """A supervised process and its descendants (none when it is not running)."""
+    if process is None:
+        return []
+    try:
+        root = psutil.Process(process.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 def _describe(settings: Settings) -> str:
     a = settings.archive
     return f"workers={a.workers} batch_size={a.batch_size} max_batch_delay_ms={a.max_batch_delay_ms}"
@@ -561,6 +636,21 @@ def _line(result: LoadResult) -> str:
     return (
         f"{result.layer:<16} c={result.concurrency:<3} {result.items_per_s:8.0f} items/s  p50 "
         f"{result.percentile_ms(50):7.1f} ms  p99 {result.percentile_ms(99):7.1f} ms  errors {result.errors}"
+    )
+
+
+def _cpu_ratio(result: LoadResult) -> float:
+    """The gateway's CPU per item over TorchServe's, in the same gateway measurement."""
+    cpu = result.cpu_ms_per_item
+    return _ratio(cpu.get("gateway", math.nan), cpu.get("torchserve", math.nan))
+
+
+def _cpu_cell(result: LoadResult, server: str) -> str:
+    value = result.cpu_ms_per_item.get(server)
+    return (
+        ""
+        if value is None or result.layer.startswith("floor") != (server == "in-process")
+        else f"{value:.3f}"
     )
 
 

@@ -109,8 +109,16 @@ def test_a_missing_wrk_falls_back_to_the_python_client_and_says_so(tmp_path: Pat
 
 
 def _result(layer: str, concurrency: int, items_per_s: float, p50: float, p99: float) -> LoadResult:
+    cpu = {"in-process": 0.1} if layer.startswith("floor") else {"torchserve": 1.0, "gateway": 0.2}
     return LoadResult(
-        layer, concurrency, 10, int(items_per_s * 10), 0, 10.0, quantiles_ms={50.0: p50, 99.0: p99}
+        layer,
+        concurrency,
+        10,
+        int(items_per_s * 10),
+        0,
+        10.0,
+        quantiles_ms={50.0: p50, 99.0: p99},
+        cpu_ms_per_item=cpu,
     )
 
 
@@ -131,12 +139,19 @@ def test_the_report_has_every_ratio_the_issue_asks_for() -> None:
     assert math.isclose(single[1]["gateway_over_torchserve_rps"], 0.9)
     assert math.isclose(single[1]["gateway_added_p50_ms"], 0.5)
     assert math.isclose(single[16]["torchserve_over_floor_rps"], 1000 / 9000)
+    assert math.isclose(single[16]["gateway_over_torchserve_cpu"], 0.2)
     (batch,) = report.batch_ratios()
     assert math.isclose(batch["gateway_over_torchserve_rps"], 0.8)
     assert math.isclose(batch["torchserve_over_floor_rps"], 0.4)
     (scaling,) = report.scaling()
     assert math.isclose(scaling["torchserve_rps_ratio"], 2.5) and scaling["torchserve_p99_ms"] == 40.0
     markdown = serving_markdown(report)
-    for text in ("gateway/TorchServe items/s", "gateway added p50 ms", "TorchServe/floor items/s", "+0.50"):
+    for text in (
+        "gateway/TorchServe items/s",
+        "gateway added p50 ms",
+        "TorchServe/floor items/s",
+        "+0.50",
+        "CPU",
+    ):
         assert text in markdown
     assert "Batches of 1000 items" in markdown and "| 1 → 16 | 2.500 | 40.0 |" in markdown
