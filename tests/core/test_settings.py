@@ -15,7 +15,7 @@ from core.settings import SettingsError, load_settings
 
 def test_default_config_loads() -> None:
     settings = load_settings(environ={})
-    assert settings.window.size == 14
+    assert settings.window.size == 56
     assert settings.data.fill_policy == "zero"
     assert settings.torchserve.inference_base_url == "http://127.0.0.1:8080"
 
@@ -42,7 +42,7 @@ def test_aliases_override() -> None:
 
 
 def test_config_path_from_env(tmp_path: Path) -> None:
-    text = Path("configs/default.yaml").read_text().replace("size: 14", "size: 28")
+    text = Path("configs/default.yaml").read_text().replace("size: 56 ", "size: 28 ")
     (tmp_path / "c.yaml").write_text(text)
     assert load_settings(environ={"SALESCAST_CONFIG": str(tmp_path / "c.yaml")}).window.size == 28
 
@@ -148,4 +148,4 @@ def test_an_installed_wheel_finds_its_default_config(tmp_path: Path) -> None:
     config, template_found, window = result.stdout.split()
     assert config == str(site / "configs" / "default.yaml")
     assert template_found == "True"
-    assert window == "14"
+    assert window == "56"
