@@ -6,7 +6,8 @@ hop per dependency per request, the second-largest cost of a prediction after th
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 
@@ -15,7 +16,6 @@ from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
-from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
 from gateway.security import api_key_header, check_api_key, check_write_allowed
@@ -32,56 +32,25 @@ async def get_state(request: Request) -> GatewayState:
 StateDep = Annotated[GatewayState, Depends(get_state)]
 
 
-async def get_settings(state: StateDep) -> Settings:
-    return state.settings
+def _part(name: str) -> Callable[[GatewayState], Awaitable[Any]]:
+    """A dependency answering one attribute of the gateway's state (the alias below carries its type)."""
+
+    async def dependency(state: StateDep) -> Any:
+        return getattr(state, name)
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
-async def get_inference(state: StateDep) -> InferenceClient:
-    return state.inference
-
-
-async def get_management(state: StateDep) -> ManagementClient:
-    return state.management
-
-
-async def get_registry(state: StateDep) -> ModelRegistry:
-    return state.registry
-
-
-async def get_predictor(state: StateDep) -> Predictor:
-    return state.predictor
-
-
-async def get_job_store(state: StateDep) -> JobStore:
-    return state.job_store
-
-
-async def get_job_runner(state: StateDep) -> JobRunner:
-    return state.job_runner
-
-
-async def get_history(state: StateDep) -> HistoryCache:
-    return state.history
-
-
-async def get_metrics(state: StateDep) -> GatewayMetrics:
-    return state.metrics
-
-
-def get_datasets(state: StateDep) -> DatasetService:
-    return state.datasets
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
-ManagementDep = Annotated[ManagementClient, Depends(get_management)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
-JobStoreDep = Annotated[JobStore, Depends(get_job_store)]
-JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]
-HistoryDep = Annotated[HistoryCache, Depends(get_history)]
-MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
-DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+InferenceDep = Annotated[InferenceClient, Depends(_part("inference"))]
+ManagementDep = Annotated[ManagementClient, Depends(_part("management"))]
+RegistryDep = Annotated[ModelRegistry, Depends(_part("registry"))]
+PredictorDep = Annotated[Predictor, Depends(_part("predictor"))]
+JobStoreDep = Annotated[JobStore, Depends(_part("job_store"))]
+JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]
+HistoryDep = Annotated[HistoryCache, Depends(_part("history"))]
+DatasetsDep = Annotated[DatasetService, Depends(_part("datasets"))]
 
 
 async def require_api_key(

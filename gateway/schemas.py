@@ -43,7 +43,11 @@ def check_sales_values(values: list[Any]) -> list[float]:
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"sales[{index}] must be a number, got {value!r}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float64 (JSON allows any number of digits)
+            message = f"sales[{index}] is an integer outside the float32 range (±{FLOAT32_MAX:.4g})"
+            raise ValueError(message) from None
         if not math.isfinite(number):
             raise ValueError(f"sales[{index}] must be a finite number, got {value!r}")
         if abs(number) > FLOAT32_MAX:

@@ -230,7 +230,11 @@ def validate_values(values: Any, window_size: int) -> list[float]:
     for position, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"value at position {position} is not a number: {value!r}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # JSON allows integers of any length
+            message = f"value at position {position} is an integer outside the float32 range"
+            raise ValueError(message) from None
         if not math.isfinite(number):
             raise ValueError(f"value at position {position} is not finite: {number}")
         if abs(number) > FLOAT32_MAX:

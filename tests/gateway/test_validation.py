@@ -29,6 +29,8 @@ def post_raw(client: TestClient, path: str, text: str) -> tuple[int, dict[str, o
         ("[1e39]", "outside the float32 range"),
         ("[-1e308]", "outside the float32 range"),
         ("[1e400]", "must be a finite number"),
+        ("[1, " + "9" * 400 + "]", "sales[1] is an integer outside the float32 range"),
+        ("[-" + "9" * 400 + "]", "sales[0] is an integer outside the float32 range"),
         ('"1,2,3"', "list"),
     ],
 )

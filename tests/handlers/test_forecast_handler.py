@@ -165,6 +165,7 @@ def test_bad_request_in_a_batch_gets_its_own_4xx(handler: ForecastHandler, model
     [
         ({"body": {"sales": [1.0] * 3}}, "expected 14 values, got 3"),
         ({"body": {"sales": [1.0] * 13 + [1e308]}}, "outside the float32 range"),
+        ({"body": '{"sales": [1,2,3,4,5,6,7,8,9,10,11,12,13,' + "9" * 400 + "]}"}, "integer outside"),
         ({"body": '{"sales": [1,2,3,4,5,6,7,8,9,10,11,12,13,NaN]}'}, "not finite"),
         ({"body": '{"sales": [1,2,3,4,5,6,7,8,9,10,11,12,13,Infinity]}'}, "not finite"),
         ({"body": {"sales": [1.0] * 13 + ["7"]}}, "not a number"),
