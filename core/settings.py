@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -48,6 +48,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 FillPolicy = Literal["zero", "ffill"]
 DeployPolicy = Literal["always", "if_better", "never"]
 Port = int
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 def default_config_path() -> Path:
@@ -118,6 +119,9 @@ class ModelSettings(_Section):
         default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], min_length=1
     )
     profile_shrinks: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1)
+    profile_anchor_weights: list[Fraction] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1
+    )
 
     @model_validator(mode="after")
     def _stride_fits(self) -> ModelSettings:

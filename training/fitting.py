@@ -42,10 +42,11 @@ def fit_forecaster(
     model = settings.model
     classical = fit_weekly_profile_es(
         windows.training_days,
-        windows.inputs("train"),
-        windows.targets("train"),
+        windows.train,
+        windows.window_size,
         alphas=model.profile_alphas,
         shrinks=model.profile_shrinks,
+        anchor_weights=model.profile_anchor_weights,
     )
     pooled = list(others) if model.pool_categories else []
     nets = [

@@ -80,10 +80,21 @@ class WeeklyProfileES(nn.Module):
     `profile` (7 values, mean 1) was estimated on the training days and pulled toward flat by
     `shrink`; a window's weekday phase is the rotation of the profile that matches it best, so no
     date is needed. The level is the exponentially weighted mean (smoothing `alpha`) of the window
-    divided by its profile, skipping closed days. Output: level × the profile of the next day.
+    divided by its profile, skipping closed days, pulled toward the training days' mean level `anchor`
+    by `anchor_weight`: on sparse, stationary series a window's own level is mostly noise and the
+    long-run level is the better guess (what AutoETS does with a tiny alpha); on shifting series the
+    fit chooses weight 0. Output: level × the profile of the next day.
     """
 
-    def __init__(self, profile: Tensor, alpha: float, window_size: int, shrink: float = 1.0) -> None:
+    def __init__(
+        self,
+        profile: Tensor,
+        alpha: float,
+        window_size: int,
+        shrink: float = 1.0,
+        anchor: float = 0.0,
+        anchor_weight: float = 0.0,
+    ) -> None:
         super().__init__()
         flattened = 1.0 + shrink * (profile.double().reshape(WEEK) - 1.0)
         positions = torch.arange(window_size)
@@ -99,13 +110,20 @@ class WeeklyProfileES(nn.Module):
         self.decay = decay.float()
         self.alpha = alpha
         self.shrink = shrink
+        self.anchor = anchor
+        self.anchor_weight = anchor_weight
         self.closed = CLOSED_PROFILE
 
     def forward(self, x: Tensor) -> Tensor:
+        level, season = self.decompose(x)
+        anchored = (1.0 - self.anchor_weight) * level + self.anchor_weight * self.anchor
+        return anchored * season
+
+    def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The window's own level `[B]` and the next day's profile factor `[B]` (no anchor)."""
         phase = torch.argmax(x @ self.centered.t(), dim=1)  # [B]: the next day's profile index
         window_profile = self.profile[self.rotations[phase]]  # [B, N]
         weights = self.decay.unsqueeze(0) * (window_profile > self.closed).float()
         deseasonalized = x / torch.clamp(window_profile, min=self.closed)
         level = (weights * deseasonalized).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-6)
-        out: Tensor = level * self.profile[phase]
-        return out
+        return level, self.profile[phase]

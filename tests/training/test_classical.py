@@ -1,0 +1,61 @@
+"""The classical part: its weekly profile, the level anchor, and what the closed-form fit chooses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from training.classical import fit_weekly_profile_es, weekly_profile
+from training.model import WEEK, WeeklyProfileES
+
+N = 28
+PROFILE = np.array([0.6, 0.8, 1.0, 1.0, 1.1, 1.3, 1.2])
+GRID = {"alphas": [0.0, 0.1, 0.5], "shrinks": [0.0, 1.0], "anchor_weights": [0.0, 0.5, 1.0]}
+
+
+def fit(days: np.ndarray) -> WeeklyProfileES:
+    return fit_weekly_profile_es(days, np.arange(N, len(days)), N, **GRID)
+
+
+def test_weekly_profile_recovers_a_known_pattern() -> None:
+    days = 100.0 * np.tile(PROFILE, 30)
+    assert weekly_profile(days) == pytest.approx(PROFILE / PROFILE.mean(), rel=1e-6)
+
+
+def test_anchor_weight_pulls_the_level_toward_the_anchor() -> None:
+    flat = torch.ones(WEEK)
+    window = torch.full((1, N), 40.0)
+    own, anchored, half = (
+        WeeklyProfileES(flat, 0.1, N, 1.0, anchor=100.0, anchor_weight=weight)(window)
+        for weight in (0.0, 1.0, 0.5)
+    )
+    assert own.item() == pytest.approx(40.0)
+    assert anchored.item() == pytest.approx(100.0)
+    assert half.item() == pytest.approx(70.0)
+
+
+def test_a_sparse_stationary_series_is_anchored() -> None:
+    """Days drawn around one long-run level: a window's own mean is noise, the anchor is not."""
+    rng = np.random.default_rng(0)
+    days = rng.binomial(1, 0.5, size=600) * rng.gamma(2.0, 150.0, size=600)
+    fitted = fit(days)
+    assert fitted.anchor == pytest.approx(days.mean())
+    assert fitted.anchor_weight == 1.0
+
+
+def test_a_series_with_level_shifts_follows_its_window() -> None:
+    """The training days' mean lies between the levels: anchoring to it would be wrong everywhere."""
+    rng = np.random.default_rng(1)
+    levels = np.repeat([100.0, 400.0, 150.0, 600.0], 150)
+    days = levels * np.tile(PROFILE, 100)[:600] + rng.normal(0.0, 5.0, size=600)
+    fitted = fit(days)
+    assert fitted.anchor_weight == 0.0
+
+
+def test_the_anchored_part_survives_torchscript() -> None:
+    module = WeeklyProfileES(torch.tensor(PROFILE), 0.1, N, 0.5, anchor=80.0, anchor_weight=0.75)
+    scripted = torch.jit.script(module)
+    window = torch.rand(3, N) * 100.0
+    assert scripted(window) == pytest.approx(module(window))
+    assert scripted.anchor_weight == 0.75
