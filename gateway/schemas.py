@@ -84,8 +84,10 @@ def check_levels(levels: list[Any] | None) -> list[float] | None:
     if levels is None:
         return None
     for level in levels:
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 50 <= level <= 99:
-            raise ValueError(f"levels must be percents from 50 to 99, got {level!r}")
+        number = isinstance(level, (int, float)) and not isinstance(level, bool)
+        if not number or not 50 <= level <= 99:
+            shown = f"{level:g}" if number else repr(level)
+            raise ValueError(f"each level must be a percent from 50 to 99, got {shown}")
     return [float(level) for level in levels]
 
 

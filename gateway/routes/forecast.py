@@ -35,7 +35,7 @@ async def forecast(
     try:
         levels = check_levels(levels)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"levels: {exc}") from None
     sales = [float(value) for value in last.to_numpy()]
     answer = await predictor.predict(model.category, sales, horizon, levels)
     history_end = last.index[-1]

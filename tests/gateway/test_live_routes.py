@@ -220,6 +220,20 @@ def test_forecast_unknown_category_is_404(api: httpx.Client) -> None:
     assert api.get("/api/forecast/Toys").status_code == 404
 
 
+def test_bad_levels_and_horizon_say_what_is_expected_on_predict_and_forecast(
+    api: httpx.Client, test_settings: Settings
+) -> None:
+    sales = [100.0] * test_settings.window.size
+    level_error = "levels: each level must be a percent from 50 to 99, got 30"
+    predicted = api.post("/api/predict", json={"category": "Beauty", "sales": sales, "levels": [30]})
+    forecast = api.get("/api/forecast/Beauty", params={"levels": 30})
+    assert (predicted.status_code, predicted.json()["detail"]) == (422, level_error)
+    assert (forecast.status_code, forecast.json()["detail"]) == (422, level_error)
+    too_far = api.post("/api/predict", json={"category": "Beauty", "sales": sales, "horizon": 30})
+    assert too_far.status_code == 422
+    assert "horizon must be from 1 to" in too_far.json()["detail"]
+
+
 def test_health_is_200_with_every_model_ready(api: httpx.Client) -> None:
     response = api.get("/api/health")
     assert response.status_code == 200
