@@ -17,10 +17,11 @@ from typing import Any
 
 import orjson
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import SalescastError
 from core.settings import Settings
+from gateway.body_limit import replay_body
 from gateway.predictions import sales_values
 from gateway.routes import predict as predict_routes
 from gateway.routes.responses import OrjsonResponse, error_answer
@@ -57,7 +58,7 @@ class FastPredictMiddleware:
         body, complete = await _read_body(receive)
         request = plain_request(body, scope["headers"], self.api_key) if complete else None
         if request is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         state: GatewayState = scope["app"].state.gateway
         scope["route"], scope["path_params"] = self.route, {}
@@ -114,16 +115,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -41,14 +41,7 @@ async def upload_dataset(
         "amount": _blank_is_none(amount_column),
     }
     record = await datasets.upload(file, given, _blank_is_none(date_format))
-    return DatasetUploaded(
-        dataset_id=record.dataset_id,
-        name=record.name,
-        sha256=record.sha256,
-        columns=record.columns,
-        categories=record.categories,
-        warnings=record.warnings,
-    )
+    return DatasetUploaded.model_validate(record, from_attributes=True)
 
 
 @router.get("/datasets", responses=errors(503))
@@ -66,17 +59,7 @@ async def activate_dataset(body: ActivateRequest, datasets: DatasetsDep) -> Data
 
 
 def _item(view: DatasetView) -> DatasetItem:
-    return DatasetItem(
-        dataset_id=view.dataset_id,
-        name=view.name,
-        sha256=view.sha256,
-        size_bytes=view.size_bytes,
-        uploaded_at=view.uploaded_at,
-        columns=view.columns,
-        categories=view.categories,
-        warnings=view.warnings,
-        active=view.active,
-    )
+    return DatasetItem.model_validate(view, from_attributes=True)
 
 
 def _blank_is_none(value: str | None) -> str | None:

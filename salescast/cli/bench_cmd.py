@@ -68,7 +68,6 @@ def register(subparsers: Any) -> None:
 
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
-    from core.atomic import write_json_atomic, write_text_atomic
     from core.sample_data import PROFILE_YEARS, ensure_sample_data, write_sample
     from salescast.bench.accuracy import run_accuracy
     from salescast.bench.report import accuracy_markdown, plot_accuracy
@@ -94,17 +93,11 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
         statistical=not args.no_statistical,
     )
     stem = f"accuracy-{data.name.split('.')[0]}"
-    markdown = accuracy_markdown(report)
-    write_json_atomic(out / f"{stem}.json", report.to_dict())
-    write_text_atomic(out / f"{stem}.md", markdown)
     plot_accuracy(report, out / f"{stem}.png")
-    print(markdown)
-    print(f"wrote {out / stem}.json, .md, .png")
-    return 0
+    return _report(out / stem, report.to_dict(), accuracy_markdown(report), also=".png")
 
 
 def _serving(args: argparse.Namespace, settings: Settings) -> int:
-    from core.atomic import write_json_atomic, write_text_atomic
     from salescast.bench.serving_load import run_serving_bench, serving_markdown
 
     out = _out(args, settings)
@@ -115,16 +108,10 @@ def _serving(args: argparse.Namespace, settings: Settings) -> int:
         work_dir=out / "serving-work",
         tune=args.tune,
     )
-    markdown = serving_markdown(result)
-    write_json_atomic(out / "serving.json", result.to_dict())
-    write_text_atomic(out / "serving.md", markdown)
-    print(markdown)
-    print(f"wrote {out / 'serving'}.json, .md")
-    return 0
+    return _report(out / "serving", result.to_dict(), serving_markdown(result))
 
 
 def _training(args: argparse.Namespace, settings: Settings) -> int:
-    from core.atomic import write_json_atomic, write_text_atomic
     from salescast.bench.training_cost import run_training_bench, training_markdown
 
     out = _out(args, settings)
@@ -134,11 +121,17 @@ def _training(args: argparse.Namespace, settings: Settings) -> int:
         max_epochs=args.max_epochs or settings.bench.training_max_epochs,
         work_dir=out / "training-work",
     )
-    markdown = training_markdown(result)
-    write_json_atomic(out / "training.json", result.to_dict())
-    write_text_atomic(out / "training.md", markdown)
+    return _report(out / "training", result.to_dict(), training_markdown(result))
+
+
+def _report(stem: Path, data: dict[str, Any], markdown: str, also: str = "") -> int:
+    """Write a bench's `<stem>.json` and `.md` atomically and print the markdown."""
+    from core.atomic import write_json_atomic, write_text_atomic
+
+    write_json_atomic(stem.with_name(f"{stem.name}.json"), data)
+    write_text_atomic(stem.with_name(f"{stem.name}.md"), markdown)
     print(markdown)
-    print(f"wrote {out / 'training'}.json, .md")
+    print(f"wrote {stem}.json, .md{', ' + also if also else ''}")
     return 0
 
 
