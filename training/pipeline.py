@@ -352,15 +352,16 @@ def _compare(
 def served_forecast(settings: Settings, windows: CategoryWindows, version: str) -> FloatArray:
     """Test-day forecasts (sales units) of an existing version, when that is a fair comparison.
 
-    A version that learned from none of the test days is run on them (its own model.pt and manifest).
-    One that learned from them would look better than it is: it is compared by its own held-out test
-    forecasts instead when they cover exactly these days of the same data, else not at all.
+    A version that saw none of the test days is run on them (its own model.pt and manifest). One that
+    saw them — learned from them, or early-stopped and calibrated on them (its validation tail) —
+    would look better than it is: it is compared by its own held-out test forecasts instead when they
+    cover exactly these days of the same data, else not at all.
     """
     folder = version_dir(settings, windows.category, version)
     test_dates = windows.target_dates("test")
     try:
         manifest = read_manifest(folder)
-        if manifest.train_end < test_dates[0].date():
+        if manifest.last_date < test_dates[0].date():
             model = load_torchscript(folder / MODEL_FILE)
             inputs = window_inputs(windows.values, windows.test, manifest.window_size)
             if manifest.model_input == "raw":
@@ -375,8 +376,8 @@ def served_forecast(settings: Settings, windows: CategoryWindows, version: str) 
     same_days = backtest is not None and backtest.dates == [day.date() for day in test_dates]
     if backtest is None or not same_days or not np.allclose(backtest.actual, windows.targets("test")):
         raise TrainingError(
-            f"version {version!r} of {windows.category!r} learned from the new test days (trained until "
-            f"{manifest.train_end}) and was not evaluated on the same days, so it cannot be compared fairly"
+            f"version {version!r} of {windows.category!r} saw the new test days (its data ran until "
+            f"{manifest.last_date}) and was not evaluated on the same days, so it cannot be compared fairly"
         )
     return np.asarray(backtest.forecasts["model"], dtype=np.float64)
 

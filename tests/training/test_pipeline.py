@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,11 @@ from core.artifacts import (
 )
 from core.contracts.job_progress import CategoryProgress
 from core.contracts.job_result import CategoryResult, read_results, write_results
-from core.contracts.manifest import MANIFEST_FILE, read_manifest
+from core.contracts.manifest import MANIFEST_FILE, read_manifest, write_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.sales_data import file_sha256, load_daily_sales
 from core.settings import Settings
+from serving.deploy_policy import decide_deploy
 from tests.conftest import make_test_settings
 from tests.fixtures.training import SAMPLE_CATEGORIES, TEST_EXPERIMENT
 from tests.support.ports import free_port
@@ -32,7 +34,7 @@ from training.evaluation import calibrate_intervals
 from training.export import load_torchscript
 from training.forecaster import as_forecaster
 from training.metrics import rmse
-from training.pipeline import train_categories
+from training.pipeline import TrainingError, train_categories
 from training.tracking import TrackingError
 from training.windows import make_category_windows
 
@@ -224,11 +226,10 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     assert result.metrics is not None and result.version is not None
     assert result.version > served.version
     assert result.metrics.served_version == served.version
-    # the served version never learned the test days: its own model.pt is scored on them
-    windows = make_category_windows(load_daily_sales(settings.data)["Beauty"], 14, settings.split)
-    old_model = as_forecaster(load_torchscript(Path(served.artifact_dir) / MODEL_FILE))
-    want = rmse(windows.targets("test"), old_model(windows.inputs("test")), windows.training_days)
-    assert result.metrics.rmse("served") == pytest.approx(want, rel=1e-6)
+    # the served version early-stopped on the test days (its validation tail): it is scored by its
+    # own held-out forecasts, which the same data, config and seed make the new ones
+    assert result.metrics.rmse("served") == pytest.approx(served.metrics.rmse("model"), rel=1e-5)
+    assert decide_deploy("if_better", result.metrics, served.version).deploy
     # same data, config and seed: the same models
     assert result.metrics.test["model"].model_dump() == pytest.approx(
         served.metrics.test["model"].model_dump(), rel=1e-5
@@ -286,6 +287,38 @@ def test_failure_after_training_removes_the_staging_folder_and_fails_the_run(
     assert experiment is not None
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
+
+
+def test_a_served_version_is_scored_on_test_days_only_when_it_never_saw_them(
+    trained_models: dict[str, CategoryResult], test_settings: Settings, tmp_path: Path
+) -> None:
+    """Its own model runs on days it never saw; days it saw (trained or early-stopped on) would flatter
+    it, so it is scored by its held-out forecasts on the same days, or not at all."""
+    served = trained_models["Beauty"]
+    assert served.artifact_dir is not None and served.metrics is not None
+    assert served.metrics.backtest is not None
+    settings = sharing_mlflow(tmp_path, test_settings)
+    windows = make_category_windows(
+        load_daily_sales(settings.data)["Beauty"], settings.window.size, settings.split
+    )
+    before_test = windows.target_dates("test")[0].date() - timedelta(days=1)
+    older = version_dir(settings, "Beauty", "20000101.000000")
+    shutil.copytree(served.artifact_dir, older)
+    manifest = read_manifest(older)
+    write_manifest(older, manifest.model_copy(update={"train_end": before_test, "last_date": before_test}))
+    model = as_forecaster(load_torchscript(older / MODEL_FILE))
+    assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
+        model(windows.inputs("test")), rel=1e-6
+    )
+    write_manifest(older, manifest)  # it saw the test days: its held-out forecasts stand in
+    assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
+        served.metrics.backtest.forecasts["model"]
+    )
+    shorter = make_category_windows(
+        load_daily_sales(settings.data)["Beauty"].iloc[:-7], settings.window.size, settings.split
+    )
+    with pytest.raises(TrainingError, match="cannot be compared fairly"):
+        pipeline.served_forecast(settings, shorter, "20000101.000000")
 
 
 def test_a_version_that_cannot_be_compared_is_reported_not_fatal(
