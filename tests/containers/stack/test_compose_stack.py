@@ -2,8 +2,9 @@
 
 In order: every service up; health, a prediction and a forecast for every category, history; the UI
 page; MLflow holding the trainer's runs; training refused without the key and deployed with it (the
-served version changes, the old one is unregistered); `docker compose restart` and a second `up`
-serve the same versions and train nothing.
+served version changes, the previous one stays registered and a rollback to it is instant); a second
+deploy unregisters the oldest version cleanly (the clean-up that failed in containers, issue 10);
+`docker compose restart` and a second `up` serve the same versions and train nothing.
 """
 
 from __future__ import annotations
@@ -127,8 +128,39 @@ def test_authenticated_training_deploys_a_new_served_version(stack: Stack, steps
         [model] = [m for m in client.get("/api/models").json()["models"] if m["category"] == TRAIN_CATEGORY]
         window = model["window_size"]
         answer = client.post("/api/predict", json={"category": TRAIN_CATEGORY, "sales": [100.0] * window})
-    assert [v["version"] for v in model["versions"]] == [outcome["version"]]  # the old one unregistered
     assert answer.json()["model_version"] == outcome["version"]
+    # the previous version stays registered (torchserve.loaded_versions 2): a rollback is instant
+    assert sorted(v["version"] for v in model["versions"]) == sorted(
+        [before[TRAIN_CATEGORY], outcome["version"]]
+    )
+    key = {"X-API-Key": stack.api_key}
+    with steps.step("roll back to the previous version and forward again"), stack.gateway() as client:
+        path = f"/api/models/{TRAIN_CATEGORY}/default"
+        back = client.put(path, json={"version": before[TRAIN_CATEGORY]}, headers=key)
+        answered = client.post("/api/predict", json={"category": TRAIN_CATEGORY, "sales": [100.0] * window})
+        forward = client.put(path, json={"version": outcome["version"]}, headers=key)
+    assert back.status_code == 200 and back.json()["default_version"] == before[TRAIN_CATEGORY], back.text
+    assert answered.json()["model_version"] == before[TRAIN_CATEGORY]
+    assert forward.status_code == 200 and stack.served_versions()[TRAIN_CATEGORY] == outcome["version"]
+
+
+def test_a_second_deploy_unregisters_the_oldest_version(stack: Stack, steps: Steps) -> None:
+    with stack.gateway() as client:
+        [model] = [m for m in client.get("/api/models").json()["models"] if m["category"] == TRAIN_CATEGORY]
+    registered = sorted(v["version"] for v in model["versions"])
+    with steps.step(f"train {TRAIN_CATEGORY} again, deploy always"), stack.gateway() as client:
+        accepted = client.post(
+            "/api/train",
+            json={"categories": [TRAIN_CATEGORY], "deploy": "always"},
+            headers={"X-API-Key": stack.api_key},
+        )
+        assert accepted.status_code == 202, accepted.text
+        job = _wait_for_job(client, accepted.json()["status_url"], stack.api_key)
+        [model] = [m for m in client.get("/api/models").json()["models"] if m["category"] == TRAIN_CATEGORY]
+    [outcome] = job["results"]
+    assert (job["status"], outcome["deployed"], outcome["warnings"]) == ("succeeded", True, []), job
+    assert sorted(v["version"] for v in model["versions"]) == [registered[-1], outcome["version"]]
+    assert stack.served_versions()[TRAIN_CATEGORY] == outcome["version"]
 
 
 def test_the_ui_holds_the_key_server_side(stack: Stack, steps: Steps) -> None:
