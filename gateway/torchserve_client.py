@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -64,6 +64,7 @@ class _InstancesAnswer(TypedDict):
     forecasts: NotRequired[list[list[ForecastStepAnswer]] | None]
 
 
+_Answer = TypeVar("_Answer")
 _SINGLE = TypeAdapter(_SingleAnswer)
 _INSTANCES = TypeAdapter(_InstancesAnswer)
 
@@ -101,11 +102,7 @@ class InferenceClient:
         self, model_name: str, sales: Sequence[float], horizon: int = 1, levels: Sequence[float] | None = None
     ) -> Prediction:
         """One forecast from the model's default version: tomorrow and up to `horizon` days ahead."""
-        raw = await self._post(model_name, _payload("sales", sales, horizon, levels))
-        try:
-            body = _SINGLE.validate_json(raw)
-        except ValidationError as exc:
-            raise _unexpected(model_name, raw) from exc
+        body, _ = await self._ask(model_name, _payload("sales", sales, horizon, levels), _SINGLE)
         return Prediction(
             prediction=body["prediction"],
             model_version=body["model_version"],
@@ -122,11 +119,7 @@ class InferenceClient:
         levels: Sequence[float] | None = None,
     ) -> Predictions:
         """Many windows in one call (KServe v1 `instances` form), answered in order."""
-        raw = await self._post(model_name, _payload("instances", instances, horizon, levels))
-        try:
-            body = _INSTANCES.validate_json(raw)
-        except ValidationError as exc:
-            raise _unexpected(model_name, raw) from exc
+        body, raw = await self._ask(model_name, _payload("instances", instances, horizon, levels), _INSTANCES)
         predictions = body["predictions"]
         if len(predictions) != len(instances):
             raise ModelServerError(
@@ -160,6 +153,16 @@ class InferenceClient:
                 f"model server is unavailable: /ping answered {status} {_message(raw, reason)}"
             )
         return str(_json(raw).get("status", "unknown"))
+
+    async def _ask(
+        self, model_name: str, payload: dict[str, Any], answer: TypeAdapter[_Answer]
+    ) -> tuple[_Answer, bytes]:
+        """POST `payload` to the model and check the answer's shape (a wrong one is a 502-class error)."""
+        raw = await self._post(model_name, payload)
+        try:
+            return answer.validate_json(raw), raw
+        except ValidationError as exc:
+            raise _unexpected(model_name, raw) from exc
 
     async def _post(self, model_name: str, payload: dict[str, Any]) -> bytes:
         try:

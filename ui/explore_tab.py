@@ -25,6 +25,7 @@ from ui.formatting import MessageKind, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError
 from ui.series_stats import SUMMARY_COLUMNS, summary_frame
+from ui.widgets import categories_picker, date_box
 
 MAX_ROLLING_WINDOW = 90
 
@@ -168,29 +169,9 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
         "Leave a date empty to start at the first day or end at the last one."
     )
     with gr.Row():
-        categories = gr.Dropdown(
-            choices=[],
-            multiselect=True,
-            allow_custom_value=True,  # choices arrive per page load; the gateway rejects unknown names
-            label="Categories",
-            scale=3,
-            elem_id="explore-categories",
-        )
-        # Plain text (not a date picker): what is typed is what is checked, and a wrong date is an error.
-        start = gr.Textbox(
-            label="From",
-            placeholder="YYYY-MM-DD (empty = first day)",
-            scale=1,
-            min_width=160,
-            elem_id="explore-start",
-        )
-        end = gr.Textbox(
-            label="To",
-            placeholder="YYYY-MM-DD (empty = last day)",
-            scale=1,
-            min_width=160,
-            elem_id="explore-end",
-        )
+        categories = categories_picker("explore-categories")
+        start = date_box("From", "first day", "explore-start")
+        end = date_box("To", "last day", "explore-end")
         window = gr.Number(
             value=handlers.default_window,
             label="Rolling mean (days)",

@@ -40,6 +40,7 @@ from ui.formatting import (
 )
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.updates import Skip, skip
+from ui.widgets import categories_picker
 
 GATEWAY_DEFAULT = "default"
 DEPLOY_CHOICES: list[tuple[str, str]] = [
@@ -201,14 +202,7 @@ def build_train_tab(handlers: TrainHandlers) -> TrainTab:
         "version served now."
     )
     with gr.Row():
-        categories = gr.Dropdown(
-            choices=[],
-            multiselect=True,
-            allow_custom_value=True,  # choices arrive per page load; the gateway rejects unknown names
-            label="Categories",
-            scale=3,
-            elem_id="train-categories",
-        )
+        categories = categories_picker("train-categories")
         all_categories = gr.Checkbox(label="All categories", value=False, scale=1, elem_id="train-all")
     with gr.Row():
         experiment = gr.Textbox(

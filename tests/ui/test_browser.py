@@ -44,6 +44,7 @@ DOCS_SCREENSHOTS = {
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 UI_TIMEOUT_MS = 30_000
+expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions wait as long as actions: CI shares 2 busy cores
 TRAINING_TIMEOUT_MS = 300_000
 
 

@@ -108,13 +108,7 @@ def test_training_without_the_key_is_refused(stack: Stack, steps: Steps) -> None
 def test_authenticated_training_deploys_a_new_served_version(stack: Stack, steps: Steps) -> None:
     before = stack.served_versions()
     with steps.step(f"train {TRAIN_CATEGORY} through the API, deploy always"), stack.gateway() as client:
-        accepted = client.post(
-            "/api/train",
-            json={"categories": [TRAIN_CATEGORY], "deploy": "always"},
-            headers={"X-API-Key": stack.api_key},
-        )
-        assert accepted.status_code == 202, accepted.text
-        job = _wait_for_job(client, accepted.json()["status_url"], stack.api_key)
+        job = _train_and_deploy(client, stack.api_key)
     assert job["status"] == "succeeded", job
     [outcome] = job["results"]
     assert (outcome["state"], outcome["deployed"], outcome["warnings"]) == ("succeeded", True, []), outcome
@@ -149,13 +143,7 @@ def test_a_second_deploy_unregisters_the_oldest_version(stack: Stack, steps: Ste
         [model] = [m for m in client.get("/api/models").json()["models"] if m["category"] == TRAIN_CATEGORY]
     registered = sorted(v["version"] for v in model["versions"])
     with steps.step(f"train {TRAIN_CATEGORY} again, deploy always"), stack.gateway() as client:
-        accepted = client.post(
-            "/api/train",
-            json={"categories": [TRAIN_CATEGORY], "deploy": "always"},
-            headers={"X-API-Key": stack.api_key},
-        )
-        assert accepted.status_code == 202, accepted.text
-        job = _wait_for_job(client, accepted.json()["status_url"], stack.api_key)
+        job = _train_and_deploy(client, stack.api_key)
         [model] = [m for m in client.get("/api/models").json()["models"] if m["category"] == TRAIN_CATEGORY]
     [outcome] = job["results"]
     assert (job["status"], outcome["deployed"], outcome["warnings"]) == ("succeeded", True, []), job
@@ -193,6 +181,15 @@ def test_second_up_serves_the_same_versions_and_trains_nothing(stack: Stack, ste
     assert len(_mlflow_runs(stack)) == runs
     trainer = stack.compose.logs("trainer")
     assert "0 trained or archived, 3 already archived" in trainer.splitlines()[-1], trainer[-2000:]
+
+
+def _train_and_deploy(client: httpx.Client, key: str) -> dict[str, Any]:
+    """Start a training job of TRAIN_CATEGORY with deploy `always` and wait until it ends."""
+    accepted = client.post(
+        "/api/train", json={"categories": [TRAIN_CATEGORY], "deploy": "always"}, headers={"X-API-Key": key}
+    )
+    assert accepted.status_code == 202, accepted.text
+    return _wait_for_job(client, accepted.json()["status_url"], key)
 
 
 def _wait_for_job(client: httpx.Client, status_url: str, key: str) -> dict[str, Any]:
