@@ -125,7 +125,9 @@ def test_deploy_that_cannot_remove_the_old_version_says_deployed_with_a_warning(
     tmp_path: Path, isolated_torchserve: StartTorchServe, no_kill_on_path: None
 ) -> None:
     # One try: this TorchServe's first DELETE of a version with a live worker always fails.
-    settings = make_test_settings(tmp_path, torchserve={"drain_s": 0.0, "unregister_attempts": 1})
+    settings = make_test_settings(
+        tmp_path, torchserve={"drain_s": 0.0, "unregister_attempts": 1, "loaded_versions": 1}
+    )
     write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
     server = isolated_torchserve(settings, [archive_version(settings, "Beauty", VERSION)])
     write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
