@@ -114,6 +114,7 @@ class ModelSettings(_Section):
     loss: Literal["mse", "huber"] = "huber"
     members: PositiveInt = 1
     classical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    classical_weight_without_signal: float = Field(default=0.75, ge=0.0, le=1.0)
     pool_categories: bool = True
     profile_alphas: list[float] = Field(
         default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], min_length=1

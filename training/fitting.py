@@ -20,7 +20,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from core.settings import Settings
-from training.classical import fit_weekly_profile_es
+from training.classical import fit_weekly_profile_es, is_long_run_mean
 from training.datamodule import CategoryDataModule
 from training.forecaster import WindowForecaster
 from training.lightning_module import ForecastModule
@@ -38,7 +38,9 @@ def fit_forecaster(
     """The forecaster of `windows`: raw window `[B, N]` in, next day `[B]` out, in sales units
     (TorchScript-able; what `model.pt` holds). The networks also learn from `others` (the other
     categories' windows before the same day) when the model pools categories; `callbacks` follow the
-    first network's epochs. Never negative when the training days never were."""
+    first network's epochs. Never negative when the training days never were. Where the training
+    windows hold no signal that clearly beats the long-run mean, the networks reading them get the
+    smaller share `model.classical_weight_without_signal` leaves them."""
     model = settings.model
     classical = fit_weekly_profile_es(
         windows.training_days,
@@ -61,9 +63,8 @@ def fit_forecaster(
     ]
     non_negative = bool(np.all(windows.training_days >= 0))
     stats = windows.stats
-    return WindowForecaster(
-        nets, classical, model.classical_weight, stats.mean, stats.std, non_negative
-    ).eval()
+    weight = model.classical_weight_without_signal if is_long_run_mean(classical) else model.classical_weight
+    return WindowForecaster(nets, classical, weight, stats.mean, stats.std, non_negative).eval()
 
 
 def fit_category(

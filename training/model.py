@@ -102,12 +102,11 @@ class WeeklyProfileES(nn.Module):
         rotations = torch.remainder(
             torch.arange(WEEK).unsqueeze(1) - window_size + positions.unsqueeze(0), WEEK
         )
-        decay = (1.0 - alpha) ** (window_size - 1 - positions).double()
         # plain tensor attributes: TorchScript saves them with the module (CPU only, nothing to train)
         self.profile = flattened.float()
         self.rotations = rotations
         self.centered = (flattened[rotations] - flattened.mean()).float()
-        self.decay = decay.float()
+        self.decay = decay_weights(alpha, window_size)
         self.alpha = alpha
         self.shrink = shrink
         self.anchor = anchor
@@ -121,9 +120,25 @@ class WeeklyProfileES(nn.Module):
 
     def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The window's own level `[B]` and the next day's profile factor `[B]` (no anchor)."""
-        phase = torch.argmax(x @ self.centered.t(), dim=1)  # [B]: the next day's profile index
-        window_profile = self.profile[self.rotations[phase]]  # [B, N]
-        weights = self.decay.unsqueeze(0) * (window_profile > self.closed).float()
-        deseasonalized = x / torch.clamp(window_profile, min=self.closed)
-        level = (weights * deseasonalized).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-6)
+        phase, window_profile = self.align(x)
+        level = self.smooth(x, window_profile, self.decay.unsqueeze(0)).squeeze(1)
         return level, self.profile[phase]
+
+    def align(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The next day's profile index `[B]` and the profile of each window day `[B, N]`."""
+        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        return phase, self.profile[self.rotations[phase]]
+
+    def smooth(self, x: Tensor, window_profile: Tensor, decays: Tensor) -> Tensor:
+        """`[B, A]`: each window's deseasonalized level under each row of `decays` `[A, N]` (one
+        smoothing each), skipping closed days."""
+        open_days = (window_profile > self.closed).float()
+        deseasonalized = x / torch.clamp(window_profile, min=self.closed)
+        totals = (open_days * deseasonalized) @ decays.t()
+        return totals / torch.clamp(open_days @ decays.t(), min=1e-6)
+
+
+def decay_weights(alpha: float, window_size: int) -> Tensor:
+    """`[N]` exponential-smoothing weights of the window's days, oldest first (the newest weighs 1)."""
+    positions = torch.arange(window_size)
+    return ((1.0 - alpha) ** (window_size - 1 - positions).double()).float()
