@@ -254,6 +254,7 @@ class ForecastSettings(_Section):
     max_horizon: int = Field(default=28, ge=1, le=366)
     interval_levels: list[int] = Field(default_factory=lambda: [80, 95], min_length=1)
     interval_scale: Literal["none", "diff", "msd", "mad", "std"] = "msd"
+    interval_history: bool = True
 
     @field_validator("interval_levels")
     @classmethod

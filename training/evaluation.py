@@ -28,24 +28,39 @@ CLOSED_FLOOR_SHARE = 0.01
 def calibrate_intervals(
     forecaster: Forecaster,
     windows: CategoryWindows,
-    origins: IndexArray,
     horizon: int,
     *,
     scale: IntervalScale,
     default_levels: list[int],
+    history: bool,
 ) -> IntervalCalibration:
-    """Conformal calibration of `forecaster` from forecasts made at `origins` (days never learned
-    from), `horizon` days ahead each."""
+    """Conformal calibration of `forecaster` from its forecasts `horizon` days ahead of every
+    validation day (never learned from).
+
+    With `history`, every quantile is at least the one of the whole history's origins too: a short
+    tail misses the volatility of earlier regimes that the test days may bring back, while the
+    history alone is optimistic where it was learned from, so neither is used alone."""
     values = windows.values
-    return calibrate(
-        recursive_paths(forecaster, values, origins, windows.window_size, horizon),
-        actual_paths(values, origins, horizon),
-        window_inputs(values, origins, windows.window_size),
-        scale=scale,
-        floor=CLOSED_FLOOR_SHARE * windows.stats.std,
-        default_levels=default_levels,
-        non_negative=bool(np.all(windows.training_days >= 0)),
-    )
+    floor = CLOSED_FLOOR_SHARE * windows.stats.std
+    non_negative = bool(np.all(windows.training_days >= 0))
+
+    def from_origins(origins: IndexArray) -> IntervalCalibration:
+        return calibrate(
+            recursive_paths(forecaster, values, origins, windows.window_size, horizon),
+            actual_paths(values, origins, horizon),
+            window_inputs(values, origins, windows.window_size),
+            scale=scale,
+            floor=floor,
+            default_levels=default_levels,
+            non_negative=non_negative,
+        )
+
+    tail = from_origins(windows.val)
+    if not history:
+        return tail
+    whole = from_origins(np.concatenate([windows.train, windows.val]))
+    widest = np.maximum(np.asarray(tail.quantiles), np.asarray(whole.quantiles))
+    return tail.model_copy(update={"quantiles": widest.tolist()})
 
 
 def evaluate_version(

@@ -53,7 +53,7 @@ from core.slugs import category_slug
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript, load_torchscript, predict_normalized
 from training.fitting import fit_forecaster
-from training.forecaster import as_forecaster
+from training.forecaster import WindowForecaster, as_forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
@@ -199,6 +199,7 @@ def _train_category(
                 others=pooled_windows(sales, category, None, size, split),
                 callbacks=[served_history],
             )
+        run.log_params(_fit_params("evaluation", evaluation_fit) | _fit_params("served", served_fit))
         export_torchscript(served_fit, staging / MODEL_FILE)
         served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
         evaluation_model = as_forecaster(evaluation_fit)
@@ -206,18 +207,18 @@ def _train_category(
         intervals = calibrate_intervals(
             served_model,
             serving,
-            serving.val,
             forecast.max_horizon,
             scale=forecast.interval_scale,
             default_levels=forecast.interval_levels,
+            history=forecast.interval_history,
         )
         evaluation_intervals = calibrate_intervals(
             evaluation_model,
             windows,
-            windows.val,
             1,
             scale=forecast.interval_scale,
             default_levels=forecast.interval_levels,
+            history=forecast.interval_history,
         )
         served = _compare(settings, windows, compare_version, version) if compare_version else None
         metrics, forecasts = evaluate_version(
@@ -438,7 +439,20 @@ def _run_params(
         "served_train_end": _day(serving.train_end),
         "forecast.max_horizon": settings.forecast.max_horizon,
         "forecast.interval_scale": settings.forecast.interval_scale,
+        "forecast.interval_history": settings.forecast.interval_history,
         **data_info,
+    }
+
+
+def _fit_params(prefix: str, forecaster: WindowForecaster) -> dict[str, Any]:
+    """What a fit chose: the classical part's smoothing, profile shrink and anchor weight, and its
+    share of the blend."""
+    classical = forecaster.classical
+    return {
+        f"{prefix}.classical_alpha": classical.alpha,
+        f"{prefix}.classical_shrink": classical.shrink,
+        f"{prefix}.classical_anchor_weight": classical.anchor_weight,
+        f"{prefix}.classical_weight": forecaster.classical_weight,
     }
 
 

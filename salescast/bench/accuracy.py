@@ -321,10 +321,10 @@ def _model_forecasts(
     calibration = calibrate_intervals(
         forecaster,
         windows,
-        windows.val,
         longest,
         scale=forecast.interval_scale,
         default_levels=forecast.interval_levels,
+        history=forecast.interval_history,
     )
     size = settings.window.size
     paths = recursive_paths(forecaster, values, origins, size, longest)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from core.artifacts import (
@@ -168,10 +169,10 @@ def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
     again = calibrate_intervals(
         as_forecaster(load_torchscript(folder / MODEL_FILE)),
         serving,
-        serving.val,
         forecast.max_horizon,
         scale=forecast.interval_scale,
         default_levels=forecast.interval_levels,
+        history=forecast.interval_history,
     )
     assert np.asarray(again.quantiles) == pytest.approx(np.asarray(manifest.intervals.quantiles))
     assert manifest.intervals.default_levels == forecast.interval_levels
@@ -202,6 +203,11 @@ def test_each_category_is_one_mlflow_run(
         assert params["model.lstm_hidden"] == "16"
         assert params["training.learning_rate"] == str(test_settings.training.learning_rate)
         assert params["data_sha256"] == file_sha256(test_settings.data.path)
+        # what the served fit chose, as the model file holds it
+        served = torch.jit.load(str(Path(result.artifact_dir or "") / MODEL_FILE))
+        assert float(params["served.classical_weight"]) == pytest.approx(served.classical_weight)
+        assert float(params["served.classical_alpha"]) == pytest.approx(served.classical.alpha)
+        assert {"evaluation.classical_shrink", "evaluation.classical_anchor_weight"} <= set(params)
         assert run.data.metrics["test_model_rmse"] == pytest.approx(result.metrics.rmse("model"))
         assert "test_seasonal_naive_rmsse" in run.data.metrics
         val_history = client.get_metric_history(run.info.run_id, "val_loss")
