@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from mlflow.tracking import MlflowClient
 
 from core.artifacts import (
@@ -204,7 +203,7 @@ def test_each_category_is_one_mlflow_run(
         assert params["training.learning_rate"] == str(test_settings.training.learning_rate)
         assert params["data_sha256"] == file_sha256(test_settings.data.path)
         # what the served fit chose, as the model file holds it
-        served = torch.jit.load(str(Path(result.artifact_dir or "") / MODEL_FILE))
+        served = load_torchscript(Path(result.artifact_dir or "") / MODEL_FILE)
         assert float(params["served.classical_weight"]) == pytest.approx(served.classical_weight)
         assert float(params["served.classical_alpha"]) == pytest.approx(served.classical.alpha)
         assert {"evaluation.classical_shrink", "evaluation.classical_anchor_weight"} <= set(params)
