@@ -191,8 +191,25 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
     download = gr.DownloadButton("Download history (CSV)", value=None, size="sm", elem_id="explore-download")
     inputs = [categories, start, end, window]
     outputs = [chart, summary, message, download]
-    show.click(handlers.show, inputs=inputs, outputs=outputs, api_name="explore")
-    categories.change(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
-    for event in (window.submit, start.submit, end.submit):
-        event(handlers.show, inputs=inputs, outputs=outputs, api_visibility="private")
+    # One queue for the tab's redraws, run in the order they were asked for: a category change
+    # followed at once by Show sends two, and run side by side the slower, older one could land
+    # last and leave a chart of the old range under the new message.
+    queue = "explore-redraw"
+    show.click(
+        handlers.show,
+        inputs=inputs,
+        outputs=outputs,
+        api_name="explore",
+        concurrency_id=queue,
+        concurrency_limit=1,
+    )
+    for event in (categories.change, window.submit, start.submit, end.submit):
+        event(
+            handlers.show,
+            inputs=inputs,
+            outputs=outputs,
+            api_visibility="private",
+            concurrency_id=queue,
+            concurrency_limit=1,
+        )
     return ExploreTab(categories, start, end, window, chart, summary, message)
