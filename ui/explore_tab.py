@@ -194,22 +194,20 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
     # One queue for the tab's redraws, run in the order they were asked for: a category change
     # followed at once by Show sends two, and run side by side the slower, older one could land
     # last and leave a chart of the old range under the new message.
-    queue = "explore-redraw"
-    show.click(
-        handlers.show,
-        inputs=inputs,
-        outputs=outputs,
-        api_name="explore",
-        concurrency_id=queue,
-        concurrency_limit=1,
-    )
-    for event in (categories.change, window.submit, start.submit, end.submit):
+    for event, api_name in (
+        (show.click, "explore"),
+        (categories.change, None),
+        (window.submit, None),
+        (start.submit, None),
+        (end.submit, None),
+    ):
         event(
             handlers.show,
             inputs=inputs,
             outputs=outputs,
-            api_visibility="private",
-            concurrency_id=queue,
+            api_name=api_name,
+            api_visibility="public" if api_name else "private",
+            concurrency_id="explore-redraw",
             concurrency_limit=1,
         )
     return ExploreTab(categories, start, end, window, chart, summary, message)
