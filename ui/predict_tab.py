@@ -32,8 +32,12 @@ CHART_TITLE = "Inputs and forecast"
 FILL_LABEL = "Use the last N days"
 SEASON = 7
 MAX_HORIZON = 28
+BOX_QUEUE = "predict-box"  # the events that rewrite the box and its table, one at a time in order
 PredictView = tuple[str, go.Figure | None, str, str | None]
-ChooseView = tuple[str, gr.Button, str, pd.DataFrame, "FilledInputs | None", str, go.Figure | None, str, None]
+ChooseView = tuple[
+    str, gr.Button, str, pd.DataFrame, "str | Skip", "FilledInputs | None", str, go.Figure | None, str, None
+]
+FillView = tuple["str | Skip", "pd.DataFrame | Skip", "str | Skip", "FilledInputs | None", str]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,20 @@ def table_for(
         label = dates[index] if dates and index < len(dates) else f"day {index + 1}"
         rows.append([label, entries[index] if index < len(entries) else ""])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def entry_check(text: str) -> str:
+    """The line under the box: names an entry that is not a number, else empty.
+
+    It is its own line, not the tab's message, because a click on Predict blurs the box: the check
+    and the forecast answer at about the same time and can land in either order, so a shared message
+    could show the check's "all fine" over Predict's error (seen once in the browser test)."""
+    try:
+        if sales_tokens(text):
+            parse_sales_text(text)
+    except InputError as exc:
+        return message_html("error", str(exc))
+    return ""
 
 
 def seasonal_naive(inputs: Sequence[float], horizon: int) -> list[float]:
@@ -119,6 +137,7 @@ class PredictHandlers:
                 gr.Button(value=FILL_LABEL),
                 "",
                 table_for([]),
+                "",
                 None,
                 "",
                 cleared,
@@ -129,17 +148,18 @@ class PredictHandlers:
             size, version = self.window_size(category)
         except GatewayError as exc:
             error = message_html("error", str(exc))
-            return "", gr.Button(value=FILL_LABEL), "", table_for([]), None, "", cleared, error, None
+            return "", gr.Button(value=FILL_LABEL), "", table_for([]), "", None, "", cleared, error, None
         info = f"The served model (version `{version}`) reads the last **{size}** days, oldest first."
-        text, table, filled, message = self.fill_last_days(category)
+        text, table, check, filled, message = self.fill_last_days(category)
         if not isinstance(text, str) or not isinstance(table, pd.DataFrame):
             # the history could not be read: clear what belonged to the old category
-            text, table = "", table_for([], size)
+            text, table, check = "", table_for([], size), ""
         return (
             info,
             gr.Button(value=f"Use the last {size} days"),
             text,
             table,
+            check,
             filled,
             "",
             cleared,
@@ -147,45 +167,40 @@ class PredictHandlers:
             None,
         )
 
-    def fill_last_days(
-        self, category: str | None
-    ) -> tuple[str | Skip, pd.DataFrame | Skip, FilledInputs | None, str]:
-        """The box, the table and the remembered dates from the last N days of the history."""
+    def fill_last_days(self, category: str | None) -> FillView:
+        """The box, the table, the box's check and the remembered dates from the last N days of the
+        history (the box is left as it was when they cannot be read)."""
         if not category:
-            return "", table_for([]), None, message_html("error", "Choose a category first.")
+            return "", table_for([]), "", None, message_html("error", "Choose a category first.")
         try:
             size, _ = self.window_size(category)
             history = self.client.history(category)
         except GatewayError as exc:
-            return skip(), skip(), None, message_html("error", str(exc))
+            return skip(), skip(), skip(), None, message_html("error", str(exc))
         if len(history.sales) < size:
             text = f"{category} has only {len(history.sales)} days of history; the model needs {size}."
-            return skip(), skip(), None, message_html("error", text)
+            return skip(), skip(), skip(), None, message_html("error", text)
         values, dates = history.sales[-size:], history.dates[-size:]
         filled = FilledInputs(category, tuple(dates))
         entries = [_short(value) for value in values]
         text = f"Filled with {category}'s sales from {dates[0]} to {dates[-1]}."
-        return ", ".join(entries), table_for(entries, dates=dates), filled, message_html("info", text)
+        return ", ".join(entries), table_for(entries, dates=dates), "", filled, message_html("info", text)
 
     def text_to_table(self, text: str, filled: FilledInputs | None) -> tuple[pd.DataFrame, str]:
-        """Mirror the box in the table, entry for entry; a message names an entry that is not a number."""
+        """Mirror the box in the table, entry for entry, with the box's check."""
         entries = sales_tokens(text)
         dates = filled.dates if filled is not None and len(filled.dates) == len(entries) else None
-        try:
-            if entries:
-                parse_sales_text(text)
-        except InputError as exc:
-            return table_for(entries, dates=dates), message_html("error", str(exc))
-        return table_for(entries, dates=dates), ""
+        return table_for(entries, dates=dates), entry_check(text)
 
-    def table_to_text(self, table: pd.DataFrame | None) -> str | Skip:
-        """Mirror the table in the box, cell for cell (trailing empty rows dropped)."""
+    def table_to_text(self, table: pd.DataFrame | None) -> tuple[str, str] | tuple[Skip, Skip]:
+        """Mirror the table in the box, cell for cell (trailing empty rows dropped), with the box's check."""
         if table is None or "Sales" not in table:
-            return skip()
+            return skip(), skip()
         cells = ["" if _blank(cell) else str(cell).strip() for cell in table["Sales"].tolist()]
         while cells and cells[-1] == "":
             cells.pop()
-        return ", ".join(cells)
+        text = ", ".join(cells)
+        return text, entry_check(text)
 
     def predict(
         self, category: str | None, text: str, filled: FilledInputs | None, horizon: float | str | None = 1
@@ -389,6 +404,8 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
                 fill = gr.Button(FILL_LABEL, elem_id="predict-fill")
                 predict = gr.Button("Predict", variant="primary", elem_id="predict-run")
                 tomorrow = gr.Button("Forecast tomorrow", elem_id="predict-tomorrow")
+            # below the buttons: a line above them that grew on blur could move Predict under the pointer
+            check = gr.HTML(elem_id="predict-entry-check")
             message = gr.HTML(elem_id="predict-message")
             result = gr.Markdown(elem_id="predict-result")
         with gr.Column(scale=2):
@@ -403,23 +420,43 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
     chart = gr.Plot(label=CHART_TITLE, elem_id="predict-chart")
     download = gr.DownloadButton("Download forecast (CSV)", value=None, size="sm", elem_id="predict-download")
 
+    # Everything that rewrites the box and its table runs in one ordered queue: a click on "Use the
+    # last N days" blurs the box, and the blur's mirror of the old text must not land after the fill.
     category.change(
         handlers.choose,
         inputs=[category],
-        outputs=[window_info, fill, text, table, filled, result, chart, message, download],
+        outputs=[window_info, fill, text, table, check, filled, result, chart, message, download],
         api_name="describe",
+        concurrency_id=BOX_QUEUE,
+        concurrency_limit=1,
     )
     fill.click(
         handlers.fill_last_days,
         inputs=[category],
-        outputs=[text, table, filled, message],
+        outputs=[text, table, check, filled, message],
         api_name="fill_last_days",
+        concurrency_id=BOX_QUEUE,
+        concurrency_limit=1,
     )
     for event in (text.blur, text.submit):
         event(
-            handlers.text_to_table, inputs=[text, filled], outputs=[table, message], api_visibility="private"
+            handlers.text_to_table,
+            inputs=[text, filled],
+            outputs=[table, check],
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_id=BOX_QUEUE,
+            concurrency_limit=1,
         )
-    table.input(handlers.table_to_text, inputs=[table], outputs=[text], api_visibility="private")
+    table.input(
+        handlers.table_to_text,
+        inputs=[table],
+        outputs=[text, check],
+        api_visibility="private",
+        show_progress="hidden",
+        concurrency_id=BOX_QUEUE,
+        concurrency_limit=1,
+    )
     predict.click(
         handlers.predict,
         inputs=[category, text, filled, horizon],

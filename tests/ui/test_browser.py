@@ -372,6 +372,15 @@ def test_box_and_table_mirror_each_other(browser: Browser, test_settings: Settin
             box.fill("40, abc, 3")
             box.blur()
             expect(table.get_by_role("gridcell").nth(3)).to_have_text("abc")
-            expect(page.locator("#predict-message")).to_contain_text("value 2 ('abc') is not a number")
+            check = page.locator("#predict-entry-check")
+            expect(check).to_contain_text("value 2 ('abc') is not a number")
+            # fixing the cell in the table fixes the box, and the check with it
+            bad_cell = table.get_by_role("gridcell").nth(3)
+            bad_cell.dblclick()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("2")
+            page.keyboard.press("Enter")
+            expect(box).to_have_value("40, 2, 3")
+            expect(check).not_to_contain_text("not a number")
         finally:
             opened.close()

@@ -146,11 +146,13 @@ def test_choosing_another_category_refills_everything(ui_client: Client, gateway
     beauty_text, *_ = ui_client.predict("Beauty", api_name="/fill_last_days")
     ui_client.predict("Beauty", beauty_text, 1, api_name="/predict")
     history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
-    _info, text, table, result, chart, message, download = ui_client.predict("Clothing", api_name="/describe")
+    _info, text, table, check, result, chart, message, download = ui_client.predict(
+        "Clothing", api_name="/describe"
+    )
     assert text == format_sales_text(history["sales"][-size:]) != beauty_text
     assert _column(table, "Day") == history["dates"][-size:]
     assert _column(table, "Sales") == [entry.strip() for entry in text.split(",")]
-    assert result == "" and download is None
+    assert result == "" and check == "" and download is None
     assert "Press Predict" in json.dumps(_plot(chart))
     assert "Filled with Clothing" in message
 
@@ -158,10 +160,11 @@ def test_choosing_another_category_refills_everything(ui_client: Client, gateway
 def test_fill_uses_the_last_n_days_of_history(ui_client: Client, gateway_url: str) -> None:
     size = _window_size(gateway_url, "Clothing")
     history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
-    text, table, message = ui_client.predict("Clothing", api_name="/fill_last_days")
+    text, table, check, message = ui_client.predict("Clothing", api_name="/fill_last_days")
     assert text == format_sales_text(history["sales"][-size:])
     assert _column(table, "Day") == history["dates"][-size:]
     assert f"from {history['dates'][-size]} to {history['dates'][-1]}" in message
+    assert check == ""  # the box was replaced, so an old check of it is gone
 
 
 def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: str) -> None:

@@ -16,18 +16,20 @@ HANDLERS = PredictHandlers(client=None)  # type: ignore[arg-type]  # these handl
 def test_box_and_table_agree_when_an_entry_is_not_a_number() -> None:
     """Issue 13: after an edit that fails to parse, the table kept the old values; now it shows the
     entries as typed, and the message names the one that is not a number."""
-    table, message = HANDLERS.text_to_table("1, abc, 3", None)
+    table, check = HANDLERS.text_to_table("1, abc, 3", None)
     assert table["Sales"].tolist() == ["1", "abc", "3"]
-    assert "value 2 (&#x27;abc&#x27;) is not a number" in message and "sc-error" in message
-    assert HANDLERS.table_to_text(table) == "1, abc, 3"
+    assert "value 2 (&#x27;abc&#x27;) is not a number" in check and "sc-error" in check
+    assert HANDLERS.table_to_text(table) == ("1, abc, 3", check)
+    table.loc[1, "Sales"] = "2"
+    assert HANDLERS.table_to_text(table) == ("1, 2, 3", "")
 
 
 def test_table_edits_come_back_to_the_box_and_keep_their_dates() -> None:
     filled = FilledInputs("Beauty", ("2024-12-29", "2024-12-30"))
-    table, message = HANDLERS.text_to_table("10, 20", filled)
-    assert table.values.tolist() == [["2024-12-29", "10"], ["2024-12-30", "20"]] and message == ""
+    table, check = HANDLERS.text_to_table("10, 20", filled)
+    assert table.values.tolist() == [["2024-12-29", "10"], ["2024-12-30", "20"]] and check == ""
     table.loc[1, "Sales"] = "25.5"
-    assert HANDLERS.table_to_text(table) == "10, 25.5"
+    assert HANDLERS.table_to_text(table) == ("10, 25.5", "")
 
 
 @pytest.mark.parametrize(
