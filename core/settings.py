@@ -141,6 +141,7 @@ class TrainingSettings(_Section):
     patience: PositiveInt
     seed: int
     num_threads: PositiveInt
+    network_workers: int = Field(default=2, ge=0)
 
 
 class PathSettings(_Section):

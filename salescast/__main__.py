@@ -4,4 +4,5 @@ from __future__ import annotations
 
 from salescast.cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned worker process imports this module again
+    raise SystemExit(main())

@@ -20,6 +20,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from core.settings import Settings
+from training import network_pool
 from training.classical import fit_weekly_profile_es, is_long_run_mean
 from training.datamodule import CategoryDataModule
 from training.forecaster import WindowForecaster
@@ -51,16 +52,31 @@ def fit_forecaster(
         anchor_weights=model.profile_anchor_weights,
     )
     pooled = list(others) if model.pool_categories else []
-    nets = [
-        fit_category(
+    members = [
+        (
             windows,
             settings.with_overrides({"training": {"seed": settings.training.seed * 1000 + member}}),
             checkpoints_dir / f"member-{member}",
-            others=pooled,
-            callbacks=callbacks if member == 0 else (),
-        ).model
+            pooled,
+        )
         for member in range(model.members)
     ]
+    workers = network_pool.worker_count(settings.training.network_workers, model.members)
+    # the other networks train in worker processes while the first trains here, with the callbacks
+    elsewhere = (
+        [network_pool.submit(workers, train_network, *member) for member in members[1:]] if workers else []
+    )
+    try:
+        first = load_network(train_network(*members[0], callbacks=callbacks))
+        if elsewhere:
+            rest = [load_network(future.result()) for future in elsewhere]
+        else:
+            rest = [load_network(train_network(*member)) for member in members[1:]]
+    except BaseException:
+        for future in elsewhere:
+            future.cancel()
+        raise
+    nets = [network.model for network in (first, *rest)]
     non_negative = bool(np.all(windows.training_days >= 0))
     stats = windows.stats
     weight = model.classical_weight_without_signal if is_long_run_mean(classical) else model.classical_weight
@@ -76,11 +92,25 @@ def fit_category(
     callbacks: Sequence[Callback] = (),
 ) -> ForecastModule:
     """Seeded, quiet, CPU fit of one network on the scaled `train` windows of `windows` and `others`,
-    early-stopped on their `val` windows.
+    early-stopped on their `val` windows; the best-`val_loss` checkpoint in eval mode (see
+    `train_network`)."""
+    return load_network(train_network(windows, settings, checkpoints_dir, others, callbacks=callbacks))
 
-    Returns the best-`val_loss` checkpoint in eval mode. `checkpoints_dir` is owned by the caller (it
-    must outlive this call); `callbacks` run after early stopping and checkpointing (e.g. per-epoch
-    loss logging). Torch's thread count and deterministic switch are restored afterwards.
+
+def train_network(
+    windows: CategoryWindows,
+    settings: Settings,
+    checkpoints_dir: Path,
+    others: Sequence[CategoryWindows] = (),
+    *,
+    callbacks: Sequence[Callback] = (),
+) -> Path:
+    """Fit one network and return its best-`val_loss` checkpoint (a path, so a worker process can
+    hand it back cheaply).
+
+    `checkpoints_dir` is owned by the caller (it must outlive the checkpoint's use); `callbacks` run
+    after early stopping and checkpointing (e.g. per-epoch loss logging). Torch's thread count and
+    deterministic switch are restored afterwards.
     """
     training = settings.training
     pl.seed_everything(training.seed, workers=True, verbose=False)
@@ -119,8 +149,12 @@ def fit_category(
         trainer.fit(
             module, datamodule=CategoryDataModule(windows, training.batch_size, training.seed, others)
         )
-    best = ForecastModule.load_from_checkpoint(best_checkpoint.best_model_path, map_location="cpu")
-    return best.eval()
+    return Path(best_checkpoint.best_model_path)
+
+
+def load_network(checkpoint: Path) -> ForecastModule:
+    """The network saved at `checkpoint`, in eval mode."""
+    return ForecastModule.load_from_checkpoint(checkpoint, map_location="cpu").eval()
 
 
 @contextmanager

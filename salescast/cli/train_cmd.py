@@ -74,21 +74,28 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     compare = parse_compare_versions(args.compare_version)
     settings = _apply_overrides(args, settings)
 
+    from training import network_pool
+
+    # the workers import torch and Lightning while this process does the same and reads the data
+    network_pool.warm_up(network_pool.worker_count(settings.training.network_workers, settings.model.members))
     from salescast.train_job import run_train_job
     from training.pipeline import available_categories
 
-    categories = args.categories or available_categories(settings, args.data)
-    results = run_train_job(
-        settings,
-        categories,
-        args.experiment or settings.mlflow.experiment,
-        data_path=args.data,
-        compare_versions=compare,
-        archive=not args.no_archive,
-        deploy_policy=args.deploy,
-        progress_path=args.progress_json,
-        dataset_id=args.dataset_id,
-    )
+    try:
+        categories = args.categories or available_categories(settings, args.data)
+        results = run_train_job(
+            settings,
+            categories,
+            args.experiment or settings.mlflow.experiment,
+            data_path=args.data,
+            compare_versions=compare,
+            archive=not args.no_archive,
+            deploy_policy=args.deploy,
+            progress_path=args.progress_json,
+            dataset_id=args.dataset_id,
+        )
+    finally:
+        network_pool.shutdown()  # the workers end before this process reports, not after
     if args.result_json:
         write_results(args.result_json, results)
     print_summary(results, sys.stdout)
