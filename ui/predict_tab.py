@@ -438,25 +438,22 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
         concurrency_id=BOX_QUEUE,
         concurrency_limit=1,
     )
-    for event in (text.blur, text.submit):
+    # the box and the table mirror each other, each with the box's check
+    mirrors = (
+        (text.blur, handlers.text_to_table, [text, filled], [table, check]),
+        (text.submit, handlers.text_to_table, [text, filled], [table, check]),
+        (table.input, handlers.table_to_text, [table], [text, check]),
+    )
+    for event, mirror, sources, targets in mirrors:
         event(
-            handlers.text_to_table,
-            inputs=[text, filled],
-            outputs=[table, check],
+            mirror,
+            inputs=sources,
+            outputs=targets,
             api_visibility="private",
             show_progress="hidden",
             concurrency_id=BOX_QUEUE,
             concurrency_limit=1,
         )
-    table.input(
-        handlers.table_to_text,
-        inputs=[table],
-        outputs=[text, check],
-        api_visibility="private",
-        show_progress="hidden",
-        concurrency_id=BOX_QUEUE,
-        concurrency_limit=1,
-    )
     predict.click(
         handlers.predict,
         inputs=[category, text, filled, horizon],
