@@ -63,4 +63,4 @@ def shutdown() -> None:
 
 
 def _import_training() -> None:
-    import training.fitting  # noqa: F401  # the fit's imports: torch, Lightning
+    import lightning.pytorch  # noqa: F401  # the slow part of a fit's imports (torch with it)
