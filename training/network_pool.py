@@ -36,14 +36,17 @@ def submit(workers: int, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         if _pool is None or _pool_size != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-            _pool_size = workers
+            _pool, _pool_size = _spawn_pool(workers), workers
         try:
             return _pool.submit(fn, *args)
         except BrokenProcessPool:
             _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool = _spawn_pool(workers)
             return _pool.submit(fn, *args)
+
+
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def warm_up(workers: int) -> None:
