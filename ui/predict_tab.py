@@ -34,10 +34,25 @@ SEASON = 7
 MAX_HORIZON = 28
 BOX_QUEUE = "predict-box"  # the events that rewrite the box and its table, one at a time in order
 PredictView = tuple[str, go.Figure | None, str, str | None]
+Synced = tuple[str, ...]  # the entries the box and its table last agreed on (a per-session gr.State)
 ChooseView = tuple[
-    str, gr.Button, str, pd.DataFrame, "str | Skip", "FilledInputs | None", str, go.Figure | None, str, None
+    str,
+    gr.Button,
+    str,
+    pd.DataFrame,
+    "str | Skip",
+    "FilledInputs | None",
+    "Synced | Skip",
+    str,
+    go.Figure | None,
+    str,
+    None,
 ]
-FillView = tuple["str | Skip", "pd.DataFrame | Skip", "str | Skip", "FilledInputs | None", str]
+FillView = tuple[
+    "str | Skip", "pd.DataFrame | Skip", "str | Skip", "FilledInputs | None", "Synced | Skip", str
+]
+TextToTable = tuple[pd.DataFrame, str, Synced]
+TableToText = tuple[str, str, Synced] | tuple[Skip, Skip, Skip]
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,7 @@ class PredictHandlers:
                 table_for([]),
                 "",
                 None,
+                (),
                 "",
                 cleared,
                 "",
@@ -148,12 +164,12 @@ class PredictHandlers:
             size, version = self.window_size(category)
         except GatewayError as exc:
             error = message_html("error", str(exc))
-            return "", gr.Button(value=FILL_LABEL), "", table_for([]), "", None, "", cleared, error, None
+            return "", gr.Button(value=FILL_LABEL), "", table_for([]), "", None, (), "", cleared, error, None
         info = f"The served model (version `{version}`) reads the last **{size}** days, oldest first."
-        text, table, check, filled, message = self.fill_last_days(category)
+        text, table, check, filled, synced, message = self.fill_last_days(category)
         if not isinstance(text, str) or not isinstance(table, pd.DataFrame):
             # the history could not be read: clear what belonged to the old category
-            text, table, check = "", table_for([], size), ""
+            text, table, check, synced = "", table_for([], size), "", ()
         return (
             info,
             gr.Button(value=f"Use the last {size} days"),
@@ -161,6 +177,7 @@ class PredictHandlers:
             table,
             check,
             filled,
+            synced,
             "",
             cleared,
             message,
@@ -171,36 +188,44 @@ class PredictHandlers:
         """The box, the table, the box's check and the remembered dates from the last N days of the
         history (the box is left as it was when they cannot be read)."""
         if not category:
-            return "", table_for([]), "", None, message_html("error", "Choose a category first.")
+            return "", table_for([]), "", None, (), message_html("error", "Choose a category first.")
         try:
             size, _ = self.window_size(category)
             history = self.client.history(category)
         except GatewayError as exc:
-            return skip(), skip(), skip(), None, message_html("error", str(exc))
+            return skip(), skip(), skip(), None, skip(), message_html("error", str(exc))
         if len(history.sales) < size:
             text = f"{category} has only {len(history.sales)} days of history; the model needs {size}."
-            return skip(), skip(), skip(), None, message_html("error", text)
+            return skip(), skip(), skip(), None, skip(), message_html("error", text)
         values, dates = history.sales[-size:], history.dates[-size:]
         filled = FilledInputs(category, tuple(dates))
         entries = [_short(value) for value in values]
         text = f"Filled with {category}'s sales from {dates[0]} to {dates[-1]}."
-        return ", ".join(entries), table_for(entries, dates=dates), "", filled, message_html("info", text)
+        table = table_for(entries, dates=dates)
+        return ", ".join(entries), table, "", filled, tuple(entries), message_html("info", text)
 
-    def text_to_table(self, text: str, filled: FilledInputs | None) -> tuple[pd.DataFrame, str]:
-        """Mirror the box in the table, entry for entry, with the box's check."""
+    def text_to_table(self, text: str, filled: FilledInputs | None) -> TextToTable:
+        """Mirror the box in the table, entry for entry, with the box's check and the entries both hold."""
         entries = sales_tokens(text)
         dates = filled.dates if filled is not None and len(filled.dates) == len(entries) else None
-        return table_for(entries, dates=dates), entry_check(text)
+        return table_for(entries, dates=dates), entry_check(text), tuple(entries)
 
-    def table_to_text(self, table: pd.DataFrame | None) -> tuple[str, str] | tuple[Skip, Skip]:
-        """Mirror the table in the box, cell for cell (trailing empty rows dropped), with the box's check."""
+    def table_to_text(self, table: pd.DataFrame | None, synced: Synced | None = None) -> TableToText:
+        """Mirror the table in the box, cell for cell (trailing empty rows dropped), with the box's check.
+
+        Nothing when the box already holds these entries (`synced`, kept on the server, so a second
+        request reads what the first wrote): the table sends one cell edit twice, on Enter and when the
+        cell loses focus, and the late echo must not overwrite what the user has typed in the box since.
+        """
         if table is None or "Sales" not in table:
-            return skip(), skip()
+            return skip(), skip(), skip()
         cells = ["" if _blank(cell) else str(cell).strip() for cell in table["Sales"].tolist()]
         while cells and cells[-1] == "":
             cells.pop()
+        if synced is not None and tuple(cells) == synced:
+            return skip(), skip(), skip()
         text = ", ".join(cells)
-        return text, entry_check(text)
+        return text, entry_check(text), tuple(cells)
 
     def predict(
         self, category: str | None, text: str, filled: FilledInputs | None, horizon: float | str | None = 1
@@ -377,6 +402,7 @@ class PredictTab:
 def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
     """Lay out the tab inside the current `gr.Tab` and wire its events."""
     filled = gr.State(None)
+    synced = gr.State(None)  # Synced: what the box and the table last agreed on
     with gr.Row():
         category = gr.Dropdown(
             choices=[], allow_custom_value=True, label="Category", scale=1, elem_id="predict-category"
@@ -425,7 +451,7 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
     category.change(
         handlers.choose,
         inputs=[category],
-        outputs=[window_info, fill, text, table, check, filled, result, chart, message, download],
+        outputs=[window_info, fill, text, table, check, filled, synced, result, chart, message, download],
         api_name="describe",
         concurrency_id=BOX_QUEUE,
         concurrency_limit=1,
@@ -433,16 +459,16 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
     fill.click(
         handlers.fill_last_days,
         inputs=[category],
-        outputs=[text, table, check, filled, message],
+        outputs=[text, table, check, filled, synced, message],
         api_name="fill_last_days",
         concurrency_id=BOX_QUEUE,
         concurrency_limit=1,
     )
     # the box and the table mirror each other, each with the box's check
     mirrors = (
-        (text.blur, handlers.text_to_table, [text, filled], [table, check]),
-        (text.submit, handlers.text_to_table, [text, filled], [table, check]),
-        (table.input, handlers.table_to_text, [table], [text, check]),
+        (text.blur, handlers.text_to_table, [text, filled], [table, check, synced]),
+        (text.submit, handlers.text_to_table, [text, filled], [table, check, synced]),
+        (table.input, handlers.table_to_text, [table, synced], [text, check, synced]),
     )
     for event, mirror, sources, targets in mirrors:
         event(

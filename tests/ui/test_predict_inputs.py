@@ -8,7 +8,15 @@ import pytest
 
 from ui.downloads import neutralize_formulas, write_csv
 from ui.input_parsing import InputError
-from ui.predict_tab import FilledInputs, PredictHandlers, far_outside, parse_horizon, seasonal_naive
+from ui.predict_tab import (
+    FilledInputs,
+    PredictHandlers,
+    entry_check,
+    far_outside,
+    parse_horizon,
+    seasonal_naive,
+)
+from ui.updates import skip
 
 HANDLERS = PredictHandlers(client=None)  # type: ignore[arg-type]  # these handlers never call the gateway
 
@@ -16,20 +24,32 @@ HANDLERS = PredictHandlers(client=None)  # type: ignore[arg-type]  # these handl
 def test_box_and_table_agree_when_an_entry_is_not_a_number() -> None:
     """Issue 13: after an edit that fails to parse, the table kept the old values; now it shows the
     entries as typed, and the message names the one that is not a number."""
-    table, check = HANDLERS.text_to_table("1, abc, 3", None)
-    assert table["Sales"].tolist() == ["1", "abc", "3"]
+    table, check, synced = HANDLERS.text_to_table("1, abc, 3", None)
+    assert table["Sales"].tolist() == ["1", "abc", "3"] and synced == ("1", "abc", "3")
     assert "value 2 (&#x27;abc&#x27;) is not a number" in check and "sc-error" in check
-    assert HANDLERS.table_to_text(table) == ("1, abc, 3", check)
+    assert HANDLERS.table_to_text(table) == ("1, abc, 3", check, ("1", "abc", "3"))
     table.loc[1, "Sales"] = "2"
-    assert HANDLERS.table_to_text(table) == ("1, 2, 3", "")
+    assert HANDLERS.table_to_text(table, synced) == ("1, 2, 3", "", ("1", "2", "3"))
 
 
 def test_table_edits_come_back_to_the_box_and_keep_their_dates() -> None:
     filled = FilledInputs("Beauty", ("2024-12-29", "2024-12-30"))
-    table, check = HANDLERS.text_to_table("10, 20", filled)
+    table, check, synced = HANDLERS.text_to_table("10, 20", filled)
     assert table.values.tolist() == [["2024-12-29", "10"], ["2024-12-30", "20"]] and check == ""
     table.loc[1, "Sales"] = "25.5"
-    assert HANDLERS.table_to_text(table) == ("10, 25.5", "")
+    assert HANDLERS.table_to_text(table, synced) == ("10, 25.5", "", ("10", "25.5"))
+
+
+def test_a_table_edit_the_box_already_holds_writes_nothing() -> None:
+    """The table sends one cell edit twice (on Enter and when the cell loses focus); the second must
+    not overwrite what the user has typed in the box since (CI caught the box reverting)."""
+    table, _, synced = HANDLERS.text_to_table("1, 2.5, 3", None)
+    table.loc[0, "Sales"] = "40"
+    assert HANDLERS.table_to_text(table, synced) == ("40, 2.5, 3", "", ("40", "2.5", "3"))
+    synced = ("40", "2.5", "3")  # the server's state after the first request
+    assert HANDLERS.table_to_text(table, synced) == (skip(), skip(), skip())  # the echo
+    table.loc[1, "Sales"] = ""  # a blanked middle cell is an edit the box does not hold yet
+    assert HANDLERS.table_to_text(table, synced) == ("40, , 3", entry_check("40, , 3"), ("40", "", "3"))
 
 
 @pytest.mark.parametrize(
