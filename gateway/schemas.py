@@ -383,6 +383,7 @@ class ModelVersion(BaseModel):
     window_size: int | None = None
     ready_workers: int = 0
     test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
+    max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
 
 
 class CategoryModel(BaseModel):
@@ -390,6 +391,7 @@ class CategoryModel(BaseModel):
     model_name: str = Field(description="TorchServe model name (slug of the category).")
     default_version: str | None
     window_size: int | None
+    max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) the default version forecasts.")
     test_metrics: dict[str, Any] | None = None
     versions: list[ModelVersion]
 
@@ -407,6 +409,7 @@ class ModelList(BaseModel):
                             "model_name": "beauty",
                             "default_version": "20261126.101500",
                             "window_size": 14,
+                            "max_horizon": 28,
                             "test_metrics": _EXAMPLE_METRICS,
                             "versions": [
                                 {
@@ -415,6 +418,7 @@ class ModelList(BaseModel):
                                     "window_size": 14,
                                     "ready_workers": 1,
                                     "test_metrics": _EXAMPLE_METRICS,
+                                    "max_horizon": 28,
                                 }
                             ],
                         }

@@ -76,6 +76,7 @@ def _category_model(model: ServedModel) -> CategoryModel:
         model_name=model.model_name,
         default_version=model.version,
         window_size=model.window_size,
+        max_horizon=model.max_horizon,
         test_metrics=model.test_metrics,
         versions=[
             ModelVersion(
@@ -84,6 +85,7 @@ def _category_model(model: ServedModel) -> CategoryModel:
                 window_size=version.facts.window_size,
                 ready_workers=version.ready_workers,
                 test_metrics=version.facts.test_metrics,
+                max_horizon=version.facts.max_horizon,
             )
             for version in model.versions
         ],
