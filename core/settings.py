@@ -5,6 +5,8 @@ itself. pydantic-settings composes the sources — environment first, then the Y
 `SALESCAST_GATEWAY__PORT=9000` overrides `gateway.port`; values are read as YAML (`true`, `3`,
 `[a, b]`; an empty value is null). Unknown keys and out-of-range values fail at start with a message
 naming the key. The default file ships inside the `configs` package, so an installed wheel finds it.
+A Field default, where one is given, is the value `configs/default.yaml` holds (tests/core/test_settings.py
+keeps the two equal), so a file that leaves a key out behaves like the default file.
 """
 
 from __future__ import annotations
@@ -107,12 +109,12 @@ class SplitSettings(_Section):
 class ModelSettings(_Section):
     conv_channels: PositiveInt
     kernel_size: PositiveInt
-    conv_stride: PositiveInt = 1
+    conv_stride: PositiveInt = 7
     lstm_hidden: PositiveInt
     lstm_layers: PositiveInt
     dropout: float = Field(ge=0.0, lt=1.0)
-    loss: Literal["mse", "huber"] = "huber"
-    members: PositiveInt = 1
+    loss: Literal["mse", "huber"] = "mse"
+    members: PositiveInt = 3
     classical_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     classical_weight_without_signal: float = Field(default=0.75, ge=0.0, le=1.0)
     pool_categories: bool = True
@@ -282,7 +284,14 @@ class BenchSettings(_Section):
     serving_client: Literal["auto", "wrk", "python"] = "auto"
     serving_wrk: str = "wrk"
     serving_client_threads: PositiveInt = 1
-    serving_tune_grid: list[TorchServeTuning] = Field(default_factory=list)
+    serving_tune_grid: list[TorchServeTuning] = Field(
+        default_factory=lambda: [
+            TorchServeTuning(workers=1, batch_size=1, max_batch_delay_ms=5),
+            TorchServeTuning(workers=1, batch_size=8, max_batch_delay_ms=1),
+            TorchServeTuning(workers=1, batch_size=8, max_batch_delay_ms=5),
+            TorchServeTuning(workers=2, batch_size=1, max_batch_delay_ms=5),
+        ]
+    )
     training_years: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 2.0, 4.0], min_length=1)
     training_max_epochs: PositiveInt | None = 15
     memory_poll_s: PositiveFloat = 0.05

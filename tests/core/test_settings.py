@@ -7,10 +7,14 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
-from core.settings import SettingsError, load_settings
+from core.settings import Settings, SettingsError, default_config_path, load_settings
 
 
 def test_default_config_loads() -> None:
@@ -18,6 +22,44 @@ def test_default_config_loads() -> None:
     assert settings.window.size == 56
     assert settings.data.fill_policy == "zero"
     assert settings.torchserve.inference_base_url == "http://127.0.0.1:8080"
+
+
+def _json_default(field: FieldInfo) -> Any:
+    return TypeAdapter(Any).dump_python(field.get_default(call_default_factory=True), mode="json")
+
+
+def _default_mismatches(model: type[BaseModel], values: dict[str, Any], prefix: str) -> list[str]:
+    """Every key of `model` missing from `values`, or whose Field default differs from it, recursively."""
+    problems: list[str] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        if name not in values:
+            problems.append(f"{key}: not in configs/default.yaml")
+            continue
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            problems += _default_mismatches(field.annotation, values[name], f"{key}.")
+        if not field.is_required() and _json_default(field) != values[name]:
+            problems.append(
+                f"{key}: Field default {_json_default(field)!r}, configs/default.yaml {values[name]!r}"
+            )
+    return problems
+
+
+def test_field_defaults_are_the_default_yaml() -> None:
+    """configs/default.yaml is what users run: every key is in it, and no Field default says otherwise."""
+    raw = yaml.safe_load(default_config_path().read_text(encoding="utf-8"))
+    values = Settings.model_validate(raw).model_dump(mode="json")
+    assert _default_mismatches(Settings, values, "") == []
+
+
+def test_a_differing_field_default_is_caught() -> None:
+    values = load_settings(environ={}).model_dump(mode="json")
+    values["model"]["loss"] = "huber"
+    del values["up"]["poll_interval_s"]
+    assert _default_mismatches(Settings, values, "") == [
+        "model.loss: Field default 'mse', configs/default.yaml 'huber'",
+        "up.poll_interval_s: not in configs/default.yaml",
+    ]
 
 
 def test_nested_env_override_is_typed() -> None:
