@@ -69,6 +69,10 @@ class ManagedProcess:
         """The last lines of the child's log."""
         return tail(self.log_path, lines)
 
+    def tree(self) -> list[psutil.Process]:
+        """The child and all its descendants (none once it is gone)."""
+        return process_tree(self.pid, self.create_time)
+
     def to_record(self) -> dict[str, Any]:
         return {"pid": self.pid, "create_time": self.create_time, "log": str(self.log_path)}
 
@@ -169,7 +173,7 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _process_tree(pid: int, create_time: float | None) -> list[psutil.Process]:
+def process_tree(pid: int, create_time: float | None = None) -> list[psutil.Process]:
     """The process `pid` (if it is still the same process) and all its descendants."""
     try:
         root = psutil.Process(pid)
@@ -189,7 +193,7 @@ def stop_trees(records: Iterable[tuple[str, int, float | None]], timeout_s: floa
     """
     trees: dict[str, list[psutil.Process]] = {}
     for name, pid, created in records:
-        tree = _process_tree(pid, created)
+        tree = process_tree(pid, created)
         if not tree:
             continue
         trees[name] = tree
@@ -252,7 +256,7 @@ def read_pid_file(path: Path) -> dict[str, Any] | None:
 
 def is_alive(pid: int, create_time: float | None) -> bool:
     """True when `pid` is running and is the process recorded (not a reused pid)."""
-    if not _process_tree(pid, create_time):
+    if not process_tree(pid, create_time):
         return False
     try:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)

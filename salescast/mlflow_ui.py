@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
 
+from core import supervisor
 from core.errors import SalescastError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SQLITE_PREFIX = "sqlite:///"
+SERVER_LOG = "mlflow-server.log"  # in <paths.run>/logs, beside the logs of `salescast up`
 # MLflow phones home unless told not to (the UI must work offline), and by default starts seven
 # job-runner processes for GenAI features salescast does not use.
 SERVER_ENV = {
@@ -93,7 +94,11 @@ def build_command(settings: Settings) -> list[str]:
 
 
 def run(settings: Settings) -> int:
-    """Run the MLflow server in the foreground until it exits or this process gets SIGINT/SIGTERM."""
+    """Run the MLflow server under the supervisor until it exits or this process gets SIGINT/SIGTERM.
+
+    Its output goes to `<paths.run>/logs/mlflow-server.log` and is copied to this terminal as it grows;
+    a signal stops the server with every worker it started (TERM, then KILL after `up.stop_timeout_s`).
+    """
     command = build_command(settings)
     env = {**os.environ, **SERVER_ENV}
     # The tracking server must not log to itself through an inherited MLFLOW_TRACKING_URI.
@@ -104,20 +109,20 @@ def run(settings: Settings) -> int:
         settings.mlflow.ui_port,
         command[command.index("--backend-store-uri") + 1],
     )
-    server = subprocess.Popen(command, env=env)
+    log_path = supervisor.log_dir(settings.paths.run) / SERVER_LOG
+    server = supervisor.start_process("mlflow server", command, log_path, env)
 
-    def _forward(signum: int, _frame: FrameType | None) -> None:
-        server.send_signal(signum)
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        server.stop(settings.up.stop_timeout_s)
 
-    previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = server.wait()
+        code = supervisor.follow(server, sys.stdout, settings.up.poll_interval_s)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        if server.exited() is None:
+            server.stop(settings.up.stop_timeout_s)
     log.info("mlflow ui stopped code=%s", code)
     # A stop asked for by a signal is a clean exit.
     return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM) else code

@@ -7,22 +7,15 @@ fixes everything in one go instead of one failure per run.
 from __future__ import annotations
 
 import errno
-import os
-import re
-import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 
 from core.errors import SalescastError
+from core.java import INSTALL_HINT, MIN_JAVA_MAJOR, JavaNotFoundError, find_java, java_major
 from core.settings import Settings
-
-MIN_JAVA_MAJOR = 11  # TorchServe 0.12 needs Java 11+; the project is tested with 17
-JAVA_VERSION_TIMEOUT_S = 30
-_JAVA_VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
 class PreflightError(SalescastError):
@@ -57,39 +50,18 @@ def port_needs(settings: Settings) -> list[PortNeed]:
     ]
 
 
-def java_executable() -> str | None:
-    """The java TorchServe will run: `$JAVA_HOME/bin/java` when JAVA_HOME is set, else `java` on PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
-    return shutil.which("java")
-
-
 def java_problem() -> str | None:
     """Why TorchServe cannot start on this machine's Java, or None when Java is fine."""
-    fix = (
-        "install a Java 17 runtime (Debian/Ubuntu: `sudo apt-get install openjdk-17-jre-headless`; "
-        "macOS: `brew install openjdk@17`) or point JAVA_HOME at one"
-    )
-    java = java_executable()
-    if java is None:
-        where = f"$JAVA_HOME/bin/java ({os.environ['JAVA_HOME']})" if "JAVA_HOME" in os.environ else "PATH"
-        return f"Java not found on {where}; TorchServe needs it: {fix}"
     try:
-        result = subprocess.run(
-            [java, "-version"], capture_output=True, text=True, timeout=JAVA_VERSION_TIMEOUT_S, check=False
-        )
+        java = find_java()
+    except JavaNotFoundError as exc:
+        return str(exc)
+    try:
+        major = java_major(java)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"`{java} -version` failed ({exc}); TorchServe needs a working Java: {fix}"
-    match = _JAVA_VERSION_RE.search(result.stderr + result.stdout)
-    if match is None:
-        return None  # an unusual banner; let TorchServe itself judge
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8" style
-        major = int(match.group(2))
-    if major < MIN_JAVA_MAJOR:
-        return f"{java} is Java {major}; TorchServe needs Java {MIN_JAVA_MAJOR} or newer: {fix}"
+        return f"`{java} -version` failed ({exc}); TorchServe needs a working Java: {INSTALL_HINT}"
+    if major is not None and major < MIN_JAVA_MAJOR:  # an unusual banner: let TorchServe itself judge
+        return f"{java} is Java {major}; TorchServe needs Java {MIN_JAVA_MAJOR} or newer: {INSTALL_HINT}"
     return None
 
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -34,6 +34,7 @@ import psutil
 
 from core import supervisor
 from core.errors import SalescastError
+from core.java import find_java
 from core.net import http_url
 from core.settings import Settings
 from serving.archive import ArchiveInfo, newest_archives
@@ -52,31 +53,6 @@ _ERROR_LINE = re.compile(r"(Error|Exception|error:|Failed to load model)")
 
 class TorchServeError(SalescastError):
     """TorchServe could not be started or stopped; the message says why and which log to read."""
-
-
-class JavaNotFoundError(TorchServeError):
-    """No Java runtime: TorchServe's frontend is a Java program."""
-
-
-def find_java(environ: Mapping[str, str] | None = None) -> str:
-    """The java executable TorchServe will use ($JAVA_HOME/bin/java, else `java` on PATH)."""
-    env = os.environ if environ is None else environ
-    java_home = env.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-        raise JavaNotFoundError(
-            f"JAVA_HOME is {java_home} but {candidate} is not an executable; "
-            "point JAVA_HOME at a Java 11+ runtime or unset it"
-        )
-    found = shutil.which("java", path=env.get("PATH", ""))
-    if found is None:
-        raise JavaNotFoundError(
-            "TorchServe needs Java 11 or newer, but `java` is not on PATH: install a JRE "
-            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
-        )
-    return found
 
 
 class KillNotFoundError(TorchServeError):
@@ -164,13 +140,7 @@ class TorchServeProcess:
 
     def process_tree(self) -> list[psutil.Process]:
         """The launcher, Java and every worker process of this instance."""
-        if self._process is None:
-            return []
-        try:
-            root = psutil.Process(self._process.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return self._process.tree() if self._process is not None else []
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -223,7 +193,7 @@ class TorchServeProcess:
             self.work_dir,
         )
         try:
-            self._wait_for_ping(deadline)
+            self._wait_for_ping(self._process, deadline)
             archives = (
                 self._archives
                 if self._archives is not None
@@ -307,31 +277,32 @@ class TorchServeProcess:
         )
         return env
 
-    def _wait_for_ping(self, deadline: float) -> None:
+    def _wait_for_ping(self, process: supervisor.ManagedProcess, deadline: float) -> None:
         url = f"{self.inference_url}/ping"
         with httpx.Client(timeout=2.0) as client:
-            while True:
+
+            def healthy() -> str | None:
+                status = client.get(url).status_code
+                return None if status == 200 else f"{url} answered {status}"
+
+            try:
+                supervisor.wait_ready(process, healthy, max(0.0, deadline - time.monotonic()), poll_s=_POLL_S)
+            except supervisor.SupervisorError as exc:
                 self._raise_if_exited()
-                try:
-                    if client.get(url).status_code == 200:
-                        logger.info("torchserve healthy url=%s", url)
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TorchServeError(
-                        f"TorchServe did not answer {url} within "
-                        f"{self.settings.torchserve.startup_timeout_s:g} s; "
-                        f"see {self.console_log} and {self.ts_log}"
-                    )
-                time.sleep(_POLL_S)
+                timeout_s = self.settings.torchserve.startup_timeout_s
+                raise TorchServeError(
+                    f"TorchServe did not answer {url} within {timeout_s:g} s; "
+                    f"see {self.console_log} and {self.ts_log}"
+                ) from exc
+        logger.info("torchserve healthy url=%s", url)
 
     def _raise_if_exited(self) -> None:
-        if self._process is not None and self._process.exited() is not None:
-            code = self._process.exited()
+        process = self._process
+        if process is not None and process.exited() is not None:
+            code = process.exited()
             self.stop()
             raise TorchServeError(
-                f"TorchServe exited during start-up (exit code {code}): {_tail(self.console_log)} "
+                f"TorchServe exited during start-up (exit code {code}): {_tail(process)} "
                 f"— full output in {self.console_log}"
             )
 
@@ -424,11 +395,9 @@ def _running_torchserve(pid_file: Path) -> int | None:
         return None
 
 
-def _tail(path: Path, lines: int = 3) -> str:
-    if not path.is_file():
-        return "(no output)"
-    text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    return " | ".join(text[-lines:]) or "(no output)"
+def _tail(process: supervisor.ManagedProcess, lines: int = 3) -> str:
+    """The process's last output lines on one line."""
+    return " | ".join(process.tail(lines).strip().splitlines()) or "(no output)"
 
 
 def _worker_error(model_log: Path, model_name: str, version: str) -> str | None:

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import httpx
+import psutil
 import yaml
 
 from core import supervisor
@@ -87,6 +88,10 @@ class GatewayProcess:
         process, self.process = self.process, None
         if process is not None and process.exited() is None:
             process.stop(STOP_GRACE_S)
+
+    def process_tree(self) -> list[psutil.Process]:
+        """The gateway and its descendants (none when it is not running)."""
+        return self.process.tree() if self.process is not None else []
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return supervisor.tail(self.log_path, lines) or "(no log)"

@@ -305,9 +305,7 @@ def run_serving_bench(
             ),
             "gateway_batch": (_gateway_batches(gateway.url, windows, batch_items), batch_failures),
         }
-        meter = CpuMeter(
-            {"torchserve": torchserve.process_tree, "gateway": lambda: _process_tree(gateway.process)}
-        )
+        meter = CpuMeter({"torchserve": torchserve.process_tree, "gateway": gateway.process_tree})
         bench = stack.bench
         if bench.serving_warmup_s > 0:
             # TorchServe's JVM compiles its hot paths during the first seconds of load: unwarmed, the
@@ -502,7 +500,7 @@ def _floor_call(settings: Settings, windows: dict[str, list[float]], rows: int) 
     the handler's own model step (normalize if the version wants it → forward → back to sales)."""
     import torch
 
-    from handlers.forecast_handler import forecast_paths, load_model, load_norm_stats
+    from handlers.forecast_steps import forecast_paths, load_model, load_norm_stats
 
     torch.set_num_threads(1)  # like one TorchServe worker per model on a shared 2-core machine
     models = []
@@ -614,17 +612,6 @@ def _tune(
             progress("  " + _line(result))
         results.append(TuningResult(tuning, measured))
     return results
-
-
-def _process_tree(process: Any) -> list[psutil.Process]:
-    """A supervised process and its descendants (none when it is not running)."""
-    if process is None:
-        return []
-    try:
-        root = psutil.Process(process.pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
 
 
 def _describe(settings: Settings) -> str:

@@ -200,14 +200,10 @@ def training_markdown(report: TrainingReport) -> str:
 def _watch_peak_rss(process: supervisor.ManagedProcess, poll_s: float) -> int:
     """Peak resident memory of the process and its children, sampled every `poll_s` until it exits."""
     peak = 0
-    try:
-        root = psutil.Process(process.pid)
-    except psutil.NoSuchProcess:
-        return 0
     while process.exited() is None:
         total = 0
         try:
-            for member in [root, *root.children(recursive=True)]:
+            for member in process.tree():
                 total += member.memory_info().rss
         except psutil.NoSuchProcess:  # the child ended between the listing and the reading
             pass

@@ -14,14 +14,9 @@ import psutil
 import pytest
 import yaml
 
+from core.java import JavaNotFoundError, find_java
 from serving.archive import ArchiveInfo
-from serving.torchserve_process import (
-    JavaNotFoundError,
-    KillNotFoundError,
-    TorchServeError,
-    TorchServeProcess,
-    find_java,
-)
+from serving.torchserve_process import KillNotFoundError, TorchServeError, TorchServeProcess
 from tests.conftest import REPO_ROOT, make_test_settings
 from tests.fixtures.torchserve import StartTorchServe
 from tests.serving.scripted_store import broken_archive, processes_mentioning, scripted_archive

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from core import supervisor
 from salescast import mlflow_ui
 from salescast.mlflow_ui import MlflowUiError
 from tests.conftest import make_test_settings
@@ -52,39 +50,25 @@ def test_serve_mlflow_answers_offline_and_stops_on_sigterm(tmp_path: Path) -> No
     env = isolated_env(tmp_path)
     env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")  # any outbound call fails
     url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
-    log = tmp_path / "mlflow.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "salescast", "serve", "mlflow"],
-            env=env,
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    command = [sys.executable, "-m", "salescast", "serve", "mlflow"]
+    server = supervisor.start_process("serve mlflow", command, tmp_path / "mlflow.log", env, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + MLFLOW_START_TIMEOUT_S
         with httpx.Client(timeout=5, trust_env=False) as client:
-            while True:
-                assert server.poll() is None, log.read_text()
-                try:
-                    if client.get(f"{url}/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
+
+            def healthy() -> str | None:
+                return None if client.get(f"{url}/health").status_code == 200 else "/health is not 200"
+
+            supervisor.wait_ready(server, healthy, MLFLOW_START_TIMEOUT_S, poll_s=0.5)
             assert client.get(f"{url}/").status_code == 200
             experiments = client.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 10})
             assert experiments.status_code == 200
-        tree = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        tree = server.tree()
         assert len(tree) >= 2  # `salescast serve mlflow` and the MLflow server (no job runners)
         assert not any("huey" in " ".join(p.cmdline()) for p in tree)
-        server.terminate()
-        assert server.wait(timeout=60) == 0, log.read_text()
+        server.popen.terminate()  # this process only: it must stop the server it started
+        assert server.popen.wait(timeout=60) == 0, server.tail()
         _, alive = psutil.wait_procs(tree, timeout=30)
         assert not alive
         assert (tmp_path / "mlruns" / "mlflow.db").is_file()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, 9)
+        server.stop(timeout_s=10)

@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from core import supervisor
 from tests.up.stack_env import isolated_env
 
 READY_LINE = "salescast is up"
@@ -74,11 +75,6 @@ def _start_up(env: dict[str, str], cwd: Path) -> UpProcess:
 
     threading.Thread(target=_read, daemon=True).start()
     return up
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
 
 
 def _processes_mentioning(root: Path) -> list[str]:
@@ -151,7 +147,7 @@ def test_up_serves_everything_and_stops_without_leftovers(stack_root: Path) -> N
     for service in ("mlflow", "torchserve", "gateway", "ui"):
         assert (stack_root / "run" / "logs" / f"{service}.log").is_file()
     _assert_services_answer(env)
-    started = _tree(first.popen.pid)
+    started = supervisor.process_tree(first.popen.pid)
     assert len(started) > 4  # the supervisor, four services and their helpers (java, workers)
     versions = _versions(stack_root)
 
@@ -169,7 +165,7 @@ def test_up_serves_everything_and_stops_without_leftovers(stack_root: Path) -> N
     assert "salescast up: training" not in second.output
     assert _versions(stack_root) == versions
     _assert_services_answer(env)
-    started = _tree(second.popen.pid)
+    started = supervisor.process_tree(second.popen.pid)
 
     down = subprocess.run(
         [sys.executable, "-m", "salescast", "down"],
