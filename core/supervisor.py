@@ -117,26 +117,50 @@ def wait_ready(
 ) -> None:
     """Poll `probe` until it returns None; `SupervisorError` with the log tail when the process exits
     or `timeout_s` passes first (an exception from the probe counts as "not answering yet")."""
+    wait_all_ready([(process, probe)], timeout_s, poll_s=poll_s)
+
+
+def wait_all_ready(
+    waits: Sequence[tuple[ManagedProcess, Probe]],
+    timeout_s: float,
+    *,
+    poll_s: float = READY_POLL_S,
+    on_ready: Callable[[ManagedProcess], None] | None = None,
+) -> None:
+    """`wait_ready` for several children at once, within one `timeout_s`: any of them exiting ends
+    the wait, and a timeout names every child still waiting and what it lacks. `on_ready` hears of
+    each child as it becomes ready."""
     deadline = time.monotonic() + timeout_s
-    waiting_for = "no answer yet"
+    pending = dict(enumerate(waits))
+    waiting_for = dict.fromkeys(pending, "no answer yet")
     while True:
-        code = process.exited()
-        if code is not None:
-            raise SupervisorError(
-                f"{process.name} exited with code {code} while starting; log {process.log_path}:\n"
-                f"{process.tail()}"
-            )
-        try:
-            problem = probe()
-        except Exception as exc:
-            problem = f"not answering yet ({type(exc).__name__})"
-        if problem is None:
+        for process, _ in waits:
+            code = process.exited()
+            if code is not None:
+                raise SupervisorError(
+                    f"{process.name} exited with code {code} while starting; log {process.log_path}:\n"
+                    f"{process.tail()}"
+                )
+        for key, (process, probe) in list(pending.items()):
+            try:
+                problem = probe()
+            except Exception as exc:
+                problem = f"not answering yet ({type(exc).__name__})"
+            if problem is None:
+                del pending[key]
+                if on_ready is not None:
+                    on_ready(process)
+            else:
+                waiting_for[key] = problem
+        if not pending:
             return
-        waiting_for = problem
         if time.monotonic() > deadline:
             raise SupervisorError(
-                f"{process.name} was not ready within {timeout_s:g} s ({waiting_for}); "
-                f"log {process.log_path}:\n{process.tail()}"
+                f"not ready within {timeout_s:g} s:\n"
+                + "\n".join(
+                    f"  - {process.name}: {waiting_for[key]} (log {process.log_path}):\n{process.tail()}"
+                    for key, (process, _) in pending.items()
+                )
             )
         time.sleep(poll_s)
 

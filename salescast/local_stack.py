@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -256,33 +256,24 @@ class Stack:
     def wait_healthy(self, wanted: Sequence[Service]) -> None:
         """Poll every service until healthy; a child that exits or the timeout ends it with its log."""
         up = self.settings.up
-        deadline = time.monotonic() + up.health_timeout_s
-        pending = {service.name: service for service in wanted}
-        waiting_for: dict[str, str] = {}
+        children = {child.name: child for child in self.children}
+
+        def healthy(child: supervisor.ManagedProcess) -> None:
+            print(f"salescast up: {child.name} healthy at {self.urls[child.name]}", flush=True)
+
         with httpx.Client(timeout=HEALTH_REQUEST_TIMEOUT_S, trust_env=False) as client:
-            while pending:
-                self._check_children()
-                for name, service in list(pending.items()):
-                    try:
-                        problem = service.health(client)
-                    except httpx.HTTPError as exc:
-                        problem = f"not answering yet ({type(exc).__name__})"
-                    if problem is None:
-                        del pending[name]
-                        print(f"salescast up: {name} healthy at {service.url}", flush=True)
-                    else:
-                        waiting_for[name] = problem
-                if not pending:
-                    return
-                if time.monotonic() > deadline:
-                    details = "\n".join(
-                        f"  - {name}: {waiting_for[name]} (log: {self._log(name)})" for name in pending
-                    )
-                    raise StackError(
-                        f"not healthy within up.health_timeout_s={up.health_timeout_s:g}s:\n{details}\n"
-                        "Raise SALESCAST_UP__HEALTH_TIMEOUT_S on a slow machine, or read the logs above."
-                    )
-                time.sleep(up.poll_interval_s)
+            waits = [(children[service.name], partial(service.health, client)) for service in wanted]
+            try:
+                supervisor.wait_all_ready(
+                    waits, up.health_timeout_s, poll_s=up.poll_interval_s, on_ready=healthy
+                )
+            except supervisor.SupervisorError as exc:
+                timed_out = all(child.exited() is None for child in self.children)
+                hint = (
+                    f"\nRaise up.health_timeout_s={up.health_timeout_s:g} (SALESCAST_UP__HEALTH_TIMEOUT_S) "
+                    "on a slow machine, or read the logs above."
+                )
+                raise StackError(f"{exc}{hint if timed_out else ''}") from None
 
     def watch(self) -> None:
         """Block until a child dies (an error) or a signal asks to stop (raises)."""
@@ -298,9 +289,6 @@ class Stack:
                     f"{child.name} exited with code {code}; its log is {child.log_path}. Last lines:\n"
                     f"{supervisor.tail(child.log_path)}"
                 )
-
-    def _log(self, name: str) -> Path:
-        return supervisor.log_dir(self.settings.paths.run) / f"{name}.log"
 
     def stop(self) -> None:
         """Stop every child (all at once, signalled in reverse start order) and drop the pid file."""

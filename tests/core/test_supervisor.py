@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from core import supervisor
 
@@ -84,3 +85,38 @@ def test_tail_returns_the_last_lines(tmp_path: Path) -> None:
     log.write_text("\n".join(f"line {i}" for i in range(100)))
     assert supervisor.tail(log, 2) == "line 98\nline 99"
     assert supervisor.tail(tmp_path / "none.log") == ""
+
+
+def _sleeper(tmp_path: Path, name: str) -> supervisor.ManagedProcess:
+    return supervisor.start_process(
+        name, [sys.executable, "-c", "import time; time.sleep(600)"], tmp_path / f"{name}.log"
+    )
+
+
+def test_wait_all_ready_reports_each_ready_child_and_names_the_ones_still_waiting(tmp_path: Path) -> None:
+    ready, stuck = _sleeper(tmp_path, "ready"), _sleeper(tmp_path, "stuck")
+    heard: list[str] = []
+    try:
+        with pytest.raises(supervisor.SupervisorError) as raised:
+            supervisor.wait_all_ready(
+                [(ready, lambda: None), (stuck, lambda: "no socket yet")],
+                timeout_s=0.5,
+                poll_s=0.05,
+                on_ready=lambda process: heard.append(process.name),
+            )
+        assert heard == ["ready"]
+        assert "not ready within 0.5 s" in str(raised.value)
+        assert f"stuck: no socket yet (log {stuck.log_path})" in str(raised.value)
+        assert "ready:" not in str(raised.value)
+    finally:
+        supervisor.stop_processes([ready, stuck], timeout_s=10.0)
+
+
+def test_wait_ready_ends_with_the_log_when_the_child_exits(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "print('boom: port taken'); raise SystemExit(3)"]
+    child = supervisor.start_process("failing", command, tmp_path / "failing.log")
+    with pytest.raises(
+        supervisor.SupervisorError, match=r"failing exited with code 3(.|\n)*boom: port taken"
+    ):
+        supervisor.wait_ready(child, lambda: "never", timeout_s=60.0, poll_s=0.05)
+    assert child.tree() == []
