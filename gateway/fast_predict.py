@@ -25,7 +25,7 @@ from gateway.body_limit import replay_body
 from gateway.predictions import sales_values
 from gateway.routes import predict as predict_routes
 from gateway.routes.responses import OrjsonResponse, error_answer
-from gateway.schemas import check_levels
+from gateway.schemas.common import check_levels
 from gateway.security import API_KEY_HEADER
 from gateway.state import GatewayState
 

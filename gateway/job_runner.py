@@ -34,7 +34,7 @@ from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
-from gateway.schemas import CategoryOutcome, Job
+from gateway.schemas.jobs import CategoryOutcome, Job
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"

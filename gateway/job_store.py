@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gateway.schemas import Job
+from gateway.schemas.jobs import Job
 
 RESTART_REASON = "gateway restarted while the job was running"
 _SCHEMA = """

@@ -4,7 +4,7 @@ The batch path validates every item first (a bad item gets its own error and is 
 groups the good ones per model and sends each group as KServe `instances` in chunks of at most
 `gateway.max_instances_per_call`, so 1000 items cost a handful of TorchServe calls.
 
-Answers are plain dicts shaped like `gateway.schemas.PredictResponse` and `BatchResult` (the routes
+Answers are plain dicts shaped like `gateway.schemas.predict.PredictResponse` and `BatchResult` (the routes
 declare those models for the docs and send the dicts with orjson): for a batch of 1000 items,
 building and re-validating a pydantic model per item and per step cost more than the call to
 TorchServe. Per-batch work is done once per category, not once per item (name resolution, the
@@ -26,12 +26,12 @@ from typing_extensions import TypedDict
 from gateway.errors import GatewayError, InputError, ModelServerUnavailableError
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry, ServedModel
-from gateway.schemas import FLOAT32_MAX, BatchItem, check_sales_values
+from gateway.schemas.predict import FLOAT32_MAX, BatchItem, check_sales_values
 from gateway.torchserve_client import ForecastStepAnswer, InferenceClient, ModelNotServedError
 
 
 class PredictAnswer(TypedDict):
-    """`gateway.schemas.PredictResponse` as a dict."""
+    """`gateway.schemas.predict.PredictResponse` as a dict."""
 
     category: str
     prediction: float
@@ -42,7 +42,7 @@ class PredictAnswer(TypedDict):
 
 
 class BatchResultAnswer(TypedDict):
-    """`gateway.schemas.BatchResult` as a dict."""
+    """`gateway.schemas.predict.BatchResult` as a dict."""
 
     index: int
     category: str
@@ -55,7 +55,7 @@ class BatchResultAnswer(TypedDict):
 
 
 class BatchAnswer(TypedDict):
-    """`gateway.schemas.BatchResponse` as a dict."""
+    """`gateway.schemas.predict.BatchResponse` as a dict."""
 
     results: list[BatchResultAnswer]
     succeeded: int

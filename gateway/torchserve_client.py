@@ -39,7 +39,7 @@ class IntervalAnswer(TypedDict):
 
 
 class ForecastStepAnswer(TypedDict):
-    """One day ahead: `gateway.schemas.ForecastStep` as a plain dict. The handler leaves `date` out
+    """One day ahead: `gateway.schemas.common.ForecastStep` as a plain dict. The handler leaves `date` out
     (it does not know the days); the gateway's answers carry it."""
 
     step: int

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from core.column_detection import Role
-from gateway.dataset_schemas import ActivateRequest, DatasetItem, DatasetList, DatasetUploaded
 from gateway.datasets import DatasetView
 from gateway.deps import ApiKeyDep, DatasetsDep
 from gateway.routes.responses import errors
+from gateway.schemas.datasets import ActivateRequest, DatasetItem, DatasetList, DatasetUploaded
 
 router = APIRouter(tags=["data"])
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from gateway.deps import HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
 from gateway.errors import InputError
 from gateway.routes.responses import errors
-from gateway.schemas import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, Forecast, ForecastStep, check_levels
+from gateway.schemas.common import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, ForecastStep, check_levels
+from gateway.schemas.forecast import Forecast
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.deps import InferenceDep, RegistryDep
 from gateway.errors import GatewayError
-from gateway.schemas import Health, ModelHealth, TorchServeHealth
+from gateway.schemas.health import Health, ModelHealth, TorchServeHealth
 from serving.management_client import ManagementError
 
 router = APIRouter(tags=["health"])

@@ -8,7 +8,7 @@ from core.dates import parse_day
 from gateway.deps import HistoryDep
 from gateway.history import slice_days
 from gateway.routes.responses import errors
-from gateway.schemas import History
+from gateway.schemas.history import History
 
 router = APIRouter(tags=["data"])
 

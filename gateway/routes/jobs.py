@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from gateway.deps import ApiKeyDep, JobStoreDep, SettingsDep
 from gateway.errors import NotFoundError
 from gateway.routes.responses import errors
-from gateway.schemas import Job, JobList
+from gateway.schemas.jobs import Job, JobList
 
 router = APIRouter(tags=["jobs"], dependencies=[ApiKeyDep])
 

@@ -10,7 +10,7 @@ from gateway.deps import ApiKeyDep, ManagementDep, RegistryDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
 from gateway.model_registry import ServedModel
 from gateway.routes.responses import errors
-from gateway.schemas import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
+from gateway.schemas.models import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
 from serving.management_client import ManagementError
 
 log = logging.getLogger(__name__)

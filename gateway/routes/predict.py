@@ -12,7 +12,7 @@ from gateway.deps import PredictKeyDep, PredictorDep, SettingsDep
 from gateway.errors import InputError
 from gateway.json_body import OrjsonBodyRoute
 from gateway.routes.responses import OrjsonResponse, errors
-from gateway.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
+from gateway.schemas.predict import BatchRequest, BatchResponse, PredictRequest, PredictResponse
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep], route_class=OrjsonBodyRoute)
 

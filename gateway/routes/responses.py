@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from core.errors import SalescastError
 from gateway.errors import GatewayError
-from gateway.schemas import ErrorBody
+from gateway.schemas.common import ErrorBody
 
 log = logging.getLogger(__name__)
 

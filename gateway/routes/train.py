@@ -15,7 +15,7 @@ from gateway.errors import DataUnavailableError, InputError
 from gateway.history import HistoryCache
 from gateway.job_runner import TrainingData, training_data
 from gateway.routes.responses import errors
-from gateway.schemas import JobAccepted, TrainAllRequest, TrainRequest
+from gateway.schemas.train import JobAccepted, TrainAllRequest, TrainRequest
 
 router = APIRouter(tags=["train"], dependencies=[ApiKeyDep])
 

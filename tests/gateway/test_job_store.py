@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.job_store import RESTART_REASON, JobStore
-from gateway.schemas import CategoryOutcome, Job
+from gateway.schemas.jobs import CategoryOutcome, Job
 
 
 def make_job(job_id: str, status: str, created_at: str) -> Job:

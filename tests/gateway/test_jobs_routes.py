@@ -17,7 +17,7 @@ from gateway.job_runner import JobRunner, training_command
 from gateway.job_store import RESTART_REASON, JobStore
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
-from gateway.schemas import CategoryOutcome, Job
+from gateway.schemas.jobs import CategoryOutcome, Job
 from tests.conftest import make_test_settings
 
 

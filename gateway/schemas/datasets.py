@@ -1,4 +1,4 @@
-"""Bodies of the datasets routes (`/api/datasets`), with the examples shown in the OpenAPI docs."""
+"""Bodies of the datasets routes (`/api/datasets`): an upload, the list, the active dataset."""
 
 from __future__ import annotations
 

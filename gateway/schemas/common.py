@@ -1,0 +1,66 @@
+"""Bodies and checks several routers share: the error body, forecast steps with their intervals, the
+horizon and levels fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HORIZON_DESCRIPTION = "Days ahead, 1 (tomorrow, the default) to `forecast.max_horizon` (28)."
+LEVELS_DESCRIPTION = "Prediction-interval levels in percent (50–99); default `forecast.interval_levels`."
+
+EXAMPLE_STEP: dict[str, Any] = {
+    "step": 1,
+    "date": None,
+    "prediction": 1034.7,
+    "intervals": [
+        {"level": 80, "lower": 712.4, "upper": 1357.0},
+        {"level": 95, "lower": 514.9, "upper": 1554.5},
+    ],
+}
+EXAMPLE_METRICS: dict[str, Any] = {
+    "model": {"mae": 412.3, "rmse": 561.2, "smape": 48.1, "mase": 0.71, "rmsse": 0.69},
+    "naive": {"mae": 598.0, "rmse": 802.4, "smape": 61.0, "mase": 1.03, "rmsse": 0.99},
+    "seasonal_naive": {"mae": 580.1, "rmse": 810.9, "smape": 60.2, "mase": 1.0, "rmsse": 1.0},
+    "moving_average": {"mae": 450.7, "rmse": 598.3, "smape": 52.4, "mase": 0.78, "rmsse": 0.74},
+}
+
+
+class StrictBody(BaseModel):
+    """A request body: an unknown field is a 422 naming it, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "expected 14 values, got 3"}]})
+
+
+class Interval(BaseModel):
+    level: int = Field(description="Nominal coverage in percent.")
+    lower: float
+    upper: float
+
+
+class ForecastStep(BaseModel):
+    step: int = Field(description="Days ahead (1 = the day after the last input day).")
+    date: str | None = Field(default=None, description="The day forecast (YYYY-MM-DD), when known.")
+    prediction: float
+    intervals: list[Interval] = Field(
+        default_factory=list, description="One per level; empty when the version has no calibration."
+    )
+
+
+def check_levels(levels: list[Any] | None) -> list[float] | None:
+    """Interval levels: real numbers from 50 to 99 (percent)."""
+    if levels is None:
+        return None
+    for level in levels:
+        number = isinstance(level, (int, float)) and not isinstance(level, bool)
+        if not number or not 50 <= level <= 99:
+            shown = f"{level:g}" if number else repr(level)
+            raise ValueError(f"each level must be a percent from 50 to 99, got {shown}")
+    return [float(level) for level in levels]

@@ -1,0 +1,94 @@
+"""Bodies of `GET /api/models`, `PUT /api/models/{category}/default` and the backtest route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.schemas.common import EXAMPLE_METRICS, StrictBody
+
+
+class ModelVersion(BaseModel):
+    version: str
+    is_default: bool
+    window_size: int | None = None
+    ready_workers: int = 0
+    test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
+    max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
+
+
+class CategoryModel(BaseModel):
+    category: str
+    model_name: str = Field(description="TorchServe model name (slug of the category).")
+    default_version: str | None
+    window_size: int | None
+    max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) the default version forecasts.")
+    test_metrics: dict[str, Any] | None = None
+    versions: list[ModelVersion]
+
+
+class ModelList(BaseModel):
+    models: list[CategoryModel]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "models": [
+                        {
+                            "category": "Beauty",
+                            "model_name": "beauty",
+                            "default_version": "20261126.101500",
+                            "window_size": 14,
+                            "max_horizon": 28,
+                            "test_metrics": EXAMPLE_METRICS,
+                            "versions": [
+                                {
+                                    "version": "20261126.101500",
+                                    "is_default": True,
+                                    "window_size": 14,
+                                    "ready_workers": 1,
+                                    "test_metrics": EXAMPLE_METRICS,
+                                    "max_horizon": 28,
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+
+class SetDefaultRequest(StrictBody):
+    version: str = Field(min_length=1, description="A version registered in TorchServe.")
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"version": "20261125.090000"}]}
+    )
+
+
+class Backtest(BaseModel):
+    category: str
+    model_version: str
+    dates: list[str] = Field(description="The held-out test days of the version (YYYY-MM-DD).")
+    actual: list[float]
+    forecasts: dict[str, list[float]] = Field(
+        description="One-step forecasts of each test day: `model` (the held-out evaluation model) and "
+        "every baseline."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "Beauty",
+                    "model_version": "20261126.101500",
+                    "dates": ["2024-12-29", "2024-12-30"],
+                    "actual": [1200.0, 845.0],
+                    "forecasts": {"model": [1102.3, 910.8], "seasonal_naive": [980.0, 1310.0]},
+                }
+            ]
+        }
+    )

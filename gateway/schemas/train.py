@@ -1,0 +1,53 @@
+"""Bodies of `POST /api/train` and `/api/train_all`: what to train, and the accepted job."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.settings import DeployPolicy
+from gateway.schemas.common import StrictBody
+from gateway.schemas.jobs import JobStatus
+
+
+class TrainRequest(StrictBody):
+    categories: list[str] = Field(min_length=1, description="Categories to train (each trained separately).")
+    experiment_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="MLflow experiment; default from config."
+    )
+    deploy: DeployPolicy | None = Field(
+        default=None, description="Deploy policy for this job; default `gateway.deploy_policy`."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"categories": ["Beauty"], "experiment_name": "exp-1", "deploy": "if_better"}]
+        },
+    )
+
+
+class TrainAllRequest(StrictBody):
+    experiment_name: str | None = Field(default=None, min_length=1, max_length=200)
+    deploy: DeployPolicy | None = None
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"experiment_name": "nightly", "deploy": "always"}]}
+    )
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    status_url: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "5f0c1e0a9b2d4c7e8f6a1b2c3d4e5f60",
+                    "status": "queued",
+                    "status_url": "/api/jobs/5f0c1e0a9b2d4c7e8f6a1b2c3d4e5f60",
+                }
+            ]
+        }
+    )
