@@ -16,34 +16,29 @@ aiohttp client, which shares the cores with the servers (numbers then include th
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from core.artifacts import latest_version, version_dir
 from core.sales_data import load_daily_sales
-from core.settings import Settings, TorchServeTuning
+from core.settings import Settings
 from core.slugs import category_slug
 from salescast.bench.load import (
     AnswerCheck,
     HttpRequest,
     LoadResult,
     batch_failures,
-    http_load,
     ok_if_200,
     thread_load,
 )
-from salescast.bench.report import markdown_table
+from salescast.bench.serving_driver import CpuMeter, HttpDriver, Progress
+from salescast.bench.serving_report import BATCH_LAYERS, LAYERS, ServingReport, TuningResult
 from salescast.bench.serving_stack import (
     GatewayLauncher,
     archive_all,
@@ -51,219 +46,8 @@ from salescast.bench.serving_stack import (
     torchserve_process,
     with_fresh_ports,
 )
-from salescast.bench.wrk import WrkError, find_wrk, wrk_load
 
 logger = logging.getLogger(__name__)
-
-LAYERS = ("floor", "torchserve", "gateway")
-BATCH_LAYERS = ("floor_batch", "torchserve_batch", "gateway_batch")
-Progress = Callable[[str], None]
-
-
-@dataclass
-class TuningResult:
-    tuning: TorchServeTuning
-    results: list[LoadResult]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.tuning.model_dump(), "results": [r.to_dict() for r in self.results]}
-
-
-@dataclass
-class ServingReport:
-    archive: dict[str, Any]
-    duration_s: float
-    batch_items: int
-    results: list[LoadResult]
-    tuning: list[TuningResult] = field(default_factory=list)
-    client: str = "python"
-    load_average: dict[str, float] = field(default_factory=dict)
-
-    def result(self, layer: str, concurrency: int) -> LoadResult | None:
-        return next((r for r in self.results if r.layer == layer and r.concurrency == concurrency), None)
-
-    def _concurrencies(self, layer: str) -> list[int]:
-        return sorted({r.concurrency for r in self.results if r.layer == layer})
-
-    def ratios(self) -> list[dict[str, float]]:
-        """Single predictions per concurrency: gateway/TorchServe and TorchServe/floor throughput, the
-        gateway's added p50 in ms, and the p50 ratios."""
-        rows = []
-        for concurrency in self._concurrencies("torchserve"):
-            floor, served, gateway = (self.result(layer, concurrency) for layer in LAYERS)
-            if floor is None or served is None or gateway is None:
-                continue
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
-                    "gateway_added_p50_ms": gateway.percentile_ms(50) - served.percentile_ms(50),
-                    "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
-                    "gateway_over_torchserve_p50": _ratio(
-                        gateway.percentile_ms(50), served.percentile_ms(50)
-                    ),
-                    "torchserve_over_floor_p50": _ratio(served.percentile_ms(50), floor.percentile_ms(50)),
-                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
-                }
-            )
-        return rows
-
-    def batch_ratios(self) -> list[dict[str, float]]:
-        """Batches per concurrency: gateway/TorchServe, TorchServe/floor and gateway/floor items/s."""
-        rows = []
-        for concurrency in self._concurrencies("torchserve_batch"):
-            floor, served, gateway = (self.result(layer, concurrency) for layer in BATCH_LAYERS)
-            if floor is None or served is None or gateway is None:
-                continue
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
-                    "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
-                    "gateway_over_floor_rps": _ratio(gateway.items_per_s, floor.items_per_s),
-                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
-                }
-            )
-        return rows
-
-    def scaling(self) -> list[dict[str, float]]:
-        """Single predictions from one concurrency to the next: does throughput hold, and the p99."""
-        rows = []
-        levels = self._concurrencies("torchserve")
-        for lower, higher in itertools.pairwise(levels):
-            row: dict[str, float] = {"from": lower, "to": higher}
-            for layer in ("torchserve", "gateway"):
-                low, high = self.result(layer, lower), self.result(layer, higher)
-                if low is None or high is None:
-                    continue
-                row[f"{layer}_rps_ratio"] = _ratio(high.items_per_s, low.items_per_s)
-                row[f"{layer}_p99_ms"] = high.percentile_ms(99)
-            rows.append(row)
-        return rows
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "archive": self.archive,
-            "duration_s": self.duration_s,
-            "batch_items": self.batch_items,
-            "client": self.client,
-            "load_average": self.load_average,
-            "results": [r.to_dict() for r in self.results],
-            "ratios": self.ratios(),
-            "batch_ratios": self.batch_ratios(),
-            "scaling": self.scaling(),
-            "tuning": [t.to_dict() for t in self.tuning],
-        }
-
-
-class CpuMeter:
-    """CPU seconds used so far by each server's processes: TorchServe (launcher, JVM, workers) and
-    the gateway."""
-
-    def __init__(self, servers: dict[str, Callable[[], list[psutil.Process]]]) -> None:
-        self.servers = servers
-
-    def snapshot(self) -> dict[str, float]:
-        return {name: sum(map(_cpu_seconds, processes())) for name, processes in self.servers.items()}
-
-    def per_item(self, before: dict[str, float], items: int) -> dict[str, float]:
-        """CPU milliseconds per item of each server since `before`."""
-        now = self.snapshot()
-        return {name: 1000.0 * (now[name] - before[name]) / max(items, 1) for name in now}
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-    except psutil.Error:  # exited meanwhile
-        return 0.0
-    return float(times.user + times.system)
-
-
-class HttpDriver:
-    """Runs one HTTP layer at one concurrency with wrk when available, else the in-process client."""
-
-    def __init__(self, settings: Settings, duration_s: float, progress: Progress) -> None:
-        bench = settings.bench
-        self.settings = settings
-        self.duration_s = duration_s
-        self.wrk = find_wrk(bench.serving_wrk) if bench.serving_client in ("auto", "wrk") else None
-        if bench.serving_client == "wrk" and self.wrk is None:
-            raise WrkError(
-                f"bench.serving_client is wrk but {bench.serving_wrk!r} is not installed "
-                "(Debian/Ubuntu: apt-get install wrk)"
-            )
-        if self.wrk is not None:
-            self.name = f"wrk ({bench.serving_client_threads} thread(s), a separate process)"
-        elif bench.serving_client == "python":
-            self.name = "python (in-process aiohttp, as configured: shares the cores with the servers)"
-        else:
-            self.name = "python (in-process aiohttp: wrk not found, shares the cores with the servers)"
-            progress(
-                f"wrk not found ({bench.serving_wrk!r}): HTTP layers use the in-process Python client, "
-                "which shares the cores with the servers (install wrk: apt-get install wrk)"
-            )
-
-    def measure(
-        self,
-        layer: str,
-        requests: list[HttpRequest],
-        concurrency: int,
-        check: AnswerCheck = ok_if_200,
-        meter: CpuMeter | None = None,
-    ) -> LoadResult:
-        """`bench.serving_warmup_requests` untimed requests, then `duration_s` of measured load (and
-        the servers' CPU per item during it when a `meter` is given)."""
-        bench = self.settings.bench
-        if bench.serving_warmup_requests:
-            asyncio.run(
-                http_load(
-                    layer,
-                    requests,
-                    concurrency=1,
-                    duration_s=self.duration_s,
-                    max_requests=bench.serving_warmup_requests,
-                    timeout_s=bench.serving_request_timeout_s,
-                    check=check,
-                )
-            )
-        before = meter.snapshot() if meter is not None else {}
-        result = self.load(layer, requests, concurrency, self.duration_s, check)
-        if meter is not None:
-            result.cpu_ms_per_item = meter.per_item(before, result.items + result.errors)
-        return result
-
-    def load(
-        self,
-        layer: str,
-        requests: list[HttpRequest],
-        concurrency: int,
-        duration_s: float,
-        check: AnswerCheck = ok_if_200,
-    ) -> LoadResult:
-        bench = self.settings.bench
-        if self.wrk is not None:
-            return wrk_load(
-                self.wrk,
-                layer,
-                requests,
-                concurrency=concurrency,
-                duration_s=duration_s,
-                timeout_s=bench.serving_request_timeout_s,
-                threads=bench.serving_client_threads,
-                count_failed_items=check is batch_failures,
-            )
-        return asyncio.run(
-            http_load(
-                layer,
-                requests,
-                concurrency=concurrency,
-                duration_s=duration_s,
-                max_requests=bench.serving_max_requests,
-                timeout_s=bench.serving_request_timeout_s,
-                check=check,
-            )
-        )
 
 
 def run_serving_bench(
@@ -327,162 +111,6 @@ def run_serving_bench(
     report.load_average["end_1min"] = os.getloadavg()[0]
     report.load_average["cores"] = float(os.cpu_count() or 0)
     return report
-
-
-def serving_markdown(report: ServingReport) -> str:
-    archive = report.archive
-    load = report.load_average
-    parts = [
-        f"TorchServe per model: workers {archive['workers']}, batch_size {archive['batch_size']}, "
-        f"max_batch_delay_ms {archive['max_batch_delay_ms']} · {report.duration_s:g} s per cell · "
-        f"batches of {report.batch_items} items (throughput counted per item) · load client: "
-        f"{report.client} · load average {load.get('start_1min', math.nan):.2f} at the start, "
-        f"{load.get('end_1min', math.nan):.2f} at the end, {load.get('cores', 0):g} cores",
-        "",
-        markdown_table(
-            [
-                "layer",
-                "concurrency",
-                "items/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "requests",
-                "CPU ms/item: TorchServe",
-                "gateway",
-                "in-process",
-            ],
-            [
-                [
-                    r.layer,
-                    str(r.concurrency),
-                    f"{r.items_per_s:.0f}",
-                    f"{r.percentile_ms(50):.1f}",
-                    f"{r.percentile_ms(99):.1f}",
-                    str(r.errors),
-                    str(r.requests),
-                    _cpu_cell(r, "torchserve"),
-                    _cpu_cell(r, "gateway") if r.layer.startswith("gateway") else "",
-                    _cpu_cell(r, "in-process"),
-                ]
-                for r in report.results
-            ],
-        ),
-        "",
-        "Single predictions:",
-        "",
-        markdown_table(
-            [
-                "concurrency",
-                "gateway/TorchServe items/s",
-                "gateway added p50 ms",
-                "TorchServe/floor items/s",
-                "gateway/TorchServe p50",
-                "TorchServe/floor p50",
-                "gateway/TorchServe CPU",
-            ],
-            [
-                [
-                    str(row["concurrency"]),
-                    f"{row['gateway_over_torchserve_rps']:.3f}",
-                    f"{row['gateway_added_p50_ms']:+.2f}",
-                    f"{row['torchserve_over_floor_rps']:.3f}",
-                    f"{row['gateway_over_torchserve_p50']:.3f}",
-                    f"{row['torchserve_over_floor_p50']:.1f}",
-                    f"{row['gateway_over_torchserve_cpu']:.3f}",
-                ]
-                for row in report.ratios()
-            ],
-        ),
-    ]
-    if report.batch_ratios():
-        parts += [
-            "",
-            f"Batches of {report.batch_items} items (one category per request):",
-            "",
-            markdown_table(
-                [
-                    "concurrency",
-                    "gateway/TorchServe items/s",
-                    "TorchServe/floor items/s",
-                    "gateway/floor items/s",
-                    "gateway/TorchServe CPU",
-                ],
-                [
-                    [
-                        str(row["concurrency"]),
-                        f"{row['gateway_over_torchserve_rps']:.3f}",
-                        f"{row['torchserve_over_floor_rps']:.3f}",
-                        f"{row['gateway_over_floor_rps']:.3f}",
-                        f"{row['gateway_over_torchserve_cpu']:.3f}",
-                    ]
-                    for row in report.batch_ratios()
-                ],
-            ),
-        ]
-    if report.scaling():
-        parts += [
-            "",
-            "Under more clients (items/s at the higher concurrency / at the lower; p99 at the higher):",
-            "",
-            markdown_table(
-                [
-                    "concurrency",
-                    "TorchServe items/s",
-                    "TorchServe p99 ms",
-                    "gateway items/s",
-                    "gateway p99 ms",
-                ],
-                [
-                    [
-                        f"{row['from']:g} → {row['to']:g}",
-                        f"{row.get('torchserve_rps_ratio', math.nan):.3f}",
-                        f"{row.get('torchserve_p99_ms', math.nan):.1f}",
-                        f"{row.get('gateway_rps_ratio', math.nan):.3f}",
-                        f"{row.get('gateway_p99_ms', math.nan):.1f}",
-                    ]
-                    for row in report.scaling()
-                ],
-            ),
-        ]
-    errors = [
-        f"- {r.layer} @ {r.concurrency}: {example}" for r in report.results for example in r.error_examples
-    ]
-    if errors:
-        parts += ["", "Errors seen:", *errors]
-    if report.tuning:
-        parts += [
-            "",
-            "TorchServe settings compared (TorchServe inference API directly):",
-            "",
-            markdown_table(
-                [
-                    "workers",
-                    "batch_size",
-                    "max_batch_delay_ms",
-                    "concurrency",
-                    "items/s",
-                    "p50 ms",
-                    "p99 ms",
-                    "errors",
-                ],
-                [
-                    [
-                        str(t.tuning.workers),
-                        str(t.tuning.batch_size),
-                        str(t.tuning.max_batch_delay_ms),
-                        str(r.concurrency),
-                        f"{r.items_per_s:.0f}",
-                        f"{r.percentile_ms(50):.1f}",
-                        f"{r.percentile_ms(99):.1f}",
-                        str(r.errors),
-                    ]
-                    for t in report.tuning
-                    for r in t.results
-                ],
-            ),
-        ]
-    return "\n".join(parts) + "\n"
 
 
 # ---- layers ----------------------------------------------------------------------------------
@@ -624,22 +252,3 @@ def _line(result: LoadResult) -> str:
         f"{result.layer:<16} c={result.concurrency:<3} {result.items_per_s:8.0f} items/s  p50 "
         f"{result.percentile_ms(50):7.1f} ms  p99 {result.percentile_ms(99):7.1f} ms  errors {result.errors}"
     )
-
-
-def _cpu_ratio(result: LoadResult) -> float:
-    """The gateway's CPU per item over TorchServe's, in the same gateway measurement."""
-    cpu = result.cpu_ms_per_item
-    return _ratio(cpu.get("gateway", math.nan), cpu.get("torchserve", math.nan))
-
-
-def _cpu_cell(result: LoadResult, server: str) -> str:
-    value = result.cpu_ms_per_item.get(server)
-    return (
-        ""
-        if value is None or result.layer.startswith("floor") != (server == "in-process")
-        else f"{value:.3f}"
-    )
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator > 0 and math.isfinite(denominator) else math.nan

@@ -98,7 +98,8 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serving(args: argparse.Namespace, settings: Settings) -> int:
-    from salescast.bench.serving_load import run_serving_bench, serving_markdown
+    from salescast.bench.serving_load import run_serving_bench
+    from salescast.bench.serving_markdown import serving_markdown
 
     out = _out(args, settings)
     result = run_serving_bench(

@@ -18,7 +18,9 @@ import pytest
 
 from core.settings import load_settings
 from salescast.bench.load import AnswerCheck, HttpRequest, LoadResult, batch_failures, http_load, ok_if_200
-from salescast.bench.serving_load import HttpDriver, ServingReport, serving_markdown
+from salescast.bench.serving_driver import HttpDriver
+from salescast.bench.serving_markdown import serving_markdown
+from salescast.bench.serving_report import ServingReport
 from salescast.bench.wrk import find_wrk, wrk_load
 
 ITEMS = 4
