@@ -1,6 +1,8 @@
 """Training jobs: a bounded queue and one worker task that runs each job as a `salescast train` process.
 
-The process does the whole job — train, decide by the deploy policy, archive, hot-swap into
+The job's spec (`core.contracts.job_spec`: categories, dataset, deploy policy, settings, output files)
+is written to a file and the process is `salescast train --job-spec FILE`, nothing more. The process
+does the whole job — train, decide by the deploy policy, archive, hot-swap into
 TorchServe (`salescast.train_job`) — so Lightning never loads in the gateway and the gateway never
 opens an artifact or an archive. One job runs at a time (parallel runs would lock the SQLite MLflow
 store). While it runs, its progress file (`core.contracts.job_progress`) is mirrored into the
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core import supervisor
+from core.contracts.dataset import DatasetColumns
 from core.contracts.files import ContractError
 from core.contracts.job_progress import CategoryProgress, read_progress
 from core.contracts.job_result import CategoryResult, read_results
+from core.contracts.job_spec import JobDataset, JobSpec, write_job_spec
 from core.datasets import DatasetSource, DatasetStore, UnknownDatasetError
 from core.settings import DeployPolicy, Settings
 from gateway.errors import ConflictError, QueueFullError
@@ -55,18 +57,23 @@ class TrainingData:
     amount_column: str
     date_format: str | None
 
-    def arguments(self) -> list[str]:
-        """The `salescast train` options that read this dataset and record its id with each version."""
-        options = ["--data", str(self.path), "--dataset-id", self.dataset_id]
-        options += ["--date-column", self.date_column, "--category-column", self.category_column]
-        options += ["--amount-column", self.amount_column]
-        if self.date_format:
-            options += ["--date-format", self.date_format]
-        return options
+    def job_dataset(self) -> JobDataset:
+        """This dataset as a job spec names it: file, id, SHA-256 (when known) and column mapping."""
+        return JobDataset(
+            path=self.path,
+            dataset_id=self.dataset_id,
+            sha256=self.sha256 or None,
+            columns=DatasetColumns(
+                date=self.date_column,
+                category=self.category_column,
+                amount=self.amount_column,
+                date_format=self.date_format,
+            ),
+        )
 
 
 def training_data(source: DatasetSource, sha256: str | None = None) -> TrainingData:
-    """What a job passes to `salescast train` for `source` (`sha256`: computed by the caller when known)."""
+    """The dataset a job names for `source` (`sha256`: computed by the caller when known)."""
     data = source.data
     return TrainingData(
         dataset_id=source.dataset_id,
@@ -242,26 +249,21 @@ class JobRunner:
         """Run the job's process, mirroring its progress; returns results by category, or a job-level
         failure message."""
         self._jobs_dir.mkdir(parents=True, exist_ok=True)
-        config_path = self._jobs_dir / f"{job.job_id}.yaml"
+        spec_path = self._jobs_dir / f"{job.job_id}.spec.json"
         result_path = self._jobs_dir / f"{job.job_id}.result.json"
         progress_path = self._jobs_dir / f"{job.job_id}.progress.json"
         log_path = self._jobs_dir / f"{job.job_id}.log"
-        config_path.write_text(yaml.safe_dump(self._settings.model_dump(mode="json")), encoding="utf-8")
-        command = training_command(
-            config_path,
-            job.categories,
-            job.experiment_name,
-            job.deploy_policy,
-            served,
-            result_path,
-            progress_path,
-        )
-        if job.dataset_id is not None:
-            try:
-                command += training_data(self._datasets.source(job.dataset_id)).arguments()
-            except UnknownDatasetError as exc:
-                config_path.unlink(missing_ok=True)
-                return {}, f"the job's dataset cannot be read: {exc}"
+        try:
+            dataset = (
+                training_data(self._datasets.source(job.dataset_id), job.dataset_sha256)
+                if job.dataset_id is not None
+                else None
+            )
+        except UnknownDatasetError as exc:
+            return {}, f"the job's dataset cannot be read: {exc}"
+        spec = job_spec(job, self._settings, dataset, served, progress_path, result_path)
+        write_job_spec(spec_path, spec)
+        command = training_command(spec_path)
         gateway = self._settings.gateway
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
@@ -281,7 +283,7 @@ class JobRunner:
             raise
         finally:
             self._process = None
-            config_path.unlink(missing_ok=True)
+            spec_path.unlink(missing_ok=True)
             progress_path.unlink(missing_ok=True)
         try:
             results = read_results(result_path)
@@ -356,25 +358,34 @@ def _outcome(outcome: CategoryOutcome, result: CategoryResult | None) -> Categor
     )
 
 
-def training_command(
-    config_path: Path,
-    categories: Sequence[str],
-    experiment_name: str,
-    deploy: DeployPolicy,
+def job_spec(
+    job: Job,
+    settings: Settings,
+    dataset: TrainingData | None,
     served: dict[str, str],
-    result_path: Path,
     progress_path: Path,
-) -> list[str]:
-    """The `salescast train` command line for one job."""
-    command = [sys.executable, "-m", "salescast", "--config", str(config_path), "train"]
-    for category in categories:
-        command += ["--category", category]
-    command += ["--experiment", experiment_name, "--deploy", deploy]
-    command += ["--result-json", str(result_path), "--progress-json", str(progress_path)]
-    for category in categories:
-        if category in served:
-            command += ["--compare-version", f"{category}={served[category]}"]
-    return command
+    result_path: Path,
+) -> JobSpec:
+    """The spec of `job`: archive and deploy by the job's policy, each served version scored on the new
+    test days, the gateway's settings without its API key (the training process never calls the
+    gateway), and where the process writes progress and results."""
+    return JobSpec(
+        job_id=job.job_id,
+        categories=list(job.categories),
+        experiment=job.experiment_name,
+        dataset=dataset.job_dataset() if dataset is not None else None,
+        archive=True,
+        deploy=job.deploy_policy,
+        compare_versions={category: served[category] for category in job.categories if category in served},
+        settings=settings.with_overrides({"gateway": {"api_key": None}}),
+        progress_path=progress_path,
+        result_path=result_path,
+    )
+
+
+def training_command(spec_path: Path) -> list[str]:
+    """The `salescast train` command line for one job: its spec file, nothing else."""
+    return [sys.executable, "-m", "salescast", "train", "--job-spec", str(spec_path)]
 
 
 def _tail(path: Path) -> str:

@@ -1,10 +1,11 @@
 """A training job from start to finish in one process: train → deploy decision → archive → deploy.
 
-`salescast train` runs this, on a terminal or as the gateway's job subprocess. Everything that
-touches artifacts, archives and the model store happens here, so the gateway only queues jobs,
-reads their progress and results (`core.contracts.job_progress` / `job_result`) and talks to
-TorchServe over HTTP. A category's failure at any step is recorded in its result; the version that
-was served keeps serving unless the new one is in place.
+`salescast train` runs this, on a terminal (its flags make a job spec) or as the gateway's job
+subprocess (`--job-spec`, `core.contracts.job_spec`). Everything that touches artifacts, archives and
+the model store happens here, so the gateway only writes the job's spec, reads its progress and
+results (`core.contracts.job_progress` / `job_result`) and talks to TorchServe over HTTP. A
+category's failure at any step is recorded in its result; the version that was served keeps serving
+unless the new one is in place.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from core.contracts.job_progress import CategoryProgress, CategoryState, JobProgress, write_progress
 from core.contracts.job_result import CategoryResult
+from core.contracts.job_spec import JobSpec
 from core.errors import SalescastError
 from core.settings import DeployPolicy, Settings
 from core.slugs import category_slug
@@ -25,7 +27,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
-from training.pipeline import train_categories
+from training.pipeline import available_categories, train_categories
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,43 @@ class ProgressFile:
     def _write(self) -> None:
         if self.path is not None:
             write_progress(self.path, self._progress)
+
+
+def job_settings(spec: JobSpec) -> Settings:
+    """The spec's settings with its dataset's columns and date format in `data`."""
+    if spec.dataset is None:
+        return spec.settings
+    columns = spec.dataset.columns
+    data = {
+        "date_column": columns.date,
+        "category_column": columns.category,
+        "amount_column": columns.amount,
+        "date_format": columns.date_format,
+    }
+    return spec.settings.with_overrides({"data": data})
+
+
+def run_job_spec(spec: JobSpec) -> list[CategoryResult]:
+    """Run the job `spec` describes; one result per category. The caller writes `spec.result_path`
+    (and checks the dataset's SHA-256 first, before the expensive imports)."""
+    settings = job_settings(spec)
+    dataset = spec.dataset
+    data_path = dataset.path if dataset is not None else None
+    categories = (
+        available_categories(settings, data_path) if spec.categories == "all" else list(spec.categories)
+    )
+    logger.info("job=%s categories=%s", spec.job_id or "-", ",".join(categories))
+    return run_train_job(
+        settings,
+        categories,
+        spec.experiment,
+        data_path=data_path,
+        compare_versions=spec.compare_versions,
+        archive=spec.archive,
+        deploy_policy=spec.deploy,
+        progress_path=spec.progress_path,
+        dataset_id=dataset.dataset_id if dataset is not None else None,
+    )
 
 
 def run_train_job(

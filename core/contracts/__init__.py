@@ -6,6 +6,8 @@
   read by the handler*, the deploy policy and jobs.
 - `served.ServedVersionInfo` — TorchServe's customized describe answer; written by the handler*,
   read by the gateway and the deploy step.
+- `job_spec.JobSpec` — `salescast train --job-spec`: one training job (categories, dataset, deploy
+  policy, settings, output files); written by the gateway's job runner, read by the training process.
 - `job_result.CategoryResult` — `salescast train --result-json`; read by the gateway's job runner.
 - `job_progress.JobProgress` — `salescast train --progress-json`; read by the job runner while a
   job runs.

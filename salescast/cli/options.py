@@ -12,8 +12,11 @@ class UsageError(SalescastError):
     """Command-line options that contradict each other or are malformed (exit status 2)."""
 
 
-def add_category_choice(parser: argparse.ArgumentParser, verb: str, everything: str) -> None:
-    """`--category NAME` (repeatable, into `args.categories`) or `--all`, one of them required."""
+def add_category_choice(
+    parser: argparse.ArgumentParser, verb: str, everything: str
+) -> argparse._MutuallyExclusiveGroup:
+    """`--category NAME` (repeatable, into `args.categories`) or `--all`, one of them required; returns
+    the group, for a command with another way to name its categories (`train --job-spec`)."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--category",
@@ -23,6 +26,7 @@ def add_category_choice(parser: argparse.ArgumentParser, verb: str, everything: 
         help=f"category to {verb} (repeatable)",
     )
     which.add_argument("--all", action="store_true", help=everything)
+    return which
 
 
 def add_column_mapping(parser: argparse.ArgumentParser) -> None:

@@ -81,7 +81,7 @@ def _training_process(stack: ReliabilityStack) -> psutil.Process:
     while time.monotonic() < deadline:
         for child in gateway.children(recursive=True):
             try:
-                if "train" in child.cmdline() and "--result-json" in child.cmdline():
+                if "train" in child.cmdline() and "--job-spec" in child.cmdline():
                     time.sleep(1.0)  # let it start importing and training
                     return child
             except psutil.NoSuchProcess:

@@ -137,6 +137,7 @@ def test_a_dataset_trains_with_its_mapping_and_every_version_names_it(
     [
         (["--deploy", "--no-archive"], "--deploy"),
         (["--compare-version", "Toys"], "CATEGORY=VERSION"),
+        (["--compare-version", "Games=20250101.120000"], "not being trained: ['Games']"),
         (["--max-epochs", "0"], "training.max_epochs"),
     ],
 )
