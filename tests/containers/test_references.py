@@ -8,7 +8,6 @@ ports, volumes, depends_on) must agree.
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ import tomllib
 
 from core.settings import ENV_ALIASES, ENV_PREFIX, Settings, load_settings
 from salescast.cli.main import build_parser
+from tests.containers.build_context import build_context
 from tests.containers.conftest import REPO_ROOT, Dockerfile
 
 APP_SERVICES = ("mlflow", "trainer", "gateway", "ui")  # run from Dockerfile.train
@@ -67,26 +67,23 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {name: _INTERPOLATION.sub(lambda m: m.group(2) or "", str(value)) for name, value in env.items()}
 
 
-def _dockerignored(path: str) -> bool:
-    patterns = [
-        line.strip()
-        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    parts = Path(path).parts
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatch(prefix, pattern) for pattern in patterns for prefix in prefixes)
+def _reaches_the_build_context(source: str, context: set[str]) -> bool:
+    """True when `source` (a file or folder COPY'd) has files in the build context."""
+    return source in context or any(path.startswith(f"{source.rstrip('/')}/") for path in context)
 
 
 # ---- Dockerfiles ------------------------------------------------------------------------------
 
 
 def test_every_copied_path_exists_and_reaches_the_build_context(dockerfiles: dict[str, Dockerfile]) -> None:
+    context = build_context(REPO_ROOT)
     for name, dockerfile in dockerfiles.items():
         assert dockerfile.copies, f"{name} copies nothing"
         for source in dockerfile.copies:
             assert (REPO_ROOT / source).exists(), f"{name}: COPY {source} — no such file in the project"
-            assert not _dockerignored(source), f"{name}: COPY {source} is excluded by .dockerignore"
+            assert _reaches_the_build_context(source, context), (
+                f"{name}: COPY {source} is excluded by .dockerignore"
+            )
 
 
 def test_dockerfile_variables_exist(dockerfiles: dict[str, Dockerfile]) -> None:
