@@ -1,4 +1,4 @@
-"""The gateway's one inference client to TorchServe: a shared keep-alive aiohttp session, one timeout.
+"""The gateway's one inference client to TorchServe: a shared pool of keep-alive connections, one timeout.
 
 Only the inference API is called here (predictions and /ping); management calls go through
 `serving.management_client.ManagementClient`. Every transport failure becomes
