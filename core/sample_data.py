@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -57,8 +58,18 @@ _DEMAND_AR = 0.85  # day-to-day persistence of the slow demand level (log scale)
 _DEMAND_SD = 0.05  # innovation sd of that level; stationary sd ≈ 0.095
 
 
+_Profile = TypeVar("_Profile")
+
+
 class SampleError(SalescastError, ValueError):
     """Invalid sample parameters (unknown profile, bad start date, non-positive years)."""
+
+
+def _by_column(cls: Callable[..., _Profile], table: Mapping[str, Sequence[Any]]) -> list[_Profile]:
+    """One profile per column of `table` (field name → that field's value in each profile): profiles
+    read side by side, and a field left out fails here."""
+    count = len(next(iter(table.values())))
+    return [cls(**{field: values[column] for field, values in table.items()}) for column in range(count)]
 
 
 @dataclass(frozen=True)
@@ -92,46 +103,28 @@ class CategoryProfile:
     holiday_boost: float
 
 
-_DEFAULT_CATEGORIES = (
-    CategoryProfile(
-        name="Beauty",
-        transactions=20.0,
-        price=38.0,
-        price_sigma=0.25,
-        quantity_weights=(0.35, 0.30, 0.20, 0.15),
-        trend=0.08,
-        season_amplitude=0.15,
-        season_peak_day=45,  # mid-February (Valentine's)
-        female_share=0.68,
-        outage_rate=0.012,
-        holiday_boost=0.8,
-    ),
-    CategoryProfile(
-        name="Clothing",
-        transactions=28.0,
-        price=52.0,
-        price_sigma=0.30,
-        quantity_weights=(0.30, 0.30, 0.25, 0.15),
-        trend=0.12,
-        season_amplitude=0.22,
-        season_peak_day=150,  # late May (summer collection)
-        female_share=0.55,
-        outage_rate=0.005,
-        holiday_boost=1.0,
-    ),
-    CategoryProfile(
-        name="Electronics",
-        transactions=20.0,
-        price=260.0,
-        price_sigma=0.25,
-        quantity_weights=(0.70, 0.20, 0.07, 0.03),
-        trend=0.05,
-        season_amplitude=0.18,
-        season_peak_day=330,  # late November (holiday shopping)
-        female_share=0.40,
-        outage_rate=0.015,
-        holiday_boost=1.2,
-    ),
+_DEFAULT_CATEGORIES = tuple(
+    _by_column(
+        CategoryProfile,
+        {
+            "name": ("Beauty", "Clothing", "Electronics"),
+            "transactions": (20.0, 28.0, 20.0),
+            "price": (38.0, 52.0, 260.0),
+            "price_sigma": (0.25, 0.30, 0.25),
+            "quantity_weights": (
+                (0.35, 0.30, 0.20, 0.15),
+                (0.30, 0.30, 0.25, 0.15),
+                (0.70, 0.20, 0.07, 0.03),
+            ),
+            "trend": (0.08, 0.12, 0.05),
+            "season_amplitude": (0.15, 0.22, 0.18),
+            # Mid-February (Valentine's), late May (summer collection), late November (holiday shopping).
+            "season_peak_day": (45, 150, 330),
+            "female_share": (0.68, 0.55, 0.40),
+            "outage_rate": (0.012, 0.005, 0.015),
+            "holiday_boost": (0.8, 1.0, 1.2),
+        },
+    )
 )
 # Sparse: same shapes, ~1000 transactions a year in total, bursty (gamma-mixed Poisson) days.
 _SPARSE_TOTAL_PER_YEAR = 1000.0
@@ -169,34 +162,28 @@ class ExportProfile:
     volatile_large_orders: float
 
 
-_EXPORT_PROFILES: dict[str, ExportProfile] = {
-    "store": ExportProfile(
-        transactions=(6.5, 6.0, 3.4),
-        dispersion=(1.8, 1.0, 0.9),
-        closed_weekdays=(6,),
-        shifts_per_year=0.9,
-        shift_size=(0.25, 0.6),
-        max_log_level=0.7,
-        large_order_rate=0.01,
-        large_order_units=(10, 30),
-        volatile_days=120,
-        volatile_dispersion=0.35,
-        volatile_large_orders=2.5,
-    ),
-    "shop": ExportProfile(
-        transactions=(1.8, 1.9, 1.2),
-        dispersion=(0.8, 0.7, 1.0),
-        closed_weekdays=(),
-        shifts_per_year=0.5,
-        shift_size=(0.2, 0.4),
-        max_log_level=0.5,
-        large_order_rate=0.008,
-        large_order_units=(8, 30),
-        volatile_days=0,
-        volatile_dispersion=1.0,
-        volatile_large_orders=1.0,
-    ),
-}
+_EXPORT_PROFILES: dict[str, ExportProfile] = dict(
+    zip(
+        ("store", "shop"),
+        _by_column(
+            ExportProfile,
+            {
+                "transactions": ((6.5, 6.0, 3.4), (1.8, 1.9, 1.2)),
+                "dispersion": ((1.8, 1.0, 0.9), (0.8, 0.7, 1.0)),
+                "closed_weekdays": ((6,), ()),
+                "shifts_per_year": (0.9, 0.5),
+                "shift_size": ((0.25, 0.6), (0.2, 0.4)),
+                "max_log_level": (0.7, 0.5),
+                "large_order_rate": (0.01, 0.008),
+                "large_order_units": ((10, 30), (8, 30)),
+                "volatile_days": (120, 0),
+                "volatile_dispersion": (0.35, 1.0),
+                "volatile_large_orders": (2.5, 1.0),
+            },
+        ),
+        strict=True,
+    )
+)
 
 
 def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "default") -> pd.DataFrame:
