@@ -118,9 +118,13 @@ class ModelVersion(_Answer):
 
 
 class CategoryModel(_Answer):
+    """A served category; `max_horizon` is the most days ahead its default version forecasts (1 when
+    the gateway does not say: every version forecasts the next day)."""
+
     category: str
     default_version: str | None = None
     window_size: int | None = None
+    max_horizon: int = 1
     test_metrics: dict[str, Any] | None = None
     versions: list[ModelVersion] = []
 

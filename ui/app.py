@@ -27,7 +27,8 @@ from ui.data_tab import DataHandlers, build_data_tab
 from ui.explore_tab import ExploreHandlers, ExploreTab, build_explore_tab
 from ui.formatting import health_html, message_html
 from ui.gateway_client import GatewayClient, GatewayError
-from ui.predict_tab import PredictHandlers, PredictTab, build_predict_tab
+from ui.predict_handlers import PredictHandlers
+from ui.predict_tab import PredictTab, build_predict_tab
 from ui.train_tab import TrainHandlers, TrainTab, build_train_tab
 from ui.updates import skip
 

@@ -53,7 +53,12 @@ def parse_sales_cells(cells: Iterable[object]) -> list[float]:
 
 def format_sales_text(values: Sequence[float]) -> str:
     """The inverse of `parse_sales_text`: shortest exact text per value, comma-separated."""
-    return ", ".join(_short_number(value) for value in values)
+    return ", ".join(sales_entries(values))
+
+
+def sales_entries(values: Sequence[float]) -> list[str]:
+    """Each value as the shortest text that reads back exactly (`820`, `1310.5`): one box entry each."""
+    return [_short_number(value) for value in values]
 
 
 def _short_number(value: float) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from tests.support.ports import free_port
 from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, gradio_client, ui_settings
@@ -32,9 +33,14 @@ def _column(table: dict[str, Any], name: str) -> list[Any]:
     return [row[index] for row in table["data"]]
 
 
-def _window_size(gateway_url: str, category: str) -> int:
+def _served(gateway_url: str, category: str, field: str) -> int:
+    """`window_size` or `max_horizon` of `category` as GET /api/models reports it."""
     models = httpx.get(f"{gateway_url}/api/models", timeout=10).json()["models"]
-    return int(next(model["window_size"] for model in models if model["category"] == category))
+    return int(next(model[field] for model in models if model["category"] == category))
+
+
+def _window_size(gateway_url: str, category: str) -> int:
+    return _served(gateway_url, category, "window_size")
 
 
 # ---- page ---------------------------------------------------------------------------------------
@@ -131,11 +137,31 @@ def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], 
 
 
 def test_describe_shows_the_served_window_size(ui_client: Client, gateway_url: str) -> None:
-    info, *_, message, _ = ui_client.predict(
+    info, horizon, *_, message, _ = ui_client.predict(
         "Beauty", api_name="/describe"
     )  # the button label is not in the API
     assert f"reads the last **{_window_size(gateway_url, 'Beauty')}** days" in info
+    assert horizon["value"] == 1 and horizon["maximum"] == _served(gateway_url, "Beauty", "max_horizon")
     assert "Filled with Beauty" in message
+
+
+def test_days_ahead_are_the_served_models(ui_url: str, gateway_url: str) -> None:
+    """The days-ahead limit is what GET /api/models reports for the category, not a number in the UI:
+    the gateway's message explains a request beyond it, and once the category is chosen the box's
+    maximum is that limit (its own session: the box's maximum is per page)."""
+    client = gradio_client(ui_url)
+    limit = _served(gateway_url, "Beauty", "max_horizon")
+    text, *_ = client.predict("Beauty", api_name="/fill_last_days")
+    headline, chart, message, _ = client.predict("Beauty", text, limit + 1, api_name="/predict")
+    assert headline == "" and chart is None
+    assert f"Could not predict: horizon must be from 1 to {limit}" in message
+    info, horizon, *_ = client.predict("Beauty", limit + 5, api_name="/describe")
+    assert f"forecasts up to {limit} days ahead" in info
+    assert horizon["value"] == horizon["maximum"] == limit
+    with pytest.raises(AppError, match=f"greater than maximum value {limit}"):
+        client.predict("Beauty", text, limit + 1, api_name="/predict")
+    headline, *_ = client.predict("Beauty", text, limit, api_name="/predict")
+    assert f"{limit} days ahead" in headline or limit == 1
 
 
 def test_choosing_another_category_refills_everything(ui_client: Client, gateway_url: str) -> None:
@@ -146,7 +172,7 @@ def test_choosing_another_category_refills_everything(ui_client: Client, gateway
     beauty_text, *_ = ui_client.predict("Beauty", api_name="/fill_last_days")
     ui_client.predict("Beauty", beauty_text, 1, api_name="/predict")
     history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
-    _info, text, table, check, result, chart, message, download = ui_client.predict(
+    _info, _horizon, text, table, check, result, chart, message, download = ui_client.predict(
         "Clothing", api_name="/describe"
     )
     assert text == format_sales_text(history["sales"][-size:]) != beauty_text

@@ -8,13 +8,15 @@ import pytest
 
 from ui.downloads import neutralize_formulas, write_csv
 from ui.input_parsing import InputError
-from ui.predict_tab import (
+from ui.predict_chart import seasonal_naive
+from ui.predict_handlers import PredictHandlers
+from ui.predict_inputs import (
     FilledInputs,
-    PredictHandlers,
     entry_check,
     far_outside,
+    horizon_within,
+    outlier_warning,
     parse_horizon,
-    seasonal_naive,
 )
 from ui.updates import skip
 
@@ -73,15 +75,28 @@ def test_seasonal_naive_repeats_the_last_week() -> None:
     assert seasonal_naive(inputs[:5], 1) == []
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 1), ("", 1), (7, 7), (28.0, 28)])
+def test_the_warning_names_at_most_five_values_far_outside() -> None:
+    warning = outlier_warning("Toys", [1e9] * 7, [0.0, 1000.0], factor=1.0)
+    assert warning.startswith("value 1 (1e+09), value 2 (1e+09)") and "value 6" not in warning
+    assert " and 2 more lie far outside Toys's history (0.00 to 1,000.00 a day)" in warning
+    assert outlier_warning("Toys", [500.0], [0.0, 1000.0], factor=1.0) == ""
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 1), ("", 1), (7, 7), (28.0, 28), (90, 90)])
 def test_horizon(value: Any, expected: int) -> None:
+    """No upper bound here: that is the served model's, from GET /api/models (the box's maximum)."""
     assert parse_horizon(value) == expected
 
 
-@pytest.mark.parametrize("value", [0, 29, 2.5, "x"])
+@pytest.mark.parametrize("value", [0, -3, 2.5, "x"])
 def test_bad_horizon(value: Any) -> None:
     with pytest.raises(InputError):
         parse_horizon(value)
+
+
+@pytest.mark.parametrize(("value", "limit", "kept"), [(7, 28, 7), (28, 7, 7), (None, 28, 1), (2.5, 28, 1)])
+def test_a_category_switch_keeps_the_days_ahead_within_its_model(value: Any, limit: int, kept: int) -> None:
+    assert horizon_within(value, limit) == kept
 
 
 def test_csv_downloads_never_carry_a_formula() -> None:

@@ -1,0 +1,47 @@
+"""Handlers' named views become Gradio's outputs in the view's field order."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import gradio as gr
+import pytest
+
+from core.settings import Settings
+from ui.app import build_app
+from ui.predict_handlers import ChooseView, PredictView
+from ui.views import outputs_for
+
+
+class _Pair(NamedTuple):
+    second: str
+    first: str
+
+
+def test_outputs_follow_the_fields_not_the_mapping() -> None:
+    with gr.Blocks():
+        first, second, other = gr.Textbox(), gr.Textbox(), gr.Textbox()
+        assert outputs_for(_Pair, {"first": first, "other": other, "second": second}) == [second, first]
+        with pytest.raises(ValueError, match="_Pair has fields with no component: first"):
+            outputs_for(_Pair, {"second": second})
+
+
+def test_each_predict_event_writes_its_view_in_order(test_settings: Settings) -> None:
+    """The value a handler names `chart` lands in the chart, and so on for every field with an id."""
+    app = build_app(test_settings)
+    elem_ids = {
+        "window_info": "predict-window",
+        "horizon": "predict-horizon",
+        "fill": "predict-fill",
+        "text": "predict-values",
+        "table": "predict-table",
+        "check": "predict-entry-check",
+        "result": "predict-result",
+        "chart": "predict-chart",
+        "message": "predict-message",
+        "download": "predict-download",
+    }
+    for api_name, view in (("describe", ChooseView), ("predict", PredictView), ("forecast", PredictView)):
+        fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
+        written = [getattr(block, "elem_id", None) for block in fn.outputs]
+        assert written == [elem_ids.get(field) for field in view._fields], api_name
