@@ -37,6 +37,17 @@ def write(tmp_path: Path, text: str, name: str = "sales.csv", encoding: str = "u
     return path
 
 
+def load_error(path: Path, **overrides: Any) -> str:
+    """The message of the DataError loading `path` with `overrides` to the data settings raises."""
+    with pytest.raises(DataError) as err:
+        load_daily_sales(data_settings(**overrides), path)
+    return str(err.value)
+
+
+def kaggle_file(tmp_path: Path, rows: Sequence[tuple[str, str, float]]) -> Path:
+    return write(tmp_path, kaggle(rows))
+
+
 def kaggle(rows: Sequence[tuple[str, str, float]]) -> str:
     """A Kaggle-schema file from (date, category, total) rows."""
     lines = [HEADER]
@@ -50,18 +61,16 @@ def kaggle(rows: Sequence[tuple[str, str, float]]) -> str:
 
 
 def test_sums_per_category_and_day_on_a_continuous_calendar(tmp_path: Path) -> None:
-    path = write(
+    path = kaggle_file(
         tmp_path,
-        kaggle(
-            [
-                ("2024-01-01", "Beauty", 10),
-                ("2024-01-01", "Beauty", 5.5),
-                ("2024-01-01", "Clothing", 7),
-                ("2024-01-04", "Beauty", 3),
-                ("2024-01-02", "Electronics", 100),
-                ("2024-01-05", "Clothing", 2),
-            ]
-        ),
+        [
+            ("2024-01-01", "Beauty", 10),
+            ("2024-01-01", "Beauty", 5.5),
+            ("2024-01-01", "Clothing", 7),
+            ("2024-01-04", "Beauty", 3),
+            ("2024-01-02", "Electronics", 100),
+            ("2024-01-05", "Clothing", 2),
+        ],
     )
     sales = load_daily_sales(data_settings(), path)
 
@@ -79,16 +88,8 @@ def test_sums_per_category_and_day_on_a_continuous_calendar(tmp_path: Path) -> N
 
 
 def test_ffill_repeats_the_last_day_through_gaps_and_to_the_end(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        kaggle(
-            [
-                ("2024-03-01", "Beauty", 4),
-                ("2024-03-04", "Beauty", 9),
-                ("2024-03-06", "Clothing", 1),
-            ]
-        ),
-    )
+    rows = [("2024-03-01", "Beauty", 4), ("2024-03-04", "Beauty", 9), ("2024-03-06", "Clothing", 1)]
+    path = kaggle_file(tmp_path, rows)
     zero = load_daily_sales(data_settings(fill_policy="zero"), path)["Beauty"]
     ffill = load_daily_sales(data_settings(fill_policy="ffill"), path)["Beauty"]
 
@@ -99,13 +100,11 @@ def test_ffill_repeats_the_last_day_through_gaps_and_to_the_end(tmp_path: Path) 
 
 
 def test_listed_categories_keep_the_listed_order_and_unknown_ones_are_named(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1), ("2024-01-01", "Clothing", 2)]))
+    path = kaggle_file(tmp_path, [("2024-01-01", "Beauty", 1), ("2024-01-01", "Clothing", 2)])
     sales = load_daily_sales(data_settings(categories=["Clothing", "Beauty"]), path)
     assert list(sales) == ["Clothing", "Beauty"]
 
-    with pytest.raises(DataError) as err:
-        load_daily_sales(data_settings(categories=["Beauty", "Toys"]), path)
-    message = str(err.value)
+    message = load_error(path, categories=["Beauty", "Toys"])
     assert str(path) in message
     assert "'Toys'" in message and "'Beauty'" in message and "'Clothing'" in message
     assert "Product Category" in message
@@ -160,13 +159,13 @@ def test_gzip_files(tmp_path: Path) -> None:
     ids=["iso-time", "iso-offset", "us-time", "compact-and-named"],
 )
 def test_dates_with_a_time_part_count_for_their_calendar_day(tmp_path: Path, dates: list[str]) -> None:
-    path = write(tmp_path, kaggle([(day, "Beauty", 1) for day in dates]))
+    path = kaggle_file(tmp_path, [(day, "Beauty", 1) for day in dates])
     series = load_daily_sales(data_settings(), path)["Beauty"]
     assert series.to_dict() == {pd.Timestamp("2024-11-24"): 2.0, pd.Timestamp("2024-11-25"): 1.0}
 
 
 def test_ambiguous_numeric_dates_are_month_first_unless_date_format_says_otherwise(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("01/02/2024", "Beauty", 1), ("01/03/2024", "Beauty", 2)]))
+    path = kaggle_file(tmp_path, [("01/02/2024", "Beauty", 1), ("01/03/2024", "Beauty", 2)])
 
     month_first = load_daily_sales(data_settings(), path)["Beauty"]
     assert month_first.index[0] == pd.Timestamp("2024-01-02")
@@ -180,13 +179,13 @@ def test_ambiguous_numeric_dates_are_month_first_unless_date_format_says_otherwi
 
 
 def test_date_format_accepts_a_trailing_time_part(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("24.11.2024 08:15", "Beauty", 1), ("25.11.2024 19:00", "Beauty", 2)]))
+    path = kaggle_file(tmp_path, [("24.11.2024 08:15", "Beauty", 1), ("25.11.2024 19:00", "Beauty", 2)])
     series = load_daily_sales(data_settings(date_format="%d.%m.%Y"), path)["Beauty"]
     assert series.to_dict() == {pd.Timestamp("2024-11-24"): 1.0, pd.Timestamp("2024-11-25"): 2.0}
 
 
 def test_a_file_that_is_only_valid_day_first_is_read_day_first(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("01/02/2024", "Beauty", 1), ("24/02/2024", "Beauty", 2)]))
+    path = kaggle_file(tmp_path, [("01/02/2024", "Beauty", 1), ("24/02/2024", "Beauty", 2)])
     series = load_daily_sales(data_settings(), path)["Beauty"]
     assert series.index[0] == pd.Timestamp("2024-02-01")
     assert series.index[-1] == pd.Timestamp("2024-02-24")
@@ -194,18 +193,16 @@ def test_a_file_that_is_only_valid_day_first_is_read_day_first(tmp_path: Path) -
 
 def test_category_names_with_spaces_punctuation_and_accents(tmp_path: Path) -> None:
     decomposed = unicodedata.normalize("NFD", "Café")
-    path = write(
+    path = kaggle_file(
         tmp_path,
-        kaggle(
-            [
-                ("2024-01-01", "Home & Garden, Outdoor", 1),
-                ("2024-01-01", 'Kids\' "Toys" (3+)', 2),
-                ("2024-01-01", "Café", 3),
-                ("2024-01-02", decomposed, 4),
-                ("2024-01-02", "  Spielwaren  ", 5),
-                ("2024-01-02", "家电", 6),
-            ]
-        ),
+        [
+            ("2024-01-01", "Home & Garden, Outdoor", 1),
+            ("2024-01-01", 'Kids\' "Toys" (3+)', 2),
+            ("2024-01-01", "Café", 3),
+            ("2024-01-02", decomposed, 4),
+            ("2024-01-02", "  Spielwaren  ", 5),
+            ("2024-01-02", "家电", 6),
+        ],
     )
     sales = load_daily_sales(data_settings(), path)
     assert set(sales) == {"Home & Garden, Outdoor", 'Kids\' "Toys" (3+)', "Café", "Spielwaren", "家电"}
@@ -254,9 +251,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_missing_columns_list_what_the_file_has(tmp_path: Path) -> None:
     path = write(tmp_path, "When,Product Category,Amount\n2024-01-01,Beauty,1\n")
-    with pytest.raises(DataError) as err:
-        load_daily_sales(data_settings(), path)
-    message = str(err.value)
+    message = load_error(path)
     assert str(path) in message
     assert "'Date'" in message and "'Total Amount'" in message
     assert "'When'" in message and "'Amount'" in message
@@ -273,9 +268,7 @@ def test_unparsable_dates_name_column_lines_and_values(tmp_path: Path) -> None:
         "yesterday,Beauty,1\n"
         ",Beauty,1\n",
     )
-    with pytest.raises(DataError) as err:
-        load_daily_sales(data_settings(), path)
-    message = str(err.value)
+    message = load_error(path)
     assert str(path) in message and "'Date'" in message
     assert "3 value(s)" in message
     assert "line 4: '2024-13-40'" in message  # line numbers as in the file (blank line 3 counted)
@@ -285,16 +278,14 @@ def test_unparsable_dates_name_column_lines_and_values(tmp_path: Path) -> None:
 
 
 def test_dates_not_matching_the_configured_format(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("24/11/2024", "Beauty", 1), ("2024-11-25", "Beauty", 1)]))
+    path = kaggle_file(tmp_path, [("24/11/2024", "Beauty", 1), ("2024-11-25", "Beauty", 1)])
     with pytest.raises(DataError, match=r"line 3: '2024-11-25'.*'%d/%m/%Y'"):
         load_daily_sales(data_settings(date_format="%d/%m/%Y"), path)
 
 
 def test_many_bad_rows_are_summarized(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1)] + [("bad", "Beauty", 1)] * 8))
-    with pytest.raises(DataError) as err:
-        load_daily_sales(data_settings(), path)
-    message = str(err.value)
+    path = kaggle_file(tmp_path, [("2024-01-01", "Beauty", 1)] + [("bad", "Beauty", 1)] * 8)
+    message = load_error(path)
     assert "8 value(s)" in message
     assert "line 3: 'bad'" in message and "line 7: 'bad'" in message
     assert "line 8" not in message
@@ -310,9 +301,7 @@ def test_non_numeric_amounts(tmp_path: Path) -> None:
         "2024-01-02,Beauty,\n"
         "2024-01-02,Beauty,inf\n",
     )
-    with pytest.raises(DataError) as err:
-        load_daily_sales(data_settings(), path)
-    message = str(err.value)
+    message = load_error(path)
     assert str(path) in message and "'Total Amount'" in message
     assert "line 3: 'twelve'" in message and "line 4: ''" in message and "line 5: 'inf'" in message
 
@@ -372,7 +361,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_get_category_names_the_known_ones(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("2024-01-01", "Beauty", 1.5), ("2024-01-02", "Clothing", 2)]))
+    path = kaggle_file(tmp_path, [("2024-01-01", "Beauty", 1.5), ("2024-01-02", "Clothing", 2)])
     sales = load_daily_sales(data_settings(), path)
     assert get_category(sales, "Beauty").to_list() == [1.5, 0.0]
     with pytest.raises(DataError, match=r"sales\.csv: unknown category 'Toys'.*'Beauty', 'Clothing'"):
@@ -389,12 +378,12 @@ def test_file_sha256(tmp_path: Path) -> None:
     [("%d/%m", "needs a day and a year"), ("%Q/%d/%Y", "not a valid format")],
 )
 def test_unusable_date_format(tmp_path: Path, date_format: str, expected: str) -> None:
-    path = write(tmp_path, kaggle([("24/11/2024", "Beauty", 1)]))
+    path = kaggle_file(tmp_path, [("24/11/2024", "Beauty", 1)])
     with pytest.raises(DataError, match=expected):
         load_daily_sales(data_settings(date_format=date_format), path)
 
 
 def test_a_month_without_a_day_is_not_a_date(tmp_path: Path) -> None:
-    path = write(tmp_path, kaggle([("Nov 24th, 2024", "Beauty", 1), ("March 2024", "Beauty", 1)]))
+    path = kaggle_file(tmp_path, [("Nov 24th, 2024", "Beauty", 1), ("March 2024", "Beauty", 1)])
     with pytest.raises(DataError, match=r"1 value\(s\) not a date: line 3: 'March 2024'"):
         load_daily_sales(data_settings(), path)
