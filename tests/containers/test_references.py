@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -253,3 +254,66 @@ def test_gateway_and_ui_share_the_api_key(compose: dict[str, Any]) -> None:
     folder = str(Path(key_file).parent)
     assert f"secrets:{folder}" in compose["services"]["gateway"]["volumes"]
     assert f"secrets:{folder}:ro" in compose["services"]["ui"]["volumes"]
+
+
+# ---- README and docs/ -------------------------------------------------------------------------
+
+DOCS = (REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")))
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_FENCE = re.compile(r"^\s*```")
+
+
+def _prose_and_code(path: Path) -> tuple[list[str], list[str]]:
+    """The lines of a Markdown file outside fenced code blocks, and those of its shell blocks."""
+    prose: list[str] = []
+    shell: list[str] = []
+    fence: str | None = None  # the open block's language
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if _FENCE.match(line):
+            fence = line.strip().removeprefix("```") if fence is None else None
+            continue
+        if fence is None:
+            prose.append(line)
+        elif fence in ("bash", "sh", "shell"):
+            shell.append(line)
+    return prose, shell
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown file."""
+    headings = [line.lstrip("#").strip() for line in _prose_and_code(path)[0] if line.startswith("#")]
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
+def test_every_link_of_the_docs_resolves(doc: Path) -> None:
+    """Relative links and images point at files that exist, and `#anchors` at headings that exist."""
+    for line in _prose_and_code(doc)[0]:
+        for target in _LINK.findall(line):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file_part, _, anchor = target.partition("#")
+            resolved = (doc.parent / file_part).resolve() if file_part else doc
+            assert resolved.exists(), f"{doc.name}: link {target} — no such file"
+            if anchor and resolved.suffix == ".md":
+                assert anchor in _anchors(resolved), f"{doc.name}: link {target} — no such heading"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
+def test_salescast_and_make_commands_of_the_docs_exist(doc: Path) -> None:
+    """Every `salescast …` line of a code block parses with the real parser; every `make X` is a target."""
+    targets = set(re.findall(r"^([\w-]+):", (REPO_ROOT / "Makefile").read_text(), flags=re.MULTILINE))
+    for line in _prose_and_code(doc)[1]:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:  # an answer's JSON, not a command
+            continue
+        while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):  # VAR=value before the command
+            words.pop(0)
+        if words[:1] == ["salescast"]:
+            try:
+                build_parser().parse_args(words[1:])
+            except SystemExit:
+                pytest.fail(f"{doc.name}: `{line.strip()}` does not parse with the salescast CLI")
+        elif words[:1] == ["make"]:
+            assert set(words[1:]) <= targets, f"{doc.name}: `{line.strip()}` names no Makefile target"

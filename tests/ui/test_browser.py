@@ -5,7 +5,7 @@ Each tab renders with its interactive chart or table, a prediction shows the num
 itself to a served, explained forecast: upload, activate, train, predict. Every request the page
 makes stays on the UI's own origin (the UI works offline) and the console stays free of errors.
 Screenshots of each tab go to `test-artifacts/screenshots/`; with SALESCAST_UPDATE_DOCS_IMAGES=1 the
-ones the README shows are also copied to `docs/images/`.
+ones the README and docs/ui.md show are also copied to `docs/images/`.
 """
 
 from __future__ import annotations
