@@ -73,19 +73,9 @@ class HttpDriver:
     ) -> LoadResult:
         """`bench.serving_warmup_requests` untimed requests, then `duration_s` of measured load (and
         the servers' CPU per item during it when a `meter` is given)."""
-        bench = self.settings.bench
-        if bench.serving_warmup_requests:
-            asyncio.run(
-                http_load(
-                    layer,
-                    requests,
-                    concurrency=1,
-                    duration_s=self.duration_s,
-                    max_requests=bench.serving_warmup_requests,
-                    timeout_s=bench.serving_request_timeout_s,
-                    check=check,
-                )
-            )
+        warmup = self.settings.bench.serving_warmup_requests
+        if warmup:
+            self._python_load(layer, requests, 1, self.duration_s, check, max_requests=warmup)
         before = meter.snapshot() if meter is not None else {}
         result = self.load(layer, requests, concurrency, self.duration_s, check)
         if meter is not None:
@@ -100,26 +90,41 @@ class HttpDriver:
         duration_s: float,
         check: AnswerCheck = ok_if_200,
     ) -> LoadResult:
+        if self.wrk is None:
+            return self._python_load(layer, requests, concurrency, duration_s, check)
         bench = self.settings.bench
-        if self.wrk is not None:
-            return wrk_load(
-                self.wrk,
-                layer,
-                requests,
-                concurrency=concurrency,
-                duration_s=duration_s,
-                timeout_s=bench.serving_request_timeout_s,
-                threads=bench.serving_client_threads,
-                count_failed_items=check is batch_failures,
-            )
-        return asyncio.run(
-            http_load(
-                layer,
-                requests,
-                concurrency=concurrency,
-                duration_s=duration_s,
-                max_requests=bench.serving_max_requests,
-                timeout_s=bench.serving_request_timeout_s,
-                check=check,
-            )
+        return wrk_load(
+            self.wrk,
+            layer,
+            requests,
+            count_failed_items=check is batch_failures,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            timeout_s=bench.serving_request_timeout_s,
+            threads=bench.serving_client_threads,
         )
+
+    def _python_load(
+        self,
+        layer: str,
+        requests: list[HttpRequest],
+        concurrency: int,
+        duration_s: float,
+        check: AnswerCheck,
+        *,
+        max_requests: int | None = None,
+    ) -> LoadResult:
+        """The in-process aiohttp client (`max_requests` default: `bench.serving_max_requests`)."""
+        bench = self.settings.bench
+        limit = bench.serving_max_requests if max_requests is None else max_requests
+        timeout_s = bench.serving_request_timeout_s
+        load = http_load(
+            layer,
+            requests,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            max_requests=limit,
+            timeout_s=timeout_s,
+            check=check,
+        )
+        return asyncio.run(load)

@@ -101,8 +101,7 @@ def run_serving_bench(
         plan += [(clients, layer) for clients in bench.serving_batch_concurrency for layer in BATCH_LAYERS]
         for clients, layer in plan:
             if layer in floors:
-                call, items = floors[layer]
-                result = _measure_floor(layer, call, stack, clients, duration_s, items)
+                result = _measure_floor(layer, floors[layer], stack, clients, duration_s)
             else:
                 requests, check = http[layer]
                 result = driver.measure(layer, requests, clients, check, meter)
@@ -149,12 +148,13 @@ def _floor_call(settings: Settings, windows: dict[str, list[float]], rows: int) 
 
 def _measure_floor(
     layer: str,
-    call: Callable[[int], None],
+    floor: tuple[Callable[[int], None], int],
     settings: Settings,
     concurrency: int,
     duration_s: float,
-    items_per_call: int,
 ) -> LoadResult:
+    """`floor` is the in-process call and the items one call forecasts."""
+    call, items_per_call = floor
     bench = settings.bench
     for index in range(bench.serving_warmup_requests):
         call(index)

@@ -37,21 +37,26 @@ RESULTS: list[Column] = [
     ("gateway", lambda r: _cpu_cell(r, "gateway") if r.layer.startswith("gateway") else ""),
     ("in-process", lambda r: _cpu_cell(r, "in-process")),
 ]
+# Columns both ratio tables show (single predictions and batches).
+CONCURRENCY: Column = ("concurrency", _field("concurrency", "g"))
+GATEWAY_OVER_TORCHSERVE: Column = ("gateway/TorchServe items/s", _field("gateway_over_torchserve_rps", ".3f"))
+TORCHSERVE_OVER_FLOOR: Column = ("TorchServe/floor items/s", _field("torchserve_over_floor_rps", ".3f"))
+CPU_RATIO: Column = ("gateway/TorchServe CPU", _field("gateway_over_torchserve_cpu", ".3f"))
 SINGLE_RATIOS: list[Column] = [
-    ("concurrency", _field("concurrency", "g")),
-    ("gateway/TorchServe items/s", _field("gateway_over_torchserve_rps", ".3f")),
+    CONCURRENCY,
+    GATEWAY_OVER_TORCHSERVE,
     ("gateway added p50 ms", _field("gateway_added_p50_ms", "+.2f")),
-    ("TorchServe/floor items/s", _field("torchserve_over_floor_rps", ".3f")),
+    TORCHSERVE_OVER_FLOOR,
     ("gateway/TorchServe p50", _field("gateway_over_torchserve_p50", ".3f")),
     ("TorchServe/floor p50", _field("torchserve_over_floor_p50", ".1f")),
-    ("gateway/TorchServe CPU", _field("gateway_over_torchserve_cpu", ".3f")),
+    CPU_RATIO,
 ]
 BATCH_RATIOS: list[Column] = [
-    ("concurrency", _field("concurrency", "g")),
-    ("gateway/TorchServe items/s", _field("gateway_over_torchserve_rps", ".3f")),
-    ("TorchServe/floor items/s", _field("torchserve_over_floor_rps", ".3f")),
+    CONCURRENCY,
+    GATEWAY_OVER_TORCHSERVE,
+    TORCHSERVE_OVER_FLOOR,
     ("gateway/floor items/s", _field("gateway_over_floor_rps", ".3f")),
-    ("gateway/TorchServe CPU", _field("gateway_over_torchserve_cpu", ".3f")),
+    CPU_RATIO,
 ]
 SCALING: list[Column] = [
     ("concurrency", lambda row: f"{row['from']:g} → {row['to']:g}"),

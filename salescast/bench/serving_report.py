@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,42 +44,41 @@ class ServingReport:
     def ratios(self) -> list[dict[str, float]]:
         """Single predictions per concurrency: gateway/TorchServe and TorchServe/floor throughput, the
         gateway's added p50 in ms, and the p50 ratios."""
-        rows = []
-        for concurrency in self._concurrencies("torchserve"):
-            floor, served, gateway = (self.result(layer, concurrency) for layer in LAYERS)
-            if floor is None or served is None or gateway is None:
-                continue
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
-                    "gateway_added_p50_ms": gateway.percentile_ms(50) - served.percentile_ms(50),
-                    "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
-                    "gateway_over_torchserve_p50": _ratio(
-                        gateway.percentile_ms(50), served.percentile_ms(50)
-                    ),
-                    "torchserve_over_floor_p50": _ratio(served.percentile_ms(50), floor.percentile_ms(50)),
-                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
-                }
-            )
-        return rows
+        return self._per_concurrency(
+            LAYERS,
+            lambda floor, served, gateway: {
+                "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
+                "gateway_added_p50_ms": gateway.percentile_ms(50) - served.percentile_ms(50),
+                "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
+                "gateway_over_torchserve_p50": _ratio(gateway.percentile_ms(50), served.percentile_ms(50)),
+                "torchserve_over_floor_p50": _ratio(served.percentile_ms(50), floor.percentile_ms(50)),
+                "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
+            },
+        )
 
     def batch_ratios(self) -> list[dict[str, float]]:
         """Batches per concurrency: gateway/TorchServe, TorchServe/floor and gateway/floor items/s."""
-        rows = []
-        for concurrency in self._concurrencies("torchserve_batch"):
-            floor, served, gateway = (self.result(layer, concurrency) for layer in BATCH_LAYERS)
-            if floor is None or served is None or gateway is None:
-                continue
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
-                    "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
-                    "gateway_over_floor_rps": _ratio(gateway.items_per_s, floor.items_per_s),
-                    "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
-                }
-            )
+        return self._per_concurrency(
+            BATCH_LAYERS,
+            lambda floor, served, gateway: {
+                "gateway_over_torchserve_rps": _ratio(gateway.items_per_s, served.items_per_s),
+                "torchserve_over_floor_rps": _ratio(served.items_per_s, floor.items_per_s),
+                "gateway_over_floor_rps": _ratio(gateway.items_per_s, floor.items_per_s),
+                "gateway_over_torchserve_cpu": _cpu_ratio(gateway),
+            },
+        )
+
+    def _per_concurrency(
+        self,
+        layers: tuple[str, str, str],
+        row: Callable[[LoadResult, LoadResult, LoadResult], dict[str, float]],
+    ) -> list[dict[str, float]]:
+        """`row(floor, served, gateway)` at every concurrency where all three `layers` were measured."""
+        rows: list[dict[str, float]] = []
+        for concurrency in self._concurrencies(layers[1]):
+            floor, served, gateway = (self.result(layer, concurrency) for layer in layers)
+            if floor is not None and served is not None and gateway is not None:
+                rows.append({"concurrency": concurrency, **row(floor, served, gateway)})
         return rows
 
     def scaling(self) -> list[dict[str, float]]:
@@ -97,12 +97,9 @@ class ServingReport:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
+        settings = ("archive", "duration_s", "batch_items", "client", "load_average")
         return {
-            "archive": self.archive,
-            "duration_s": self.duration_s,
-            "batch_items": self.batch_items,
-            "client": self.client,
-            "load_average": self.load_average,
+            **{name: getattr(self, name) for name in settings},
             "results": [r.to_dict() for r in self.results],
             "ratios": self.ratios(),
             "batch_ratios": self.batch_ratios(),
