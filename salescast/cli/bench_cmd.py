@@ -13,8 +13,10 @@ prints the Markdown. Defaults come from the `bench` section of the config.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from core.settings import Settings
 from salescast.cli.options import UsageError, add_column_mapping, column_mapping
@@ -101,28 +103,35 @@ def _serving(args: argparse.Namespace, settings: Settings) -> int:
     from salescast.bench.serving_load import run_serving_bench
     from salescast.bench.serving_markdown import serving_markdown
 
-    out = _out(args, settings)
-    result = run_serving_bench(
-        settings,
-        duration_s=args.duration or settings.bench.serving_duration_s,
-        concurrency=args.concurrency or settings.bench.serving_concurrency,
-        work_dir=out / "serving-work",
-        tune=args.tune,
-    )
-    return _report(out / "serving", result.to_dict(), serving_markdown(result))
+    bench = settings.bench
+    duration_s = args.duration or bench.serving_duration_s
+    concurrency = args.concurrency or bench.serving_concurrency
+    run = partial(run_serving_bench, settings, duration_s=duration_s, concurrency=concurrency, tune=args.tune)
+    return _run_and_report(_out(args, settings), "serving", run, serving_markdown)
 
 
 def _training(args: argparse.Namespace, settings: Settings) -> int:
     from salescast.bench.training_cost import run_training_bench, training_markdown
 
-    out = _out(args, settings)
-    result = run_training_bench(
-        settings,
-        years=args.years or settings.bench.training_years,
-        max_epochs=args.max_epochs or settings.bench.training_max_epochs,
-        work_dir=out / "training-work",
-    )
-    return _report(out / "training", result.to_dict(), training_markdown(result))
+    years = args.years or settings.bench.training_years
+    max_epochs = args.max_epochs or settings.bench.training_max_epochs
+    run = partial(run_training_bench, settings, years=years, max_epochs=max_epochs)
+    return _run_and_report(_out(args, settings), "training", run, training_markdown)
+
+
+class _BenchResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_Result = TypeVar("_Result", bound=_BenchResult)
+
+
+def _run_and_report(
+    out: Path, name: str, run: Callable[..., _Result], markdown: Callable[[_Result], str]
+) -> int:
+    """`run(work_dir=<out>/<name>-work)`, then its `<out>/<name>.json` and `.md`."""
+    result = run(work_dir=out / f"{name}-work")
+    return _report(out / name, result.to_dict(), markdown(result))
 
 
 def _report(stem: Path, data: dict[str, Any], markdown: str, also: str = "") -> int:

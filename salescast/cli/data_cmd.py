@@ -23,6 +23,11 @@ from core.sample_data import PROFILE_YEARS, PROFILES, SampleError, write_sample
 from core.settings import Settings
 from salescast.cli.options import add_column_mapping, column_mapping
 
+PROFILE_HELP = (
+    "`sparse`: ~1000 sales a year; `store`: multi-year store export with level shifts and large orders; "
+    "`shop`: 1-year small shop, ~45 %% of days without sales"
+)
+
 
 def register(subparsers: Any) -> None:
     """Add the `data` command with its `sample` and `summary` sub-commands."""
@@ -40,13 +45,7 @@ def register(subparsers: Any) -> None:
         type=float,
         help="length of the history in years (default: sample.years; store 4, shop 1, sparse 2)",
     )
-    sample.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default="default",
-        help="`sparse`: ~1000 sales a year; `store`: multi-year store export with level shifts and "
-        "large orders; `shop`: 1-year small shop, ~45 %% of days without sales",
-    )
+    sample.add_argument("--profile", choices=PROFILES, default="default", help=PROFILE_HELP)
     sample.add_argument("--force", action="store_true", help="replace an existing file that differs")
     sample.set_defaults(handler=_sample)
 
