@@ -1,6 +1,7 @@
 """Pack a trained version of a category into a TorchServe archive in the model store.
 
-`<model_store>/<slug>-<version>.mar` holds model.pt, the handler, norm_stats.json, metrics.json and a
+`<model_store>/<slug>-<version>.mar` holds model.pt, the handler and its pure steps
+(forecast_steps.py, imported as a top-level module from the model dir), norm_stats.json, metrics.json and a
 model-config.yaml (batch size, batch delay, workers, response timeout from the `archive` settings).
 Archives are built in a hidden temp folder inside the model store and renamed into place, so
 TorchServe and other readers never see half a file. `<model_store>/categories.json` maps every
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_CONFIG_FILE = "model-config.yaml"
 HANDLER_MODULE = "handlers.forecast_handler"
+STEPS_MODULE = "handlers.forecast_steps"
 _ARCHIVE_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)-(?P<version>\d{8}\.\d{6})\.mar$")
 
 
@@ -88,11 +90,11 @@ def model_config(settings: Settings) -> dict[str, int]:
     }
 
 
-def handler_file() -> Path:
-    """The handler source packed into every archive (located without importing TorchServe)."""
-    spec = importlib.util.find_spec(HANDLER_MODULE)
+def handler_file(module: str = HANDLER_MODULE) -> Path:
+    """The source of a handler module packed into every archive (located without importing TorchServe)."""
+    spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
-        raise ArchiveError(f"handler module {HANDLER_MODULE} not found; is salescast installed?")
+        raise ArchiveError(f"handler module {module} not found; is salescast installed?")
     return Path(spec.origin)
 
 
@@ -133,7 +135,7 @@ def archive_version(settings: Settings, category: str, version: str | None = Non
             model_name=slug,
             version=version,
             model_file=source / MODEL_FILE,
-            extra_files=[source / MANIFEST_FILE, source / METRICS_FILE],
+            extra_files=[handler_file(STEPS_MODULE), source / MANIFEST_FILE, source / METRICS_FILE],
             config_file=config_path,
             workdir=workdir,
         )

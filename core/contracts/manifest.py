@@ -3,6 +3,10 @@
 Written by training beside `model.pt`, packed into the `.mar`, read by the handler (its own reader,
 kept in step by tests/contracts) and by every other part through `read_manifest`. The file name is
 kept from the first releases so archives already in a model store keep loading.
+
+`format_version` 2 (what training writes): `model.pt` takes normalized windows and the handler
+applies the `normalization` block (`WindowNormalization`). Manifests without a format version (1)
+keep serving: `model_input` "raw" (the model scales inside) or "normalized" (`(x − mean) / std`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ VERSION_PATTERN = r"^\d{8}\.\d{6}$"
 
 
 ModelInput = Literal["normalized", "raw"]
+FORMAT_VERSION = 2
+"""The format training writes; files without `format_version` are format 1."""
 IntervalScale = Literal["none", "diff", "msd", "mad", "std"]
 MIN_LEVEL, MAX_LEVEL = 50, 99
 """Interval levels (percent) a version can be asked for."""
@@ -67,6 +73,28 @@ class IntervalCalibration(BaseModel):
         return len(self.quantiles[0])
 
 
+class WindowNormalization(BaseModel):
+    """What the handler applies around a format-2 `model.pt`, per window x of N days:
+    `level = max(mean(x), level_floor)`, `unit = level × cv`, `z = (x − level) / unit`;
+    `model.pt(z, level, unit)` returns the next day in those units, `y = level + unit × out`,
+    clamped at 0 when `non_negative` (no negative day in training). `level_floor` is a share of the
+    training segment's mean (a quiet window stays finite), `cv` its std / mean."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    method: Literal["window_level"] = "window_level"
+    level_floor: float = Field(gt=0.0, strict=True)
+    cv: float = Field(gt=0.0, strict=True)
+    non_negative: bool = Field(strict=True)
+
+    @field_validator("level_floor", "cv")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
 class Evaluation(BaseModel):
     """The held-out evaluation the version's metrics come from: a model fitted on `train_*` only and
     scored on `test_*` (the served model itself may have learned from later days)."""
@@ -82,8 +110,9 @@ class Evaluation(BaseModel):
 class VersionManifest(BaseModel):
     """One trained version of one category.
 
-    `mean`/`std` are the training segment's normalization (`std` > 0: a flat segment stores 1.0);
-    the model reads the last `window_size` daily totals, oldest first. `train_*` is the period the
+    `mean`/`std` are the training segment's (`std` > 0: a flat segment stores 1.0); how the model's
+    input is made from the last `window_size` daily totals (oldest first) is `format_version`'s and
+    `normalization`'s (see the module docstring). `train_*` is the period the
     served model learned from, `last_date` the last day of the data it saw, and `data_file` /
     `data_sha256` name that data exactly (`dataset_id`: the uploaded dataset it came from, if any).
     """
@@ -102,7 +131,9 @@ class VersionManifest(BaseModel):
     last_date: date
     data_file: str
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    format_version: int = Field(default=1, ge=1, le=FORMAT_VERSION, strict=True)
     model_input: ModelInput = "normalized"
+    normalization: WindowNormalization | None = None
     max_horizon: int = Field(default=1, ge=1, strict=True)
     intervals: IntervalCalibration | None = None
     evaluation: Evaluation | None = None
@@ -114,6 +145,15 @@ class VersionManifest(BaseModel):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
+
+    @model_validator(mode="after")
+    def _normalization_matches_format(self) -> VersionManifest:
+        if self.format_version >= 2:
+            if self.normalization is None or self.model_input != "normalized":
+                raise ValueError("format_version 2 needs a normalization block and model_input 'normalized'")
+        elif self.normalization is not None:
+            raise ValueError("a normalization block needs format_version 2")
+        return self
 
 
 def write_manifest(folder: Path, manifest: VersionManifest) -> Path:

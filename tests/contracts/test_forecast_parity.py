@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.forecast_handler import forecast_paths
-from handlers.forecast_handler import window_scale as handler_scale
+from handlers.forecast_steps import forecast_paths, prepare_stats
+from handlers.forecast_steps import window_scale as handler_scale
 from training.forecaster import WindowForecaster, as_forecaster
 from training.intervals import SCALES
 from training.intervals import window_scale as training_scale
@@ -27,7 +27,7 @@ def test_recursive_forecasts_agree_for_a_raw_model() -> None:
     origins = np.arange(N, 60, dtype=np.int64)
     trained = recursive_paths(as_forecaster(module), values, origins, N, H)
     rows = [values[o - N : o].tolist() for o in origins]
-    stats = {"mean": 0.0, "std": 1.0, "model_input": "raw"}
+    stats = prepare_stats({"mean": 0.0, "std": 1.0, "model_input": "raw"})
     served = forecast_paths(module, rows, stats, H).numpy()
     assert served == pytest.approx(trained, rel=1e-5, abs=1e-3)
 

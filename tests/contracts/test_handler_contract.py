@@ -18,7 +18,8 @@ from core.contracts.files import ContractError
 from core.contracts.manifest import MANIFEST_FILE, VersionManifest, read_manifest, write_manifest
 from core.contracts.metrics import write_metrics
 from core.contracts.served import parse_served_info
-from handlers.forecast_handler import ForecastHandler, load_norm_stats
+from handlers.forecast_handler import ForecastHandler
+from handlers.forecast_steps import load_norm_stats
 from tests.handlers.scripted_artifacts import manifest, metrics, scripted_model
 
 VERSION = "20250102.030405"
@@ -30,6 +31,9 @@ VERSION = "20250102.030405"
         manifest("Beauty", VERSION, 14, 250.0, 40.0),
         manifest("Home & Garden", VERSION, 1, -3.5, 1e-9),  # smallest window, tiny std, negative mean
         manifest("Café — Bücher", VERSION, 366, 0.0, 1.0),  # non-ASCII name, a year of history
+        manifest("Beauty", VERSION, 14, 250.0, 40.0, kind="raw"),  # archives made before format 2
+        manifest("Beauty", VERSION, 14, 250.0, 40.0, kind="window_level"),  # what training writes
+        manifest("Beauty", VERSION, 28, 3.5, 1e-9, kind="window_level"),
     ],
 )
 def test_the_handler_reads_every_manifest_the_writer_writes(tmp_path: Path, written: VersionManifest) -> None:
@@ -39,6 +43,9 @@ def test_the_handler_reads_every_manifest_the_writer_writes(tmp_path: Path, writ
     assert read_back["version"] == written.version
     assert read_back["window_size"] == written.window_size
     assert (read_back["mean"], read_back["std"]) == (written.mean, written.std)
+    assert read_back["format_version"] == written.format_version
+    if written.normalization is not None:
+        assert read_back["normalization"] == written.normalization.model_dump()
     assert read_manifest(tmp_path) == written
 
 
@@ -49,6 +56,12 @@ def _valid() -> dict[str, Any]:
 def _without(key: str) -> dict[str, Any]:
     data = _valid()
     del data[key]
+    return data
+
+
+def _format_2(**normalization: Any) -> dict[str, Any]:
+    data = manifest("Beauty", VERSION, 14, 250.0, 40.0, kind="window_level").model_dump(mode="json")
+    data["normalization"] = {**data["normalization"], **normalization}
     return data
 
 
@@ -70,6 +83,19 @@ def _without(key: str) -> dict[str, Any]:
         ({**_valid(), "window_size": True}, "window_size"),
         ({**_valid(), "mean": "250"}, "mean"),
         ({**_valid(), "std": None}, "std"),
+        ({**_valid(), "format_version": 3}, "format_version"),
+        ({**_valid(), "format_version": True}, "format_version"),
+        ({**_valid(), "format_version": 1.0}, "format_version"),
+        ({**_valid(), "format_version": 2}, "normalization"),  # format 2 without the block
+        ({**_format_2(), "format_version": 1}, "normalization"),  # the block in an old format
+        ({**_format_2(), "model_input": "raw"}, "model_input"),
+        (_format_2(method="global"), "method"),
+        (_format_2(level_floor=0.0), "level_floor"),
+        (_format_2(level_floor=math.inf), "level_floor"),
+        (_format_2(cv=-0.1), "cv"),
+        (_format_2(cv="0.2"), "cv"),
+        (_format_2(non_negative="yes"), "non_negative"),
+        (_format_2(non_negative=None), "non_negative"),
     ],
 )
 def test_the_handler_rejects_what_the_typed_reader_rejects(

@@ -1,23 +1,35 @@
 """Tiny TorchScript artifacts that follow the training contract, so serving tests need no training.
 
 `write_scripted_version` writes `<artifacts>/<slug>/<version>/{model.pt, norm_stats.json, metrics.json}`
-exactly as `core.artifacts` lays them out; the model is a seeded linear map
-`forward(x[B, N]) -> [B]`, distinct per seed so two versions answer differently.
+exactly as `core.artifacts` lays them out; the model is a seeded linear map, distinct per seed so two
+versions answer differently, of one of the three kinds of manifest a model store may hold:
+"window_level" (format 2, what training writes: `forward(z, level, unit)` over windows the handler
+normalized), and the two kinds of archives made before the format version: "normalized"
+(`forward((x - mean) / std)`) and "raw" (`forward(x)` in sales units).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
 
 from core.artifacts import MODEL_FILE
-from core.contracts.manifest import IntervalCalibration, VersionManifest, write_manifest
+from core.contracts.manifest import (
+    FORMAT_VERSION,
+    IntervalCalibration,
+    VersionManifest,
+    WindowNormalization,
+    write_manifest,
+)
 from core.contracts.metrics import VersionMetrics, write_metrics
 from core.slugs import category_slug
 
 DEFAULT_WINDOW = 14
+Kind = Literal["normalized", "raw", "window_level"]
+KINDS: tuple[Kind, ...] = ("normalized", "raw", "window_level")
 
 
 class TinyForecaster(nn.Module):
@@ -33,9 +45,20 @@ class TinyForecaster(nn.Module):
         return x @ self.weight + self.bias
 
 
-def scripted_model(window_size: int = DEFAULT_WINDOW, seed: int = 0) -> torch.jit.ScriptModule:
-    """The TorchScript form of `TinyForecaster`, as training exports its model."""
-    return torch.jit.script(TinyForecaster(window_size, seed).eval())
+class TinyScaledForecaster(TinyForecaster):
+    """The same map over a normalized window, honouring `forward(z[B, N], level[B], unit[B]) -> [B]`
+    (next day in the window's units; it also reads the level, as the real one does)."""
+
+    def forward(self, z: torch.Tensor, level: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return z @ self.weight + self.bias + 0.001 * level / unit
+
+
+def scripted_model(
+    window_size: int = DEFAULT_WINDOW, seed: int = 0, kind: Kind = "normalized"
+) -> torch.jit.ScriptModule:
+    """The TorchScript form of a tiny model of `kind`, as training exports its model."""
+    module = TinyScaledForecaster if kind == "window_level" else TinyForecaster
+    return torch.jit.script(module(window_size, seed).eval())
 
 
 def manifest(
@@ -47,9 +70,14 @@ def manifest(
     *,
     max_horizon: int = 1,
     intervals: IntervalCalibration | None = None,
+    kind: Kind = "normalized",
 ) -> VersionManifest:
-    """A version manifest (`norm_stats.json`) with every field of the contract."""
+    """A version manifest (`norm_stats.json`) with every field of the contract, of `kind`."""
+    scaled = kind == "window_level"
     return VersionManifest(
+        format_version=FORMAT_VERSION if scaled else 1,
+        model_input="raw" if kind == "raw" else "normalized",
+        normalization=window_normalization(mean, std) if scaled else None,
         max_horizon=max_horizon,
         intervals=intervals,
         category=category,
@@ -65,6 +93,11 @@ def manifest(
         data_file="sample_sales.csv",
         data_sha256="0" * 64,
     )
+
+
+def window_normalization(mean: float, std: float) -> WindowNormalization:
+    """The block training writes for a segment of this mean and std (level floor 0.2 × mean)."""
+    return WindowNormalization(level_floor=0.2 * mean, cv=std / mean, non_negative=True)
 
 
 def metrics(category: str, version: str, window_size: int) -> VersionMetrics:
@@ -109,17 +142,20 @@ def write_scripted_version(
     model_bytes: bytes | None = None,
     max_horizon: int = 1,
     intervals: IntervalCalibration | None = None,
+    kind: Kind = "normalized",
 ) -> Path:
-    """Write one complete version folder; `model_bytes` replaces model.pt (e.g. a corrupt file)."""
+    """Write one complete version folder of `kind`; `model_bytes` replaces model.pt (e.g. a corrupt file)."""
     folder = artifacts / category_slug(category) / version
     folder.mkdir(parents=True, exist_ok=True)
     if model_bytes is None:
-        torch.jit.save(scripted_model(window_size, seed), str(folder / MODEL_FILE))
+        torch.jit.save(scripted_model(window_size, seed, kind), str(folder / MODEL_FILE))
     else:
         (folder / MODEL_FILE).write_bytes(model_bytes)
     write_manifest(
         folder,
-        manifest(category, version, window_size, mean, std, max_horizon=max_horizon, intervals=intervals),
+        manifest(
+            category, version, window_size, mean, std, max_horizon=max_horizon, intervals=intervals, kind=kind
+        ),
     )
     write_metrics(folder, metrics(category, version, window_size))
     return folder

@@ -8,17 +8,21 @@ import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
+import ts
 from torch import nn
 from ts.context import Context, RequestProcessor
+from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 from ts.utils.util import list_classes_from_module
 
 import handlers.forecast_handler as handler_module
-from handlers.forecast_handler import (
-    ForecastHandler,
+import handlers.forecast_steps as steps_module
+from handlers.forecast_handler import ForecastHandler
+from handlers.forecast_steps import (
     denormalize,
     forward,
     normalize,
@@ -26,7 +30,8 @@ from handlers.forecast_handler import (
     request_body,
     validate_values,
 )
-from tests.handlers.scripted_artifacts import calibration, write_scripted_version
+from tests.handlers.reference import reference_next_day
+from tests.handlers.scripted_artifacts import KINDS, calibration, write_scripted_version
 
 CATEGORY = "Home & Garden"
 VERSION = "20250102.030405"
@@ -34,14 +39,23 @@ N = 14
 MEAN, STD = 250.0, 40.0
 
 
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    return write_scripted_version(tmp_path, CATEGORY, VERSION, window_size=N, mean=MEAN, std=STD, seed=3)
+@pytest.fixture(params=KINDS)
+def model_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A version of each kind a model store may hold: format 2 (what training writes) and the two
+    kinds of archives made before it ("raw", "normalized"), which must keep serving."""
+    return write_scripted_version(
+        tmp_path, CATEGORY, VERSION, window_size=N, mean=MEAN, std=STD, seed=3, kind=request.param
+    )
 
 
 def make_context(model_dir: Path, batch_size: int) -> Context:
+    """A context as TorchServe's worker makes it, with its metrics cache (BaseHandler.handle times
+    every batch into it)."""
     manifest = {"model": {"modelName": "home-garden", "modelVersion": VERSION, "serializedFile": "model.pt"}}
-    context = Context("home-garden", str(model_dir), manifest, batch_size, None, "0.12.0")
+    metrics = MetricsCacheYamlImpl(str(Path(ts.__file__).parent / "configs" / "metrics.yaml"))
+    metrics.initialize_cache()
+    metrics.model_name = "home-garden"
+    context = Context("home-garden", str(model_dir), manifest, batch_size, None, "0.12.0", metrics=metrics)
     context.request_processor = [RequestProcessor({}) for _ in range(batch_size)]
     return context
 
@@ -57,10 +71,7 @@ def handler(model_dir: Path) -> Iterator[ForecastHandler]:
 
 def expected_prediction(model_dir: Path, window: list[float]) -> float:
     """The model called directly, with the normalization spelled out independently of the handler."""
-    model = torch.jit.load(str(model_dir / "model.pt"))  # type: ignore[no-untyped-call]
-    x = ((torch.tensor([window], dtype=torch.float64) - MEAN) / STD).float()
-    with torch.no_grad():
-        return float(model(x)[0]) * STD + MEAN
+    return reference_next_day(model_dir, [window])[0]
 
 
 def run_batch(
@@ -127,9 +138,9 @@ class CountingModel(nn.Module):
         self.inner = inner
         self.batch_sizes: list[int] = []
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.batch_sizes.append(x.shape[0])
-        result: torch.Tensor = self.inner(x)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        self.batch_sizes.append(inputs[0].shape[0])
+        result: torch.Tensor = self.inner(*inputs)
         return result
 
 
@@ -191,12 +202,12 @@ def test_invalid_requests_get_400_with_a_message(
 
 
 class Exploding(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *scale: torch.Tensor) -> torch.Tensor:
         return x.sum(dim=1) * 1e38 * 1e38
 
 
 def test_non_finite_prediction_is_an_error(handler: ForecastHandler, model_dir: Path) -> None:
-    handler.model = torch.jit.script(Exploding())
+    handler.model = Exploding()
     context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
     assert context.get_response_status(0)[0] == 422
     assert "non-finite prediction" in answers[0]["error"]
@@ -220,12 +231,13 @@ def test_initialize_rejects_stats_without_a_positive_std(model_dir: Path) -> Non
 
 
 def test_pure_steps_round_trip() -> None:
-    rows = [[MEAN + STD * k for k in range(N)]]
-    x = normalize(rows, MEAN, STD)
+    rows = torch.tensor([[MEAN + STD * k for k in range(N)]], dtype=torch.float64)
+    x, level, unit = normalize(rows, {"method": "global", "mean": MEAN, "std": STD})
     assert x.dtype == torch.float32
     assert x[0].tolist() == pytest.approx(list(range(N)))
     identity_last = torch.jit.script(LastValue())
-    assert denormalize(forward(identity_last, x), MEAN, STD) == pytest.approx([rows[0][-1]])
+    out = forward(identity_last, x, level, unit, scaled=False)
+    assert denormalize(out, level, unit, non_negative=False).tolist() == pytest.approx([rows[0, -1].item()])
     assert validate_values([1] * N, N) == [1.0] * N
     stats = {"window_size": N, "max_horizon": 1}
     assert parse_request({"sales": [2] * N}, stats) == ("sales", [[2.0] * N], 1, None)
@@ -237,20 +249,41 @@ class LastValue(nn.Module):
         return x[:, -1]
 
 
-def test_handler_file_fits_torchserve_rules() -> None:
-    """Exactly one class (TorchServe's loader requires it), no module-level `handle` (it would be
-    taken as a function entry point), and imports limited to torch, TorchServe and the stdlib."""
-    assert list_classes_from_module(handler_module) == [ForecastHandler]
-    assert not hasattr(handler_module, "handle")
-    tree = ast.parse(Path(handler_module.__file__).read_text())
+def top_level_imports(module: ModuleType) -> set[str]:
+    tree = ast.parse(Path(str(module.__file__)).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"torch", "ts", "__future__"}
-    assert imported <= allowed, imported - allowed
+    return imported
+
+
+def test_handler_file_fits_torchserve_rules() -> None:
+    """Exactly one class (TorchServe's loader requires it), no module-level `handle` (it would be
+    taken as a function entry point), and imports limited to torch, TorchServe, the stdlib and its
+    steps module (the archive's copy, or the repository's)."""
+    assert list_classes_from_module(handler_module) == [ForecastHandler]
+    assert not hasattr(handler_module, "handle")
+    allowed = set(sys.stdlib_module_names) | {"torch", "ts", "__future__", "forecast_steps", "handlers"}
+    assert top_level_imports(handler_module) <= allowed, top_level_imports(handler_module) - allowed
+
+
+def test_the_steps_need_only_torch_and_the_stdlib() -> None:
+    """The steps also run where TorchServe is not installed (training, the bench)."""
+    allowed = set(sys.stdlib_module_names) | {"torch", "__future__"}
+    assert top_level_imports(steps_module) <= allowed, top_level_imports(steps_module) - allowed
+
+
+def test_base_handler_keeps_the_describe_branch(handler: ForecastHandler, model_dir: Path) -> None:
+    """`handle` is TorchServe's own: a describe request gets `describe_handle`'s answer."""
+    assert "handle" not in vars(ForecastHandler)
+    context = make_context(model_dir, 1)
+    context.request_processor = [RequestProcessor({"describe": "True"})]
+    [described] = handler.handle([{"body": b""}], context)
+    assert described["model_version"] == VERSION
+    assert described["window_size"] == N
 
 
 def test_prediction_is_a_plain_float(handler: ForecastHandler, model_dir: Path) -> None:
@@ -277,8 +310,8 @@ def test_runs_under_torchserves_kserve_envelope(handler: ForecastHandler, model_
 # ---- horizon and intervals ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def calibrated_dir(tmp_path: Path) -> Path:
+@pytest.fixture(params=KINDS)
+def calibrated_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     return write_scripted_version(
         tmp_path / "calibrated",
         CATEGORY,
@@ -289,6 +322,7 @@ def calibrated_dir(tmp_path: Path) -> Path:
         seed=3,
         max_horizon=5,
         intervals=calibration(5),
+        kind=request.param,
     )
 
 
