@@ -189,20 +189,23 @@ def _read_columns(source: Path, columns: _Columns) -> pd.DataFrame:
     return frame
 
 
+# Every cell as text (checked and converted here, with messages naming the line), no NA guessing,
+# blank lines kept so line numbers match the file, a UTF-8 BOM dropped, gzip by the file name.
+READ_CSV_OPTIONS: dict[str, Any] = {
+    "dtype": str,
+    "keep_default_na": False,
+    "skip_blank_lines": False,
+    "index_col": False,
+    "encoding": "utf-8-sig",
+    "compression": "infer",
+}
+
+
 def _read_csv(source: Path, **kwargs: Any) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame: pd.DataFrame = pd.read_csv(
-                source,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                index_col=False,
-                encoding="utf-8-sig",
-                compression="infer",
-                **kwargs,
-            )
+            frame: pd.DataFrame = pd.read_csv(source, **READ_CSV_OPTIONS, **kwargs)
             return frame
     except pd.errors.EmptyDataError:
         raise DataError(
