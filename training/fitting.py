@@ -36,10 +36,11 @@ def fit_forecaster(
     others: Sequence[CategoryWindows] = (),
     callbacks: Sequence[Callback] = (),
 ) -> WindowForecaster:
-    """The forecaster of `windows`: raw window `[B, N]` in, next day `[B]` out, in sales units
-    (TorchScript-able; what `model.pt` holds). The networks also learn from `others` (the other
-    categories' windows before the same day) when the model pools categories; `callbacks` follow the
-    first network's epochs. Never negative when the training days never were. Where the training
+    """The forecaster of `windows`: normalized window in, next day out in the same units
+    (TorchScript-able; what `model.pt` holds; run it with `training.forecaster.as_forecaster` and its
+    `normalization()`). The networks also learn from `others` (the other categories' windows before
+    the same day) when the model pools categories; `callbacks` follow the first network's epochs.
+    Its forecasts are never negative when the training days never were. Where the training
     windows hold no signal that clearly beats the long-run mean, the networks reading them get the
     smaller share `model.classical_weight_without_signal` leaves them."""
     model = settings.model

@@ -1,8 +1,10 @@
-"""What a version serves: one TorchScript module, raw window in, raw next day out.
+"""What a version serves: one TorchScript module over normalized windows, and training's way to run it.
 
-`model.pt` takes the last N daily totals in sales units (`[B, N]`, oldest first) and returns the next
-day in sales units (`[B]`); scaling, the classical part, the networks and their blend all happen
-inside, so the handler and every evaluation call it the same way (`model_input: raw` in the manifest).
+`model.pt` takes windows the handler normalized (`z [B, N]` float32, oldest first) with each window's
+`level [B]` and `unit [B]`, and returns the next day in the same scaled units (`[B]`); the handler
+(`handlers.forecast_steps`) computes the normalization and maps the answer back to sales, as the
+manifest's `normalization` block (`WindowNormalization`) says. Training and evaluation run every model
+through the same `predict` (`as_forecaster`), so what is scored is what is served.
 
 Scaling is per window and multiplicative: a window's level is its mean (at least `LEVEL_FLOOR` of the
 training mean, so a quiet window stays finite), its unit is the level times the training days'
@@ -11,10 +13,15 @@ coefficient of variation, and the networks read and predict `(x - level) / unit`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from core.contracts.manifest import VersionManifest, WindowNormalization
+from handlers.forecast_steps import predict, prepare_stats
 from training.model import CNNLSTM, WeeklyProfileES
 from training.multistep import Forecaster
 from training.windows import FloatArray
@@ -24,7 +31,9 @@ LEVEL_FLOOR = 0.2
 
 class WindowForecaster(nn.Module):
     """`classical_weight` × the weekly-profile forecast + the rest × the mean of the networks,
-    blended in scaled units and clamped at 0 when sales are never negative."""
+    blended in scaled units. `forward(z, level, unit)`: z = (x - level) / unit as `normalization()`
+    says; the next day in those units (the handler maps it back and clamps it at 0 when sales are
+    never negative)."""
 
     def __init__(
         self,
@@ -44,30 +53,27 @@ class WindowForecaster(nn.Module):
         self.non_negative = non_negative
         self.level_floor = LEVEL_FLOOR * self.mean
 
-    def scaled(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(z [B, N], level [B], unit [B]) with z = (x - level) / unit."""
-        level = torch.clamp(x.mean(dim=1), min=self.level_floor)
-        unit = level * self.cv
-        return (x - level.unsqueeze(1)) / unit.unsqueeze(1), level, unit
-
-    def forward(self, x: Tensor) -> Tensor:
-        z, level, unit = self.scaled(x)
+    def forward(self, z: Tensor, level: Tensor, unit: Tensor) -> Tensor:
         networks = torch.zeros_like(level)
         for net in self.nets:
             networks = networks + net(z)
         networks = networks / max(len(self.nets), 1)
-        classical = (self.classical(x) - level) / unit
-        blended = self.classical_weight * classical + (1.0 - self.classical_weight) * networks
-        y: Tensor = level + unit * blended
-        if self.non_negative:
-            y = torch.clamp(y, min=0.0)
-        return y
+        # the classical part reads the window in sales units: rebuilt from its scaled form
+        window = level.unsqueeze(1) + unit.unsqueeze(1) * z
+        classical = (self.classical(window) - level) / unit
+        blended: Tensor = self.classical_weight * classical + (1.0 - self.classical_weight) * networks
+        return blended
+
+    def normalization(self) -> WindowNormalization:
+        """What the handler must apply around this module (written to the manifest)."""
+        return WindowNormalization(level_floor=self.level_floor, cv=self.cv, non_negative=self.non_negative)
 
 
 def scale_windows(
     windows: FloatArray, targets: FloatArray, mean: float, std: float
 ) -> tuple[FloatArray, FloatArray]:
-    """The networks' training pairs: windows and next days scaled as `WindowForecaster.scaled` does."""
+    """The networks' training pairs: windows and next days scaled as the handler scales a request
+    (`WindowNormalization`)."""
     mean = max(mean, 1e-9)
     cv = std / mean if std > 0 else 1.0
     level = np.maximum(windows.mean(axis=1), LEVEL_FLOOR * mean)
@@ -75,18 +81,24 @@ def scale_windows(
     return (windows - level[:, None]) / unit[:, None], (targets - level) / unit
 
 
-def as_forecaster(module: nn.Module, batch_size: int = 1024) -> Forecaster:
-    """A numpy `[B, N] → [B]` function calling a raw-in, raw-out module (eager or scripted) in eval mode."""
-    module.eval()
+def served_normalization(manifest: VersionManifest) -> dict[str, Any]:
+    """What the handler applies around a version's `model.pt`, whatever its format version."""
+    normalization: dict[str, Any] = prepare_stats(manifest.model_dump(mode="json"))["normalization"]
+    return normalization
+
+
+def as_forecaster(model: nn.Module, normalization: WindowNormalization | Mapping[str, Any]) -> Forecaster:
+    """A numpy `[B, N] → [B]` function (sales units) running `model` (eager or scripted, eval mode)
+    exactly as the handler does: `handlers.forecast_steps.predict` with `normalization`."""
+    model.eval()
+    block = (
+        normalization.model_dump() if isinstance(normalization, WindowNormalization) else dict(normalization)
+    )
 
     def forecast(windows: FloatArray) -> FloatArray:
-        outputs: list[FloatArray] = []
-        with torch.inference_mode():
-            for start in range(0, len(windows), batch_size):
-                batch = torch.from_numpy(
-                    np.ascontiguousarray(windows[start : start + batch_size], dtype=np.float32)
-                )
-                outputs.append(module(batch).to(torch.float64).numpy())
-        return np.concatenate(outputs) if outputs else np.zeros(0, dtype=np.float64)
+        if len(windows) == 0:
+            return np.zeros(0, dtype=np.float64)
+        inputs = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float64))
+        return np.asarray(predict(model, inputs, block).numpy(), dtype=np.float64)
 
     return forecast

@@ -38,9 +38,11 @@ from core.contracts.files import ContractError
 from core.contracts.job_progress import CategoryProgress, TrainingPhase
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import (
+    FORMAT_VERSION,
     Evaluation,
     IntervalCalibration,
     VersionManifest,
+    WindowNormalization,
     read_manifest,
     write_manifest,
 )
@@ -50,16 +52,16 @@ from core.sales_data import file_sha256, get_category, load_daily_sales
 from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
+from handlers.forecast_steps import load_model
 from training.evaluation import calibrate_intervals, evaluate_version
-from training.export import export_torchscript, load_torchscript, predict_normalized
+from training.export import export_torchscript
 from training.fitting import fit_forecaster
-from training.forecaster import WindowForecaster, as_forecaster
+from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
     CategoryWindows,
     FloatArray,
-    NormStats,
     make_category_windows,
     pooled_windows,
     window_inputs,
@@ -201,8 +203,8 @@ def _train_category(
             )
         run.log_params(_fit_params("evaluation", evaluation_fit) | _fit_params("served", served_fit))
         export_torchscript(served_fit, staging / MODEL_FILE)
-        served_model = as_forecaster(load_torchscript(staging / MODEL_FILE))
-        evaluation_model = as_forecaster(evaluation_fit)
+        served_model = as_forecaster(load_model(staging / MODEL_FILE), served_fit.normalization())
+        evaluation_model = as_forecaster(evaluation_fit, evaluation_fit.normalization())
         forecast = settings.forecast
         intervals = calibrate_intervals(
             served_model,
@@ -224,7 +226,10 @@ def _train_category(
         metrics, forecasts = evaluate_version(
             windows, evaluation_model, evaluation_intervals, served, version
         )
-        write_manifest(staging, _manifest(windows, serving, settings, data_info, version, intervals))
+        write_manifest(
+            staging,
+            _manifest(windows, serving, settings, data_info, version, intervals, served_fit.normalization()),
+        )
         write_metrics(staging, metrics)
         title = f"{category} · {version}"
         plot_loss(
@@ -363,12 +368,9 @@ def served_forecast(settings: Settings, windows: CategoryWindows, version: str) 
     try:
         manifest = read_manifest(folder)
         if manifest.last_date < test_dates[0].date():
-            model = load_torchscript(folder / MODEL_FILE)
+            model = load_model(folder / MODEL_FILE)
             inputs = window_inputs(windows.values, windows.test, manifest.window_size)
-            if manifest.model_input == "raw":
-                return as_forecaster(model)(inputs)
-            stats = NormStats(mean=manifest.mean, std=manifest.std)
-            return stats.denormalize(predict_normalized(model, stats.normalize(inputs)))
+            return as_forecaster(model, served_normalization(manifest))(inputs)
         backtest = read_metrics(folder).backtest
     except (OSError, ValueError, ContractError, RuntimeError) as exc:
         raise TrainingError(
@@ -390,6 +392,7 @@ def _manifest(
     data_info: Mapping[str, str],
     version: str,
     intervals: IntervalCalibration,
+    normalization: WindowNormalization,
 ) -> VersionManifest:
     test = windows.target_dates("test")
     return VersionManifest(
@@ -406,7 +409,9 @@ def _manifest(
         data_file=data_info["data_file"],
         data_sha256=data_info["data_sha256"],
         dataset_id=data_info.get("dataset_id"),
-        model_input="raw",
+        format_version=FORMAT_VERSION,
+        model_input="normalized",
+        normalization=normalization,
         max_horizon=settings.forecast.max_horizon,
         intervals=intervals,
         evaluation=Evaluation(

@@ -315,7 +315,8 @@ def _model_forecasts(
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
-        forecaster = as_forecaster(fit_forecaster(windows, settings, Path(checkpoints), others=others))
+        fitted = fit_forecaster(windows, settings, Path(checkpoints), others=others)
+        forecaster = as_forecaster(fitted, fitted.normalization())
     forecast = settings.forecast
     longest = max(HORIZONS)
     calibration = calibrate_intervals(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 
 from core.artifacts import version_dir
 from serving.archive import ArchiveInfo
@@ -17,17 +16,15 @@ from serving.deploy import DeployError, DeployResult, deploy_archive
 from serving.management_client import ManagementClient, ManagementError
 from tests.conftest import make_test_settings
 from tests.fixtures.torchserve import StartTorchServe
+from tests.handlers.reference import reference_next_day
 from tests.serving.scripted_store import broken_archive, scripted_archive
 
 V1, V2, V3 = "20250101.000000", "20250102.000000", "20250103.000000"
 WINDOW = [float(300 - 5 * i) for i in range(14)]
 
 
-def direct_prediction(model_dir: Path, mean: float = 250.0, std: float = 40.0) -> float:
-    model = torch.jit.load(str(model_dir / "model.pt"))  # type: ignore[no-untyped-call]
-    x = ((torch.tensor([WINDOW], dtype=torch.float64) - mean) / std).float()
-    with torch.no_grad():
-        return float(model(x)[0]) * std + mean
+def direct_prediction(model_dir: Path) -> float:
+    return reference_next_day(model_dir, [WINDOW])[0]
 
 
 class PredictionLoop(threading.Thread):

@@ -1,4 +1,4 @@
-"""TorchServe answers equal the trained model called in process (same normalization), every category."""
+"""TorchServe answers equal the trained model.pt + norm_stats.json read independently, every category."""
 
 from __future__ import annotations
 
@@ -8,24 +8,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 
 from core.contracts.job_result import CategoryResult
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.torchserve_process import TorchServeProcess
+from tests.handlers.reference import reference_next_day
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
 
 def in_process(artifact_dir: Path, windows: Sequence[Sequence[float]]) -> list[float]:
-    """The exported TorchScript model called directly: it reads and answers sales units."""
-    assert json.loads((artifact_dir / "norm_stats.json").read_text())["model_input"] == "raw"
-    model = torch.jit.load(str(artifact_dir / "model.pt"))  # type: ignore[no-untyped-call]
-    with torch.no_grad():
-        out = model(torch.tensor(windows, dtype=torch.float32))
-    return [float(value) for value in out]
+    """The exported model.pt called directly, normalized as its norm_stats.json documents (format 2:
+    the handler, not the model, scales each window)."""
+    assert json.loads((artifact_dir / "norm_stats.json").read_text())["format_version"] == 2
+    return reference_next_day(artifact_dir, windows)
 
 
 def real_windows(settings: Settings, category: str) -> list[list[float]]:

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from core.settings import SplitSettings
+from handlers.forecast_steps import load_model
 from tests.training.synthetic import weekly_series
 from training.datamodule import CategoryDataModule
-from training.export import export_torchscript, load_torchscript
+from training.export import export_torchscript
 from training.forecaster import LEVEL_FLOOR
 from training.lightning_module import ForecastModule
 from training.model import CNNLSTM
@@ -109,7 +110,7 @@ def test_torchscript_matches_the_lightning_module(tmp_path: Path) -> None:
     module = ForecastModule(window_size=14, **{**TINY, "dropout": 0.2, "lstm_layers": 2}).eval()
     path = tmp_path / "model.pt"
     export_torchscript(module.model, path)
-    scripted = load_torchscript(path)
+    scripted = load_model(path)
     x = torch.randn(32, 14)
     with torch.inference_mode():
         torch.testing.assert_close(scripted(x), module(x), rtol=0, atol=1e-5)

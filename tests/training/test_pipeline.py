@@ -24,6 +24,7 @@ from core.contracts.manifest import MANIFEST_FILE, read_manifest, write_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.sales_data import file_sha256, load_daily_sales
 from core.settings import Settings
+from handlers.forecast_steps import load_model
 from serving.deploy_policy import decide_deploy
 from tests.conftest import make_test_settings
 from tests.fixtures.training import SAMPLE_CATEGORIES, TEST_EXPERIMENT
@@ -31,8 +32,7 @@ from tests.support.ports import free_port
 from tests.training.synthetic import write_transactions
 from training import pipeline
 from training.evaluation import calibrate_intervals
-from training.export import load_torchscript
-from training.forecaster import as_forecaster
+from training.forecaster import as_forecaster, served_normalization
 from training.metrics import rmse
 from training.pipeline import TrainingError, train_categories
 from training.tracking import TrackingError
@@ -140,7 +140,9 @@ def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
     assert manifest.train_end == serving.train_end.date() > manifest.evaluation.train_end
     assert serving.target_dates("val")[-1] == windows.dates[-1]  # early-stopped on the most recent days
     assert (manifest.mean, manifest.std) == (serving.stats.mean, serving.stats.std)
-    assert manifest.model_input == "raw" and manifest.max_horizon == test_settings.forecast.max_horizon
+    assert manifest.format_version == 2 and manifest.model_input == "normalized"
+    assert manifest.normalization is not None and manifest.normalization.method == "window_level"
+    assert manifest.max_horizon == test_settings.forecast.max_horizon
     backtest = result.metrics.backtest
     assert backtest is not None and backtest.dates[-1] == manifest.evaluation.test_end
     assert backtest.actual == pytest.approx(windows.targets("test").tolist())
@@ -149,7 +151,7 @@ def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
         np.asarray(backtest.actual), np.asarray(backtest.forecasts["model"]), windows.training_days
     ) == (pytest.approx(reported, rel=1e-9))
     # model.pt is not the evaluation model: it answers the test days differently (it learned them)
-    served = as_forecaster(load_torchscript(folder / MODEL_FILE))(windows.inputs("test"))
+    served = as_forecaster(load_model(folder / MODEL_FILE), manifest.normalization)(windows.inputs("test"))
     assert not np.allclose(served, backtest.forecasts["model"])
 
 
@@ -166,7 +168,7 @@ def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
     serving = windows.for_serving(test_settings.split)
     forecast = test_settings.forecast
     again = calibrate_intervals(
-        as_forecaster(load_torchscript(folder / MODEL_FILE)),
+        as_forecaster(load_model(folder / MODEL_FILE), served_normalization(manifest)),
         serving,
         forecast.max_horizon,
         scale=forecast.interval_scale,
@@ -203,7 +205,7 @@ def test_each_category_is_one_mlflow_run(
         assert params["training.learning_rate"] == str(test_settings.training.learning_rate)
         assert params["data_sha256"] == file_sha256(test_settings.data.path)
         # what the served fit chose, as the model file holds it
-        served = load_torchscript(Path(result.artifact_dir or "") / MODEL_FILE)
+        served = load_model(Path(result.artifact_dir or "") / MODEL_FILE)
         assert float(params["served.classical_weight"]) == pytest.approx(served.classical_weight)
         assert float(params["served.classical_alpha"]) == pytest.approx(served.classical.alpha)
         assert {"evaluation.classical_shrink", "evaluation.classical_anchor_weight"} <= set(params)
@@ -311,7 +313,7 @@ def test_a_served_version_is_scored_on_test_days_only_when_it_never_saw_them(
     shutil.copytree(served.artifact_dir, older)
     manifest = read_manifest(older)
     write_manifest(older, manifest.model_copy(update={"train_end": before_test, "last_date": before_test}))
-    model = as_forecaster(load_torchscript(older / MODEL_FILE))
+    model = as_forecaster(load_model(older / MODEL_FILE), served_normalization(manifest))
     assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
         model(windows.inputs("test")), rel=1e-6
     )
