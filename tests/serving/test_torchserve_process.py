@@ -29,24 +29,26 @@ def predict(server: TorchServeProcess, model: str) -> httpx.Response:
     return httpx.post(f"{server.inference_url}/predictions/{model}", json={"sales": WINDOW}, timeout=10)
 
 
-def test_java_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+@pytest.mark.parametrize(
+    ("with_java", "error", "message"),
+    [
+        (False, JavaNotFoundError, r"needs Java 11 or newer.*openjdk-17-jre-headless"),
+        # Slim images have no `kill` executable; TorchServe's frontend execs one to stop every worker.
+        (True, KillNotFoundError, r"`kill` command.*apt-get install procps"),
+    ],
+)
+def test_a_missing_program_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_java: bool, error: type[Exception], message: str
+) -> None:
+    """PATH holds nothing but (maybe) java, JAVA_HOME is unset: start fails before launching anything."""
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    if with_java:
+        (programs / "java").symlink_to(find_java())
+    monkeypatch.setenv("PATH", str(programs))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     server = TorchServeProcess(make_test_settings(tmp_path))
-    with pytest.raises(JavaNotFoundError, match=r"needs Java 11 or newer.*openjdk-17-jre-headless"):
-        server.start()
-    assert server.pid is None
-
-
-def test_kill_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Slim images have no `kill` executable; TorchServe's frontend execs one to stop every worker."""
-    java_only = tmp_path / "bin"
-    java_only.mkdir()
-    (java_only / "java").symlink_to(find_java())
-    monkeypatch.setenv("PATH", str(java_only))
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    server = TorchServeProcess(make_test_settings(tmp_path))
-    with pytest.raises(KillNotFoundError, match=r"`kill` command.*apt-get install procps"):
+    with pytest.raises(error, match=message):
         server.start()
     assert server.pid is None
 
