@@ -41,17 +41,18 @@ def test_atomic_files_get_umask_permissions_and_keep_their_suffix(tmp_path: Path
     assert mode == 0o666 & ~umask
 
 
-@pytest.mark.parametrize(
-    ("bind", "client", "url"),
-    [
-        ("0.0.0.0", "127.0.0.1", "http://127.0.0.1:80"),
-        ("", "127.0.0.1", "http://127.0.0.1:80"),
-        ("::", "::1", "http://[::1]:80"),
-        ("10.0.0.5", "10.0.0.5", "http://10.0.0.5:80"),
-        ("torchserve", "torchserve", "http://torchserve:80"),
-    ],
-)
-def test_client_host_and_url(bind: str, client: str, url: str) -> None:
+CLIENT_HOSTS = {  # a server's bind address → the host a client dials, and the URL
+    "0.0.0.0": ("127.0.0.1", "http://127.0.0.1:80"),
+    "": ("127.0.0.1", "http://127.0.0.1:80"),
+    "::": ("::1", "http://[::1]:80"),
+    "10.0.0.5": ("10.0.0.5", "http://10.0.0.5:80"),
+    "torchserve": ("torchserve", "http://torchserve:80"),
+}
+
+
+@pytest.mark.parametrize("bind", CLIENT_HOSTS)
+def test_client_host_and_url(bind: str) -> None:
+    client, url = CLIENT_HOSTS[bind]
     assert client_host(bind) == client
     assert http_url(bind, 80) == url
 

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from core.settings import Settings, SettingsError, default_config_path, load_settings
+from core.settings import ENV_ALIASES, Settings, SettingsError, default_config_path, load_settings
 
 
 def test_default_config_loads() -> None:
@@ -70,17 +70,11 @@ def test_nested_env_override_is_typed() -> None:
     assert settings.paths.model_store == Path("/srv/m")
 
 
-def test_aliases_override() -> None:
-    settings = load_settings(
-        environ={
-            "SALESCAST_API_KEY": "s3cret",
-            "SALESCAST_GATEWAY_URL": "http://gateway:8000",
-            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
-        }
-    )
-    assert settings.gateway.api_key == "s3cret"
-    assert settings.ui.gateway_url == "http://gateway:8000"
-    assert settings.mlflow.tracking_uri == "http://mlflow:5000"
+@pytest.mark.parametrize("name", ENV_ALIASES)
+def test_each_shorthand_overrides_its_key(name: str) -> None:
+    section, key = ENV_ALIASES[name]
+    settings = load_settings(environ={name: "http://elsewhere:5000"})
+    assert getattr(getattr(settings, section), key) == "http://elsewhere:5000"
 
 
 def test_config_path_from_env(tmp_path: Path) -> None:
