@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +12,7 @@ import psutil
 import pytest
 import yaml
 
+from core import supervisor
 from core.java import JavaNotFoundError, find_java
 from serving.archive import ArchiveInfo
 from serving.torchserve_process import KillNotFoundError, TorchServeError, TorchServeProcess
@@ -144,21 +143,19 @@ def test_serve_torchserve_serves_until_ctrl_c(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
     log = tmp_path / "serve.log"
     work_dir = settings.paths.run.resolve() / f"torchserve-{settings.torchserve.inference_port}"
-    with log.open("w") as output:
-        command = [sys.executable, "-m", "salescast.cli.main", "--config", str(config), "serve", "torchserve"]
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "salescast.cli.main", "--config", str(config), "serve", "torchserve"]
+    process = supervisor.start_process("serve torchserve", command, log, cwd=REPO_ROOT)
     try:
-        deadline = time.monotonic() + settings.torchserve.startup_timeout_s
-        while "torchserve up" not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+
+        def up() -> str | None:
+            return None if "torchserve up" in log.read_text() else "no `torchserve up` line yet"
+
+        supervisor.wait_ready(process, up, settings.torchserve.startup_timeout_s)
         url = f"http://127.0.0.1:{settings.torchserve.inference_port}/predictions/beauty"
         assert httpx.post(url, json={"sales": WINDOW}).status_code == 200
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0, log.read_text()
+        process.popen.send_signal(signal.SIGINT)  # this process only, as Ctrl-C in its terminal would
+        assert process.popen.wait(timeout=60) == 0, log.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
+        process.stop(timeout_s=10)
     assert "serving category=Beauty version=20250101.000000" in log.read_text()
     assert processes_mentioning(work_dir) == []
