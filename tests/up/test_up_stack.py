@@ -11,10 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -33,48 +30,21 @@ CATEGORIES = ("Beauty", "Clothing", "Electronics")
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
 
-@dataclass
-class UpProcess:
-    """A `salescast up` subprocess whose output is collected as it runs."""
-
-    popen: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return
-            if self.popen.poll() is not None:
-                time.sleep(0.5)  # let the reader drain the last lines
-                pytest.fail(f"salescast up exited with {self.popen.returncode}:\n{self.output[-5000:]}")
-            time.sleep(0.5)
-        pytest.fail(f"no {text!r} within {timeout_s}s:\n{self.output[-5000:]}")
+def _start_up(env: dict[str, str], cwd: Path, log_name: str) -> supervisor.ManagedProcess:
+    """`salescast up` in a session of its own, like a terminal (Ctrl-C goes to this group only)."""
+    command = [sys.executable, "-m", "salescast", "up"]
+    return supervisor.start_process("salescast up", command, cwd / log_name, env, cwd=cwd)
 
 
-def _start_up(env: dict[str, str], cwd: Path) -> UpProcess:
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "salescast", "up"],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # like a terminal: Ctrl-C goes to this group only
-    )
-    up = UpProcess(popen)
+def _output(up: supervisor.ManagedProcess) -> str:
+    return up.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def _read() -> None:
-        assert popen.stdout is not None
-        for line in popen.stdout:
-            up.lines.append(line)
 
-    threading.Thread(target=_read, daemon=True).start()
-    return up
+def _wait_until_up(up: supervisor.ManagedProcess) -> None:
+    def ready() -> str | None:
+        return None if READY_LINE in _output(up) else f"no {READY_LINE!r} line yet"
+
+    supervisor.wait_ready(up, ready, UP_TIMEOUT_S, poll_s=0.5)
 
 
 def _processes_mentioning(root: Path) -> list[str]:
@@ -139,33 +109,33 @@ def test_up_serves_everything_and_stops_without_leftovers(stack_root: Path) -> N
     env = isolated_env(stack_root)
 
     # First run: creates the sample data, trains every category, serves; Ctrl-C stops it.
-    first = _start_up(env, stack_root)
-    first.wait_for(READY_LINE, UP_TIMEOUT_S)
+    first = _start_up(env, stack_root, "up-first.log")
+    _wait_until_up(first)
     assert (stack_root / "data" / "sample_sales.csv").is_file()
-    assert "salescast up: training Beauty, Clothing, Electronics" in first.output
+    assert "salescast up: training Beauty, Clothing, Electronics" in _output(first)
     assert len(list((stack_root / "model_store").glob("*.mar"))) == len(CATEGORIES)
     for service in ("mlflow", "torchserve", "gateway", "ui"):
         assert (stack_root / "run" / "logs" / f"{service}.log").is_file()
     _assert_services_answer(env)
-    started = supervisor.process_tree(first.popen.pid)
+    started = first.tree()
     assert len(started) > 4  # the supervisor, four services and their helpers (java, workers)
     versions = _versions(stack_root)
 
-    os.killpg(first.popen.pid, signal.SIGINT)
-    assert first.popen.wait(timeout=STOP_TIMEOUT_S) == 0, first.output[-3000:]
+    os.killpg(first.pid, signal.SIGINT)
+    assert first.popen.wait(timeout=STOP_TIMEOUT_S) == 0, _output(first)[-3000:]
     _, alive = psutil.wait_procs(started, timeout=10)
     assert not alive, f"left running after Ctrl-C: {alive}"
     assert not _processes_mentioning(stack_root)
     assert not (stack_root / "run" / "up.json").exists()
 
     # Second run: nothing to train; `salescast down` from another shell stops it.
-    second = _start_up(env, stack_root)
-    second.wait_for(READY_LINE, UP_TIMEOUT_S)
-    assert "skipping training: Beauty, Clothing, Electronics" in second.output
-    assert "salescast up: training" not in second.output
+    second = _start_up(env, stack_root, "up-second.log")
+    _wait_until_up(second)
+    assert "skipping training: Beauty, Clothing, Electronics" in _output(second)
+    assert "salescast up: training" not in _output(second)
     assert _versions(stack_root) == versions
     _assert_services_answer(env)
-    started = supervisor.process_tree(second.popen.pid)
+    started = second.tree()
 
     down = subprocess.run(
         [sys.executable, "-m", "salescast", "down"],
