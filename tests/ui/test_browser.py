@@ -194,6 +194,9 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     size = re.search(r"reads the last (\d+) days", page.locator("#predict-window").inner_text())
     assert size is not None
     expect(page.locator("#predict-fill")).to_have_text(f"Use the last {size.group(1)} days")
+    models = httpx.get(f"{gateway_url}/api/models", timeout=10).json()["models"]
+    limit = next(model["max_horizon"] for model in models if model["category"] == "Beauty")
+    expect(page.locator("#predict-horizon input")).to_have_attribute("max", str(limit))  # not a UI constant
     page.locator("#predict-fill").click()
     expect(page.locator("#predict-message")).to_contain_text("Filled with Beauty's sales")
     text = page.locator("#predict-values textarea").input_value()
