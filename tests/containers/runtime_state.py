@@ -72,7 +72,8 @@ def copy_project(dest: Path) -> Path:
         if source.is_file():  # a tracked file deleted in the working tree is not part of the copy
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    config = ("user.name=t", "user.email=t@t", "init.defaultBranch=main", "commit.gpgsign=false")
+    git = ["git", *(word for setting in config for word in ("-c", setting))]
     subprocess.run([*git, "init", "-q"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-f", "."], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-q", "--no-verify", "-m", "project"], cwd=dest, check=True)
