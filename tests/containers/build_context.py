@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docker.utils.build import exclude_paths  # type: ignore[import-untyped]  # docker-py has no stubs
+from docker.utils.build import exclude_paths  # docker-py has no stubs (mypy override in pyproject)
 
 # Docker always sends these two; they are build instructions, not project files an image gets.
 DOCKER_OWN_FILES = frozenset({".dockerignore", "Dockerfile"})
