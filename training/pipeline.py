@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning.pytorch as pl
 import numpy as np
@@ -46,7 +46,7 @@ from core.contracts.manifest import (
     read_manifest,
     write_manifest,
 )
-from core.contracts.metrics import read_metrics, write_metrics
+from core.contracts.metrics import VersionMetrics, read_metrics, write_metrics
 from core.errors import SalescastError
 from core.sales_data import file_sha256, get_category, load_daily_sales
 from core.sample_data import ensure_sample_data
@@ -57,6 +57,7 @@ from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript
 from training.fitting import fit_forecaster
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
+from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
@@ -164,94 +165,35 @@ def _train_category(
     compare_version: str | None,
     listener: Listener,
 ) -> CategoryResult:
+    """fit → export → calibrate → evaluate → write → plot → log, all into the staging folder, which
+    becomes the version folder only when every step succeeded."""
     category = windows.category
     version, staging = _claim_version(settings, category)
     serving = windows.for_serving(settings.split)
     run: TrackedRun | None = None
     try:
         run = tracker.start_run(category, version)
-        logger.info(
-            "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d",
-            category,
-            version,
-            len(windows.values),
-            len(windows.train),
-            len(windows.val),
-            len(windows.test),
-            len(serving.train),
+        _log_start(run, settings, windows, serving, data_info, version)
+        fits = _fit(
+            windows, serving, sales, settings, Histories.start(run, category, version, settings, listener)
         )
-        run.log_params(_run_params(settings, windows, serving, data_info, version))
-        max_epochs = settings.training.max_epochs
-        evaluation_history = LossHistory(run, category, version, max_epochs, listener, "evaluation")
-        served_history = LossHistory(run, category, version, max_epochs, listener, "serving")
-        with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
-            size, split = settings.window.size, settings.split
-            test_start = windows.target_dates("test")[0]
-            evaluation_fit = fit_forecaster(
-                windows,
-                settings,
-                Path(checkpoints) / "evaluation",
-                others=pooled_windows(sales, category, test_start, size, split),
-                callbacks=[evaluation_history],
-            )
-            served_fit = fit_forecaster(
-                serving,
-                settings,
-                Path(checkpoints) / "serving",
-                others=pooled_windows(sales, category, None, size, split),
-                callbacks=[served_history],
-            )
-        run.log_params(_fit_params("evaluation", evaluation_fit) | _fit_params("served", served_fit))
-        export_torchscript(served_fit, staging / MODEL_FILE)
-        served_model = as_forecaster(load_model(staging / MODEL_FILE), served_fit.normalization())
-        evaluation_model = as_forecaster(evaluation_fit, evaluation_fit.normalization())
-        forecast = settings.forecast
-        intervals = calibrate_intervals(
-            served_model,
-            serving,
-            forecast.max_horizon,
-            scale=forecast.interval_scale,
-            default_levels=forecast.interval_levels,
-            history=forecast.interval_history,
-        )
-        evaluation_intervals = calibrate_intervals(
-            evaluation_model,
-            windows,
-            1,
-            scale=forecast.interval_scale,
-            default_levels=forecast.interval_levels,
-            history=forecast.interval_history,
+        run.log_params(_fit_params("evaluation", fits.evaluation) | _fit_params("served", fits.served))
+        served_model = _export(fits.served, staging)
+        evaluation_model = as_forecaster(fits.evaluation, fits.evaluation.normalization())
+        intervals, evaluation_intervals = _calibrate(
+            served_model, evaluation_model, windows, serving, settings
         )
         served = _compare(settings, windows, compare_version, version) if compare_version else None
         metrics, forecasts = evaluate_version(
             windows, evaluation_model, evaluation_intervals, served, version
         )
-        write_manifest(
-            staging,
-            _manifest(windows, serving, settings, data_info, version, intervals, served_fit.normalization()),
+        manifest = _manifest(
+            windows, serving, settings, data_info, version, intervals, fits.served.normalization()
         )
+        write_manifest(staging, manifest)
         write_metrics(staging, metrics)
-        title = f"{category} · {version}"
-        plot_loss(
-            {
-                "evaluation fit": (evaluation_history.train_loss, evaluation_history.val_loss),
-                "served fit": (served_history.train_loss, served_history.val_loss),
-            },
-            staging / LOSS_PLOT_FILE,
-            f"Loss · {title}",
-        )
-        plot_forecast(
-            windows.target_dates("test"),
-            windows.targets("test"),
-            forecasts["model"],
-            forecasts["seasonal_naive"],
-            staging / FORECAST_PLOT_FILE,
-            f"Test segment (held out) · {title}",
-        )
-        run.log_metrics(flatten_metrics(metrics.test))
-        run.log_metrics({f"test_coverage_{level}": value for level, value in metrics.coverage.items()})
-        run.log_artifacts(staging)
-        run.finish(succeeded=True)
+        _plot(staging, windows, fits.histories, forecasts["model"], forecasts["seasonal_naive"], version)
+        _log_results(run, metrics, staging)
         final = version_dir(settings, category, version)
         staging.replace(final)
     except BaseException:
@@ -259,27 +201,167 @@ def _train_category(
         if run is not None:
             run.finish(succeeded=False)
         raise
-    logger.info(
-        "training finished category=%s version=%s epochs=%d/%d rmse=%.2f naive_rmse=%.2f "
-        "seasonal_naive_rmse=%.2f coverage=%s",
-        category,
-        version,
-        len(evaluation_history.val_loss),
-        len(served_history.val_loss),
-        metrics.rmse("model"),
-        metrics.rmse("naive"),
-        metrics.rmse("seasonal_naive"),
-        ",".join(f"{level}:{value:.0f}%" for level, value in metrics.coverage.items()),
-    )
+    _log_finished(category, version, fits.histories, metrics)
     return CategoryResult(
         category=category,
         status="succeeded",
         version=version,
         artifact_dir=str(final),
         metrics=metrics,
-        epochs=len(served_history.val_loss),
+        epochs=len(fits.histories.served.val_loss),
         mlflow_experiment_id=str(tracker.experiment_id),
         mlflow_run_id=run.run_id,
+    )
+
+
+def _log_start(
+    run: TrackedRun,
+    settings: Settings,
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    data_info: Mapping[str, str],
+    version: str,
+) -> None:
+    logger.info(
+        "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d",
+        windows.category,
+        version,
+        len(windows.values),
+        len(windows.train),
+        len(windows.val),
+        len(windows.test),
+        len(serving.train),
+    )
+    run.log_params(_run_params(settings, windows, serving, data_info, version))
+
+
+class Histories(NamedTuple):
+    """The per-epoch losses of a category's two fits."""
+
+    evaluation: LossHistory
+    served: LossHistory
+
+    @classmethod
+    def start(
+        cls, run: TrackedRun, category: str, version: str, settings: Settings, listener: Listener
+    ) -> Histories:
+        epochs = settings.training.max_epochs
+        return cls(
+            LossHistory(run, category, version, epochs, listener, "evaluation"),
+            LossHistory(run, category, version, epochs, listener, "serving"),
+        )
+
+
+class Fits(NamedTuple):
+    """The evaluation fit (training segment only, scored on the test days) and the served fit."""
+
+    evaluation: WindowForecaster
+    served: WindowForecaster
+    histories: Histories
+
+
+def _fit(
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    sales: Mapping[str, pd.Series],
+    settings: Settings,
+    histories: Histories,
+) -> Fits:
+    """Both fits of one recipe; the networks also learn from the other categories' windows before
+    the test days (evaluation) or from all of them (served)."""
+    category, size, split = windows.category, settings.window.size, settings.split
+    with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
+        evaluation = fit_forecaster(
+            windows,
+            settings,
+            Path(checkpoints) / "evaluation",
+            others=pooled_windows(sales, category, windows.target_dates("test")[0], size, split),
+            callbacks=[histories.evaluation],
+        )
+        served = fit_forecaster(
+            serving,
+            settings,
+            Path(checkpoints) / "serving",
+            others=pooled_windows(sales, category, None, size, split),
+            callbacks=[histories.served],
+        )
+    return Fits(evaluation, served, histories)
+
+
+def _export(served_fit: WindowForecaster, staging: Path) -> Forecaster:
+    """Write `model.pt` and return it as it will be served (loaded back, run the handler's way)."""
+    export_torchscript(served_fit, staging / MODEL_FILE)
+    return as_forecaster(load_model(staging / MODEL_FILE), served_fit.normalization())
+
+
+def _calibrate(
+    served_model: Forecaster,
+    evaluation_model: Forecaster,
+    windows: CategoryWindows,
+    serving: CategoryWindows,
+    settings: Settings,
+) -> tuple[IntervalCalibration, IntervalCalibration]:
+    """The served model's intervals (every day ahead, on its own validation tail) and the evaluation
+    model's next-day intervals (whose test coverage is reported)."""
+    forecast = settings.forecast
+    options: dict[str, Any] = {
+        "scale": forecast.interval_scale,
+        "default_levels": forecast.interval_levels,
+        "history": forecast.interval_history,
+    }
+    return (
+        calibrate_intervals(served_model, serving, forecast.max_horizon, **options),
+        calibrate_intervals(evaluation_model, windows, 1, **options),
+    )
+
+
+def _plot(
+    staging: Path,
+    windows: CategoryWindows,
+    histories: Histories,
+    model_forecast: FloatArray,
+    seasonal_naive: FloatArray,
+    version: str,
+) -> None:
+    title = f"{windows.category} · {version}"
+    plot_loss(
+        {
+            "evaluation fit": (histories.evaluation.train_loss, histories.evaluation.val_loss),
+            "served fit": (histories.served.train_loss, histories.served.val_loss),
+        },
+        staging / LOSS_PLOT_FILE,
+        f"Loss · {title}",
+    )
+    plot_forecast(
+        windows.target_dates("test"),
+        windows.targets("test"),
+        model_forecast,
+        seasonal_naive,
+        staging / FORECAST_PLOT_FILE,
+        f"Test segment (held out) · {title}",
+    )
+
+
+def _log_results(run: TrackedRun, metrics: VersionMetrics, staging: Path) -> None:
+    """The test scores, coverage and every file of the version to MLflow; the run succeeded."""
+    run.log_metrics(flatten_metrics(metrics.test))
+    run.log_metrics({f"test_coverage_{level}": value for level, value in metrics.coverage.items()})
+    run.log_artifacts(staging)
+    run.finish(succeeded=True)
+
+
+def _log_finished(category: str, version: str, histories: Histories, metrics: VersionMetrics) -> None:
+    logger.info(
+        "training finished category=%s version=%s epochs=%d/%d rmse=%.2f naive_rmse=%.2f "
+        "seasonal_naive_rmse=%.2f coverage=%s",
+        category,
+        version,
+        len(histories.evaluation.val_loss),
+        len(histories.served.val_loss),
+        metrics.rmse("model"),
+        metrics.rmse("naive"),
+        metrics.rmse("seasonal_naive"),
+        ",".join(f"{level}:{value:.0f}%" for level, value in metrics.coverage.items()),
     )
 
 
