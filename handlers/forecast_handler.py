@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 else:
     try:  # inside a .mar: the archive's own copy (TorchServe puts the model dir on sys.path)
         import forecast_steps as steps
-    except ModuleNotFoundError:  # in the repository (tests, the bench)
+    except ModuleNotFoundError as missing:  # in the repository (tests, the bench)
+        if missing.name != "forecast_steps":
+            raise
         from handlers import forecast_steps as steps
 
 logger = logging.getLogger(__name__)
