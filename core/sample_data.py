@@ -16,6 +16,8 @@ benchmarks of sparse series), plus two that imitate real exports for the accurac
   business buying 10–30 units at once) and last four months more volatile than before.
 - `shop` (meant for 1 year): a small web shop, open every day, about 45 % of category-days
   without sales, an occasional large order.
+- `retailer` (2 years): 30 categories of four kinds in a fixed mix (`core.retailer_sample`, which
+  also makes any other count, for the scale bench).
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Profile = Literal["default", "sparse", "store", "shop"]
-PROFILES: tuple[Profile, ...] = ("default", "sparse", "store", "shop")
+Profile = Literal["default", "sparse", "store", "shop", "retailer"]
+PROFILES: tuple[Profile, ...] = ("default", "sparse", "store", "shop", "retailer")
 # History length each profile is meant for (`salescast data sample --profile P` without --years).
-PROFILE_YEARS: dict[Profile, float] = {"default": 2.0, "sparse": 2.0, "store": 4.0, "shop": 1.0}
+PROFILE_YEARS: dict[Profile, float] = {
+    "default": 2.0,
+    "sparse": 2.0,
+    "store": 4.0,
+    "shop": 1.0,
+    "retailer": 2.0,
+}
 COLUMNS = (
     "Transaction ID",
     "Date",
@@ -190,6 +198,10 @@ def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "
     """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
     if profile not in PROFILES:
         raise SampleError(f"unknown sample profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if profile == "retailer":  # many categories in a fixed mix (the scale bench's data)
+        from core.retailer_sample import generate_retailer_sample
+
+        return generate_retailer_sample(seed, start, years)
     if not years > 0:
         raise SampleError(f"sample years must be positive, got {years}")
     try:
