@@ -33,24 +33,33 @@ class ForecastStep(_Answer):
     intervals: list[Interval] = []
 
 
-class Prediction(_Answer):
+class _ForecastAnswer(_Answer):
+    """What both forecast routes answer: the next day's prediction and, from a gateway with horizons,
+    every day ahead."""
+
     category: str
     prediction: float
     model_version: str
-    window_size: int
     horizon: int | None = None
     forecast: list[ForecastStep] = []
 
+    def steps(self) -> list[ForecastStep]:
+        """The forecast days, or the one next-day prediction of a gateway without horizons."""
+        return list(self.forecast) or [ForecastStep(step=1, prediction=self.prediction)]
 
-class Forecast(_Answer):
-    category: str
+
+class Prediction(_ForecastAnswer):
+    """`POST /api/predict`: a forecast from the sales the page sent."""
+
+    window_size: int
+
+
+class Forecast(_ForecastAnswer):
+    """`GET /api/forecast/{category}`: a forecast from the stored history, for the day after it."""
+
     date: str
-    prediction: float
-    model_version: str
     window_size: int | None = None
     history_end: str
-    horizon: int | None = None
-    forecast: list[ForecastStep] = []
 
 
 class Backtest(_Answer):

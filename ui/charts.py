@@ -58,6 +58,11 @@ def _layout(
     return figure
 
 
+def _add_line(figure: go.Figure, series: pd.Series, name: str, line: dict[str, Any], **style: Any) -> None:
+    """Draw a dated series (its index on x) as a plain line."""
+    figure.add_scatter(x=series.index, y=series.to_numpy(), name=name, mode="lines", line=line, **style)
+
+
 def message_figure(title: str, message: str) -> go.Figure:
     """An empty chart that says why there is nothing to show (keeps the layout stable)."""
     figure = go.Figure()
@@ -87,21 +92,8 @@ def history_figure(
         mean = rolling_mean(series, window)
         if shown_from is not None:
             series, mean = series[series.index >= shown_from], mean[mean.index >= shown_from]
-        figure.add_scatter(
-            x=series.index,
-            y=series.to_numpy(),
-            name=f"{category} (daily)",
-            mode="lines",
-            line={"color": colour, "width": 1},
-            opacity=0.4,
-        )
-        figure.add_scatter(
-            x=mean.index,
-            y=mean.to_numpy(),
-            name=f"{category} ({window}-day mean)",
-            mode="lines",
-            line={"color": colour, "width": 2.5},
-        )
+        _add_line(figure, series, f"{category} (daily)", {"color": colour, "width": 1}, opacity=0.4)
+        _add_line(figure, mean, f"{category} ({window}-day mean)", {"color": colour, "width": 2.5})
     return _layout(figure, title)
 
 
@@ -125,13 +117,7 @@ def prediction_figure(
     dated = bool(input_days) and not isinstance(input_days[0], int | float)
     figure = go.Figure()
     if context is not None and len(context):
-        figure.add_scatter(
-            x=context.index,
-            y=context.to_numpy(),
-            name="history",
-            mode="lines",
-            line={"color": CONTEXT_COLOUR, "width": 1.2},
-        )
+        _add_line(figure, context, "history", {"color": CONTEXT_COLOUR, "width": 1.2})
     figure.add_scatter(
         x=list(input_days),
         y=list(inputs),
@@ -152,22 +138,16 @@ def prediction_figure(
             fillcolor=f"rgba(214, 39, 40, {0.12 if band.level >= 90 else 0.22})",
             hoverinfo="skip",
         )
-        figure.add_scatter(
-            x=list(forecast_days),
-            y=list(band.upper),
-            name=f"upper {label}",
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-        )
-        figure.add_scatter(
-            x=list(forecast_days),
-            y=list(band.lower),
-            name=f"lower {label}",
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-        )
+        for edge, values in (("upper", band.upper), ("lower", band.lower)):
+            # invisible, so the unified hover lists each edge's value
+            figure.add_scatter(
+                x=list(forecast_days),
+                y=list(values),
+                name=f"{edge} {label}",
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+            )
     bridge_x = [input_days[-1], *forecast_days] if input_days else list(forecast_days)
     bridge_y = [inputs[-1], *forecast] if inputs else list(forecast)
     figure.add_scatter(

@@ -41,11 +41,6 @@ def seasonal_naive(inputs: Sequence[float], horizon: int) -> list[float]:
     return [week[step % SEASON] for step in range(horizon)]
 
 
-def forecast_steps(forecast: Sequence[ForecastStep], prediction: float) -> list[ForecastStep]:
-    """The answer's forecast days, or the one next-day prediction of a gateway without horizons."""
-    return list(forecast) or [ForecastStep(step=1, prediction=prediction)]
-
-
 def forecast_chart(
     category: str,
     version: str,

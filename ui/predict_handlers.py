@@ -18,10 +18,10 @@ import plotly.graph_objects as go
 
 from ui.api_models import ForecastStep, History
 from ui.downloads import write_csv
-from ui.formatting import format_sales, message_html, prediction_markdown
+from ui.formatting import forecast_markdown, message_html, prediction_markdown
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError, parse_sales_text, sales_entries
-from ui.predict_chart import ForecastChart, empty_chart, forecast_chart, forecast_steps
+from ui.predict_chart import ForecastChart, empty_chart, forecast_chart
 from ui.predict_inputs import (
     BoxMirror,
     FilledInputs,
@@ -179,17 +179,16 @@ class PredictHandlers:
             input_days = list(pd.to_datetime(list(dates)))
         else:
             input_days = list(range(1 - len(values), 1))
-        steps = forecast_steps(answer.forecast, answer.prediction)
+        steps = answer.steps()
         warning = outlier_warning(category, values, history.sales, self.outlier_factor) if history else ""
         headline = prediction_markdown(
             category, steps[0].prediction, answer.model_version, answer.window_size
         )
-        chart = self._chart(category, answer.model_version, values, input_days, steps, history)
-        return PredictView(
-            result=headline + _horizon_line(len(steps)),
-            chart=chart.figure,
-            message=message_html("warning", warning) if warning else "",
-            download=write_csv(chart.frame, f"forecast-{category}"),
+        chart = forecast_chart(
+            category, answer.model_version, values, input_days, steps, history, self.history_days
+        )
+        return _forecast_view(
+            category, headline, steps, chart, message_html("warning", warning) if warning else ""
         )
 
     def forecast_tomorrow(self, category: str | None, horizon: float | str | None = 1) -> PredictView:
@@ -205,18 +204,14 @@ class PredictHandlers:
         size = answer.window_size or 0
         inputs = history.sales[-size:] if size else []
         input_days = list(pd.to_datetime(history.dates[-size:])) if size else []
-        steps = forecast_steps(answer.forecast, answer.prediction)
-        chart = self._chart(category, answer.model_version, inputs, input_days, steps, history)
-        headline = (
-            f"### Forecast for {category} on {answer.date}: **{format_sales(steps[0].prediction)}**\n"
-            f"Model version `{answer.model_version}` · from the stored history up to {answer.history_end}"
+        steps = answer.steps()
+        chart = forecast_chart(
+            category, answer.model_version, inputs, input_days, steps, history, self.history_days
         )
-        return PredictView(
-            result=headline + _horizon_line(len(steps)),
-            chart=chart.figure,
-            message="",
-            download=write_csv(chart.frame, f"forecast-{category}"),
+        headline = forecast_markdown(
+            category, answer.date, steps[0].prediction, answer.model_version, answer.history_end
         )
+        return _forecast_view(category, headline, steps, chart, "")
 
     def _refill(self, category: str, size: int) -> FillView:
         try:
@@ -237,17 +232,6 @@ class PredictHandlers:
             synced=tuple(entries),
             message=message_html("info", f"Filled with {category}'s sales from {dates[0]} to {dates[-1]}."),
         )
-
-    def _chart(
-        self,
-        category: str,
-        version: str,
-        inputs: Sequence[float],
-        input_days: Sequence[Any],
-        steps: Sequence[ForecastStep],
-        history: History | None,
-    ) -> ForecastChart:
-        return forecast_chart(category, version, inputs, input_days, steps, history, self.history_days)
 
 
 def fill_label(size: int | None) -> str:
@@ -270,6 +254,19 @@ def _cleared(window_info: str, message: str) -> ChooseView:
         chart=empty_chart(),
         message=message,
         download=None,
+    )
+
+
+def _forecast_view(
+    category: str, headline: str, steps: Sequence[ForecastStep], chart: ForecastChart, message: str
+) -> PredictView:
+    """What Predict and Forecast tomorrow both show: the headline (with the days ahead), the chart, the
+    message and the chart's numbers as a CSV."""
+    return PredictView(
+        result=headline + _horizon_line(len(steps)),
+        chart=chart.figure,
+        message=message,
+        download=write_csv(chart.frame, f"forecast-{category}"),
     )
 
 
