@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import write_bytes_atomic
-from core.sample_data import COLUMNS, SampleError
+from core.errors import SalescastError
 
 Kind = Literal["weekly", "intermittent", "launched", "huge"]
 MIX: dict[Kind, float] = {"weekly": 0.60, "intermittent": 0.25, "launched": 0.10, "huge": 0.05}
@@ -36,6 +36,10 @@ RETAILER_YEARS = 2.0
 LAUNCH_DAYS = (14, 56)  # a launched category's first sale: this many days before the last day
 INTERMITTENT_ZERO_SHARE = 0.4  # an intermittent category has more than this share of days without sale
 _CUSTOMERS = 20_000
+
+
+class RetailerSampleError(SalescastError, ValueError):
+    """Invalid retailer parameters (no categories, bad start date, non-positive years)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ _DEMAND: dict[Kind, _Demand] = {
 def retailer_kinds(categories: int) -> list[Kind]:
     """The kind of each category, in name order: counts from `MIX` by largest remainder."""
     if categories < 1:
-        raise SampleError(f"the retailer needs at least one category, got {categories}")
+        raise RetailerSampleError(f"the retailer needs at least one category, got {categories}")
     exact = {kind: share * categories for kind, share in MIX.items()}
     counts = {kind: int(value) for kind, value in exact.items()}
     by_remainder = sorted(MIX, key=lambda kind: (-(exact[kind] - counts[kind]), list(MIX).index(kind)))
@@ -78,11 +82,11 @@ def generate_retailer_sample(
 ) -> pd.DataFrame:
     """Transactions of `categories` categories from `start` for `years`, sorted by date."""
     if not years > 0:
-        raise SampleError(f"sample years must be positive, got {years}")
+        raise RetailerSampleError(f"sample years must be positive, got {years}")
     try:
         first = pd.Timestamp(start).normalize()
     except (ValueError, TypeError) as exc:
-        raise SampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
+        raise RetailerSampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
     days = pd.date_range(first, periods=max(LAUNCH_DAYS[1] + 1, round(years * 365.25)), freq="D")
     frames = [
         _category_rows(kind, category_name(kind, i), days, np.random.default_rng([seed, i]))
@@ -95,7 +99,7 @@ def generate_retailer_sample(
     tx.insert(0, "Transaction ID", np.arange(1, n + 1))
     tx.insert(2, "Customer ID", [f"CUST{c:05d}" for c in rng.integers(1, _CUSTOMERS + 1, size=n)])
     tx["Date"] = tx["Date"].dt.strftime("%Y-%m-%d")
-    return tx[list(COLUMNS)]
+    return tx
 
 
 def write_retailer_sample(

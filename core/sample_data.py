@@ -34,6 +34,7 @@ import pandas as pd
 
 from core.atomic import write_bytes_atomic
 from core.errors import SalescastError
+from core.retailer_sample import generate_retailer_sample
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -198,16 +199,14 @@ def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "
     """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
     if profile not in PROFILES:
         raise SampleError(f"unknown sample profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    if profile == "retailer":  # many categories in a fixed mix (the scale bench's data)
-        from core.retailer_sample import generate_retailer_sample
-
-        return generate_retailer_sample(seed, start, years)
     if not years > 0:
         raise SampleError(f"sample years must be positive, got {years}")
     try:
         first = pd.Timestamp(start).normalize()
     except (ValueError, TypeError) as exc:
         raise SampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
+    if profile == "retailer":  # many categories in a fixed mix (the scale bench's data)
+        return generate_retailer_sample(seed, start, years)
     days = pd.date_range(first, periods=max(1, round(years * 365.25)), freq="D")
     rng = np.random.default_rng(seed)
     frames = [_category_transactions(cat, days, rng, profile) for cat in _DEFAULT_CATEGORIES]

@@ -13,12 +13,13 @@ from core.retailer_sample import (
     LAUNCH_DAYS,
     MIX,
     RETAILER_CATEGORIES,
+    RetailerSampleError,
     kind_counts,
     retailer_kinds,
     write_retailer_sample,
 )
 from core.sales_data import load_daily_sales
-from core.sample_data import SampleError, generate_sample
+from core.sample_data import COLUMNS, generate_sample
 from core.settings import load_settings
 
 SIZE = 300
@@ -87,5 +88,6 @@ def test_same_seed_same_bytes_and_a_category_does_not_depend_on_the_count(
 def test_registered_as_a_sample_profile() -> None:
     rows = generate_sample(7, "2023-01-01", 1.0, profile="retailer")
     assert rows["Product Category"].nunique() == RETAILER_CATEGORIES
-    with pytest.raises(SampleError, match="at least one category"):
+    assert tuple(rows.columns) == COLUMNS  # the schema of every other profile
+    with pytest.raises(RetailerSampleError, match="at least one category"):
         retailer_kinds(0)
