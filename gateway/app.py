@@ -22,7 +22,8 @@ from core.settings import Settings
 from gateway.body_limit import BodyLimit, BodySizeLimitMiddleware
 from gateway.fast_predict import FastPredictMiddleware
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
-from gateway.routes import api_router
+from gateway.openapi import install_openapi
+from gateway.routes import allowed_methods, api_router
 from gateway.routes.responses import error_answer
 from gateway.state import GatewayState
 
@@ -32,9 +33,9 @@ UPLOAD_FORM_SLACK_BYTES = 64 * 1024  # multipart boundaries and the mapping fiel
 DESCRIPTION = """\
 Next-day sales forecasts per product category, served by TorchServe.
 
-Predict routes are open unless `gateway.protect_predict` is on; train, job and model-admin routes
-need the `X-API-Key` header whenever `SALESCAST_API_KEY` is set. Every error answers
-`{"detail": "message"}`.
+Predict routes are open unless `gateway.protect_predict` is on; train, job, dataset and model-admin
+routes need the `X-API-Key` header whenever `SALESCAST_API_KEY` is set: the operations that need it
+in this gateway's configuration list it under `security`. Every error answers `{"detail": "message"}`.
 """
 
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api_router)
+    install_openapi(app, settings)
     _add_error_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)
@@ -110,7 +112,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
             # FastAPI's 400 for a body it cannot decode: a validation problem like any other (422).
             return JSONResponse({"detail": UNPARSABLE_BODY_MESSAGE}, status_code=422)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405 and (allowed := allowed_methods(request.scope["path"])):
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

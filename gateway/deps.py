@@ -18,7 +18,7 @@ from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
-from gateway.security import api_key_header, check_api_key, check_write_allowed
+from gateway.security import KeyScope, api_key_header, check_api_key, check_write_allowed, key_required
 from gateway.state import GatewayState
 from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
@@ -58,16 +58,22 @@ async def require_api_key(
 ) -> None:
     """Admin routes: the key whenever one is configured; writes refused beyond loopback without one."""
     check_write_allowed(settings.gateway.api_key, settings.gateway.host, request.method)
-    check_api_key(settings.gateway.api_key, key)
+    if key_required(settings.gateway, "admin"):
+        check_api_key(settings.gateway.api_key, key)
 
 
 async def require_predict_key(
     settings: SettingsDep, key: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     """Predict routes: the key only when `gateway.protect_predict` is on."""
-    if settings.gateway.protect_predict:
+    if key_required(settings.gateway, "predict"):
         check_api_key(settings.gateway.api_key, key)
 
 
 ApiKeyDep = Depends(require_api_key)
 PredictKeyDep = Depends(require_predict_key)
+KEY_SCOPES: dict[Callable[..., Awaitable[None]], KeyScope] = {
+    require_api_key: "admin",
+    require_predict_key: "predict",
+}
+"""The key checks by the routes they guard: the OpenAPI document declares the key where it is enforced."""

@@ -26,7 +26,7 @@ from gateway.predictions import sales_values
 from gateway.routes import predict as predict_routes
 from gateway.routes.responses import OrjsonResponse, error_answer
 from gateway.schemas.common import check_levels
-from gateway.security import API_KEY_HEADER
+from gateway.security import API_KEY_HEADER, key_required
 from gateway.state import GatewayState
 
 PATH = "/api/predict"
@@ -42,7 +42,7 @@ class FastPredictMiddleware:
         self.app = app
         gateway = settings.gateway
         self.api_key = (
-            gateway.api_key.encode("utf-8") if gateway.protect_predict and gateway.api_key else None
+            gateway.api_key.encode("utf-8") if gateway.api_key and key_required(gateway, "predict") else None
         )
         # The route this stands in for: the metrics name requests after its path template.
         self.route = next(

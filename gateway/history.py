@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from core.datasets import DatasetSource, DatasetStore
+from core.dates import parse_day
 from core.errors import SalescastError
 from core.settings import Settings
 from gateway.errors import DataUnavailableError, InputError, UnknownCategoryError
 
 log = logging.getLogger(__name__)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # RFC 3339 full-date: what `format: date` promises
 
 
 class HistoryCache:
@@ -89,10 +92,26 @@ class HistoryCache:
         )
 
 
+def query_day(value: str | None, name: str) -> date | None:
+    """A `start`/`end` query value: YYYY-MM-DD exactly, as the OpenAPI document says (`parse_day`
+    alone would also take a time part, other ISO forms and a blank); None when absent."""
+    if value is not None and not _DAY.fullmatch(value):
+        raise InputError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+    return parse_day(value, name)  # a DayError (422) for a day that does not exist, e.g. 2023-02-30
+
+
 def slice_days(series: pd.Series, start: date | None, end: date | None) -> pd.Series:
-    """Inclusive date range of a daily Series; 422 when start is after end."""
+    """Inclusive date range of a daily Series; 422 when start is after end.
+
+    The bounds are clamped to the series' own days first: pandas cannot slice a nanosecond index
+    by a day outside its range (year 565 or 9999), and no day there holds data anyway."""
     if start and end and start > end:
         raise InputError(f"start ({start}) is after end ({end})")
-    lower = pd.Timestamp(start) if start else None
-    upper = pd.Timestamp(end) if end else None
+    if series.empty:
+        return series
+    first, last = series.index[0].date(), series.index[-1].date()
+    if (start and start > last) or (end and end < first):
+        return series.iloc[:0]
+    lower = pd.Timestamp(max(start, first)) if start else None
+    upper = pd.Timestamp(min(end, last)) if end else None
     return series.loc[lower:upper]

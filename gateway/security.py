@@ -8,19 +8,31 @@ deploys or pins a version unless the operator chose a key.
 from __future__ import annotations
 
 import hmac
+from typing import Literal
 
 from fastapi import HTTPException, status
 from fastapi.security import APIKeyHeader
 
 from core.net import is_loopback
+from core.settings import GatewaySettings
 
 API_KEY_HEADER = "X-API-Key"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
-    description="Needed on train, job and model-admin routes when the gateway has an API key set.",
+    description="The gateway's API key, on the routes whose operations list it under `security`.",
 )
+KeyScope = Literal["admin", "predict"]
+"""Which routes a key check guards: train, job, dataset and model-admin routes, or predict routes."""
+
+
+def key_required(gateway: GatewaySettings, scope: KeyScope) -> bool:
+    """Whether routes of `scope` refuse a request without the key: admin routes whenever a key is set,
+    predict routes only when `gateway.protect_predict` is on too."""
+    if not gateway.api_key:
+        return False
+    return scope == "admin" or gateway.protect_predict
 
 
 def check_api_key(expected: str | None, given: str | None) -> None:

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query
 from gateway.deps import HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
 from gateway.errors import InputError
 from gateway.routes.responses import errors
-from gateway.schemas.common import HORIZON_DESCRIPTION, LEVELS_DESCRIPTION, ForecastStep, check_levels
+from gateway.schemas.common import (
+    HORIZON_DESCRIPTION,
+    LEVEL_SCHEMA,
+    LEVELS_DESCRIPTION,
+    ForecastStep,
+    check_levels,
+)
 from gateway.schemas.forecast import Forecast
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
@@ -23,7 +29,9 @@ async def forecast(
     registry: RegistryDep,
     predictor: PredictorDep,
     horizon: Annotated[int, Query(ge=1, description=HORIZON_DESCRIPTION)] = 1,
-    levels: Annotated[list[float] | None, Query(description=LEVELS_DESCRIPTION)] = None,
+    levels: Annotated[
+        list[float] | None, Query(description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA})
+    ] = None,
 ) -> Forecast:
     """The day after the data's last day (and up to `horizon` days), predicted by the served model from
     the last N days, with prediction intervals."""

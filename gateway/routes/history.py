@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from core.dates import parse_day
 from gateway.deps import HistoryDep
-from gateway.history import slice_days
+from gateway.history import query_day, slice_days
 from gateway.routes.responses import errors
 from gateway.schemas.history import History
 
 router = APIRouter(tags=["data"])
+DATE = {"format": "date"}
 
 
 @router.get("/history/{category}", responses=errors(404, 422, 503))
 async def get_history(
     category: str,
     history: HistoryDep,
-    start: str | None = Query(default=None, description="First day, YYYY-MM-DD (default: the first)."),
-    end: str | None = Query(default=None, description="Last day, YYYY-MM-DD (default: the last)."),
+    start: str | None = Query(
+        default=None, description="First day, YYYY-MM-DD (default: the first).", json_schema_extra=DATE
+    ),
+    end: str | None = Query(
+        default=None, description="Last day, YYYY-MM-DD (default: the last).", json_schema_extra=DATE
+    ),
 ) -> History:
     """Daily totals of `category` between `start` and `end` (inclusive), on a continuous calendar."""
-    first, last = parse_day(start, "start"), parse_day(end, "end")
+    first, last = query_day(start, "start"), query_day(end, "end")
     name, series = await history.category(category)
     window = slice_days(series, first, last)
     dates = [day.strftime("%Y-%m-%d") for day in window.index]

@@ -30,4 +30,8 @@ async def predict_batch(body: BatchRequest, predictor: PredictorDep, settings: S
     limit = settings.gateway.max_batch_items
     if len(body.items) > limit:
         raise InputError(f"at most {limit} items per batch, got {len(body.items)}")
+    if body.horizon > settings.forecast.max_horizon:  # the service's limit; a version's own is per item
+        raise InputError(
+            f"horizon must be from 1 to {settings.forecast.max_horizon} days, got {body.horizon}"
+        )
     return OrjsonResponse(await predictor.predict_batch(body.items, body.horizon, body.levels))

@@ -1,14 +1,19 @@
 """Bodies and checks several routers share: the error body, forecast steps with their intervals, the
-horizon and levels fields."""
+horizon and levels fields, and the facts the documented examples are built from."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.settings import Settings
+
 HORIZON_DESCRIPTION = "Days ahead, 1 (tomorrow, the default) to `forecast.max_horizon` (28)."
 LEVELS_DESCRIPTION = "Prediction-interval levels in percent (50–99); default `forecast.interval_levels`."
+LEVEL_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 50, "maximum": 99}
+EXAMPLE_CATEGORY = "Beauty"  # a category of the sample data, for data with `data.categories: auto`
 
 EXAMPLE_STEP: dict[str, Any] = {
     "step": 1,
@@ -27,6 +32,32 @@ EXAMPLE_METRICS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What the settings make true of the bodies (window, horizon and batch limits) and a category of
+    the data: the OpenAPI document states them, and its examples use them, so that "Try it out" sends
+    what this gateway accepts."""
+
+    window_size: int
+    max_horizon: int
+    max_batch_items: int
+    category: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceFacts:
+        categories = settings.data.categories
+        return cls(
+            window_size=settings.window.size,
+            max_horizon=settings.forecast.max_horizon,
+            max_batch_items=settings.gateway.max_batch_items,
+            category=categories[0] if isinstance(categories, list) else EXAMPLE_CATEGORY,
+        )
+
+
+ConfiguredParts = dict[str, dict[str, Any]]
+"""Parts of OpenAPI components (by component name) that follow the settings, merged into the document."""
+
+
 class StrictBody(BaseModel):
     """A request body: an unknown field is a 422 naming it, not silently dropped."""
 
@@ -36,7 +67,9 @@ class StrictBody(BaseModel):
 class ErrorBody(BaseModel):
     detail: str
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "expected 14 values, got 3"}]})
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    return {"ErrorBody": {"examples": [{"detail": f"expected {facts.window_size} values, got 3"}]}}
 
 
 class Interval(BaseModel):

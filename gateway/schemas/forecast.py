@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from gateway.schemas.common import EXAMPLE_STEP, ForecastStep
+from gateway.schemas.common import EXAMPLE_STEP, ConfiguredParts, ForecastStep, ServiceFacts
 
 
 class Forecast(BaseModel):
@@ -19,19 +19,17 @@ class Forecast(BaseModel):
         default_factory=list, description="Every day from `date` on, up to `horizon` days, with intervals."
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "category": "Beauty",
-                    "date": "2025-01-01",
-                    "prediction": 1034.7,
-                    "model_version": "20261126.101500",
-                    "window_size": 14,
-                    "history_end": "2024-12-31",
-                    "horizon": 1,
-                    "forecast": [{**EXAMPLE_STEP, "date": "2025-01-01"}],
-                }
-            ]
-        }
-    )
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """A forecast's example, in this gateway's window."""
+    forecast = {
+        "category": facts.category,
+        "date": "2025-01-01",
+        "prediction": 1034.7,
+        "model_version": "20261126.101500",
+        "window_size": facts.window_size,
+        "history_end": "2024-12-31",
+        "horizon": 1,
+        "forecast": [{**EXAMPLE_STEP, "date": "2025-01-01"}],
+    }
+    return {"Forecast": {"examples": [forecast]}}

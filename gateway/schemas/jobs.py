@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core.settings import DeployPolicy
-from gateway.schemas.common import EXAMPLE_METRICS
+from gateway.schemas.common import EXAMPLE_METRICS, ConfiguredParts, ServiceFacts
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
@@ -69,40 +69,37 @@ class Job(BaseModel):
     dataset_sha256: str | None = Field(default=None, description="SHA-256 of that dataset's file.")
     results: list[CategoryOutcome]
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "job_id": "5f0c1e0a9b2d4c7e8f6a1b2c3d4e5f60",
-                    "kind": "train",
-                    "status": "succeeded",
-                    "categories": ["Beauty"],
-                    "experiment_name": "exp-1",
-                    "deploy_policy": "if_better",
-                    "created_at": "2026-11-26T10:15:00Z",
-                    "started_at": "2026-11-26T10:15:00Z",
-                    "finished_at": "2026-11-26T10:15:42Z",
-                    "error": None,
-                    "results": [
-                        {
-                            "category": "Beauty",
-                            "state": "succeeded",
-                            "version": "20261126.101500",
-                            "served_version_before": "20261125.090000",
-                            "metrics": {"window_size": 14, "test": EXAMPLE_METRICS},
-                            "deployed": True,
-                            "deploy_reason": "test RMSE 561.2 < seasonal-naive 810.9 and <= served 590.0",
-                            "failed_step": None,
-                            "error": None,
-                            "warnings": [],
-                            "seconds": 41.8,
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-
 
 class JobList(BaseModel):
     jobs: list[Job]
+
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """A finished job's example, in this gateway's window and data."""
+    outcome = {
+        "category": facts.category,
+        "state": "succeeded",
+        "version": "20261126.101500",
+        "served_version_before": "20261125.090000",
+        "metrics": {"window_size": facts.window_size, "test": EXAMPLE_METRICS},
+        "deployed": True,
+        "deploy_reason": "test RMSE 561.2 < seasonal-naive 810.9 and <= served 590.0",
+        "failed_step": None,
+        "error": None,
+        "warnings": [],
+        "seconds": 41.8,
+    }
+    job = {
+        "job_id": "5f0c1e0a9b2d4c7e8f6a1b2c3d4e5f60",
+        "kind": "train",
+        "status": "succeeded",
+        "categories": [facts.category],
+        "experiment_name": "exp-1",
+        "deploy_policy": "if_better",
+        "created_at": "2026-11-26T10:15:00Z",
+        "started_at": "2026-11-26T10:15:00Z",
+        "finished_at": "2026-11-26T10:15:42Z",
+        "error": None,
+        "results": [outcome],
+    }
+    return {"Job": {"examples": [job]}}

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.schemas.common import EXAMPLE_METRICS, StrictBody
+from core.slugs import category_slug
+from gateway.schemas.common import EXAMPLE_METRICS, ConfiguredParts, ServiceFacts, StrictBody
 
 
 class ModelVersion(BaseModel):
@@ -30,35 +31,6 @@ class CategoryModel(BaseModel):
 
 class ModelList(BaseModel):
     models: list[CategoryModel]
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "models": [
-                        {
-                            "category": "Beauty",
-                            "model_name": "beauty",
-                            "default_version": "20261126.101500",
-                            "window_size": 14,
-                            "max_horizon": 28,
-                            "test_metrics": EXAMPLE_METRICS,
-                            "versions": [
-                                {
-                                    "version": "20261126.101500",
-                                    "is_default": True,
-                                    "window_size": 14,
-                                    "ready_workers": 1,
-                                    "test_metrics": EXAMPLE_METRICS,
-                                    "max_horizon": 28,
-                                }
-                            ],
-                        }
-                    ]
-                }
-            ]
-        }
-    )
 
 
 class SetDefaultRequest(StrictBody):
@@ -92,3 +64,25 @@ class Backtest(BaseModel):
             ]
         }
     )
+
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """A served category's example, in this gateway's window and horizon."""
+    version = {
+        "version": "20261126.101500",
+        "is_default": True,
+        "window_size": facts.window_size,
+        "ready_workers": 1,
+        "test_metrics": EXAMPLE_METRICS,
+        "max_horizon": facts.max_horizon,
+    }
+    model = {
+        "category": facts.category,
+        "model_name": category_slug(facts.category),
+        "default_version": version["version"],
+        "window_size": facts.window_size,
+        "max_horizon": facts.max_horizon,
+        "test_metrics": EXAMPLE_METRICS,
+        "versions": [version],
+    }
+    return {"ModelList": {"examples": [{"models": [model]}]}}

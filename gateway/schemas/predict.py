@@ -5,20 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from gateway.schemas.common import (
     EXAMPLE_STEP,
     HORIZON_DESCRIPTION,
+    LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
+    ConfiguredParts,
     ForecastStep,
+    ServiceFacts,
     StrictBody,
     check_levels,
 )
 
 FLOAT32_MAX = 3.4028234663852886e38
-
-EXAMPLE_SALES: list[Any] = [
+SALES_VALUE_SCHEMA: dict[str, Any] = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+# Two weeks of daily totals, repeated to fill an example window of any size.
+_EXAMPLE_WEEKS = [
     820.0,
     1310.5,
     0.0,
@@ -34,6 +38,7 @@ EXAMPLE_SALES: list[Any] = [
     1100.0,
     960.0,
 ]
+_EXAMPLE_VERSION = "20261126.101500"
 
 
 def check_sales_values(values: list[Any]) -> list[float]:
@@ -58,17 +63,13 @@ def check_sales_values(values: list[Any]) -> list[float]:
 class PredictRequest(StrictBody):
     category: str = Field(min_length=1, description="Category name as in the data (e.g. `Beauty`).")
     sales: list[Any] = Field(
-        description="The last N daily sales totals, oldest first; N is the served model's window size.",
-        json_schema_extra={"items": {"type": "number"}},
+        description="The last N daily sales totals, oldest first; N is the served model's window size "
+        "(`window.size` for models trained with this configuration).",
+        json_schema_extra={"items": SALES_VALUE_SCHEMA},
     )
     horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION)
     levels: list[Any] | None = Field(
-        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": {"type": "number"}}
-    )
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"category": "Beauty", "sales": EXAMPLE_SALES, "horizon": 1}]},
+        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
     )
 
     @field_validator("sales")
@@ -92,27 +93,12 @@ class PredictResponse(BaseModel):
         default_factory=list, description="Every day ahead up to `horizon`, each with its intervals."
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "category": "Beauty",
-                    "prediction": 1034.7,
-                    "model_version": "20261126.101500",
-                    "window_size": 14,
-                    "horizon": 1,
-                    "forecast": [EXAMPLE_STEP],
-                }
-            ]
-        }
-    )
-
 
 class BatchItem(StrictBody):
     category: str = Field(description="Category name.")
     sales: list[Any] = Field(
-        description="Last N daily totals, oldest first (checked per item: a bad item gets its own error).",
-        json_schema_extra={"items": {"type": "number"}},
+        description="Last N daily totals (numbers), oldest first. Checked per item: a wrong count or a "
+        "value that is not a finite float32 number gets this item its own error, not the whole batch."
     )
 
 
@@ -120,27 +106,13 @@ class BatchRequest(StrictBody):
     items: list[BatchItem] = Field(min_length=1, description="Up to `gateway.max_batch_items` items.")
     horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION + " For every item.")
     levels: list[Any] | None = Field(
-        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": {"type": "number"}}
+        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
     )
 
     @field_validator("levels")
     @classmethod
     def _levels(cls, values: list[Any] | None) -> list[float] | None:
         return check_levels(values)
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {"category": "Beauty", "sales": EXAMPLE_SALES},
-                        {"category": "Clothing", "sales": [1.0, 2.0]},
-                    ]
-                }
-            ]
-        },
-    )
 
 
 class BatchResult(BaseModel):
@@ -159,33 +131,54 @@ class BatchResponse(BaseModel):
     succeeded: int
     failed: int
 
-    model_config = ConfigDict(
-        json_schema_extra={
+
+def example_sales(window_size: int) -> list[float]:
+    """An example window of `window_size` daily totals."""
+    return [_EXAMPLE_WEEKS[day % len(_EXAMPLE_WEEKS)] for day in range(window_size)]
+
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """The window and horizon limits the predictor enforces, and examples sized to them."""
+    window, category = facts.window_size, facts.category
+    sales = example_sales(window)
+    horizon = {"maximum": facts.max_horizon}
+    answer = {
+        "category": category,
+        "prediction": 1034.7,
+        "model_version": _EXAMPLE_VERSION,
+        "window_size": window,
+    }
+    short = {"category": category, "sales": [1.0, 2.0]}  # shows a per-item error
+    return {
+        "PredictRequest": {
+            "properties": {"sales": {"minItems": window, "maxItems": window}, "horizon": horizon},
+            "examples": [{"category": category, "sales": sales, "horizon": 1}],
+        },
+        "PredictResponse": {"examples": [{**answer, "horizon": 1, "forecast": [EXAMPLE_STEP]}]},
+        "BatchRequest": {
+            "properties": {"items": {"maxItems": facts.max_batch_items}, "horizon": horizon},
+            "examples": [{"items": [{"category": category, "sales": sales}, short]}],
+        },
+        "BatchResponse": {
             "examples": [
                 {
                     "results": [
-                        {
-                            "index": 0,
-                            "category": "Beauty",
-                            "status": 200,
-                            "prediction": 1034.7,
-                            "model_version": "20261126.101500",
-                            "window_size": 14,
-                            "error": None,
-                        },
+                        {"index": 0, "status": 200, **answer, "forecast": [EXAMPLE_STEP], "error": None},
                         {
                             "index": 1,
-                            "category": "Clothing",
+                            "category": category,
                             "status": 422,
                             "prediction": None,
                             "model_version": None,
                             "window_size": None,
-                            "error": "expected 14 values, got 2",
+                            "forecast": None,
+                            "error": f"expected {window} values, got 2 ({category} model {_EXAMPLE_VERSION} "
+                            f"reads the last {window} days)",
                         },
                     ],
                     "succeeded": 1,
                     "failed": 1,
                 }
             ]
-        }
-    )
+        },
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.settings import DeployPolicy
-from gateway.schemas.common import StrictBody
+from gateway.schemas.common import ConfiguredParts, ServiceFacts, StrictBody
 from gateway.schemas.jobs import JobStatus
 
 
@@ -16,13 +16,6 @@ class TrainRequest(StrictBody):
     )
     deploy: DeployPolicy | None = Field(
         default=None, description="Deploy policy for this job; default `gateway.deploy_policy`."
-    )
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"categories": ["Beauty"], "experiment_name": "exp-1", "deploy": "if_better"}]
-        },
     )
 
 
@@ -51,3 +44,9 @@ class JobAccepted(BaseModel):
             ]
         }
     )
+
+
+def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """A request to train a category of this gateway's data."""
+    example = {"categories": [facts.category], "experiment_name": "exp-1", "deploy": "if_better"}
+    return {"TrainRequest": {"examples": [example]}}

@@ -31,6 +31,9 @@ def test_history_range_is_inclusive(client: TestClient) -> None:
     [
         ({"start": "2023-13-01"}, "start must be a date as YYYY-MM-DD, got '2023-13-01'"),
         ({"end": "yesterday"}, "end must be a date as YYYY-MM-DD, got 'yesterday'"),
+        ({"start": ""}, "start must be a date as YYYY-MM-DD, got ''"),  # `format: date`, as documented
+        ({"end": "2023-03-01T10:00"}, "end must be a date as YYYY-MM-DD, got '2023-03-01T10:00'"),
+        ({"end": "20230301"}, "end must be a date as YYYY-MM-DD, got '20230301'"),
         ({"start": "2023-03-07", "end": "2023-03-01"}, "start (2023-03-07) is after end (2023-03-01)"),
     ],
 )
@@ -51,3 +54,20 @@ def test_history_unknown_category_is_404_naming_the_known(client: TestClient) ->
 def test_history_range_outside_the_data_is_empty(client: TestClient) -> None:
     body = client.get("/api/history/Beauty", params={"start": "1990-01-01", "end": "1990-02-01"}).json()
     assert body == {"category": "Beauty", "start": None, "end": None, "days": 0, "dates": [], "sales": []}
+
+
+@pytest.mark.parametrize(
+    ("params", "days"),
+    [
+        ({"end": "0565-03-25"}, 0),  # found by Schemathesis: pandas could not slice by year 565 (a 500)
+        ({"start": "9999-12-31"}, 0),
+        ({"start": "0001-01-01", "end": "2023-01-03"}, 3),
+        ({"start": "2024-12-29", "end": "9999-12-31"}, 2),  # the data ends on 2024-12-30
+    ],
+)
+def test_history_days_far_outside_the_data_are_clamped(
+    client: TestClient, params: dict[str, str], days: int
+) -> None:
+    response = client.get("/api/history/Beauty", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["days"] == days

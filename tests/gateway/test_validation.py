@@ -80,6 +80,16 @@ def test_batch_over_the_item_limit_is_422(make_client: Callable[..., TestClient]
     assert response.json()["detail"] == "at most 3 items per batch, got 4"
 
 
+def test_batch_horizon_beyond_the_service_limit_is_422_for_the_whole_batch(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(forecast={"max_horizon": 7})
+    body = {"items": [{"category": "Beauty", "sales": VALID}], "horizon": 8}
+    response = client.post("/api/predict/batch", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "horizon must be from 1 to 7 days, got 8"
+
+
 def test_empty_batch_is_422(client: TestClient) -> None:
     response = client.post("/api/predict/batch", json={"items": []})
     assert response.status_code == 422
