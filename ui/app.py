@@ -29,7 +29,8 @@ from ui.formatting import health_html, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.predict_handlers import PredictHandlers
 from ui.predict_tab import PredictTab, build_predict_tab
-from ui.train_tab import TrainHandlers, TrainTab, build_train_tab
+from ui.train_handlers import TrainHandlers
+from ui.train_tab import TrainTab, build_train_tab
 from ui.updates import skip
 
 TITLE = "salescast"

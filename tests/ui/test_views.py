@@ -10,6 +10,7 @@ import pytest
 from core.settings import Settings
 from ui.app import build_app
 from ui.predict_handlers import ChooseView, PredictView
+from ui.train_handlers import JobView
 from ui.views import outputs_for
 
 
@@ -45,3 +46,22 @@ def test_each_predict_event_writes_its_view_in_order(test_settings: Settings) ->
         fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
         written = [getattr(block, "elem_id", None) for block in fn.outputs]
         assert written == [elem_ids.get(field) for field in view._fields], api_name
+
+
+def test_each_train_event_writes_its_view_in_order(test_settings: Settings) -> None:
+    """Starting a job writes its id, then the same view as showing a job; field by field."""
+    app = build_app(test_settings)
+    elem_ids = {
+        "status": "train-status",
+        "outcomes": "train-outcomes",
+        "metrics": "train-metrics",
+        "jobs": "train-jobs",
+        "loss": "train-loss",
+        "plots": "train-plots",
+        "links": "train-links",
+        "download": "train-download",
+    }
+    view = [elem_ids.get(field) for field in JobView._fields]
+    for api_name, expected in (("job_status", view), ("start_training", ["train-job-id", *view])):
+        fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
+        assert [getattr(block, "elem_id", None) for block in fn.outputs] == expected, api_name
