@@ -1,10 +1,10 @@
 """A LightningDataModule serving scaled training and validation windows (a category's own, and the
 other categories' when they are pooled).
 
-Windows come scaled as the served forecaster scales them (`training.forecaster.scale_windows`: each
-window by its own level, each category by its own training days' spread), so the networks learn in
-the units they will see. Only the training loader shuffles; its order comes from a generator seeded
-with `seed`, so runs repeat exactly.
+Windows come scaled as the handler scales a served request (`training.forecaster.scale_windows`, the
+manifest's `window` normalization: each window by its own level, each category by its own training
+days' spread), so the networks learn in the units they will see. Only the training loader shuffles;
+its order comes from a generator seeded with `seed`, so runs repeat exactly.
 """
 
 from __future__ import annotations
