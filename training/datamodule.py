@@ -2,7 +2,7 @@
 other categories' when they are pooled).
 
 Windows come scaled as the handler scales a served request (`training.forecaster.scale_windows`, the
-manifest's `window` normalization: each window by its own level, each category by its own training
+manifest's `window_level` normalization: each window by its own level, each category by its own training
 days' spread), so the networks learn in the units they will see. Only the training loader shuffles;
 its order comes from a generator seeded with `seed`, so runs repeat exactly.
 """
