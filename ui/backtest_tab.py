@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 
 from ui.charts import backtest_figure, message_figure
 from ui.downloads import write_csv
 from ui.formatting import FORECASTER_NAMES, METRIC_NAMES, message_html
 from ui.gateway_client import GatewayClient, GatewayError
+from ui.views import ChartView, outputs_for
 
 CHART_TITLE = "Test days of the served version"
 METRICS_COLUMNS = ["Forecaster", *METRIC_NAMES.values()]
@@ -29,11 +29,11 @@ class BacktestHandlers:
 
     client: GatewayClient
 
-    def show(self, category: str | None) -> tuple[go.Figure, pd.DataFrame, str, str | None]:
+    def show(self, category: str | None) -> ChartView:
         """Chart, metrics table, message and CSV of the served version's test days."""
         empty = pd.DataFrame(columns=METRICS_COLUMNS)
         if not category:
-            return (
+            return ChartView(
                 message_figure(CHART_TITLE, "Choose a category"),
                 empty,
                 message_html("info", "Choose a category."),
@@ -46,7 +46,9 @@ class BacktestHandlers:
                 text = "This gateway has no backtest route (GET /api/models/{category}/backtest) yet."
             else:
                 text = f"Could not load the backtest: {exc}"
-            return message_figure(CHART_TITLE, "No backtest"), empty, message_html("error", text), None
+            return ChartView(
+                message_figure(CHART_TITLE, "No backtest"), empty, message_html("error", text), None
+            )
         title = f"{backtest.category}: served version {backtest.model_version} on its test days"
         figure = backtest_figure(title, backtest.dates, backtest.actual, backtest.forecasts)
         frame = pd.DataFrame({"date": backtest.dates, "actual": backtest.actual, **backtest.forecasts})
@@ -55,7 +57,7 @@ class BacktestHandlers:
             if backtest.dates
             else ""
         )
-        return (
+        return ChartView(
             figure,
             self._metrics(category),
             message_html("ok", text),
@@ -110,7 +112,9 @@ def build_backtest_tab(handlers: BacktestHandlers) -> BacktestTab:
     download = gr.DownloadButton(
         "Download backtest (CSV)", value=None, size="sm", elem_id="backtest-download"
     )
-    outputs = [chart, metrics, message, download]
+    outputs = outputs_for(
+        ChartView, {"chart": chart, "table": metrics, "message": message, "download": download}
+    )
     show.click(handlers.show, inputs=[category], outputs=outputs, api_name="backtest")
     category.change(handlers.show, inputs=[category], outputs=outputs, api_visibility="private")
     return BacktestTab(category)

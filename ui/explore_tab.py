@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.dates import DayError, parse_day
 from ui.api_models import History
@@ -25,6 +24,7 @@ from ui.formatting import MessageKind, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError
 from ui.series_stats import SUMMARY_COLUMNS, summary_frame
+from ui.views import ChartView, outputs_for
 from ui.widgets import categories_picker, date_box
 
 MAX_ROLLING_WINDOW = 90
@@ -63,7 +63,7 @@ class ExploreHandlers:
         start: str | float | None,
         end: str | float | None,
         window: float | str | None,
-    ) -> tuple[go.Figure, pd.DataFrame, str, str | None]:
+    ) -> ChartView:
         """Chart, summary table, message and CSV of the shown days for the chosen categories and range."""
         empty = pd.DataFrame(columns=SUMMARY_COLUMNS)
         try:
@@ -73,7 +73,7 @@ class ExploreHandlers:
                 raise InputError(f"the start date {first} is after the end date {last}")
         except (InputError, DayError) as exc:
             text = f"{exc}{self._available(categories)}"
-            return (
+            return ChartView(
                 message_figure("Daily sales", "Check the inputs above"),
                 empty,
                 message_html("error", text),
@@ -81,7 +81,7 @@ class ExploreHandlers:
             )
         if not categories:
             text = "Pick one or more categories to see their daily sales."
-            return message_figure("Daily sales", text), empty, message_html("info", text), None
+            return ChartView(message_figure("Daily sales", text), empty, message_html("info", text), None)
 
         fetch_from = (first - timedelta(days=days - 1)).isoformat() if first else None
         fetched: dict[str, pd.Series] = {}
@@ -110,12 +110,14 @@ class ExploreHandlers:
                 "Could not load the history" if problems else "No sales data in the chosen date range"
             )
             chart = message_figure("Daily sales", chart_text)
-            return chart, summary_frame(shown), message_html(kind, text), None
+            return ChartView(chart, summary_frame(shown), message_html(kind, text), None)
         figure = history_figure(fetched, days, shown_from=shown_from)
         download = write_csv(_history_frame(shown), "history-" + "-".join(shown))
         if problems:
-            return figure, summary_frame(shown), message_html("error", "; ".join(problems)), download
-        return figure, summary_frame(shown), message_html("ok", _range_text(shown)), download
+            return ChartView(
+                figure, summary_frame(shown), message_html("error", "; ".join(problems)), download
+            )
+        return ChartView(figure, summary_frame(shown), message_html("ok", _range_text(shown)), download)
 
     def _available(self, categories: Sequence[str] | None) -> str:
         """ "; the data covers A to B" for the chosen categories (empty when the gateway cannot say)."""
@@ -190,7 +192,9 @@ def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
     )
     download = gr.DownloadButton("Download history (CSV)", value=None, size="sm", elem_id="explore-download")
     inputs = [categories, start, end, window]
-    outputs = [chart, summary, message, download]
+    outputs = outputs_for(
+        ChartView, {"chart": chart, "table": summary, "message": message, "download": download}
+    )
     # One queue for the tab's redraws, run in the order they were asked for: a category change
     # followed at once by Show sends two, and run side by side the slower, older one could land
     # last and leave a chart of the old range under the new message.

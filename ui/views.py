@@ -11,7 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+import pandas as pd
+import plotly.graph_objects as go
 from gradio.blocks import Block
+
+
+class ChartView(NamedTuple):
+    """A chart, the table beside it, a message about both, and the CSV of the chart's data (None when
+    there is nothing to download): what Explore and Backtest answer."""
+
+    chart: go.Figure
+    table: pd.DataFrame
+    message: str
+    download: str | None
 
 
 def outputs_for(view: type[NamedTuple], components: Mapping[str, Block]) -> list[Block]:

@@ -11,7 +11,7 @@ from core.settings import Settings
 from ui.app import build_app
 from ui.predict_handlers import ChooseView, PredictView
 from ui.train_handlers import JobView
-from ui.views import outputs_for
+from ui.views import ChartView, outputs_for
 
 
 class _Pair(NamedTuple):
@@ -65,3 +65,13 @@ def test_each_train_event_writes_its_view_in_order(test_settings: Settings) -> N
     for api_name, expected in (("job_status", view), ("start_training", ["train-job-id", *view])):
         fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
         assert [getattr(block, "elem_id", None) for block in fn.outputs] == expected, api_name
+
+
+@pytest.mark.parametrize(("api_name", "table"), [("explore", "summary"), ("backtest", "metrics")])
+def test_chart_tabs_write_their_view_in_order(test_settings: Settings, api_name: str, table: str) -> None:
+    """Explore and Backtest answer a `ChartView`: the chart, its table, the message and the CSV."""
+    app = build_app(test_settings)
+    fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
+    elem_ids = {"chart": "chart", "table": table, "message": "message", "download": "download"}
+    written = [getattr(block, "elem_id", None) for block in fn.outputs]
+    assert written == [f"{api_name}-{elem_ids[field]}" for field in ChartView._fields]
