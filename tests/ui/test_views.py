@@ -27,9 +27,20 @@ def test_outputs_follow_the_fields_not_the_mapping() -> None:
             outputs_for(_Pair, {"second": second})
 
 
-def test_each_predict_event_writes_its_view_in_order(test_settings: Settings) -> None:
+@pytest.fixture(scope="module")
+def app(test_settings: Settings) -> gr.Blocks:
+    """The page, built and never launched: its events are what the tests read."""
+    return build_app(test_settings)
+
+
+def _written(app: gr.Blocks, api_name: str) -> list[str | None]:
+    """The element ids of the components the event named `api_name` writes, in order."""
+    fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
+    return [getattr(block, "elem_id", None) for block in fn.outputs]
+
+
+def test_each_predict_event_writes_its_view_in_order(app: gr.Blocks) -> None:
     """The value a handler names `chart` lands in the chart, and so on for every field with an id."""
-    app = build_app(test_settings)
     elem_ids = {
         "window_info": "predict-window",
         "horizon": "predict-horizon",
@@ -43,35 +54,19 @@ def test_each_predict_event_writes_its_view_in_order(test_settings: Settings) ->
         "download": "predict-download",
     }
     for api_name, view in (("describe", ChooseView), ("predict", PredictView), ("forecast", PredictView)):
-        fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
-        written = [getattr(block, "elem_id", None) for block in fn.outputs]
-        assert written == [elem_ids.get(field) for field in view._fields], api_name
+        assert _written(app, api_name) == [elem_ids.get(field) for field in view._fields], api_name
 
 
-def test_each_train_event_writes_its_view_in_order(test_settings: Settings) -> None:
-    """Starting a job writes its id, then the same view as showing a job; field by field."""
-    app = build_app(test_settings)
-    elem_ids = {
-        "status": "train-status",
-        "outcomes": "train-outcomes",
-        "metrics": "train-metrics",
-        "jobs": "train-jobs",
-        "loss": "train-loss",
-        "plots": "train-plots",
-        "links": "train-links",
-        "download": "train-download",
-    }
-    view = [elem_ids.get(field) for field in JobView._fields]
-    for api_name, expected in (("job_status", view), ("start_training", ["train-job-id", *view])):
-        fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
-        assert [getattr(block, "elem_id", None) for block in fn.outputs] == expected, api_name
+def test_each_train_event_writes_its_view_in_order(app: gr.Blocks) -> None:
+    """Each `JobView` field lands in the component `train-<field>` (the timer has no element);
+    starting a job writes its id first."""
+    view = [None if field == "timer" else f"train-{field}" for field in JobView._fields]
+    assert _written(app, "job_status") == view
+    assert _written(app, "start_training") == ["train-job-id", *view]
 
 
 @pytest.mark.parametrize(("api_name", "table"), [("explore", "summary"), ("backtest", "metrics")])
-def test_chart_tabs_write_their_view_in_order(test_settings: Settings, api_name: str, table: str) -> None:
+def test_chart_tabs_write_their_view_in_order(app: gr.Blocks, api_name: str, table: str) -> None:
     """Explore and Backtest answer a `ChartView`: the chart, its table, the message and the CSV."""
-    app = build_app(test_settings)
-    fn = next(fn for fn in app.fns.values() if fn.api_name == api_name)
-    elem_ids = {"chart": "chart", "table": table, "message": "message", "download": "download"}
-    written = [getattr(block, "elem_id", None) for block in fn.outputs]
-    assert written == [f"{api_name}-{elem_ids[field]}" for field in ChartView._fields]
+    names = {"chart": "chart", "table": table, "message": "message", "download": "download"}
+    assert _written(app, api_name) == [f"{api_name}-{names[field]}" for field in ChartView._fields]
