@@ -109,9 +109,15 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
-            # FastAPI's 400 for a body it cannot decode: a validation problem like any other (422).
-            return JSONResponse({"detail": UNPARSABLE_BODY_MESSAGE}, status_code=422)
+        if exc.status_code == 400:
+            # FastAPI's and Starlette's 400s for a body they cannot decode (JSON, multipart form): a
+            # validation problem like any other (422); the gateway raises no 400 of its own.
+            detail = (
+                UNPARSABLE_BODY_MESSAGE
+                if exc.detail == FASTAPI_UNPARSABLE_BODY
+                else f"the request body could not be read: {exc.detail}"
+            )
+            return JSONResponse({"detail": detail}, status_code=422)
         headers = exc.headers
         if exc.status_code == 405 and (allowed := allowed_methods(request.scope["path"])):
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}

@@ -186,6 +186,21 @@ def test_too_big_upload_is_413_before_it_is_read(make_client: Callable[..., Test
     assert upload(client, small).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"--b\r\n--b--\r\n", "Invalid multipart data."),  # found by Schemathesis: a part without headers
+        (b"--b\r\nContent-Type: text/csv\r\n\r\nx\r\n--b--\r\n", '"name" must be provided'),
+    ],
+)
+def test_unreadable_multipart_body_is_422(client: TestClient, body: bytes, expected: str) -> None:
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    response = client.post("/api/datasets", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("the request body could not be read: ")
+    assert expected in response.json()["detail"]
+
+
 def test_missing_file_field_is_422(client: TestClient) -> None:
     response = client.post("/api/datasets", data={"date_column": "Date"})
     assert response.status_code == 422
