@@ -5,6 +5,7 @@ salescast bench accuracy [--data PATH | --profile default|store|shop] [--seeds 4
                          [--category-column NAME] [--amount-column NAME] [--date-format FMT]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
+salescast bench scale [--categories 3,30,300] [--out DIR]
 
 Each writes `<out>/<name>.json` and `<out>/<name>.md` (the tables docs/benchmarks.md quotes) and
 prints the Markdown. Defaults come from the `bench` section of the config.
@@ -68,6 +69,15 @@ def register(subparsers: Any) -> None:
     training.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     training.set_defaults(handler=_training)
 
+    scale = actions.add_parser(
+        "scale", help="many categories: training, TorchServe memory, start-up, latency, UI"
+    )
+    scale.add_argument(
+        "--categories", type=_int_list, metavar="3,30,300", help="category counts of the retailer"
+    )
+    scale.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
+    scale.set_defaults(handler=_scale)
+
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     from core.sample_data import PROFILE_YEARS, ensure_sample_data, write_sample
@@ -117,6 +127,14 @@ def _training(args: argparse.Namespace, settings: Settings) -> int:
     max_epochs = args.max_epochs or settings.bench.training_max_epochs
     run = partial(run_training_bench, settings, years=years, max_epochs=max_epochs)
     return _run_and_report(_out(args, settings), "training", run, training_markdown)
+
+
+def _scale(args: argparse.Namespace, settings: Settings) -> int:
+    from salescast.bench.scale import DEFAULT_SIZES, run_scale_bench
+    from salescast.bench.scale_report import scale_markdown
+
+    run = partial(run_scale_bench, settings, sizes=args.categories or DEFAULT_SIZES)
+    return _run_and_report(_out(args, settings), "scale", run, scale_markdown)
 
 
 class _BenchResult(Protocol):

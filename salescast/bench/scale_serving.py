@@ -1,0 +1,173 @@
+"""The serving half of the scale bench: `salescast serve torchserve` as a child process timed until
+every category is ready, TorchServe's private memory, and predictions of a hot and of cold
+categories through the real gateway.
+
+"Ready" is the moment `serve torchserve` reports that its start-up is over (its `torchserve up`
+log line: every archive registered, or loaded lazily once that exists), not TorchServe's state per
+model: the bench keeps measuring the same thing when categories are no longer loaded at start.
+
+"Cold" is a category that is not loaded when it is asked: its default version has no ready worker
+in the gateway's `GET /api/models` taken just before the cold requests. When every category is
+loaded (today: all are, after start), the cold requests are each category's first prediction
+after registration, and the report says so (`cold_mode`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from core import supervisor
+from core.errors import SalescastError
+from core.settings import Settings
+from salescast.bench.scale_measure import Latency
+
+READY_MARK = "torchserve up "  # serving.torchserve_process.serve_forever logs it once start-up is over
+HOT_WARMUP_REQUESTS = 20  # untimed predictions of the hot category before it is measured
+HOT_REQUESTS = 200  # timed predictions of the hot category (p99 from 200 samples: the 2nd largest)
+API_MODELS_REPEATS = 10  # timed GET /api/models after the predictions (mostly the gateway's cache)
+_POLL_S = 0.2
+
+
+class ScaleServingError(SalescastError):
+    """TorchServe or the gateway did not come up for the scale bench; the message quotes the log."""
+
+
+@dataclass
+class Predictions:
+    """Latency of predictions through the gateway, and which categories answered."""
+
+    hot_category: str
+    hot: Latency | None
+    cold_mode: str  # "unloaded" or "first_request_after_registration"
+    cold: Latency | None
+    answered: int
+    asked: int
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def start_torchserve(
+    config: Path, log_path: Path, env: Mapping[str, str], timeout_s: float
+) -> tuple[supervisor.ManagedProcess, float]:
+    """Start `salescast --config <config> serve torchserve`; return it and the seconds until ready."""
+    command = [sys.executable, "-m", "salescast", "--config", str(config), "serve", "torchserve"]
+    started = time.monotonic()
+    process = supervisor.start_process("torchserve", command, log_path, env)
+    deadline = started + timeout_s
+    while time.monotonic() < deadline:
+        if READY_MARK in _log_since(process):
+            return process, time.monotonic() - started
+        if process.exited() is not None:
+            break
+        time.sleep(_POLL_S)
+    code = process.exited()
+    process.stop(timeout_s)
+    state = f"exited with {code}" if code is not None else f"was not ready after {timeout_s:.0f} s"
+    raise ScaleServingError(f"`serve torchserve` {state}: {process.tail()}")
+
+
+def _log_since(process: supervisor.ManagedProcess) -> str:
+    with process.log_path.open("rb") as log:
+        log.seek(process.log_offset)
+        return log.read().decode("utf-8", errors="replace")
+
+
+def list_models(client: httpx.Client, gateway_url: str) -> tuple[list[dict[str, Any]], float]:
+    """`GET /api/models` (its `models`) and how long it took."""
+    started = time.perf_counter()
+    response = client.get(f"{gateway_url}/api/models")
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise ScaleServingError(f"GET /api/models answered {response.status_code}: {response.text[:300]}")
+    models: list[dict[str, Any]] = response.json()["models"]
+    return models, elapsed
+
+
+def time_api_models(client: httpx.Client, gateway_url: str, repeats: int = API_MODELS_REPEATS) -> Latency:
+    """Latency of `repeats` calls of `GET /api/models`."""
+    latency = Latency.of([list_models(client, gateway_url)[1] for _ in range(repeats)])
+    assert latency is not None
+    return latency
+
+
+def unloaded(models: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Categories whose default version has no ready worker (not loaded right now)."""
+    cold = set()
+    for model in models:
+        default = [v for v in model["versions"] if v["version"] == model["default_version"]]
+        if not default or default[0]["ready_workers"] == 0:
+            cold.add(model["category"])
+    return cold
+
+
+def measure_predictions(
+    client: httpx.Client,
+    gateway_url: str,
+    models: Sequence[Mapping[str, Any]],
+    sales: Mapping[str, np.ndarray],
+    order: Sequence[str],
+) -> Predictions:
+    """Each served category's first prediction (the cold set, in `order`), then the latency of the
+    hot category: the first of `order` that answered."""
+    served = {model["category"] for model in models}
+    categories = [name for name in order if name in served] + sorted(served.difference(order))
+    window = {model["category"]: int(model["window_size"]) for model in models}
+    not_loaded = unloaded(models)
+    errors: dict[str, str] = {}
+    first: dict[str, float] = {}
+    for category in categories:
+        seconds, error = _predict(client, gateway_url, category, sales[category][-window[category] :])
+        if error is None:
+            first[category] = seconds
+        else:
+            errors[category] = error
+    cold_mode = "unloaded" if not_loaded else "first_request_after_registration"
+    cold = [s for c, s in first.items() if c in not_loaded] if not_loaded else list(first.values())
+    hot_category = next(iter(first), categories[0] if categories else "")
+    hot: list[float] = []
+    if hot_category in first:
+        window_sales = sales[hot_category][-window[hot_category] :]
+        for number in range(HOT_WARMUP_REQUESTS + HOT_REQUESTS):
+            seconds, error = _predict(client, gateway_url, hot_category, window_sales)
+            if error is not None:
+                errors[hot_category] = error
+                break
+            if number >= HOT_WARMUP_REQUESTS:
+                hot.append(seconds)
+    return Predictions(
+        hot_category=hot_category,
+        hot=Latency.of(hot),
+        cold_mode=cold_mode,
+        cold=Latency.of(cold),
+        answered=len(first),
+        asked=len(categories),
+        errors=errors,
+    )
+
+
+def _predict(
+    client: httpx.Client, gateway_url: str, category: str, window: np.ndarray
+) -> tuple[float, str | None]:
+    body = {"category": category, "sales": [round(float(value), 2) for value in window]}
+    started = time.perf_counter()
+    try:
+        response = client.post(f"{gateway_url}/api/predict", json=body)
+    except httpx.HTTPError as exc:
+        return time.perf_counter() - started, f"{type(exc).__name__}: {exc}"
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        return elapsed, f"{response.status_code}: {response.text[:200]}"
+    return elapsed, None
+
+
+def torchserve_startup_timeout_s(settings: Settings, categories: int, per_category_s: float) -> float:
+    """Start-up allowance of a TorchServe with `categories` models: the configured timeout, or more
+    when registering them one after another needs it."""
+    return max(settings.torchserve.startup_timeout_s, per_category_s * categories)
