@@ -25,6 +25,7 @@ from training.classical import fit_weekly_profile_es, is_long_run_mean
 from training.datamodule import CategoryDataModule
 from training.forecaster import WindowForecaster
 from training.lightning_module import ForecastModule
+from training.model import CNNLSTM
 from training.windows import CategoryWindows
 
 
@@ -35,11 +36,14 @@ def fit_forecaster(
     *,
     others: Sequence[CategoryWindows] = (),
     callbacks: Sequence[Callback] = (),
+    networks: Sequence[CNNLSTM] | None = None,
 ) -> WindowForecaster:
     """The forecaster of `windows`: normalized window in, next day out in the same units
     (TorchScript-able; what `model.pt` holds; run it with `training.forecaster.as_forecaster` and its
     `normalization()`). The networks also learn from `others` (the other categories' windows before
     the same day) when the model pools categories; `callbacks` follow the first network's epochs.
+    Given `networks` (trained once for many categories, `training.shared`), none is trained here:
+    only the classical part is fitted and the networks are frozen in as they are.
     Its forecasts are never negative when the training days never were. Where the training
     windows hold no signal that clearly beats the long-run mean, the networks reading them get the
     smaller share `model.classical_weight_without_signal` leaves them."""
@@ -52,17 +56,36 @@ def fit_forecaster(
         shrinks=model.profile_shrinks,
         anchor_weights=model.profile_anchor_weights,
     )
-    pooled = list(others) if model.pool_categories else []
+    if networks is None:
+        pooled = list(others) if model.pool_categories else []
+        networks = train_networks([windows, *pooled], settings, checkpoints_dir, callbacks=callbacks)
+    non_negative = bool(np.all(windows.training_days >= 0))
+    stats = windows.stats
+    weight = model.classical_weight_without_signal if is_long_run_mean(classical) else model.classical_weight
+    return WindowForecaster(list(networks), classical, weight, stats.mean, stats.std, non_negative).eval()
+
+
+def train_networks(
+    windows: Sequence[CategoryWindows],
+    settings: Settings,
+    checkpoints_dir: Path,
+    *,
+    callbacks: Sequence[Callback] = (),
+) -> list[CNNLSTM]:
+    """`model.members` networks (seeds apart) learning from the train/val windows of every one of
+    `windows` (the first is the primary: its order is the data module's), in eval mode; `callbacks`
+    follow the first network's epochs, the others train in worker processes beside it."""
+    primary, *others = windows
     members = [
         (
-            windows,
+            primary,
             settings.with_overrides({"training": {"seed": settings.training.seed * 1000 + member}}),
             checkpoints_dir / f"member-{member}",
-            pooled,
+            others,
         )
-        for member in range(model.members)
+        for member in range(settings.model.members)
     ]
-    workers = network_pool.worker_count(settings.training.network_workers, model.members)
+    workers = network_pool.worker_count(settings.training.network_workers, settings.model.members)
     # the other networks train in worker processes while the first trains here, with the callbacks
     elsewhere = (
         [network_pool.submit(workers, train_network, *member) for member in members[1:]] if workers else []
@@ -77,11 +100,7 @@ def fit_forecaster(
         for future in elsewhere:
             future.cancel()
         raise
-    nets = [network.model for network in (first, *rest)]
-    non_negative = bool(np.all(windows.training_days >= 0))
-    stats = windows.stats
-    weight = model.classical_weight_without_signal if is_long_run_mean(classical) else model.classical_weight
-    return WindowForecaster(nets, classical, weight, stats.mean, stats.std, non_negative).eval()
+    return [network.model for network in (first, *rest)]
 
 
 def fit_category(

@@ -4,7 +4,9 @@ Each category is fitted twice with the same recipe: an evaluation fit on the tra
 (early-stopped on validation) whose held-out test metrics, coverage and backtest are reported, and
 the served fit on every day but the most recent validation tail (early stopping and the interval
 calibration use that tail), so tomorrow's forecast comes from a model that saw the recent months.
-`train_categories` is the library entry point of `salescast train`. Each category is independent:
+With `model.pool_categories` the networks learn across categories and are trained once per run for
+every category (`training.shared`); each category then fits only its own classical part and freezes
+them in. `train_categories` is the library entry point of `salescast train`. Each category is independent:
 a failing one is recorded in its `CategoryResult` and the others still train. A version folder
 appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
 """
@@ -17,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,6 +44,7 @@ from core.contracts.manifest import (
     FORMAT_VERSION,
     Evaluation,
     IntervalCalibration,
+    SharedNetwork,
     VersionManifest,
     WindowNormalization,
     read_manifest,
@@ -59,6 +63,7 @@ from training.fitting import fit_forecaster
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
+from training.shared import LossCurve, SharedNetworks, train_shared_networks
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
     CategoryWindows,
@@ -127,12 +132,16 @@ def train_categories(
     if dataset_id is not None:
         data_info["dataset_id"] = dataset_id
     tracker = Tracker(settings.mlflow, experiment_name)
-    results = []
     for category in categories:
-        start = time.monotonic()
         listener(
             CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
         )
+    started = time.monotonic()
+    shared = train_shared_networks(sales, settings, datetime.now(UTC)) if categories else None
+    shared_seconds = time.monotonic() - started
+    results = []
+    for category in categories:
+        start = time.monotonic()
         try:
             series = get_category(sales, category)
             result = _train_category(
@@ -143,6 +152,7 @@ def train_categories(
                 data_info,
                 compare.get(category),
                 listener,
+                shared,
             )
         except Exception as exc:  # one category must not stop the others; the error is in its result
             if not isinstance(exc, SalescastError):
@@ -150,7 +160,9 @@ def train_categories(
             message = str(exc) or type(exc).__name__
             logger.error("training failed category=%s error=%s", category, message)
             result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
-        result = result.model_copy(update={"seconds": round(time.monotonic() - start, 3)})
+        # each category's seconds include its share of the shared networks' training
+        seconds = time.monotonic() - start + shared_seconds / len(categories)
+        result = result.model_copy(update={"seconds": round(seconds, 3)})
         listener(CategoryProgress(category=category, state=result.status, version=result.version))
         results.append(result)
     return results
@@ -164,6 +176,7 @@ def _train_category(
     data_info: Mapping[str, str],
     compare_version: str | None,
     listener: Listener,
+    shared: SharedNetworks | None = None,
 ) -> CategoryResult:
     """fit → export → calibrate → evaluate → write → plot → log, all into the staging folder, which
     becomes the version folder only when every step succeeded."""
@@ -175,7 +188,12 @@ def _train_category(
         run = tracker.start_run(category, version)
         _log_start(run, settings, windows, serving, data_info, version)
         fits = _fit(
-            windows, serving, sales, settings, Histories.start(run, category, version, settings, listener)
+            windows,
+            serving,
+            sales,
+            settings,
+            Histories.start(run, category, version, settings, listener),
+            shared,
         )
         run.log_params(_fit_params("evaluation", fits.evaluation) | _fit_params("served", fits.served))
         served_model = _export(fits.served, staging)
@@ -188,7 +206,14 @@ def _train_category(
             windows, evaluation_model, evaluation_intervals, served, version
         )
         manifest = _manifest(
-            windows, serving, settings, data_info, version, intervals, fits.served.normalization()
+            windows,
+            serving,
+            settings,
+            data_info,
+            version,
+            intervals,
+            fits.served.normalization(),
+            shared.record if shared is not None else None,
         )
         write_manifest(staging, manifest)
         write_metrics(staging, metrics)
@@ -266,10 +291,19 @@ def _fit(
     sales: Mapping[str, pd.Series],
     settings: Settings,
     histories: Histories,
+    shared: SharedNetworks | None = None,
 ) -> Fits:
     """Both fits of one recipe; the networks also learn from the other categories' windows before
-    the test days (evaluation) or from all of them (served)."""
+    the test days (evaluation) or from all of them (served). With `shared` networks none is trained
+    here: each fit freezes its set in and the histories replay their loss curves."""
     category, size, split = windows.category, settings.window.size, settings.split
+    if shared is not None:
+        with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
+            evaluation = fit_forecaster(windows, settings, Path(checkpoints), networks=shared.evaluation)
+            served = fit_forecaster(serving, settings, Path(checkpoints), networks=shared.served)
+        histories.evaluation.replay(shared.evaluation_curve)
+        histories.served.replay(shared.served_curve)
+        return Fits(evaluation, served, histories)
     with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
         evaluation = fit_forecaster(
             windows,
@@ -391,12 +425,25 @@ class LossHistory(Callback):
         metrics = trainer.callback_metrics
         train_loss = float(metrics["train_loss"])
         val_loss = float(metrics["val_loss"]) if "val_loss" in metrics else math.nan
+        self.run.log_metrics(
+            {f"{self.prefix}train_loss": train_loss, f"{self.prefix}val_loss": val_loss},
+            step=trainer.current_epoch + 1,
+        )
+        self._record(train_loss, val_loss)
+
+    def replay(self, curve: LossCurve) -> None:
+        """Take the epochs of a fit made elsewhere (the shared networks') as this fit's: one MLflow
+        batch for all of them, then the progress lines and events as if they had run here."""
+        self.run.log_metric_history(
+            {f"{self.prefix}train_loss": curve.train_loss, f"{self.prefix}val_loss": curve.val_loss}
+        )
+        for train_loss, val_loss in zip(curve.train_loss, curve.val_loss, strict=True):
+            self._record(train_loss, val_loss)
+
+    def _record(self, train_loss: float, val_loss: float) -> None:
         self.train_loss.append(train_loss)
         self.val_loss.append(val_loss)
-        epoch = trainer.current_epoch + 1
-        self.run.log_metrics(
-            {f"{self.prefix}train_loss": train_loss, f"{self.prefix}val_loss": val_loss}, step=epoch
-        )
+        epoch = len(self.train_loss)
         logger.info(
             "epoch category=%s version=%s phase=%s epoch=%d/%d train_loss=%.4f val_loss=%.4f",
             self.category,
@@ -475,6 +522,7 @@ def _manifest(
     version: str,
     intervals: IntervalCalibration,
     normalization: WindowNormalization,
+    shared_network: SharedNetwork | None = None,
 ) -> VersionManifest:
     test = windows.target_dates("test")
     return VersionManifest(
@@ -502,6 +550,7 @@ def _manifest(
             test_start=_day(test[0]),
             test_end=_day(test[-1]),
         ),
+        shared_network=shared_network,
     )
 
 

@@ -119,6 +119,20 @@ class TrackedRun:
         with self.tracker._step("logging metrics"):
             self.tracker.client.log_batch(self.run_id, metrics=batch)
 
+    def log_metric_history(self, history: Mapping[str, list[float]]) -> None:
+        """Every step of each metric (step n: the n-th value, from 1) in one batch."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        batch = [
+            Metric(key, float(value), timestamp, step)
+            for key, values in history.items()
+            for step, value in enumerate(values, start=1)
+            if math.isfinite(value)
+        ]
+        with self.tracker._step("logging metrics"):
+            self.tracker.client.log_batch(self.run_id, metrics=batch)
+
     def log_artifacts(self, folder: Path) -> None:
         with self.tracker._step(f"uploading the artifacts of {folder}"):
             self.tracker.client.log_artifacts(self.run_id, str(folder))

@@ -12,7 +12,7 @@ keep serving: `model_input` "raw" (the model scales inside) or "normalized" (`(x
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -107,6 +107,20 @@ class Evaluation(BaseModel):
     test_end: date
 
 
+class SharedNetwork(BaseModel):
+    """The networks a version froze into its `model.pt` when they learn across categories: trained
+    once per training run on every category's windows (`categories`), saved under the artifacts
+    folder at `weights` (relative to it). `id` names them (a hash of their weights and `trained_at`,
+    the run's start); versions of one run share it, a category refitted alone may reuse it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1)
+    trained_at: datetime
+    categories: list[str] = Field(min_length=1)
+    weights: str = Field(min_length=1)
+
+
 class VersionManifest(BaseModel):
     """One trained version of one category.
 
@@ -114,7 +128,8 @@ class VersionManifest(BaseModel):
     input is made from the last `window_size` daily totals (oldest first) is `format_version`'s and
     `normalization`'s (see the module docstring). `train_*` is the period the
     served model learned from, `last_date` the last day of the data it saw, and `data_file` /
-    `data_sha256` name that data exactly (`dataset_id`: the uploaded dataset it came from, if any).
+    `data_sha256` name that data exactly (`dataset_id`: the uploaded dataset it came from, if any);
+    `shared_network` the cross-category networks it froze (None: its networks are its own).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -138,6 +153,7 @@ class VersionManifest(BaseModel):
     intervals: IntervalCalibration | None = None
     evaluation: Evaluation | None = None
     dataset_id: str | None = None
+    shared_network: SharedNetwork | None = None
 
     @field_validator("mean", "std")
     @classmethod
