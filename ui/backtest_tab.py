@@ -17,6 +17,12 @@ from ui.downloads import write_csv
 from ui.formatting import FORECASTER_NAMES, METRIC_NAMES, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.views import ChartView, outputs_for
+from ui.widgets import tab_intro
+
+INTRO = (
+    "The served model on the most recent days it was held out from training: actual sales, its "
+    "one-day-ahead forecasts and the baselines it is compared with (lower errors are better)."
+)
 
 CHART_TITLE = "Test days of the served version"
 METRICS_COLUMNS = ["Forecaster", *METRIC_NAMES.values()]
@@ -92,10 +98,7 @@ class BacktestTab:
 
 def build_backtest_tab(handlers: BacktestHandlers) -> BacktestTab:
     """Lay out the tab inside the current `gr.Tab` and wire its events."""
-    gr.Markdown(
-        "The served model on the most recent days it was held out from training: actual sales, its "
-        "one-day-ahead forecasts and the baselines it is compared with (lower errors are better)."
-    )
+    tab_intro(INTRO)
     with gr.Row():
         category = gr.Dropdown(
             choices=[], allow_custom_value=True, label="Category", scale=2, elem_id="backtest-category"

@@ -19,6 +19,12 @@ import pandas as pd
 from ui.api_models import DatasetList, DatasetUploaded
 from ui.formatting import message_html
 from ui.gateway_client import GatewayClient, GatewayError
+from ui.widgets import tab_intro
+
+INTRO = (
+    "Upload a CSV (or .csv.gz) export of transactions: one row per sale with a date, a category and an "
+    "amount. The gateway reads the whole file the way training will; nothing in it is ever executed."
+)
 
 DETECT = "(detect)"
 PREVIEW_ROWS = 8
@@ -199,10 +205,7 @@ class DataTab:
 
 def build_data_tab(handlers: DataHandlers) -> DataTab:
     """Lay out the tab inside the current `gr.Tab` and wire its events."""
-    gr.Markdown(
-        "Upload a CSV (or .csv.gz) export of transactions: one row per sale with a date, a category and an "
-        "amount. The gateway reads the whole file the way training will; nothing in it is ever executed."
-    )
+    tab_intro(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
             file = gr.File(

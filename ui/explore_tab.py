@@ -25,7 +25,12 @@ from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError
 from ui.series_stats import SUMMARY_COLUMNS, summary_frame
 from ui.views import ChartView, outputs_for
-from ui.widgets import categories_picker, date_box
+from ui.widgets import categories_picker, date_box, tab_intro
+
+INTRO = (
+    "Daily sales per category as the models see them (days without sales count as zero). "
+    "Leave a date empty to start at the first day or end at the last one."
+)
 
 MAX_ROLLING_WINDOW = 90
 
@@ -166,10 +171,7 @@ class ExploreTab:
 
 def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:
     """Lay out the tab inside the current `gr.Tab` and wire its events."""
-    gr.Markdown(
-        "Daily sales per category as the models see them (days without sales count as zero). "
-        "Leave a date empty to start at the first day or end at the last one."
-    )
+    tab_intro(INTRO)
     with gr.Row():
         categories = categories_picker("explore-categories")
         start = date_box("From", "first day", "explore-start")

@@ -14,7 +14,13 @@ from gradio.blocks import Block
 from ui.formatting import JOBS_COLUMNS, METRICS_COLUMNS, OUTCOME_COLUMNS, TIME_NOTE
 from ui.train_handlers import GATEWAY_DEFAULT, LOSS_TITLE, JobsView, JobView, TrainHandlers, empty_frame
 from ui.views import outputs_for
-from ui.widgets import categories_picker
+from ui.widgets import categories_picker, tab_intro
+
+INTRO = (
+    "Train new versions on the active dataset (see the Data tab). With the default policy a new "
+    "version is served only when it beats the seasonal-naive baseline and is not worse than the "
+    "version served now."
+)
 
 DEPLOY_CHOICES: list[tuple[str, str]] = [
     ("Gateway default", GATEWAY_DEFAULT),
@@ -35,11 +41,7 @@ class TrainTab:
 
 def build_train_tab(handlers: TrainHandlers) -> TrainTab:
     """Lay out the tab inside the current `gr.Tab` and wire its events."""
-    gr.Markdown(
-        "Train new versions on the active dataset (see the Data tab). With the default policy a new "
-        "version is served only when it beats the seasonal-naive baseline and is not worse than the "
-        "version served now."
-    )
+    tab_intro(INTRO)
     with gr.Row():
         categories = categories_picker("train-categories")
         all_categories = gr.Checkbox(label="All categories", value=False, scale=1, elem_id="train-all")

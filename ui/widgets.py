@@ -26,3 +26,8 @@ def date_box(label: str, empty_means: str, elem_id: str) -> gr.Textbox:
         min_width=160,
         elem_id=elem_id,
     )
+
+
+def tab_intro(text: str) -> gr.Markdown:
+    """The paragraph that opens every tab: what it shows and where its numbers come from."""
+    return gr.Markdown(text)

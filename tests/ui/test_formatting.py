@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui import formatting
 from ui.api_models import CategoryOutcome, Health, Job
-from ui.formatting import (
-    METRICS_COLUMNS,
-    format_sales,
-    health_html,
-    job_progress,
-    job_status_html,
-    jobs_frame,
-    message_html,
-    metrics_frame,
-    mlflow_links_html,
-    outcome_frame,
-    prediction_markdown,
-    same_score_notes,
-    short_time,
-)
 
 METRICS: dict[str, Any] = {
     "category": "Beauty",
@@ -52,33 +38,33 @@ def _job(status: str, results: list[dict[str, Any]], **extra: Any) -> Job:
 
 
 def test_message_html_escapes_and_marks_code() -> None:
-    text = message_html("error", "value 2 ('<b>') is bad; run `salescast serve gateway`")
+    text = formatting.message_html("error", "value 2 ('<b>') is bad; run `salescast serve gateway`")
     assert "&lt;b&gt;" in text and "<b>" not in text
     assert "<code>salescast serve gateway</code>" in text
     assert 'class="sc-msg sc-error"' in text
 
 
 def test_format_sales_has_two_decimals_and_separators() -> None:
-    assert format_sales(1234.5) == "1,234.50"
-    assert format_sales(0) == "0.00"
+    assert formatting.format_sales(1234.5) == "1,234.50"
+    assert formatting.format_sales(0) == "0.00"
 
 
 def test_health_banner_for_each_state() -> None:
-    down = health_html(None, "The gateway at http://gw:8000 is not reachable.", "http://gw:8000")
+    down = formatting.health_html(None, "The gateway at http://gw:8000 is not reachable.", "http://gw:8000")
     assert "sc-error" in down
     assert "Gateway unavailable. The gateway at http://gw:8000 is not reachable." in down
-    assert "No answer from http://gw:8000" in health_html(None, None, "http://gw:8000")
+    assert "No answer from http://gw:8000" in formatting.health_html(None, None, "http://gw:8000")
     ok = Health.model_validate({"status": "ok", "torchserve": {"status": "ready"}})
-    assert "sc-ok" in health_html(ok, None, "http://gw:8000")
+    assert "sc-ok" in formatting.health_html(ok, None, "http://gw:8000")
     degraded = Health.model_validate(
         {"status": "unavailable", "torchserve": {"status": "unavailable", "detail": "connection refused"}}
     )
-    banner = health_html(degraded, None, "http://gw:8000")
+    banner = formatting.health_html(degraded, None, "http://gw:8000")
     assert "sc-warning" in banner and "model server is not ready (connection refused)" in banner
 
 
 def test_prediction_markdown_shows_value_and_version() -> None:
-    text = prediction_markdown("Beauty", 1034.7, "20261126.101500", 14)
+    text = formatting.prediction_markdown("Beauty", 1034.7, "20261126.101500", 14)
     assert "**1,034.70**" in text and "`20261126.101500`" in text and "last 14 days" in text
 
 
@@ -87,14 +73,14 @@ def test_running_job_shows_a_progress_bar() -> None:
         "running",
         [{"category": "Beauty", "state": "succeeded"}, {"category": "Clothing", "state": "training"}],
     )
-    assert job_progress(job) == (1, 2)
-    text = job_status_html(job)
+    assert formatting.job_progress(job) == (1, 2)
+    text = formatting.job_status_html(job)
     assert '<progress class="sc-progress" value="1" max="2">' in text
     assert "1 of 2 categories finished" in text and "Clothing: training" in text
 
 
 def test_queued_job_shows_an_indeterminate_bar() -> None:
-    text = job_status_html(_job("queued", [{"category": "Beauty", "state": "queued"}]))
+    text = formatting.job_status_html(_job("queued", [{"category": "Beauty", "state": "queued"}]))
     assert '<progress class="sc-progress"></progress>' in text
 
 
@@ -103,17 +89,17 @@ def test_failed_job_shows_its_error_and_no_bar() -> None:
         "failed",
         [{"category": "Beauty", "state": "failed", "failed_step": "training", "error": "data file missing"}],
     )
-    text = job_status_html(job)
+    text = formatting.job_status_html(job)
     assert "<progress" not in text
     assert "The job failed: Beauty during training: data file missing" in text
-    assert outcome_frame(job).iloc[0]["Why / error"] == "training: data file missing"
+    assert formatting.outcome_frame(job).iloc[0]["Why / error"] == "training: data file missing"
 
 
 def test_job_level_error_wins() -> None:
     job = _job(
         "failed", [{"category": "Beauty", "state": "queued"}], error="gateway restarted during the job"
     )
-    assert "The job failed: gateway restarted during the job" in job_status_html(job)
+    assert "The job failed: gateway restarted during the job" in formatting.job_status_html(job)
 
 
 def test_succeeded_job_summarises_deployment() -> None:
@@ -130,9 +116,9 @@ def test_succeeded_job_summarises_deployment() -> None:
             },
         ],
     )
-    text = job_status_html(job)
+    text = formatting.job_status_html(job)
     assert "Beauty v2 deployed" in text and "Clothing v3 trained, not deployed" in text
-    frame = outcome_frame(job)
+    frame = formatting.outcome_frame(job)
     assert frame.iloc[0].tolist() == ["Beauty", "succeeded", "", "", "", "41.8", "v2", "yes", ""]
     assert frame.iloc[1]["Deployed"] == "no"
     assert frame.iloc[1]["Why / error"] == "test RMSE 900 >= seasonal-naive 800"
@@ -140,8 +126,8 @@ def test_succeeded_job_summarises_deployment() -> None:
 
 def test_metrics_frame_lists_model_served_and_baselines() -> None:
     outcome = CategoryOutcome.model_validate({"category": "Beauty", "state": "succeeded", "metrics": METRICS})
-    frame = metrics_frame([outcome])
-    assert list(frame.columns) == METRICS_COLUMNS
+    frame = formatting.metrics_frame([outcome])
+    assert list(frame.columns) == formatting.METRICS_COLUMNS
     assert frame["Forecaster"].tolist() == [
         "CNN-LSTM (new version)",
         "Served version 20261125.090000",
@@ -156,11 +142,11 @@ def test_metrics_frame_lists_model_served_and_baselines() -> None:
 
 def test_metrics_frame_skips_categories_without_metrics() -> None:
     outcome = CategoryOutcome.model_validate({"category": "Beauty", "state": "failed"})
-    assert metrics_frame([outcome]).empty
+    assert formatting.metrics_frame([outcome]).empty
 
 
 def test_jobs_frame_and_short_time() -> None:
-    frame = jobs_frame([_job("succeeded", [{"category": "Beauty", "state": "succeeded"}])])
+    frame = formatting.jobs_frame([_job("succeeded", [{"category": "Beauty", "state": "succeeded"}])])
     assert frame.iloc[0].tolist() == [
         "abc123",
         "2026-11-26 10:15:00",
@@ -171,8 +157,8 @@ def test_jobs_frame_and_short_time() -> None:
         "exp-1",
         "if_better",
     ]
-    assert short_time(None) == ""
-    assert short_time("not a time") == "not a time"
+    assert formatting.short_time(None) == ""
+    assert formatting.short_time("not a time") == "not a time"
 
 
 def test_running_job_shows_epoch_loss_and_elapsed_time() -> None:
@@ -195,9 +181,9 @@ def test_running_job_shows_epoch_loss_and_elapsed_time() -> None:
         started_at="2026-11-26T10:15:00Z",
         finished_at=None,
     )
-    text = job_status_html(job, now=pd.Timestamp("2026-11-26T10:15:14Z"))
+    text = formatting.job_status_html(job, now=pd.Timestamp("2026-11-26T10:15:14Z"))
     assert "Beauty: epoch 4/60, val loss 0.4123, 12 s" in text and "elapsed 14 s" in text
-    row = outcome_frame(job).iloc[0]
+    row = formatting.outcome_frame(job).iloc[0]
     assert (row["Epoch"], row["Train loss"], row["Val loss"], row["Time (s)"]) == (
         "4/60",
         "0.5000",
@@ -214,15 +200,15 @@ def test_a_version_that_scores_like_the_served_one_is_pointed_out() -> None:
         "succeeded",
         [{"category": "Beauty", "state": "succeeded", "version": "v2", "deployed": True, "metrics": metrics}],
     )
-    notes = same_score_notes(job.results)
+    notes = formatting.same_score_notes(job.results)
     assert notes == [
         "Beauty: the new version v2 scores the same as the served version v1 (test RMSE 874.50, MAE 684.10) "
         "— most likely the same model trained on the same data; it was deployed anyway."
     ]
-    assert "sc-warning" in job_status_html(job)
+    assert "sc-warning" in formatting.job_status_html(job)
     better = {**metrics, "test": {"model": {"rmse": 800.0, "mae": 600.0}, "served": same}}
     assert (
-        same_score_notes(
+        formatting.same_score_notes(
             _job("succeeded", [{"category": "Beauty", "state": "succeeded", "metrics": better}]).results
         )
         == []
@@ -234,6 +220,6 @@ def test_mlflow_links_point_at_each_run() -> None:
         "succeeded",
         [{"category": "Beauty", "state": "succeeded", "mlflow_experiment_id": "3", "mlflow_run_id": "abc"}],
     )
-    assert 'href="http://127.0.0.1:5000/#/experiments/3/runs/abc"' in mlflow_links_html(
+    assert 'href="http://127.0.0.1:5000/#/experiments/3/runs/abc"' in formatting.mlflow_links_html(
         job, "http://127.0.0.1:5000/"
     )
