@@ -14,11 +14,17 @@ from tests.reliability.conftest import ReliabilityStack
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
 WINDOW = [float(v) for v in range(14)]
+JSON_TYPE = {"content-type": "application/json"}
+Case = tuple[str, str, str, dict[str, str], bytes]
 
 
-def _cases() -> list[tuple[str, str, str, dict[str, str], bytes]]:
+def _json_post(name: str, path: str, payload: object) -> Case:
+    """A POST of `payload` as well-formed JSON: the values, not the encoding, are hostile."""
+    return (name, "POST", path, JSON_TYPE, json.dumps(payload).encode())
+
+
+def _cases() -> list[Case]:
     """(name, method, path, headers, body)."""
-    json_type = {"content-type": "application/json"}
     nested = b'{"category": "Beauty", "sales": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     nested_object = b'{"a":' * 20_000 + b"1" + b"}" * 20_000
     return [
@@ -26,13 +32,13 @@ def _cases() -> list[tuple[str, str, str, dict[str, str], bytes]]:
             "10 MB body",
             "POST",
             "/api/predict",
-            json_type,
+            JSON_TYPE,
             b'{"category": "Beauty", "sales": [' + b"1.0," * 2_500_000 + b"1.0]}",
         ),
-        ("10 MB batch", "POST", "/api/predict/batch", json_type, b" " * 10_000_000),
-        ("deeply nested list", "POST", "/api/predict", json_type, nested),
-        ("deeply nested object", "POST", "/api/predict/batch", json_type, nested_object),
-        ("nested train body", "POST", "/api/train", json_type, nested_object),
+        ("10 MB batch", "POST", "/api/predict/batch", JSON_TYPE, b" " * 10_000_000),
+        ("deeply nested list", "POST", "/api/predict", JSON_TYPE, nested),
+        ("deeply nested object", "POST", "/api/predict/batch", JSON_TYPE, nested_object),
+        ("nested train body", "POST", "/api/train", JSON_TYPE, nested_object),
         (
             "text/plain",
             "POST",
@@ -55,104 +61,58 @@ def _cases() -> list[tuple[str, str, str, dict[str, str], bytes]]:
             b"category=Beauty&sales=1",
         ),
         ("no content type", "POST", "/api/predict", {}, b"\x00\x01\x02"),
-        ("not utf-8 json", "POST", "/api/predict", json_type, b"\xff\xfe\xfa"),
-        ("empty body", "POST", "/api/predict", json_type, b""),
-        ("json null", "POST", "/api/predict", json_type, b"null"),
+        ("not utf-8 json", "POST", "/api/predict", JSON_TYPE, b"\xff\xfe\xfa"),
+        ("empty body", "POST", "/api/predict", JSON_TYPE, b""),
+        ("json null", "POST", "/api/predict", JSON_TYPE, b"null"),
         (
             "NaN literal",
             "POST",
             "/api/predict",
-            json_type,
+            JSON_TYPE,
             b'{"category": "Beauty", "sales": [NaN' + b", 1" * 13 + b"]}",
         ),
-        (
-            "1e308 window",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "Beauty", "sales": [1e308] * 14}).encode(),
-        ),
+        _json_post("1e308 window", "/api/predict", {"category": "Beauty", "sales": [1e308] * 14}),
         (
             "1e999 window",
             "POST",
             "/api/predict",
-            json_type,
+            JSON_TYPE,
             b'{"category": "Beauty", "sales": [' + b"1e999," * 13 + b"1e999]}",
         ),
-        (
-            "-1e308 batch",
-            "POST",
-            "/api/predict/batch",
-            json_type,
-            json.dumps({"items": [{"category": "Beauty", "sales": [-1e308] * 14}]}).encode(),
+        _json_post(
+            "-1e308 batch", "/api/predict/batch", {"items": [{"category": "Beauty", "sales": [-1e308] * 14}]}
         ),
-        (
-            "../ category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "../../etc/passwd", "sales": WINDOW}).encode(),
+        _json_post("../ category", "/api/predict", {"category": "../../etc/passwd", "sales": WINDOW}),
+        _json_post("../ before a real category", "/api/predict", {"category": "../Beauty", "sales": WINDOW}),
+        _json_post(
+            "NUL after a real category", "/api/predict", {"category": "Beauty\u0000", "sales": WINDOW}
         ),
-        (
-            "../ before a real category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "../Beauty", "sales": WINDOW}).encode(),
-        ),
-        (
-            "NUL after a real category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "Beauty\u0000", "sales": WINDOW}).encode(),
-        ),
-        (
-            "unicode category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "Beauté ☃ 𝔅 \u202e", "sales": WINDOW}).encode(),
-        ),
-        (
-            "NUL category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "\u0000../model_store", "sales": WINDOW}).encode(),
-        ),
-        (
-            "long category",
-            "POST",
-            "/api/predict",
-            json_type,
-            json.dumps({"category": "x" * 100_000, "sales": WINDOW}).encode(),
-        ),
+        _json_post("unicode category", "/api/predict", {"category": "Beauté ☃ 𝔅 \u202e", "sales": WINDOW}),
+        _json_post("NUL category", "/api/predict", {"category": "\u0000../model_store", "sales": WINDOW}),
+        _json_post("long category", "/api/predict", {"category": "x" * 100_000, "sales": WINDOW}),
         ("../ history", "GET", "/api/history/..%2F..%2Fetc%2Fpasswd", {}, b""),
         ("unicode history", "GET", "/api/history/%F0%9D%94%85%E2%98%83", {}, b""),
         ("../ forecast", "GET", "/api/forecast/..%2Fmodel_store", {}, b""),
-        ("../ train", "POST", "/api/train", json_type, json.dumps({"categories": ["../Beauty"]}).encode()),
+        _json_post("../ train", "/api/train", {"categories": ["../Beauty"]}),
         (
             "../ default",
             "PUT",
             "/api/models/..%2F..%2Fbeauty/default",
-            json_type,
+            JSON_TYPE,
             json.dumps({"version": "../../x"}).encode(),
         ),
         (
             "bad version",
             "PUT",
             "/api/models/Beauty/default",
-            json_type,
+            JSON_TYPE,
             json.dumps({"version": "../" * 1000}).encode(),
         ),
     ]
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda case: case[0])
-def test_hostile_input_gets_a_4xx(
-    reliability_stack: ReliabilityStack, case: tuple[str, str, str, dict[str, str], bytes]
-) -> None:
+def test_hostile_input_gets_a_4xx(reliability_stack: ReliabilityStack, case: Case) -> None:
     name, method, path, headers, body = case
     stack = reliability_stack
     response = httpx.request(
