@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,13 +61,23 @@ def make_context(model_dir: Path, batch_size: int) -> Context:
     return context
 
 
-@pytest.fixture
-def handler(model_dir: Path) -> Iterator[ForecastHandler]:
+@contextmanager
+def initialized_handler(model_dir: Path) -> Iterator[ForecastHandler]:
+    """A handler initialized on `model_dir`; torch's thread count (set to 1 by `initialize`) is put
+    back afterwards so later tests in the session do not run single-threaded."""
     threads = torch.get_num_threads()
     instance = ForecastHandler()
     instance.initialize(make_context(model_dir, 1))
-    yield instance
-    torch.set_num_threads(threads)
+    try:
+        yield instance
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def handler(model_dir: Path) -> Iterator[ForecastHandler]:
+    with initialized_handler(model_dir) as instance:
+        yield instance
 
 
 def expected_prediction(model_dir: Path, window: list[float]) -> float:
@@ -328,11 +339,8 @@ def calibrated_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture
 def calibrated(calibrated_dir: Path) -> Iterator[ForecastHandler]:
-    threads = torch.get_num_threads()
-    instance = ForecastHandler()
-    instance.initialize(make_context(calibrated_dir, 1))
-    yield instance
-    torch.set_num_threads(threads)
+    with initialized_handler(calibrated_dir) as instance:
+        yield instance
 
 
 def recursive(model_dir: Path, window: list[float], horizon: int) -> list[float]:
