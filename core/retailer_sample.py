@@ -38,8 +38,12 @@ INTERMITTENT_ZERO_SHARE = 0.4  # an intermittent category has more than this sha
 _CUSTOMERS = 20_000
 
 
-class RetailerSampleError(SalescastError, ValueError):
-    """Invalid retailer parameters (no categories, bad start date, non-positive years)."""
+class SampleError(SalescastError, ValueError):
+    """Invalid sample parameters (unknown profile, bad start date, non-positive years)."""
+
+
+class RetailerSampleError(SampleError):
+    """Invalid retailer parameters (no categories)."""
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,23 @@ def category_name(kind: Kind, index: int) -> str:
     return f"{kind.title()} {index:03d}"
 
 
+def sample_days(start: str, years: float, *, min_days: int) -> pd.DatetimeIndex:
+    """Every day of a sample `years` long (rounded to days, at least `min_days`) from `start`; both
+    sample generators check their start and length here."""
+    if not years > 0:
+        raise SampleError(f"sample years must be positive, got {years}")
+    try:
+        first = pd.Timestamp(start).normalize()
+    except (ValueError, TypeError) as exc:
+        raise SampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
+    return pd.date_range(first, periods=max(min_days, round(years * 365.25)), freq="D")
+
+
 def generate_retailer_sample(
     seed: int, start: str, years: float = RETAILER_YEARS, categories: int = RETAILER_CATEGORIES
 ) -> pd.DataFrame:
     """Transactions of `categories` categories from `start` for `years`, sorted by date."""
-    if not years > 0:
-        raise RetailerSampleError(f"sample years must be positive, got {years}")
-    try:
-        first = pd.Timestamp(start).normalize()
-    except (ValueError, TypeError) as exc:
-        raise RetailerSampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
-    days = pd.date_range(first, periods=max(LAUNCH_DAYS[1] + 1, round(years * 365.25)), freq="D")
+    days = sample_days(start, years, min_days=LAUNCH_DAYS[1] + 1)
     frames = [
         _category_rows(kind, category_name(kind, i), days, np.random.default_rng([seed, i]))
         for i, kind in enumerate(retailer_kinds(categories), start=1)

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import write_bytes_atomic
-from core.errors import SalescastError
-from core.retailer_sample import generate_retailer_sample
+from core.retailer_sample import SampleError as SampleError  # raised here too; callers import it from here
+from core.retailer_sample import generate_retailer_sample, sample_days
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,10 +68,6 @@ _DEMAND_SD = 0.05  # innovation sd of that level; stationary sd ≈ 0.095
 
 
 _Profile = TypeVar("_Profile")
-
-
-class SampleError(SalescastError, ValueError):
-    """Invalid sample parameters (unknown profile, bad start date, non-positive years)."""
 
 
 def _by_column(cls: Callable[..., _Profile], table: Mapping[str, Sequence[Any]]) -> list[_Profile]:
@@ -199,15 +195,9 @@ def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "
     """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
     if profile not in PROFILES:
         raise SampleError(f"unknown sample profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    if not years > 0:
-        raise SampleError(f"sample years must be positive, got {years}")
-    try:
-        first = pd.Timestamp(start).normalize()
-    except (ValueError, TypeError) as exc:
-        raise SampleError(f"sample start {start!r} is not a date (expected YYYY-MM-DD)") from exc
+    days = sample_days(start, years, min_days=1)
     if profile == "retailer":  # many categories in a fixed mix (the scale bench's data)
         return generate_retailer_sample(seed, start, years)
-    days = pd.date_range(first, periods=max(1, round(years * 365.25)), freq="D")
     rng = np.random.default_rng(seed)
     frames = [_category_transactions(cat, days, rng, profile) for cat in _DEFAULT_CATEGORIES]
     tx = pd.concat(frames, ignore_index=True)
