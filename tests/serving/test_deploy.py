@@ -19,6 +19,8 @@ from tests.fixtures.torchserve import StartTorchServe
 from tests.handlers.reference import reference_next_day
 from tests.serving.scripted_store import broken_archive, scripted_archive
 
+pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
+
 V1, V2, V3 = "20250101.000000", "20250102.000000", "20250103.000000"
 WINDOW = [float(300 - 5 * i) for i in range(14)]
 
@@ -55,8 +57,6 @@ class PredictionLoop(threading.Thread):
         self.join(timeout=30)
 
 
-@pytest.mark.slow
-@pytest.mark.torchserve
 def test_hot_swap_under_load_fails_no_prediction(
     tmp_path: Path, isolated_torchserve: StartTorchServe
 ) -> None:
@@ -97,8 +97,6 @@ def test_hot_swap_under_load_fails_no_prediction(
     )
 
 
-@pytest.mark.slow
-@pytest.mark.torchserve
 def test_failed_deploy_keeps_the_previous_version_and_client_errors_carry_torchserve_text(
     tmp_path: Path, isolated_torchserve: StartTorchServe
 ) -> None:
@@ -131,8 +129,6 @@ def test_failed_deploy_keeps_the_previous_version_and_client_errors_carry_torchs
     assert answer.json()["model_version"] == V1
 
 
-@pytest.mark.slow
-@pytest.mark.torchserve
 def test_bad_request_in_a_batch_gets_its_4xx_while_the_others_are_answered(
     tmp_path: Path, isolated_torchserve: StartTorchServe
 ) -> None:
@@ -163,8 +159,6 @@ def test_bad_request_in_a_batch_gets_its_4xx_while_the_others_are_answered(
     assert described["batchSize"] == 4
 
 
-@pytest.mark.slow
-@pytest.mark.torchserve
 def test_an_old_version_that_will_not_unregister_is_retried_then_reported_while_the_new_one_serves(
     tmp_path: Path, isolated_torchserve: StartTorchServe, no_kill_on_path: None
 ) -> None:
@@ -213,8 +207,6 @@ class _SwitchFails(ManagementClient):
         raise ManagementError(500, "connection reset while answering (injected)")
 
 
-@pytest.mark.slow
-@pytest.mark.torchserve
 def test_the_default_torchserve_reports_decides_whether_a_deploy_happened(
     tmp_path: Path, isolated_torchserve: StartTorchServe
 ) -> None:
