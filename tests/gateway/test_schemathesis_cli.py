@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,13 +23,12 @@ from typing import Any
 
 import pytest
 
-from core.contracts.job_result import CategoryResult
 from core.settings import Settings
 from salescast.bench.isolation import free_port
 from salescast.bench.serving_stack import GatewayLauncher, torchserve_process
-from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings
+from tests.fixtures.torchserve import ArchiveCopies
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
@@ -51,18 +49,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    test_settings: Settings,
-    trained_models: dict[str, CategoryResult],
-) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, archive_copies: ArchiveCopies) -> Iterator[Stack]:
     """A private TorchServe serving copies of the session's tiny models; one training job at a time."""
     root = tmp_path_factory.mktemp("schemathesis")
     settings = make_test_settings(root, gateway={"job_queue_size": 1})
-    shutil.copytree(test_settings.paths.artifacts, settings.paths.artifacts)
-    archives = [
-        archive_version(settings, category, result.version) for category, result in trained_models.items()
-    ]
+    archives = archive_copies(settings)
     torchserve = torchserve_process(settings, archives).start()
     try:
         yield Stack(settings, root, torchserve)

@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from core.contracts.job_result import CategoryResult
 from core.settings import Settings
 from salescast.bench.serving_stack import GatewayLauncher, torchserve_process
-from serving.archive import archive_version
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import SAMPLE_DATA, make_test_settings
+from tests.fixtures.torchserve import ArchiveCopies
 
 API_KEY = "reliability-key-0123456789"
 CATEGORY = "Beauty"
@@ -83,9 +82,7 @@ class ReliabilityStack:
 
 @pytest.fixture(scope="session")
 def reliability_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    test_settings: Settings,
-    trained_models: dict[str, CategoryResult],
+    tmp_path_factory: pytest.TempPathFactory, archive_copies: ArchiveCopies
 ) -> Iterator[ReliabilityStack]:
     """A private stack serving copies of the session's tiny models (deploy policy `always`)."""
     root = tmp_path_factory.mktemp("reliability")
@@ -96,10 +93,7 @@ def reliability_stack(
         data={"path": str(data)},
         gateway={"api_key": API_KEY, "job_queue_size": 1, "deploy_policy": "always"},
     )
-    shutil.copytree(test_settings.paths.artifacts, settings.paths.artifacts)
-    archives = [
-        archive_version(settings, category, result.version) for category, result in trained_models.items()
-    ]
+    archives = archive_copies(settings)
     stack: ReliabilityStack | None = None
     torchserve = torchserve_process(settings, archives).start()
     try:
