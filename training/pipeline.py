@@ -118,7 +118,9 @@ def train_categories(
     `compare_versions` maps a category to an existing version whose model is also scored on the
     new test days (`metrics.served_version`, `metrics.test["served"]`; when that version cannot
     be scored the new one is still saved, with `metrics.served_error`). Problems with the
-    whole file or the tracking store raise; problems of one category land in its result.
+    whole file, the tracking store or the shared networks' training (`training.shared`, once for
+    every category when the networks pool categories) raise; problems of one category land in its
+    result.
     `listener` hears every category start, epoch and end (the job's progress file). `dataset_id`
     (an uploaded dataset's id) is recorded with each version beside the file's path and SHA-256.
     """
@@ -297,6 +299,7 @@ def _fit(
     the test days (evaluation) or from all of them (served). With `shared` networks none is trained
     here: each fit freezes its set in and the histories replay their loss curves."""
     category, size, split = windows.category, settings.window.size, settings.split
+    pool = settings.model.pool_categories
     if shared is not None:
         with tempfile.TemporaryDirectory(prefix="salescast-ckpt-") as checkpoints:
             evaluation = fit_forecaster(windows, settings, Path(checkpoints), networks=shared.evaluation)
@@ -309,14 +312,16 @@ def _fit(
             windows,
             settings,
             Path(checkpoints) / "evaluation",
-            others=pooled_windows(sales, category, windows.target_dates("test")[0], size, split),
+            others=pooled_windows(sales, category, windows.target_dates("test")[0], size, split)
+            if pool
+            else (),
             callbacks=[histories.evaluation],
         )
         served = fit_forecaster(
             serving,
             settings,
             Path(checkpoints) / "serving",
-            others=pooled_windows(sales, category, None, size, split),
+            others=pooled_windows(sales, category, None, size, split) if pool else (),
             callbacks=[histories.served],
         )
     return Fits(evaluation, served, histories)
