@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +23,7 @@ from core.errors import SalescastError
 from core.settings import Settings
 from gateway.errors import DataUnavailableError, InputError, NotFoundError, PayloadTooLargeError
 from gateway.history import HistoryCache
+from gateway.schemas.datasets import DatasetItem
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
@@ -35,21 +35,6 @@ class UploadedFile(Protocol):
     filename: str | None
 
     async def read(self, size: int = -1) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class DatasetView:
-    """One dataset as the API lists it."""
-
-    dataset_id: str
-    name: str
-    sha256: str | None
-    size_bytes: int | None
-    uploaded_at: str | None
-    columns: DatasetColumns
-    categories: list[CategorySummary]
-    warnings: list[str]
-    active: bool
 
 
 class DatasetService:
@@ -101,14 +86,14 @@ class DatasetService:
         )
         return record
 
-    async def views(self) -> list[DatasetView]:
+    async def views(self) -> list[DatasetItem]:
         """The configured file first, then every upload, each with its active flag."""
         active = self._store.active_id()
         views = [await self._default_view(active == DEFAULT_DATASET_ID)]
         views += [_record_view(record, record.dataset_id == active) for record in self._store.records()]
         return views
 
-    async def activate(self, dataset_id: str) -> DatasetView:
+    async def activate(self, dataset_id: str) -> DatasetItem:
         """Make `dataset_id` active; 404 naming the known ids. The next history read uses it."""
         try:
             async with self._lock:
@@ -118,16 +103,16 @@ class DatasetService:
         log.info("dataset activated dataset=%s name=%s", source.dataset_id, source.name)
         return await self.view(source)
 
-    async def view(self, source: DatasetSource) -> DatasetView:
+    async def view(self, source: DatasetSource) -> DatasetItem:
         active = source.dataset_id == self._store.active_id()
         if source.record is None:
             return await self._default_view(active)
         return _record_view(source.record, active)
 
-    async def _default_view(self, active: bool) -> DatasetView:
+    async def _default_view(self, active: bool) -> DatasetItem:
         source = self._store.source(DEFAULT_DATASET_ID)
         data = source.data
-        return DatasetView(
+        return DatasetItem(
             dataset_id=DEFAULT_DATASET_ID,
             name=source.name,
             sha256=None,
@@ -164,18 +149,10 @@ class DatasetService:
         return self._default_summary[1]
 
 
-def _record_view(record: DatasetRecord, active: bool) -> DatasetView:
-    return DatasetView(
-        dataset_id=record.dataset_id,
-        name=record.name,
-        sha256=record.sha256,
-        size_bytes=record.size_bytes,
-        uploaded_at=record.uploaded_at,
-        columns=record.columns,
-        categories=record.categories,
-        warnings=record.warnings,
-        active=active,
-    )
+def _record_view(record: DatasetRecord, active: bool) -> DatasetItem:
+    return DatasetItem.model_validate(
+        {**dict(record), "active": active}
+    )  # the stored file name stays private
 
 
 def _size(path: Path) -> int | None:

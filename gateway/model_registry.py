@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from core.contracts.metrics import Backtest
@@ -175,19 +175,7 @@ class ModelRegistry:
                 for description in descriptions
             ]
             versions.sort(key=lambda item: item.version, reverse=True)
-            described.append(
-                ServedModel(
-                    category=default.category,
-                    model_name=name,
-                    version=default.version,
-                    window_size=default.window_size,
-                    test_metrics=default.test_metrics,
-                    ready_workers=default.ready_workers,
-                    versions=versions,
-                    max_horizon=default.max_horizon,
-                    backtest=default.backtest,
-                )
-            )
+            described.append(replace(default, model_name=name, versions=versions))
         return described
 
     def _refresh_in_background(self) -> None:

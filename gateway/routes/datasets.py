@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from core.column_detection import Role
-from gateway.datasets import DatasetView
 from gateway.deps import ApiKeyDep, DatasetsDep
 from gateway.routes.responses import errors
 from gateway.schemas.datasets import ActivateRequest, DatasetItem, DatasetList, DatasetUploaded
@@ -49,17 +48,13 @@ async def list_datasets(datasets: DatasetsDep) -> DatasetList:
     """The configured file (`default`) and every upload, with the active one flagged."""
     views = await datasets.views()
     active = next((view.dataset_id for view in views if view.active), "default")
-    return DatasetList(active=active, datasets=[_item(view) for view in views])
+    return DatasetList(active=active, datasets=views)
 
 
 @router.put("/datasets/active", dependencies=[ApiKeyDep], responses=errors(401, 403, 404, 413, 422))
 async def activate_dataset(body: ActivateRequest, datasets: DatasetsDep) -> DatasetItem:
     """History, forecasts, the UI's Explore tab and new training jobs read this dataset from now on."""
-    return _item(await datasets.activate(body.dataset_id))
-
-
-def _item(view: DatasetView) -> DatasetItem:
-    return DatasetItem.model_validate(view, from_attributes=True)
+    return await datasets.activate(body.dataset_id)
 
 
 def _blank_is_none(value: str | None) -> str | None:
