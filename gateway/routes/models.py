@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter
 
 from gateway.deps import ApiKeyDep, ManagementDep, RegistryDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
-from gateway.model_registry import ServedModel
+from gateway.model_registry import ServedModel, VersionFacts
 from gateway.routes.responses import errors
 from gateway.schemas.models import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
 from serving.management_client import ManagementError
@@ -71,22 +72,28 @@ async def set_default_version(
 
 
 def _category_model(model: ServedModel) -> CategoryModel:
+    versions = [
+        ModelVersion(
+            version=version.version,
+            is_default=version.is_default,
+            ready_workers=version.ready_workers,
+            **_facts(version.facts),
+        )
+        for version in model.versions
+    ]
     return CategoryModel(
         category=model.category,
         model_name=model.model_name,
         default_version=model.version,
-        window_size=model.window_size,
-        max_horizon=model.max_horizon,
-        test_metrics=model.test_metrics,
-        versions=[
-            ModelVersion(
-                version=version.version,
-                is_default=version.is_default,
-                window_size=version.facts.window_size,
-                ready_workers=version.ready_workers,
-                test_metrics=version.facts.test_metrics,
-                max_horizon=version.facts.max_horizon,
-            )
-            for version in model.versions
-        ],
+        versions=versions,
+        **_facts(model),
     )
+
+
+def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:
+    """What the API tells of a version (for a model: of its default version)."""
+    return {
+        "window_size": facts.window_size,
+        "test_metrics": facts.test_metrics,
+        "max_horizon": facts.max_horizon,
+    }
