@@ -27,10 +27,10 @@ class ForecastModule(pl.LightningModule):
         lstm_hidden: int,
         lstm_layers: int,
         dropout: float,
-        loss: LossName = "huber",
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        stride: int = 1,
+        loss: LossName,
+        learning_rate: float,
+        weight_decay: float,
+        stride: int,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -32,18 +32,20 @@ class CNNLSTM(nn.Module):
         dropout (float): dropout in [0, 1) before the linear head and between stacked LSTM layers.
         stride (int): step of the Conv1d kernel in days (1: every day; 7 with kernel 7: weekly patches).
 
-    Shapes: `forward(x: [B, N] float32) -> [B] float32`, both in scaled units.
+    Shapes: `forward(x: [B, N] float32) -> [B] float32`, both in scaled units. No argument has a
+    default here: the service's values have one home, `model:` in configs/default.yaml.
     """
 
     def __init__(
         self,
         window_size: int,
-        conv_channels: int = 32,
-        kernel_size: int = 3,
-        lstm_hidden: int = 64,
-        lstm_layers: int = 1,
-        dropout: float = 0.1,
-        stride: int = 1,
+        *,
+        conv_channels: int,
+        kernel_size: int,
+        lstm_hidden: int,
+        lstm_layers: int,
+        dropout: float,
+        stride: int,
     ) -> None:
         super().__init__()
         if not 1 <= kernel_size <= window_size:

@@ -22,7 +22,10 @@ MEAN, STD = 250.0, 40.0
 def tiny_forecaster() -> WindowForecaster:
     torch.manual_seed(5)
     classical = WeeklyProfileES(torch.tensor([0.7, 0.8, 1.0, 1.1, 1.3, 1.4, 0.7]), 0.1, N, 0.8)
-    nets = [CNNLSTM(N, conv_channels=4, kernel_size=7, lstm_hidden=8, stride=7) for _ in range(2)]
+    nets = [
+        CNNLSTM(N, conv_channels=4, kernel_size=7, lstm_hidden=8, lstm_layers=1, dropout=0.0, stride=7)
+        for _ in range(2)
+    ]
     return WindowForecaster(nets, classical, 0.5, MEAN, STD, non_negative=True).eval()
 
 

@@ -29,7 +29,10 @@ def fitted() -> WindowForecaster:
     torch.manual_seed(17)
     profile = torch.tensor([0.2, 0.9, 1.0, 1.1, 1.3, 1.5, 1.0])
     classical = WeeklyProfileES(profile, 0.15, N, shrink=0.8, anchor=170.0, anchor_weight=0.3)
-    nets = [CNNLSTM(N, conv_channels=4, kernel_size=7, lstm_hidden=8, stride=7) for _ in range(3)]
+    nets = [
+        CNNLSTM(N, conv_channels=4, kernel_size=7, lstm_hidden=8, lstm_layers=1, dropout=0.0, stride=7)
+        for _ in range(3)
+    ]
     for net in nets:  # larger weights than the initialisation: forecasts far from the level
         for parameter in net.parameters():
             parameter.data.mul_(4.0)

@@ -26,14 +26,24 @@ TINY: dict[str, Any] = {
     "lstm_hidden": 16,
     "lstm_layers": 1,
     "dropout": 0.0,
+    "stride": 1,
 }
+FIT: dict[str, Any] = {"loss": "mse", "learning_rate": 1e-3, "weight_decay": 0.0}
 
 
 @pytest.mark.parametrize(("window_size", "kernel_size", "layers"), [(14, 3, 1), (7, 4, 2), (2, 1, 1)])
 def test_forward_maps_a_batch_of_windows_to_one_value_each(
     window_size: int, kernel_size: int, layers: int
 ) -> None:
-    model = CNNLSTM(window_size, conv_channels=4, kernel_size=kernel_size, lstm_hidden=8, lstm_layers=layers)
+    model = CNNLSTM(
+        window_size,
+        conv_channels=4,
+        kernel_size=kernel_size,
+        lstm_hidden=8,
+        lstm_layers=layers,
+        dropout=0.0,
+        stride=1,
+    )
     out = model(torch.randn(5, window_size))
     assert out.shape == (5,)
     assert out.dtype == torch.float32
@@ -41,12 +51,12 @@ def test_forward_maps_a_batch_of_windows_to_one_value_each(
 
 def test_kernel_wider_than_the_window_is_refused() -> None:
     with pytest.raises(ValueError, match="kernel_size"):
-        CNNLSTM(5, kernel_size=6)
+        CNNLSTM(5, **{**TINY, "kernel_size": 6})
 
 
 def test_overfits_one_small_batch() -> None:
     torch.manual_seed(0)
-    module = ForecastModule(window_size=14, loss="mse", learning_rate=1e-2, **TINY)
+    module = ForecastModule(window_size=14, **{**FIT, "learning_rate": 1e-2}, **TINY)
     x, y = torch.randn(16, 14), 2.0 * torch.randn(16)
     optimizer = module.configure_optimizers()
     with torch.no_grad():
@@ -79,7 +89,9 @@ def test_fast_dev_run_smoke(tmp_path: Path) -> None:
         enable_model_summary=False,
         default_root_dir=tmp_path,
     )
-    trainer.fit(ForecastModule(window_size=14, **TINY), datamodule=CategoryDataModule(windows, 16, seed=1))
+    trainer.fit(
+        ForecastModule(window_size=14, **FIT, **TINY), datamodule=CategoryDataModule(windows, 16, seed=1)
+    )
     assert trainer.state.finished
     assert "train_loss" in trainer.callback_metrics
     assert "val_loss" in trainer.callback_metrics
@@ -107,7 +119,7 @@ def test_datamodule_scales_each_window_by_its_level_and_shuffles_only_training()
 
 def test_torchscript_matches_the_lightning_module(tmp_path: Path) -> None:
     torch.manual_seed(3)
-    module = ForecastModule(window_size=14, **{**TINY, "dropout": 0.2, "lstm_layers": 2}).eval()
+    module = ForecastModule(window_size=14, **FIT, **{**TINY, "dropout": 0.2, "lstm_layers": 2}).eval()
     path = tmp_path / "model.pt"
     export_torchscript(module.model, path)
     scripted = load_model(path)
