@@ -24,6 +24,12 @@ INTRO = (
     "one-day-ahead forecasts and the baselines it is compared with (lower errors are better)."
 )
 
+
+@dataclass
+class BacktestTab:
+    category: gr.Dropdown
+
+
 CHART_TITLE = "Test days of the served version"
 METRICS_COLUMNS = ["Forecaster", *METRIC_NAMES.values()]
 MISSING_ROUTE = "Not Found"
@@ -89,11 +95,6 @@ class BacktestHandlers:
 
 def _number(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, int | float) and not isinstance(value, bool) else "—"
-
-
-@dataclass
-class BacktestTab:
-    category: gr.Dropdown
 
 
 def build_backtest_tab(handlers: BacktestHandlers) -> BacktestTab:

@@ -26,6 +26,16 @@ INTRO = (
     "amount. The gateway reads the whole file the way training will; nothing in it is ever executed."
 )
 
+
+@dataclass
+class DataTab:
+    """Components the app wires to other tabs."""
+
+    activate: gr.Button
+    datasets: gr.Dataframe
+    choice: gr.Dropdown
+
+
 DETECT = "(detect)"
 PREVIEW_ROWS = 8
 ROLES = ("date", "category", "amount")
@@ -192,15 +202,6 @@ class DataHandlers:
         return datasets_frame(listing), gr.Dropdown(
             choices=dataset_choices(listing), value=select or listing.active
         )
-
-
-@dataclass
-class DataTab:
-    """Components the app wires to other tabs."""
-
-    activate: gr.Button
-    datasets: gr.Dataframe
-    choice: gr.Dropdown
 
 
 def build_data_tab(handlers: DataHandlers) -> DataTab:

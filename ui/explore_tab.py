@@ -32,6 +32,20 @@ INTRO = (
     "Leave a date empty to start at the first day or end at the last one."
 )
 
+
+@dataclass
+class ExploreTab:
+    """The tab's components that other parts of the app update (category choices on load)."""
+
+    categories: gr.Dropdown
+    start: gr.Textbox
+    end: gr.Textbox
+    window: gr.Number
+    chart: gr.Plot
+    summary: gr.Dataframe
+    message: gr.HTML
+
+
 MAX_ROLLING_WINDOW = 90
 
 
@@ -154,19 +168,6 @@ def _range_text(shown: dict[str, pd.Series]) -> str:
     starts = [series.index.min() for series in shown.values() if len(series)]
     ends = [series.index.max() for series in shown.values() if len(series)]
     return f"Showing {', '.join(shown)} from {min(starts).date()} to {max(ends).date()}."
-
-
-@dataclass
-class ExploreTab:
-    """The tab's components that other parts of the app update (category choices on load)."""
-
-    categories: gr.Dropdown
-    start: gr.Textbox
-    end: gr.Textbox
-    window: gr.Number
-    chart: gr.Plot
-    summary: gr.Dataframe
-    message: gr.HTML
 
 
 def build_explore_tab(handlers: ExploreHandlers) -> ExploreTab:

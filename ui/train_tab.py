@@ -22,13 +22,6 @@ INTRO = (
     "version served now."
 )
 
-DEPLOY_CHOICES: list[tuple[str, str]] = [
-    ("Gateway default", GATEWAY_DEFAULT),
-    ("Only if better than baseline and served model", "if_better"),
-    ("Always", "always"),
-    ("Never (train and compare only)", "never"),
-]
-
 
 @dataclass
 class TrainTab:
@@ -37,6 +30,14 @@ class TrainTab:
     categories: gr.Dropdown
     jobs: gr.Dataframe
     message: gr.HTML
+
+
+DEPLOY_CHOICES: list[tuple[str, str]] = [
+    ("Gateway default", GATEWAY_DEFAULT),
+    ("Only if better than baseline and served model", "if_better"),
+    ("Always", "always"),
+    ("Never (train and compare only)", "never"),
+]
 
 
 def build_train_tab(handlers: TrainHandlers) -> TrainTab:
