@@ -2,8 +2,9 @@
 networks fitted with Lightning (early-stopped, several seeds), blended in one `WindowForecaster`.
 
 The one place a model is made: the training pipeline (its evaluation and served fits) and the
-rolling-origin bench all call `fit_forecaster`, so what the bench scores is made exactly the way a
-served version is.
+rolling-origin bench both call `fit_forecaster`, and when the networks pool categories both freeze in
+networks trained once for every category by `training.shared` (a run's sets, a bench fold's set), so
+what the bench scores is made exactly the way a served version is.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ end before its own test days, so no evaluation sees the days it is scored on) an
 on each category's serving windows. Each category then fits only its classical part and freezes
 these networks into its own `model.pt`. The weights are saved under `<paths.artifacts>/_shared/<id>/`
 and every version's manifest names them (`SharedNetwork`).
+
+The accuracy bench makes a fold's networks the same way (`train_networks_before`): one set on every
+category's windows of the days before the fold's cut-off, as a run trains its served set.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -31,7 +35,7 @@ from core.contracts.manifest import SharedNetwork
 from core.settings import Settings
 from training.fitting import train_networks
 from training.model import CNNLSTM
-from training.windows import CategoryWindows, InsufficientHistoryError, make_category_windows
+from training.windows import CategoryWindows, InsufficientHistoryError, make_category_windows, windows_before
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +122,54 @@ def train_shared_networks(
     )
     logger.info("shared networks saved id=%s path=%s", network_id, settings.paths.artifacts / folder)
     return SharedNetworks(evaluation, served, evaluation_curve, served_curve, record)
+
+
+def windows_before_day(
+    sales: Mapping[str, pd.Series], before: pd.Timestamp, settings: Settings
+) -> list[CategoryWindows]:
+    """Every category's train/validation windows of the days before `before`, split as a served fit
+    is (`windows_before`; with `before` after the last day they are `for_serving`'s), in the data's
+    order; categories too short are left out."""
+    windows = []
+    for name, series in sales.items():
+        days = series.loc[: before - pd.Timedelta(days=1)]
+        values = days.to_numpy(dtype=np.float64)
+        try:
+            windows.append(
+                windows_before(
+                    str(name),
+                    values,
+                    pd.DatetimeIndex(days.index),
+                    len(values),
+                    settings.window.size,
+                    settings.split,
+                )
+            )
+        except InsufficientHistoryError:
+            continue
+    return windows
+
+
+def train_networks_before(
+    sales: Mapping[str, pd.Series], before: pd.Timestamp, settings: Settings
+) -> list[CNNLSTM] | None:
+    """The networks every category's forecaster made from the days before `before` freezes in: one
+    set trained on every category's windows of those days (`windows_before_day`), as a run trains its
+    served set; None when the networks do not pool categories (each forecaster then trains its own)
+    or no category has enough history. What the accuracy bench trains once per fold and seed."""
+    if not settings.model.pool_categories:
+        return None
+    windows = windows_before_day(sales, before, settings)
+    if not windows:
+        return None
+    logger.info(
+        "training shared networks before=%s categories=%d members=%d",
+        before.date(),
+        len(windows),
+        settings.model.members,
+    )
+    with tempfile.TemporaryDirectory(prefix="salescast-shared-") as checkpoints:
+        return train_networks(windows, settings, Path(checkpoints))
 
 
 def shared_id(networks: Sequence[CNNLSTM], started: datetime) -> str:

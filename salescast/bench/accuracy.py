@@ -1,8 +1,11 @@
 """`salescast bench accuracy`: rolling-origin comparison of the served model recipe with the classical
 references, on the same target days, per category and overall, over several seeds.
 
-For every fold and seed the forecaster is made exactly as a served version is (`fit_forecaster`) from
-the days before the cut-off only. From every origin of the fold (each day from the cut-off on, knowing
+For every fold and seed the forecaster is made exactly as a served version is, from the days before the
+cut-off only: when the networks pool categories they are trained once on every category of the file
+(`training.shared.train_networks_before`, as a run trains its served set) and each category's
+forecaster fits its classical part and freezes them in (`fit_forecaster(networks=...)`); otherwise
+each category trains its own. From every origin of the fold (each day from the cut-off on, knowing
 the true days before it) it forecasts 1 and 7 days ahead, feeding its own forecasts back for the later
 days, and its prediction intervals — calibrated on its own validation tail — are checked against what
 happened. The references — seasonal naive, the 14-day moving average, AutoETS and AutoARIMA (season
@@ -20,20 +23,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
-from salescast.bench.rolling_origin import fold_windows, make_folds, min_train_days
+from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
 from training.evaluation import calibrate_intervals
 from training.intervals import window_scale
 from training.metrics import METRICS, evaluate
 from training.multistep import recursive_paths
-from training.windows import SEASON, CategoryWindows, FloatArray, IndexArray, pooled_windows, window_inputs
+from training.windows import SEASON, FloatArray, IndexArray, window_inputs
+
+if TYPE_CHECKING:
+    from training.model import CNNLSTM
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ MA_DAYS = 14
 REFERENCES = ("seasonal_naive", "ma14", *STATISTICAL_METHODS)
 """The classical forecasts the model must beat (the best of them is the bar)."""
 Progress = Callable[[str], None]
+FoldNetworks = Mapping[tuple[pd.Timestamp, int], "Sequence[CNNLSTM] | None"]
+"""The networks each fold's forecasters freeze in, by cut-off day and seed (None: each trains its own)."""
 
 
 @dataclass
@@ -100,6 +108,9 @@ class AccuracyReport:
     window_size: int
     seeds: list[int]
     categories: list[CategoryAccuracy]
+    shared_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds training each fold's shared networks (every seed), by cut-off day; empty when the
+    networks do not pool categories."""
 
     def overall_rmse(self, horizon: int) -> dict[str, float]:
         """Each reference's RMSE, mean over categories."""
@@ -134,6 +145,7 @@ class AccuracyReport:
             "fold_days": self.fold_days,
             "window_size": self.window_size,
             "seeds": self.seeds,
+            "shared_networks_seconds": {day: round(s, 1) for day, s in self.shared_seconds.items()},
             "overall": {
                 f"h{h}": {
                     "references_rmse": self.overall_rmse(h),
@@ -186,11 +198,22 @@ def run_accuracy(
     fold_days = fold_days or bench.fold_days
     seeds = list(seeds) if seeds else [settings.training.seed]
     sales = load_daily_sales(settings.data, data_path)
+    layouts = {
+        category: make_folds(len(series), folds, fold_days, min_train_days(settings.window.size), category)
+        for category, series in sales.items()
+    }
+    cutoffs = sorted({sales[c].index[fold.cutoff] for c, layout in layouts.items() for fold in layout})
+    # the networks learn from every category of the file, as a run's (training.pipeline) do
+    every = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), data_path)
+    networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress)
     results = []
     for category in sales:
         start = time.monotonic()
-        result = _category_accuracy(category, sales, settings, folds, fold_days, seeds, statistical, progress)
-        result.seconds = time.monotonic() - start
+        result = _category_accuracy(
+            category, sales[category], layouts[category], networks, settings, seeds, statistical, progress
+        )
+        # as in a training run, each category's seconds include its share of the shared networks'
+        result.seconds = time.monotonic() - start + sum(shared_seconds.values()) / len(sales)
         ratios = result.ratios(1)
         progress(
             f"{category}: model/best ({result.best_reference(1)}) one day ahead {np.mean(ratios):.3f} "
@@ -199,23 +222,49 @@ def run_accuracy(
         )
         results.append(result)
     window = settings.window.size
-    return AccuracyReport(str(data_path), folds, fold_days, window, seeds, results)
+    return AccuracyReport(str(data_path), folds, fold_days, window, seeds, results, shared_seconds)
+
+
+def _fold_networks(
+    sales: Mapping[str, pd.Series],
+    cutoffs: Sequence[pd.Timestamp],
+    settings: Settings,
+    seeds: Sequence[int],
+    progress: Progress,
+) -> tuple[FoldNetworks, dict[str, float]]:
+    """Each fold's and seed's networks, trained once on every category of `sales` before the cut-off
+    (None for each when the networks do not pool categories), and each fold's training seconds."""
+    from training.shared import train_networks_before
+
+    networks: dict[tuple[pd.Timestamp, int], Sequence[CNNLSTM] | None] = {}
+    seconds: dict[str, float] = {}
+    for number, cutoff in enumerate(cutoffs):
+        start = time.monotonic()
+        for seed in seeds:
+            seeded = settings.with_overrides({"training": {"seed": seed}})
+            networks[cutoff, seed] = train_networks_before(sales, cutoff, seeded)
+        if settings.model.pool_categories:
+            seconds[str(cutoff.date())] = time.monotonic() - start
+            progress(
+                f"fold {number + 1}/{len(cutoffs)}: shared networks trained on the days before "
+                f"{cutoff.date()} for {len(seeds)} seed(s) ({seconds[str(cutoff.date())]:.0f} s)"
+            )
+    return networks, seconds
 
 
 def _category_accuracy(
     category: str,
-    sales: Mapping[str, pd.Series],
+    series: pd.Series,
+    layout: Sequence[Fold],
+    networks: FoldNetworks,
     settings: Settings,
-    folds: int,
-    fold_days: int,
     seeds: Sequence[int],
     statistical: bool,
     progress: Progress,
 ) -> CategoryAccuracy:
-    series = sales[category]
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
-    layout = make_folds(len(values), folds, fold_days, min_train_days(settings.window.size), category)
+    folds = len(layout)
     longest = max(HORIZONS)
     references: list[dict[int, dict[str, FloatArray]]] = []
     model: list[list[dict[int, FloatArray]]] = [[] for _ in seeds]
@@ -241,9 +290,8 @@ def _category_accuracy(
         references.append(fold_references)
         for index, seed in enumerate(seeds):
             seeded = settings.with_overrides({"training": {"seed": seed}})
-            others = pooled_windows(sales, category, dates[fold.cutoff], seeded.window.size, seeded.split)
             forecasts, covered = _model_forecasts(
-                category, values, dates, fold.cutoff, origins, seeded, others
+                category, values, dates, fold.cutoff, origins, seeded, networks[dates[fold.cutoff], seed]
             )
             model[index].append(forecasts)
             coverage[index].append(covered)
@@ -303,10 +351,11 @@ def _model_forecasts(
     cutoff: int,
     origins: IndexArray,
     settings: Settings,
-    others: Sequence[CategoryWindows],
+    networks: Sequence[CNNLSTM] | None,
 ) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]]]:
-    """The forecaster made from the days before `cutoff`: its forecasts h days ahead from `origins`
-    and the coverage of its intervals (calibrated on its own validation tail) on those days."""
+    """The forecaster made from the days before `cutoff` (freezing in the fold's shared `networks`, or
+    training its own when None): its forecasts h days ahead from `origins` and the coverage of its
+    intervals (calibrated on its own validation tail) on those days."""
     import torch
 
     from training.fitting import fit_forecaster
@@ -315,7 +364,7 @@ def _model_forecasts(
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
-        fitted = fit_forecaster(windows, settings, Path(checkpoints), others=others)
+        fitted = fit_forecaster(windows, settings, Path(checkpoints), networks=networks)
         forecaster = as_forecaster(fitted, fitted.normalization())
     forecast = settings.forecast
     longest = max(HORIZONS)

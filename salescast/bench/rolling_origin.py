@@ -1,10 +1,12 @@
-"""Rolling-origin folds and the per-fold CNN-LSTM fit.
+"""Rolling-origin folds and the windows of a fold's fit.
 
 Fold k of K covers `fold_days` target days; its cut-off is its first target day. Folds tile the
 most recent `K × fold_days` days, oldest first, so every method is scored on the same days. A fold's
 model sees only days before its cut-off: its windows are split chronologically into train and
 validation (early stopping) by the configured fractions, normalized on the training days, and it
-forecasts each target day from the N true days before it, the way the service is used.
+forecasts each target day from the N true days before it, the way the service is used. Its networks,
+when they pool categories, are trained once per fold on every category's windows before the cut-off
+(`training.shared.train_networks_before`), as a run trains them once for every category.
 """
 
 from __future__ import annotations

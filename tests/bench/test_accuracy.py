@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import training.fitting
 from core.atomic import write_json_atomic
 from core.sample_data import write_sample
+from core.settings import Settings
 from salescast.bench.accuracy import HORIZONS, MODEL, run_accuracy
 from salescast.bench.report import accuracy_markdown, plot_accuracy
 from salescast.bench.statistical import statistical_paths
 from tests.conftest import make_test_settings
+from training.windows import CategoryWindows
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +59,47 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     markdown = accuracy_markdown(report)
     assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("pool", [True, False])
+def test_a_fold_trains_its_networks_once_for_every_category(
+    tmp_path: Path, small_csv: Path, monkeypatch: pytest.MonkeyPatch, pool: bool
+) -> None:
+    """Pooled networks are trained once per fold and seed on every category's days before the
+    cut-off, as a run trains its served set; unpooled, each category trains its own."""
+    trained: list[list[CategoryWindows]] = []
+    real = training.fitting.train_network
+
+    def spy(
+        windows: CategoryWindows,
+        settings: Settings,
+        checkpoints_dir: Path,
+        others: Sequence[CategoryWindows] = (),
+        **kwargs: Any,
+    ) -> Path:
+        trained.append([windows, *others])
+        return real(windows, settings, checkpoints_dir, others, **kwargs)
+
+    monkeypatch.setattr(training.fitting, "train_network", spy)
+    settings = make_test_settings(
+        tmp_path, training={"max_epochs": 1, "network_workers": 0}, model={"pool_categories": pool}
+    )
+    report = run_accuracy(
+        settings, small_csv, folds=2, fold_days=7, seeds=[1], statistical=False, progress=lambda _: None
+    )
+    categories = [c.category for c in report.categories]
+    assert len(categories) == 3
+    cutoffs = [pd.Timestamp(day) for day in report.categories[0].cutoffs]
+    if pool:
+        assert len(trained) == len(cutoffs)  # once per fold, not once per category
+        for windows, cutoff in zip(trained, cutoffs, strict=True):
+            assert [w.category for w in windows] == categories
+            assert all(w.dates[-1] == cutoff - pd.Timedelta(days=1) for w in windows)
+        assert list(report.to_dict()["shared_networks_seconds"]) == [str(c.date()) for c in cutoffs]
+    else:
+        assert len(trained) == len(cutoffs) * len(categories)
+        assert all(len(windows) == 1 for windows in trained)
+        assert report.to_dict()["shared_networks_seconds"] == {}
 
 
 def test_statistical_references_forecast_from_every_origin() -> None:
