@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.contracts.files import read_contract, write_contract
 from core.settings import FillPolicy
@@ -83,16 +83,9 @@ class WindowNormalization(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     method: Literal["window_level"] = "window_level"
-    level_floor: float = Field(gt=0.0, strict=True)
-    cv: float = Field(gt=0.0, strict=True)
+    level_floor: float = Field(gt=0.0, strict=True, allow_inf_nan=False)
+    cv: float = Field(gt=0.0, strict=True, allow_inf_nan=False)
     non_negative: bool = Field(strict=True)
-
-    @field_validator("level_floor", "cv")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
 
 
 class Evaluation(BaseModel):
@@ -138,8 +131,8 @@ class VersionManifest(BaseModel):
     slug: str = Field(min_length=1)
     version: str = Field(pattern=VERSION_PATTERN)
     window_size: int = Field(ge=1, strict=True)
-    mean: float = Field(strict=True)
-    std: float = Field(gt=0.0, strict=True)
+    mean: float = Field(strict=True, allow_inf_nan=False)
+    std: float = Field(gt=0.0, strict=True, allow_inf_nan=False)
     fill_policy: FillPolicy
     train_start: date
     train_end: date
@@ -154,13 +147,6 @@ class VersionManifest(BaseModel):
     evaluation: Evaluation | None = None
     dataset_id: str | None = None
     shared_network: SharedNetwork | None = None
-
-    @field_validator("mean", "std")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
 
     @model_validator(mode="after")
     def _normalization_matches_format(self) -> VersionManifest:
