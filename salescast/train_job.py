@@ -110,6 +110,8 @@ def run_job_spec(spec: JobSpec) -> list[CategoryResult]:
         deploy_policy=spec.deploy,
         progress_path=spec.progress_path,
         dataset_id=dataset.dataset_id if dataset is not None else None,
+        only_changed=spec.only_changed,
+        shared_network=spec.shared_network,
     )
 
 
@@ -124,9 +126,13 @@ def run_train_job(
     deploy_policy: DeployPolicy | None = None,
     progress_path: Path | None = None,
     dataset_id: str | None = None,
+    only_changed: bool = False,
+    shared_network: str | None = None,
 ) -> list[CategoryResult]:
     """Train `categories`, then archive every new version (`archive`) or, with a `deploy_policy`,
     archive and deploy each version the policy accepts. Returns one result per category.
+    `only_changed` and `shared_network` are `train_categories`' (a category skipped as `unchanged`
+    is neither archived nor deployed again).
 
     `compare_versions` (category → served version) are scored on the new test days and are what
     the policy compares against; with a policy, a category without one is looked up in TorchServe.
@@ -144,6 +150,8 @@ def run_train_job(
         compare_versions=served,
         listener=progress.on_training_event,
         dataset_id=dataset_id,
+        only_changed=only_changed,
+        shared_network=shared_network,
     )
     if deploy_policy is not None:
         results = asyncio.run(_deploy_all(settings, results, deploy_policy, served, progress))

@@ -6,7 +6,10 @@ the served fit on every day but the most recent validation tail (early stopping 
 calibration use that tail), so tomorrow's forecast comes from a model that saw the recent months.
 With `model.pool_categories` the networks learn across categories and are trained once per run for
 every category (`training.shared`); each category then fits only its own classical part and freezes
-them in. `train_categories` is the library entry point of `salescast train`. Each category is independent:
+them in, or freezes in networks saved by an earlier run (`shared_network`: the cheap refit, the
+second cadence). With `only_changed` a category whose data is the data its latest version learned
+from is skipped and reported `unchanged` (`training.changes`). `train_categories` is the library
+entry point of `salescast train`. Each category is independent:
 a failing one is recorded in its `CategoryResult` and the others still train. A version folder
 appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
 """
@@ -57,13 +60,14 @@ from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
 from handlers.forecast_steps import load_model
+from training.changes import CategoryChange, category_changes, series_sha256
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript
 from training.fitting import fit_forecaster
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
-from training.shared import LossCurve, SharedNetworks, train_shared_networks
+from training.shared import LossCurve, SharedNetworks, load_shared_networks, train_shared_networks
 from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
     CategoryWindows,
@@ -112,8 +116,15 @@ def train_categories(
     compare_versions: Mapping[str, str] | None = None,
     listener: Listener = _ignore,
     dataset_id: str | None = None,
+    only_changed: bool = False,
+    shared_network: str | None = None,
 ) -> list[CategoryResult]:
     """Train each of `categories` on the data file and track it in MLflow `experiment_name`.
+
+    `only_changed` trains only the categories that are new or whose own daily series changed since
+    their latest version; the others are `unchanged` results naming that version. `shared_network`
+    (`latest` or an id) freezes saved shared networks in instead of training them
+    (`training.shared.load_shared_networks`; a `SharedNetworkError` when they do not exist or fit).
 
     `compare_versions` maps a category to an existing version whose model is also scored on the
     new test days (`metrics.served_version`, `metrics.test["served"]`; when that version cannot
@@ -128,21 +139,46 @@ def train_categories(
     stray = sorted(set(compare) - set(categories))
     if stray:
         raise TrainingError(f"--compare-version names categories that are not being trained: {stray}")
+    saved_shared = load_shared_networks(settings, shared_network) if shared_network is not None else None
     path = resolve_data_path(settings, data_path)
     sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), path)
     data_info = {"data_file": str(path.resolve()), "data_sha256": file_sha256(path)}
     if dataset_id is not None:
         data_info["dataset_id"] = dataset_id
-    tracker = Tracker(settings.mlflow, experiment_name)
+    unchanged = (
+        {
+            change.category: change
+            for change in category_changes(categories, sales, settings)
+            if not change.changed
+        }
+        if only_changed
+        else {}
+    )
+    training = [category for category in categories if category not in unchanged]
     for category in categories:
         listener(
-            CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
+            CategoryProgress(category=category, state="unchanged", version=unchanged[category].latest)
+            if category in unchanged
+            else CategoryProgress(
+                category=category, state="training", max_epochs=settings.training.max_epochs
+            )
         )
+    if not training:
+        logger.info("nothing to train: every category's data is the data its latest version learned from")
+        return [_unchanged(settings, unchanged[category]) for category in categories]
+    tracker = Tracker(settings.mlflow, experiment_name)
     started = time.monotonic()
-    shared = train_shared_networks(sales, settings, datetime.now(UTC)) if categories else None
+    shared = (
+        saved_shared
+        if saved_shared is not None
+        else train_shared_networks(sales, settings, datetime.now(UTC))
+    )
     shared_seconds = time.monotonic() - started
     results = []
     for category in categories:
+        if category in unchanged:
+            results.append(_unchanged(settings, unchanged[category]))
+            continue
         start = time.monotonic()
         try:
             series = get_category(sales, category)
@@ -151,7 +187,7 @@ def train_categories(
                 sales,
                 settings,
                 tracker,
-                data_info,
+                {**data_info, "series_sha256": series_sha256(series)},
                 compare.get(category),
                 listener,
                 shared,
@@ -163,11 +199,19 @@ def train_categories(
             logger.error("training failed category=%s error=%s", category, message)
             result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
         # each category's seconds include its share of the shared networks' training
-        seconds = time.monotonic() - start + shared_seconds / len(categories)
+        seconds = time.monotonic() - start + shared_seconds / len(training)
         result = result.model_copy(update={"seconds": round(seconds, 3)})
         listener(CategoryProgress(category=category, state=result.status, version=result.version))
         results.append(result)
     return results
+
+
+def _unchanged(settings: Settings, change: CategoryChange) -> CategoryResult:
+    """The result of a category `only_changed` skipped: its latest version stays."""
+    folder = version_dir(settings, change.category, str(change.latest))
+    return CategoryResult(
+        category=change.category, status="unchanged", version=change.latest, artifact_dir=str(folder)
+    )
 
 
 def _train_category(
@@ -556,6 +600,7 @@ def _manifest(
             test_end=_day(test[-1]),
         ),
         shared_network=shared_network,
+        series_sha256=data_info.get("series_sha256"),
     )
 
 

@@ -9,6 +9,11 @@ on each category's serving windows. Each category then fits only its classical p
 these networks into its own `model.pt`. The weights are saved under `<paths.artifacts>/_shared/<id>/`
 and every version's manifest names them (`SharedNetwork`).
 
+The file also holds what a later refit needs to use them alone (`load_shared_networks`, the second
+cadence: `salescast train --shared-network latest|<id>` fits only each category's classical part
+against them): the run's record, the window size and architecture they were built for, and both loss
+curves. Files saved before those were kept cannot be checked against the config and are refused.
+
 The accuracy bench makes a fold's networks the same way (`train_networks_before`): one set on every
 category's windows of the days before the fold's cut-off, as a run trains its served set.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import pickle
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ from lightning.pytorch.callbacks import Callback
 
 from core.atomic import atomic_path
 from core.contracts.manifest import SharedNetwork
+from core.errors import SalescastError
 from core.settings import Settings
 from training.fitting import train_networks
 from training.model import CNNLSTM
@@ -43,6 +50,12 @@ SHARED_DIR = "_shared"
 """Folder under `paths.artifacts` holding the shared networks' weights (not a category: it holds
 no version folder, so nothing lists it as one)."""
 WEIGHTS_FILE = "networks.pt"
+LATEST = "latest"
+"""What `--shared-network` names for the most recently trained shared networks."""
+
+
+class SharedNetworkError(SalescastError):
+    """Saved shared networks that do not exist or do not fit the config (the message names what exists)."""
 
 
 class LossCurve(Callback):
@@ -52,6 +65,17 @@ class LossCurve(Callback):
         self.phase = phase
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
+
+    @classmethod
+    def saved(cls, phase: str, curve: Mapping[str, Sequence[float]]) -> LossCurve:
+        """A curve saved with the networks (`save_networks`), to be replayed by a later refit."""
+        loaded = cls(phase)
+        loaded.train_loss = [float(value) for value in curve["train_loss"]]
+        loaded.val_loss = [float(value) for value in curve["val_loss"]]
+        return loaded
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"train_loss": list(self.train_loss), "val_loss": list(self.val_loss)}
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = trainer.callback_metrics
@@ -116,12 +140,13 @@ def train_shared_networks(
         )
     network_id = shared_id([*evaluation, *served], started)
     folder = Path(SHARED_DIR) / network_id
-    save_networks(settings.paths.artifacts / folder / WEIGHTS_FILE, evaluation, served)
     record = SharedNetwork(
         id=network_id, trained_at=started, categories=categories, weights=folder.as_posix()
     )
+    networks = SharedNetworks(evaluation, served, evaluation_curve, served_curve, record)
+    save_networks(settings.paths.artifacts / folder / WEIGHTS_FILE, networks, settings)
     logger.info("shared networks saved id=%s path=%s", network_id, settings.paths.artifacts / folder)
-    return SharedNetworks(evaluation, served, evaluation_curve, served_curve, record)
+    return networks
 
 
 def windows_before_day(
@@ -182,13 +207,110 @@ def shared_id(networks: Sequence[CNNLSTM], started: datetime) -> str:
     return digest.hexdigest()[:16]
 
 
-def save_networks(path: Path, evaluation: Sequence[CNNLSTM], served: Sequence[CNNLSTM]) -> Path:
-    """Both sets' state dicts in one file, written atomically (a later refit can load them into
-    networks of the same `model` settings)."""
+def architecture(settings: Settings) -> dict[str, int]:
+    """What saved networks must share with the config to be frozen into its forecasters: the window
+    they read and every size of their layers, and how many members there are (dropout and the
+    optimizer do not change a trained network)."""
+    model = settings.model
+    return {
+        "window_size": settings.window.size,
+        "conv_channels": model.conv_channels,
+        "kernel_size": model.kernel_size,
+        "conv_stride": model.conv_stride,
+        "lstm_hidden": model.lstm_hidden,
+        "lstm_layers": model.lstm_layers,
+        "members": model.members,
+    }
+
+
+def save_networks(path: Path, networks: SharedNetworks, settings: Settings) -> Path:
+    """Both sets' state dicts, the run's record, the architecture they were built with and their loss
+    curves in one file, written atomically: what `load_shared_networks` needs to refit alone."""
     payload = {
-        "evaluation": [network.state_dict() for network in evaluation],
-        "served": [network.state_dict() for network in served],
+        "evaluation": [network.state_dict() for network in networks.evaluation],
+        "served": [network.state_dict() for network in networks.served],
+        "record": networks.record.model_dump(mode="json"),
+        "architecture": architecture(settings),
+        "curves": {
+            "evaluation": networks.evaluation_curve.as_dict(),
+            "serving": networks.served_curve.as_dict(),
+        },
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def saved_ids(settings: Settings) -> list[str]:
+    """Ids of every saved set of shared networks, oldest first (by when their file was written)."""
+    root = settings.paths.artifacts / SHARED_DIR
+    files = root.glob(f"*/{WEIGHTS_FILE}") if root.is_dir() else iter(())
+    return [path.parent.name for path in sorted(files, key=lambda path: (path.stat().st_mtime, path))]
+
+
+def load_shared_networks(settings: Settings, which: str) -> SharedNetworks:
+    """The saved shared networks `which` names (an id, or `latest`: the most recently saved), ready to
+    be frozen into forecasters of `settings`; `SharedNetworkError` naming what exists when there is
+    none such, it predates the saved architecture, or its window size or architecture is not the
+    config's."""
+    if not settings.model.pool_categories:
+        raise SharedNetworkError(
+            "model.pool_categories is off: each category trains its own networks, there are no shared "
+            "networks to refit against"
+        )
+    ids = saved_ids(settings)
+    root = settings.paths.artifacts / SHARED_DIR
+    if not ids:
+        raise SharedNetworkError(
+            f"no shared networks are saved under {root}; train them with `salescast train --all` first"
+        )
+    network_id = ids[-1] if which == LATEST else which
+    if network_id not in ids:
+        raise SharedNetworkError(f"no shared networks {which!r} under {root}; saved: {', '.join(ids)}")
+    path = root / network_id / WEIGHTS_FILE
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise SharedNetworkError(f"shared networks {network_id} cannot be read ({path}): {exc}") from None
+    saved = payload.get("architecture")
+    if saved is None or "record" not in payload or "curves" not in payload:
+        raise SharedNetworkError(
+            f"shared networks {network_id} were saved before salescast kept their window size and "
+            "architecture, so they cannot be checked against the config; train new ones with "
+            "`salescast train --all`"
+        )
+    wanted = architecture(settings)
+    differ = [
+        f"{key} {saved.get(key)} (config: {value})"
+        for key, value in wanted.items()
+        if saved.get(key) != value
+    ]
+    if differ:
+        raise SharedNetworkError(
+            f"shared networks {network_id} do not fit the config: {', '.join(differ)}; name other ones "
+            f"(saved: {', '.join(ids)}) or train new ones with `salescast train --all`"
+        )
+    curves = payload["curves"]
+    logger.info("shared networks loaded id=%s", network_id)
+    return SharedNetworks(
+        evaluation=[_network(state, settings) for state in payload["evaluation"]],
+        served=[_network(state, settings) for state in payload["served"]],
+        evaluation_curve=LossCurve.saved("evaluation", curves["evaluation"]),
+        served_curve=LossCurve.saved("serving", curves["serving"]),
+        record=SharedNetwork.model_validate(payload["record"]),
+    )
+
+
+def _network(state: Mapping[str, torch.Tensor], settings: Settings) -> CNNLSTM:
+    model = settings.model
+    network = CNNLSTM(
+        settings.window.size,
+        conv_channels=model.conv_channels,
+        kernel_size=model.kernel_size,
+        lstm_hidden=model.lstm_hidden,
+        lstm_layers=model.lstm_layers,
+        dropout=model.dropout,
+        stride=model.conv_stride,
+    )
+    network.load_state_dict(state)
+    return network.eval()

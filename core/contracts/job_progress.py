@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.contracts.files import ContractError, read_contract, write_contract
 
-CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
+CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed", "unchanged"]
 TrainingPhase = Literal["evaluation", "serving"]
 
 

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from core.contracts.files import read_contract, write_contract
 from core.contracts.metrics import VersionMetrics
 
-ResultStatus = Literal["succeeded", "failed"]
+ResultStatus = Literal["succeeded", "failed", "unchanged"]
 FailedStep = Literal["training", "archive", "deploy"]
 
 
 class CategoryResult(BaseModel):
     """One category's outcome: the version trained (or why not), and what happened to it after.
 
+    `unchanged`: `--only-changed` skipped it (its data is what `version`, its latest, learned from).
     `deployed` is None when no deploy was asked for, else whether the version now serves;
     `deploy_reason` says why (the policy's numbers, or the failure); `warnings` are problems that did
     not stop the deploy (e.g. an old version that could not be unregistered).

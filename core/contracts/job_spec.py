@@ -20,6 +20,8 @@ from core.settings import DeployPolicy, Settings
 
 JOB_SPEC_FORMAT: Final = 1
 """The format this salescast writes and reads; raise it when a field changes meaning or is removed."""
+SHARED_NETWORK_PATTERN: Final = r"^(latest|[0-9a-f]{16})$"
+"""`latest`, or the 16 hex digits naming shared networks a run saved (`training.shared.shared_id`)."""
 
 
 class JobDataset(BaseModel):
@@ -42,7 +44,10 @@ class JobSpec(BaseModel):
     """One training job: which categories (`all`: every category of the data, as `--all`), the MLflow
     experiment, the dataset (None: `settings.data`, the bundled sample written if the file is missing),
     what to do with each new version (`archive`; `deploy`: archive and hot-swap by that policy), the
-    served versions to score on the new test days, the settings, and where progress and results go."""
+    served versions to score on the new test days, the settings, and where progress and results go.
+    `only_changed` trains only the categories that are new or whose data changed since their latest
+    version (the others are reported `unchanged`); `shared_network` (`latest` or an id) refits each
+    category's own part against shared networks a run saved, instead of training new ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +59,8 @@ class JobSpec(BaseModel):
     archive: bool = True
     deploy: DeployPolicy | None = None
     compare_versions: dict[str, str] = Field(default_factory=dict)
+    only_changed: bool = False
+    shared_network: str | None = Field(default=None, pattern=SHARED_NETWORK_PATTERN)
     settings: Settings
     progress_path: Path | None = None
     result_path: Path | None = None

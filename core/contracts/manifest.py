@@ -122,7 +122,10 @@ class VersionManifest(BaseModel):
     `normalization`'s (see the module docstring). `train_*` is the period the
     served model learned from, `last_date` the last day of the data it saw, and `data_file` /
     `data_sha256` name that data exactly (`dataset_id`: the uploaded dataset it came from, if any);
-    `shared_network` the cross-category networks it froze (None: its networks are its own).
+    `shared_network` the cross-category networks it froze (None: its networks are its own);
+    `series_sha256` the fingerprint of the category's own daily series as training saw it (ISO days
+    and float64 values, `training.changes`), which `train --only-changed` compares with the current
+    data's (None: trained before it was recorded, so the category counts as changed).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -147,6 +150,7 @@ class VersionManifest(BaseModel):
     evaluation: Evaluation | None = None
     dataset_id: str | None = None
     shared_network: SharedNetwork | None = None
+    series_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _normalization_matches_format(self) -> VersionManifest:

@@ -72,6 +72,19 @@ def register(subparsers: Any) -> None:
         help="also score that existing version on the new test days (repeatable)",
     )
     parser.add_argument(
+        "--only-changed",
+        action="store_true",
+        help="train only the categories that are new or whose daily series changed since their latest "
+        "version; the others are reported `unchanged`",
+    )
+    parser.add_argument(
+        "--shared-network",
+        metavar="ID",
+        help="refit each category's own part (level/profile fit and calibration) against shared networks "
+        "an earlier run saved (`latest` or an id under <paths.artifacts>/_shared/) instead of training "
+        "new ones",
+    )
+    parser.add_argument(
         "--result-json", type=Path, metavar="PATH", help="write the per-category results as JSON"
     )
     parser.add_argument(
@@ -111,7 +124,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if spec.result_path:
         write_results(spec.result_path, results)
     print_summary(results, sys.stdout)
-    return 0 if all(result.status == "succeeded" for result in results) else 1
+    return 0 if all(result.status != "failed" for result in results) else 1
 
 
 def job_spec_from_options(args: argparse.Namespace, settings: Settings) -> JobSpec:
@@ -141,6 +154,8 @@ def job_spec_from_options(args: argparse.Namespace, settings: Settings) -> JobSp
             archive=not args.no_archive,
             deploy=args.deploy,
             compare_versions=compare,
+            only_changed=args.only_changed,
+            shared_network=args.shared_network,
             settings=settings,
             progress_path=args.progress_json,
             result_path=args.result_json,
@@ -175,6 +190,8 @@ def _refuse_options_beside_spec(args: argparse.Namespace) -> None:
             ("--no-archive", args.no_archive or None),
             ("--deploy", args.deploy),
             ("--compare-version", args.compare_version or None),
+            ("--only-changed", args.only_changed or None),
+            ("--shared-network", args.shared_network),
             ("--result-json", args.result_json),
             ("--progress-json", args.progress_json),
             ("--dataset-id", args.dataset_id),
@@ -223,7 +240,11 @@ def print_summary(results: Sequence[CategoryResult], out: TextIO) -> None:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
         )
     for result in results:
-        if result.error:
+        if result.status == "unchanged":
+            out.write(
+                f"{result.category}: unchanged: its data is the data version {result.version} learned from\n"
+            )
+        elif result.error:
             out.write(f"{result.category}: {result.failed_step or 'training'} failed: {result.error}\n")
         elif result.deployed is not None:
             done = f"deployed {result.version}" if result.deployed else f"{result.version} not deployed"
@@ -232,6 +253,8 @@ def print_summary(results: Sequence[CategoryResult], out: TextIO) -> None:
             out.write(f"{result.category}: archived {result.archive}\n")
         for warning in result.warnings:
             out.write(f"{result.category}: warning: {warning}\n")
+    if results and all(result.status == "unchanged" for result in results):
+        out.write("nothing to train: every category's data is unchanged since its latest version\n")
 
 
 def _number(value: Any) -> str:
