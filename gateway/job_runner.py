@@ -36,7 +36,7 @@ from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
-from gateway.schemas.jobs import CategoryOutcome, Job
+from gateway.schemas.jobs import FINAL_STATES, CategoryOutcome, Job
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"
@@ -137,9 +137,13 @@ class JobRunner:
         experiment_name: str,
         deploy: DeployPolicy,
         dataset: TrainingData | None = None,
+        *,
+        only_changed: bool = False,
+        shared_network: str | None = None,
     ) -> Job:
         """Queue a job on `dataset` (default: the configured file); 409 when a category is already
-        queued or running, 429 when the queue is full."""
+        queued or running, 429 when the queue is full. `only_changed` and `shared_network` travel in
+        the job's spec (`core.contracts.job_spec`)."""
         busy = sorted(
             {category for job in self._active.values() for category in job.categories} & set(categories)
         )
@@ -161,6 +165,8 @@ class JobRunner:
             dataset_id=dataset.dataset_id if dataset else None,
             dataset_name=dataset.name if dataset else None,
             dataset_sha256=dataset.sha256 if dataset else None,
+            only_changed=only_changed,
+            shared_network=shared_network,
             results=[CategoryOutcome(category=category, state="queued") for category in categories],
         )
         self._store.save(job)
@@ -199,7 +205,7 @@ class JobRunner:
     def _finish(self, job: Job, status: str, error: str | None) -> None:
         results = [
             outcome
-            if outcome.state in ("succeeded", "failed")
+            if outcome.state in FINAL_STATES
             else outcome.model_copy(update={"state": "failed", "error": outcome.error or error})
             for outcome in job.results
         ]
@@ -350,7 +356,7 @@ def _outcome(outcome: CategoryOutcome, result: CategoryResult | None) -> Categor
             "deployed": result.deployed,
             "deploy_reason": reason,
             "failed_step": result.failed_step if result.status == "failed" else None,
-            "error": result.error or (None if result.status == "succeeded" else "training failed"),
+            "error": result.error or ("training failed" if result.status == "failed" else None),
             "warnings": list(result.warnings),
             "mlflow_experiment_id": result.mlflow_experiment_id,
             "mlflow_run_id": result.mlflow_run_id,
@@ -377,6 +383,8 @@ def job_spec(
         archive=True,
         deploy=job.deploy_policy,
         compare_versions={category: served[category] for category in job.categories if category in served},
+        only_changed=job.only_changed,
+        shared_network=job.shared_network,
         settings=settings.with_overrides({"gateway": {"api_key": None}}),
         progress_path=progress_path,
         result_path=result_path,

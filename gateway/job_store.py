@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gateway.schemas.jobs import Job
+from gateway.schemas.jobs import FINAL_STATES, Job
 
 RESTART_REASON = "gateway restarted while the job was running"
 _SCHEMA = """
@@ -82,7 +82,7 @@ class JobStore:
         for job in self.with_status("running"):
             results = [
                 outcome.model_copy(update={"state": "failed", "error": outcome.error or RESTART_REASON})
-                if outcome.state not in ("succeeded", "failed")
+                if outcome.state not in FINAL_STATES
                 else outcome
                 for outcome in job.results
             ]

@@ -38,11 +38,22 @@ async def train(
 async def train_all(
     runner: JobRunnerDep, history: HistoryDep, settings: SettingsDep, body: TrainAllRequest | None = None
 ) -> JobAccepted:
-    """Train every category of the config (or of the data when `data.categories` is `auto`)."""
+    """Train every category of the config (or of the data when `data.categories` is `auto`); with
+    `only_changed` only the new and changed ones, with `shared_network` against saved shared networks."""
     body = body or TrainAllRequest()
     data = await _active_data(history)
     categories = await history.categories()
-    return _submit("train_all", categories, body.experiment_name, body.deploy, runner, settings, data)
+    return _submit(
+        "train_all",
+        categories,
+        body.experiment_name,
+        body.deploy,
+        runner,
+        settings,
+        data,
+        only_changed=body.only_changed,
+        shared_network=body.shared_network,
+    )
 
 
 async def _active_data(history: HistoryCache) -> TrainingData:
@@ -77,6 +88,9 @@ def _submit(
     runner: JobRunnerDep,
     settings: Settings,
     data: TrainingData,
+    *,
+    only_changed: bool = False,
+    shared_network: str | None = None,
 ) -> JobAccepted:
     job = runner.submit(
         kind,
@@ -84,5 +98,7 @@ def _submit(
         experiment_name or settings.mlflow.experiment,
         deploy or settings.gateway.deploy_policy,
         data,
+        only_changed=only_changed,
+        shared_network=shared_network,
     )
     return JobAccepted(job_id=job.job_id, status=job.status, status_url=f"/api/jobs/{job.job_id}")

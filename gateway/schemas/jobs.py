@@ -10,7 +10,9 @@ from core.settings import DeployPolicy
 from gateway.schemas.common import EXAMPLE_METRICS, ConfiguredParts, ServiceFacts
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
-CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed"]
+CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed", "unchanged"]
+FINAL_STATES = ("succeeded", "failed", "unchanged")
+"""A category in these states is done (`unchanged`: `only_changed` left its latest version)."""
 
 
 class CategoryOutcome(BaseModel):
@@ -67,6 +69,12 @@ class Job(BaseModel):
     dataset_id: str | None = Field(default=None, description="Dataset the job learns from.")
     dataset_name: str | None = None
     dataset_sha256: str | None = Field(default=None, description="SHA-256 of that dataset's file.")
+    only_changed: bool = Field(
+        default=False, description="Only new categories and those whose data changed train."
+    )
+    shared_network: str | None = Field(
+        default=None, description="Saved shared networks the categories refit against (`latest` or an id)."
+    )
     results: list[CategoryOutcome]
 
 

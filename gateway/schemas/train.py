@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.contracts.job_spec import SHARED_NETWORK_PATTERN
 from core.settings import DeployPolicy
 from gateway.schemas.common import ConfiguredParts, ServiceFacts, StrictBody
 from gateway.schemas.jobs import JobStatus
@@ -22,9 +23,27 @@ class TrainRequest(StrictBody):
 class TrainAllRequest(StrictBody):
     experiment_name: str | None = Field(default=None, min_length=1, max_length=200)
     deploy: DeployPolicy | None = None
+    only_changed: bool = Field(
+        default=False,
+        description="Train only the categories that are new or whose daily series changed since their "
+        "latest version; the others are reported with state `unchanged` (their version stays).",
+    )
+    shared_network: str | None = Field(
+        default=None,
+        pattern=SHARED_NETWORK_PATTERN,
+        description="Refit each category's own part (level/profile fit, calibration) against the shared "
+        "networks an earlier run saved, `latest` or their id, instead of training new ones (the job fails "
+        "naming the saved ids when they do not exist or do not fit the config).",
+    )
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"experiment_name": "nightly", "deploy": "always"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"experiment_name": "nightly", "deploy": "always"},
+                {"experiment_name": "daily", "only_changed": True, "shared_network": "latest"},
+            ]
+        },
     )
 
 
