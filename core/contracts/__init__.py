@@ -16,6 +16,8 @@
   column mapping; written by the gateway's upload, read by its history, listing and jobs.
 - `active_dataset.ActiveDataset` — `<paths.datasets>/active.json`, the dataset history, forecasts
   and new training jobs read; written by `PUT /api/datasets/active`.
+- `bulk_forecast.BulkForecastJob` / `BulkForecastAnswer` — stdin and stdout of
+  `python -m serving.bulk_forecast`; written and read by the gateway's bulk forecasts and that process.
 
 *The handler travels alone inside the `.mar` (torch and the standard library only), so it keeps its
 own small reader and writer; `tests/contracts/` keeps them in step with these models.

@@ -1,0 +1,106 @@
+"""`python -m serving.bulk_forecast` on the session's real archives: one item's failure (too little
+history, a horizon beyond its version, an archive that is missing or not a zip) is its own, the
+others are answered, in the job's order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.contracts.bulk_forecast import BulkForecastJob, BulkItem, decode_answer, encode_job
+from core.sales_data import load_daily_sales
+from core.settings import Settings
+from serving.archive import ArchiveInfo
+from serving.bulk_forecast import run_job
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def history(test_settings: Settings) -> dict[str, Any]:
+    return load_daily_sales(test_settings.data)
+
+
+def item(archives: dict[str, ArchiveInfo], history: dict[str, Any], category: str, days: int) -> BulkItem:
+    values = [float(value) for value in history[category].iloc[-days:]]
+    return BulkItem(category=category, archive=str(archives[category].path), sales=values)
+
+
+def test_each_item_fails_alone(
+    model_store_archives: dict[str, ArchiveInfo],
+    history: dict[str, Any],
+    test_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    window = test_settings.window.size
+    not_a_zip = tmp_path / "clothing-20250101.120000.mar"
+    not_a_zip.write_text("not a zip", encoding="utf-8")
+    job = BulkForecastJob(
+        horizon=2,
+        levels=[80],
+        items=[
+            item(
+                model_store_archives, history, "Beauty", 400
+            ),  # longer than the window: its last days are read
+            item(model_store_archives, history, "Electronics", window - 1),
+            BulkItem(
+                category="Toys", archive=str(tmp_path / "toys-20250101.120000.mar"), sales=[1.0] * window
+            ),
+            BulkItem(category="Clothing", archive=str(not_a_zip), sales=[1.0] * window),
+            item(model_store_archives, history, "Electronics", window),
+        ],
+    )
+    outcomes = run_job(job).outcomes
+    assert [(outcome.category, outcome.status) for outcome in outcomes] == [
+        ("Beauty", 200),
+        ("Electronics", 422),
+        ("Toys", 503),
+        ("Clothing", 503),
+        ("Electronics", 200),
+    ]
+    beauty = outcomes[0]
+    assert beauty.model_version == model_store_archives["Beauty"].version and beauty.window_size == window
+    assert beauty.forecast is not None and [step.step for step in beauty.forecast] == [1, 2]
+    assert [interval.level for interval in beauty.forecast[0].intervals] == [80]
+    assert (
+        outcomes[1].error == f"Electronics has {window - 1} days of history; the served model needs {window}"
+    )
+    assert outcomes[2].error == f"archive toys-20250101.120000.mar is not in the model store {tmp_path}"
+    assert outcomes[3].error is not None and outcomes[3].error.startswith(
+        "archive clothing-20250101.120000.mar cannot be read"
+    )
+
+
+def test_a_horizon_beyond_the_version_is_the_items_422(
+    model_store_archives: dict[str, ArchiveInfo], history: dict[str, Any], test_settings: Settings
+) -> None:
+    job = BulkForecastJob(
+        horizon=366, items=[item(model_store_archives, history, "Beauty", test_settings.window.size)]
+    )
+    [outcome] = run_job(job).outcomes
+    assert outcome.status == 422 and outcome.error is not None
+    assert outcome.error.startswith(f"Beauty model {model_store_archives['Beauty'].version}: horizon must be")
+
+
+def test_the_module_reads_stdin_and_writes_stdout(
+    model_store_archives: dict[str, ArchiveInfo], history: dict[str, Any], test_settings: Settings
+) -> None:
+    job = BulkForecastJob(
+        horizon=1, items=[item(model_store_archives, history, "Clothing", test_settings.window.size)]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "serving.bulk_forecast"],
+        input=encode_job(job),
+        capture_output=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    assert decode_answer(run.stdout).outcomes == run_job(job).outcomes
+    bad = subprocess.run(
+        [sys.executable, "-m", "serving.bulk_forecast"], input=b"{}", capture_output=True, timeout=120
+    )
+    assert bad.returncode == 2 and b"not a valid BulkForecastJob" in bad.stderr
