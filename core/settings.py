@@ -189,6 +189,9 @@ class TorchServeSettings(_Section):
     loaded_versions: PositiveInt
     unregister_attempts: PositiveInt = 3
     unregister_retry_s: float = Field(default=2.0, ge=0.0)
+    max_loaded_models: PositiveInt | None = None
+    register_concurrency: PositiveInt = 4
+    cold_load_timeout_s: PositiveFloat = 60.0
     inference_url: str | None = None
     management_url: str | None = None
 
@@ -225,6 +228,8 @@ class GatewaySettings(_Section):
     job_stop_timeout_s: PositiveFloat = 10.0
     retry_after_s: PositiveInt
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
+    bulk_timeout_s: PositiveFloat = 600.0
+    bulk_cache_entries: PositiveInt = 20000
 
 
 class UiSettings(_Section):
@@ -239,6 +244,7 @@ class UiSettings(_Section):
     predict_history_days: int = Field(default=90, ge=14, le=366)
     outlier_factor: PositiveFloat = 1.0
     mlflow_url: str | None = None
+    forecast_all_timeout_s: PositiveFloat = 600.0
 
 
 class UpSettings(_Section):

@@ -16,6 +16,7 @@ from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
+from gateway.loaded_models import LoadedModels
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
 from gateway.security import KeyScope, api_key_header, check_api_key, check_write_allowed, key_required
@@ -46,6 +47,7 @@ SettingsDep = Annotated[Settings, Depends(_part("settings"))]
 InferenceDep = Annotated[InferenceClient, Depends(_part("inference"))]
 ManagementDep = Annotated[ManagementClient, Depends(_part("management"))]
 RegistryDep = Annotated[ModelRegistry, Depends(_part("registry"))]
+LoadedDep = Annotated[LoadedModels, Depends(_part("loaded"))]
 PredictorDep = Annotated[Predictor, Depends(_part("predictor"))]
 JobStoreDep = Annotated[JobStore, Depends(_part("job_store"))]
 JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]

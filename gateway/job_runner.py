@@ -32,11 +32,14 @@ from core.contracts.job_result import CategoryResult, read_results
 from core.contracts.job_spec import JobDataset, JobSpec, write_job_spec
 from core.datasets import DatasetSource, DatasetStore, UnknownDatasetError
 from core.settings import DeployPolicy, Settings
+from core.slugs import category_slug
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
+from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.schemas.jobs import FINAL_STATES, CategoryOutcome, Job
+from serving.management_client import ManagementError
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"
@@ -97,8 +100,11 @@ class JobRunner:
         registry: ModelRegistry,
         metrics: GatewayMetrics,
         datasets: DatasetStore,
+        loaded: LoadedModels | None = None,
     ) -> None:
         self._settings = settings
+        self._loaded = loaded
+        self._deploying: str | None = None  # the category the running job is swapping in
         self._datasets = datasets
         self._store = store
         self._registry = registry
@@ -277,13 +283,16 @@ class JobRunner:
                 supervisor.start_process, f"job-{job.job_id}", command, log_path, env
             )
             deadline = time.monotonic() + gateway.job_timeout_s
-            while (returncode := self._process.exited()) is None:
+            async with self._deploy_headroom(job):
+                while (returncode := self._process.exited()) is None:
+                    await self._adopt_deployed(self._mirror_progress(job.job_id, progress_path))
+                    if time.monotonic() > deadline:
+                        await self._stop_process()
+                        return {}, f"training took longer than {gateway.job_timeout_s:g} s and was stopped"
+                    await asyncio.sleep(gateway.job_poll_s)
                 self._mirror_progress(job.job_id, progress_path)
-                if time.monotonic() > deadline:
-                    await self._stop_process()
-                    return {}, f"training took longer than {gateway.job_timeout_s:g} s and was stopped"
-                await asyncio.sleep(gateway.job_poll_s)
-            self._mirror_progress(job.job_id, progress_path)
+                await self._adopt_deployed(None)
+                await self._reconcile(job.categories)
         except asyncio.CancelledError:
             await self._stop_process()
             raise
@@ -299,16 +308,39 @@ class JobRunner:
             result_path.unlink(missing_ok=True)
         return {result.category: result for result in results}, None
 
-    def _mirror_progress(self, job_id: str, path: Path) -> None:
-        """Copy the job process's progress into the stored job (only when something changed)."""
+    def _mirror_progress(self, job_id: str, path: Path) -> str | None:
+        """Copy the job process's progress into the stored job (only when something changed); returns
+        the category being deployed now, if any."""
         progress = read_progress(path)
         job = self._active.get(job_id)
         if progress is None or job is None:
-            return
+            return None
         by_category = {entry.category: entry for entry in progress.categories}
         outcomes = [_live(outcome, by_category.get(outcome.category)) for outcome in job.results]
         if outcomes != job.results:
             self._update(job, results=outcomes)
+        return next((entry.category for entry in progress.categories if entry.state == "deploying"), None)
+
+    def _deploy_headroom(self, job: Job) -> contextlib.AbstractAsyncContextManager[None]:
+        """While a job that may deploy runs, the loaded set keeps room for its swaps."""
+        if self._loaded is None or job.deploy_policy == "never":
+            return contextlib.nullcontext()
+        return self._loaded.deploy_headroom()
+
+    async def _adopt_deployed(self, deploying: str | None) -> None:
+        """The job deploys one category at a time: once it moves on, the loaded set adopts the last."""
+        done, self._deploying = self._deploying, deploying
+        if done is not None and done != deploying:
+            await self._reconcile([done])
+
+    async def _reconcile(self, categories: Sequence[str]) -> None:
+        """Read what TorchServe holds for these categories into the loaded set (deploys ran elsewhere)."""
+        if self._loaded is None:
+            return
+        try:
+            await self._loaded.reconcile([category_slug(category) for category in categories])
+        except ManagementError as exc:
+            log.warning("cannot read the loaded versions after a deploy: %s", exc)
 
     async def _stop_process(self) -> None:
         process = self._process

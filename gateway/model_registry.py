@@ -1,10 +1,11 @@
 """What TorchServe serves right now, per category: default version, window size N, test metrics.
 
-Everything comes from TorchServe's management API, never from files: the category name, N and the
-metrics are facts of a version, asked once from the version's own handler (the customized describe,
-`core.contracts.served`) and cached per (model, version). The default version is refreshed every
-`gateway.models_refresh_s`, right after a swap, and whenever an inference answer names another
-version — so N always follows the served model, never a config guess.
+Which models exist and which version of each is the default comes from TorchServe's management API
+(one list call per refresh; a model is described again only when it is new, after a swap, or when
+an inference answer names another version). The facts of a version — category, N, horizon, metrics
+— come from the index of archived versions (`serving.version_index`), read from the archives the
+handler describes itself from, since with a memory budget most versions have no worker to ask; the
+handler's own describe is the fallback for a version registered from outside the model store.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from core.contracts.metrics import Backtest
 from core.contracts.served import ServedVersionInfo
 from core.settings import Settings
 from gateway.errors import ModelServerUnavailableError, UnknownCategoryError
+from gateway.loaded_models import LoadedModels
 from serving.management_client import ManagementError, ModelDescription, ModelSummary
+from serving.usage_order import read_usage_order
+from serving.version_index import VersionIndex
 
 log = logging.getLogger(__name__)
 _RETRY_UNKNOWN_S = 1.0
+_DESCRIBE_CONCURRENCY = 8  # describe calls in flight while a refresh learns new models
 
 
 class ManagementApi(Protocol):
@@ -68,6 +73,7 @@ class ServedVersion:
     is_default: bool
     ready_workers: int
     facts: VersionFacts
+    loaded: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,20 @@ class ServedModel:
 class ModelRegistry:
     """Cached view of TorchServe's models; `resolve(category)` is a dict lookup on the hot path."""
 
-    def __init__(self, settings: Settings, management: ManagementApi) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        management: ManagementApi,
+        loaded: LoadedModels | None = None,
+        index: VersionIndex | None = None,
+    ) -> None:
         self._settings = settings
         self._management = management
+        self._loaded = loaded
+        self._index = index if index is not None else VersionIndex(settings.paths.model_store)
         self._models: dict[str, ServedModel] = {}
+        self._defaults: dict[str, ModelDescription] = {}  # model name → its default version's describe
+        self._stale: set[str] = set()  # models to describe again at the next refresh
         self._facts: dict[tuple[str, str], VersionFacts] = {}
         self._refreshed_at = 0.0
         self._lock = asyncio.Lock()
@@ -102,8 +118,13 @@ class ModelRegistry:
         """Last known models by TorchServe model name."""
         return dict(self._models)
 
-    def invalidate(self) -> None:
-        """Forget the default versions (after a swap); facts of versions stay cached."""
+    def invalidate(self, model_name: str | None = None) -> None:
+        """Describe `model_name` (every model when None) again at the next refresh, and refresh soon;
+        facts of versions stay cached."""
+        if model_name is None:
+            self._stale.update(self._defaults)
+        else:
+            self._stale.add(model_name)
         self._refreshed_at = 0.0
 
     def note_answer(self, model_name: str, version: str) -> None:
@@ -111,27 +132,54 @@ class ModelRegistry:
         cached = self._models.get(model_name)
         if cached is None or cached.version != version:
             log.info("served version changed model=%s version=%s", model_name, version)
-            self.invalidate()
+            self.invalidate(model_name)
 
     async def refresh(self) -> dict[str, ServedModel]:
-        """Ask TorchServe for every model's default version (raises ModelServerUnavailableError)."""
+        """List TorchServe's models, describing only new or changed ones (raises
+        ModelServerUnavailableError)."""
         requested_at = time.monotonic()
         async with self._lock:
             if self._refreshed_at > requested_at:  # another request refreshed while this one waited
                 return dict(self._models)
-            models: dict[str, ServedModel] = {}
             try:
-                for summary in await self._management.list_models():
-                    described = await _describe_default(self._management, summary.name)
-                    if described:
-                        models[summary.name] = await self._served_model(described[0])
+                names = [summary.name for summary in await self._management.list_models()]
+                await self._describe_defaults(
+                    [n for n in names if n not in self._defaults or n in self._stale]
+                )
             except ManagementError as exc:
                 if exc.status_code < 500:
                     raise
                 raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
-            self._models = models
+            self._index.scan()
+            listed = set(names)
+            self._defaults = {name: d for name, d in self._defaults.items() if name in listed}
+            self._models = {
+                name: await self._served_model(description)
+                for name, description in sorted(self._defaults.items())
+            }
             self._refreshed_at = time.monotonic()
-            return dict(models)
+            return dict(self._models)
+
+    async def adopt_loaded(self) -> None:
+        """At start-up: tell the loaded set which registered versions hold a worker, and fit its budget."""
+        if self._loaded is None:
+            return
+        await self.refresh()
+        limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+        async def every_version(name: str) -> list[ModelDescription]:
+            async with limit:
+                try:
+                    return await self._management.describe_all(name)
+                except ManagementError as exc:
+                    if exc.status_code == 404:
+                        return []
+                    raise
+
+        described = await asyncio.gather(*(every_version(name) for name in self._defaults))
+        recent_first = read_usage_order(self._settings.paths.model_store)
+        self._loaded.adopt([d for group in described for d in group], recent_first)
+        await self._loaded.fit_budget()
 
     async def resolve(self, category: str) -> ServedModel:
         """The served model for `category` (name, any case, or model name); 404 naming the known ones.
@@ -148,35 +196,61 @@ class ModelRegistry:
             await self._refresh_or_keep_cache()
             found = self._lookup(category)
         if found is None:
-            known = ", ".join(sorted(model.category for model in self._models.values())) or "none"
-            raise UnknownCategoryError(f"unknown category {category!r}; served categories: {known}")
+            known = sorted(model.category for model in self._models.values())
+            shown = ", ".join(known[:20]) + (f" … ({len(known)} in all)" if len(known) > 20 else "")
+            raise UnknownCategoryError(f"unknown category {category!r}; served categories: {shown or 'none'}")
         return found
 
     async def describe_all(self) -> list[ServedModel]:
-        """Every model with all its registered versions (for GET /api/models)."""
+        """Every model with its versions: the archived ones from the index, plus any registered from
+        elsewhere (for GET /api/models). No call per model: the list comes from the caches."""
         await self.refresh()
         described: list[ServedModel] = []
         for name, default in sorted(self._models.items(), key=lambda item: item[1].category):
-            try:
-                descriptions = await self._management.describe_all(name)
-            except ManagementError as exc:
-                if exc.status_code == 404:
-                    continue  # unregistered since the refresh
-                if exc.status_code < 500:
-                    raise
-                raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
-            versions = [
-                ServedVersion(
-                    version=description.version,
-                    is_default=description.version == default.version,
-                    ready_workers=description.ready_workers,
-                    facts=await self._facts_for(description),
+            archived = {entry.version: entry for entry in self._index.versions.get(name, [])}
+            versions = []
+            for version in sorted({*archived, default.version}, reverse=True):
+                is_default = version == default.version
+                loaded = self.is_loaded(name, version)
+                versions.append(
+                    ServedVersion(
+                        version=version,
+                        is_default=is_default,
+                        ready_workers=default.ready_workers
+                        if is_default and self._loaded is None
+                        else int(loaded),
+                        facts=self._index_facts(name, version)
+                        or (default_facts(default) if is_default else UNKNOWN_FACTS),
+                        loaded=loaded,
+                    )
                 )
-                for description in descriptions
-            ]
-            versions.sort(key=lambda item: item.version, reverse=True)
             described.append(replace(default, model_name=name, versions=versions))
         return described
+
+    def is_loaded(self, model_name: str, version: str) -> bool:
+        """Whether the version holds a worker now (without a loaded set: whether the default had one)."""
+        if self._loaded is not None:
+            return self._loaded.is_loaded(model_name, version)
+        default = self._models.get(model_name)
+        return default is not None and default.version == version and default.ready_workers > 0
+
+    def archived_versions(self, model_name: str) -> list[str]:
+        """Versions of the model archived in the model store (oldest first)."""
+        return [entry.version for entry in self._index.versions.get(model_name, [])]
+
+    async def _describe_defaults(self, names: list[str]) -> None:
+        limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+        async def describe(name: str) -> None:
+            async with limit:
+                described = await _describe_default(self._management, name)
+            self._stale.discard(name)
+            if described:
+                self._defaults[name] = described[0]
+            else:
+                self._defaults.pop(name, None)
+
+        await asyncio.gather(*(describe(name) for name in names))
 
     def _refresh_in_background(self) -> None:
         if self._background is None or self._background.done():
@@ -221,12 +295,20 @@ class ModelRegistry:
             backtest=facts.backtest,
         )
 
+    def _index_facts(self, name: str, version: str) -> VersionFacts | None:
+        entry = self._index.get(name, version)
+        return VersionFacts.from_info(entry.info) if entry is not None else None
+
     async def _facts_for(self, description: ModelDescription) -> VersionFacts:
-        """The version's facts, asked from its handler once; not cached while it cannot answer
-        (no ready worker yet), so the next refresh asks again."""
+        """The version's facts: from its archive in the index, else asked from its handler once (not
+        cached while it cannot answer: no ready worker yet)."""
         key = (description.name, description.version)
         if key in self._facts:
             return self._facts[key]
+        indexed = self._index_facts(*key)
+        if indexed is not None:
+            self._facts[key] = indexed
+            return indexed
         if description.ready_workers == 0:
             return UNKNOWN_FACTS
         try:
@@ -236,6 +318,17 @@ class ModelRegistry:
             return UNKNOWN_FACTS
         self._facts[key] = VersionFacts.from_info(info)
         return self._facts[key]
+
+
+def default_facts(model: ServedModel) -> VersionFacts:
+    """The facts a served model carries of its default version."""
+    return VersionFacts(
+        category=model.category,
+        window_size=model.window_size,
+        test_metrics=model.test_metrics,
+        max_horizon=model.max_horizon,
+        backtest=model.backtest,
+    )
 
 
 async def _describe_default(management: ManagementApi, name: str) -> list[ModelDescription]:

@@ -16,18 +16,24 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from typing_extensions import TypedDict
 
 from gateway.errors import GatewayError, InputError, ModelServerUnavailableError
+from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry, ServedModel
 from gateway.schemas.predict import FLOAT32_MAX, BatchItem, check_sales_values
-from gateway.torchserve_client import ForecastStepAnswer, InferenceClient, ModelNotServedError
+from gateway.torchserve_client import (
+    ForecastStepAnswer,
+    InferenceClient,
+    ModelNotServedError,
+    NoWorkerError,
+)
 
 
 class PredictAnswer(TypedDict):
@@ -62,9 +68,15 @@ class BatchAnswer(TypedDict):
     failed: int
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Predictor:
+    """Answers predictions through the loaded set: a category without a worker is loaded first."""
+
     registry: ModelRegistry
+    loaded: LoadedModels
     inference: InferenceClient
     metrics: GatewayMetrics
     max_instances_per_call: int
@@ -78,9 +90,11 @@ class Predictor:
         check_window(model, len(sales))
         check_horizon(model, horizon, self.max_horizon)
         try:
-            answer = await self.inference.predict(model.model_name, sales, horizon, levels)
+            answer = await self._loaded_call(
+                model, lambda: self.inference.predict(model.model_name, sales, horizon, levels)
+            )
         except ModelNotServedError:
-            self.registry.invalidate()
+            self.registry.invalidate(model.model_name)
             self.metrics.predicted(model.category, "error")
             raise
         except GatewayError:
@@ -138,6 +152,17 @@ class Predictor:
         answered = [result for result in results if result is not None]
         return {"results": answered, "succeeded": succeeded, "failed": len(answered) - succeeded}
 
+    async def _loaded_call(self, model: ServedModel, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one inference call holding the version loaded; a worker TorchServe lost meanwhile (a
+        restart, a scale from elsewhere) is loaded again once."""
+        async with self.loaded.use(model.model_name, model.version):
+            try:
+                return await call()
+            except NoWorkerError:
+                self.loaded.forget(model.model_name, model.version)
+        async with self.loaded.use(model.model_name, model.version):
+            return await call()
+
     async def _target(self, category: str, horizon: int) -> tuple[ServedModel | None, GatewayError | None]:
         """(the served model, the horizon's error) or (None, why nothing serves the category); only an
         outage of the model server fails the whole batch."""
@@ -159,11 +184,12 @@ class Predictor:
     ) -> dict[tuple[str, str], int]:
         """Fill in the members' results; the count of answers by (category, outcome)."""
         try:
-            answer = await self.inference.predict_instances(
-                model.model_name, [sales for _, sales in members], horizon, levels
+            rows = [sales for _, sales in members]
+            answer = await self._loaded_call(
+                model, lambda: self.inference.predict_instances(model.model_name, rows, horizon, levels)
             )
         except ModelServerUnavailableError:
-            self.registry.invalidate()
+            self.registry.invalidate(model.model_name)
             raise
         except GatewayError as exc:
             for index, _ in members:

@@ -11,6 +11,7 @@ from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
+from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
@@ -28,6 +29,7 @@ class GatewayState:
     management: ManagementClient
     management_reads: ManagementClient
     registry: ModelRegistry
+    loaded: LoadedModels
     predictor: Predictor
     job_store: JobStore
     job_runner: JobRunner
@@ -51,13 +53,19 @@ class GatewayState:
         management_reads = ManagementClient(
             settings.torchserve.management_base_url, timeout_s=gateway.predict_timeout_s
         )
-        registry = ModelRegistry(settings, management_reads)
+        loaded = LoadedModels(settings, management)
+        registry = ModelRegistry(settings, management_reads, loaded)
         predictor = Predictor(
-            registry, inference, metrics, gateway.max_instances_per_call, settings.forecast.max_horizon
+            registry,
+            loaded,
+            inference,
+            metrics,
+            gateway.max_instances_per_call,
+            settings.forecast.max_horizon,
         )
         job_store = JobStore(settings.paths.jobs_db)
         store = DatasetStore(settings)
-        job_runner = JobRunner(settings, job_store, registry, metrics, store)
+        job_runner = JobRunner(settings, job_store, registry, metrics, store, loaded)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -65,6 +73,7 @@ class GatewayState:
             management=management,
             management_reads=management_reads,
             registry=registry,
+            loaded=loaded,
             predictor=predictor,
             job_store=job_store,
             job_runner=job_runner,
@@ -75,7 +84,7 @@ class GatewayState:
     async def start(self) -> None:
         await self.job_runner.start()
         try:
-            await self.registry.refresh()
+            await self.registry.adopt_loaded()
         except Exception as exc:  # the gateway starts without TorchServe and recovers later
             log.warning("model server not ready at start-up: %s", exc)
 

@@ -32,6 +32,10 @@ class ModelNotServedError(ModelServerUnavailableError):
     """TorchServe answered 404: the model (or its default version) is not registered right now."""
 
 
+class NoWorkerError(ModelServerUnavailableError):
+    """TorchServe answered 503 because the version has no worker (it is registered but not loaded)."""
+
+
 class IntervalAnswer(TypedDict):
     level: int
     lower: float
@@ -180,6 +184,8 @@ class InferenceClient:
             raise ModelNotServedError(f"model server does not serve {model_name!r} right now: {message}")
         if 400 <= status < 500 or status == 507:
             raise InputError(message)
+        if status == 503 and "no worker" in message:
+            raise NoWorkerError(f"model server has no worker loaded for {model_name}: {message}")
         if status == 503:
             raise ModelServerUnavailableError(f"model server is unavailable for {model_name}: {message}")
         log.warning("torchserve error model=%s status=%s message=%s", model_name, status, message)

@@ -79,11 +79,17 @@ def archive_file_name(model_name: str, version: str) -> str:
 
 
 def model_config(settings: Settings) -> dict[str, int]:
-    """The per-model TorchServe settings packed as model-config.yaml."""
+    """The per-model TorchServe settings packed as model-config.yaml.
+
+    No workers: registering an archive only makes it known (~70 ms, a few kB of the JVM's heap).
+    Whoever loads it scales it to `archive.workers` (start-up, a deploy, the gateway's loaded set
+    when a request comes): TorchServe lets an archive's own minWorkers override the register call's
+    `initial_workers`, so a version registered without workers must say so here.
+    """
     archive = settings.archive
     return {
-        "minWorkers": archive.workers,
-        "maxWorkers": archive.workers,
+        "minWorkers": 0,
+        "maxWorkers": 0,
         "batchSize": archive.batch_size,
         "maxBatchDelay": archive.max_batch_delay_ms,
         "responseTimeout": archive.response_timeout_s,
@@ -206,7 +212,11 @@ def _fsync(path: Path) -> None:
 
 def list_archives(settings: Settings) -> list[ArchiveInfo]:
     """Every `<slug>-<version>.mar` in the model store, by model name then version (oldest first)."""
-    store = settings.paths.model_store
+    return list_archives_in(settings.paths.model_store)
+
+
+def list_archives_in(store: Path) -> list[ArchiveInfo]:
+    """Every `<slug>-<version>.mar` in `store`, by model name then version (oldest first)."""
     if not store.is_dir():
         return []
     categories = read_category_index(store)

@@ -25,9 +25,9 @@ from core.errors import SalescastError
 from core.settings import Settings
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient, ManagementError
+from serving.workers import WorkerLoadError, load_workers
 
 logger = logging.getLogger(__name__)
-_READY_POLL_S = 0.2  # how often a deploy asks whether the new version's worker is ready
 
 
 class DeployError(SalescastError):
@@ -60,13 +60,13 @@ async def deploy_archive(client: ManagementClient, archive: ArchiveInfo, setting
         await _register(client, archive, settings)
         registered.append(version)
     description = (await client.describe(model, version))[0]
-    if description.ready_workers == 0:
-        await client.scale_workers(model, version, min_workers=settings.archive.workers)
-        description = (await client.describe(model, version))[0]
-        if description.ready_workers == 0:
-            raise DeployError(
-                f"{model} version {version} has no ready worker; see TorchServe's model_log.log"
+    if description.ready_workers == 0:  # registered before without workers (an archived version)
+        try:
+            await load_workers(
+                client, model, version, settings.archive.workers, settings.torchserve.startup_timeout_s
             )
+        except WorkerLoadError as exc:
+            raise DeployError(f"{exc}; the previous version keeps serving") from exc
     if previous != version:
         await _warm_up(client, archive, settings)
         await _switch_default(client, archive, previous)
@@ -186,16 +186,17 @@ async def _registered_versions(client: ManagementClient, model: str) -> list[str
 
 
 async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:
-    """Register without TorchServe's `synchronous` flag, then poll until a worker is ready.
-
-    A synchronous register blocks one of TorchServe's Netty threads until the worker has started,
-    and the inference connections served by that thread stall with it (seen as ~2 s of timeouts
-    during every swap under load); polling the describe API keeps inference flowing.
-    """
+    """Register the archive and load its workers (`serving.workers`: polled, never synchronous)."""
     try:
         await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=False)
-        await _wait_for_ready_worker(client, archive, settings.torchserve.startup_timeout_s)
-    except (ManagementError, DeployError) as exc:
+        await load_workers(
+            client,
+            archive.model_name,
+            archive.version,
+            settings.archive.workers,
+            settings.torchserve.startup_timeout_s,
+        )
+    except (ManagementError, WorkerLoadError) as exc:
         await _discard(client, archive)  # a failed register can leave it registered with retrying workers
         reason = exc.message if isinstance(exc, ManagementError) else str(exc)
         raise DeployError(
@@ -203,22 +204,6 @@ async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Se
             "(the previous version keeps serving; see TorchServe's logs/model_log.log)"
         ) from exc
     logger.info("version registered category=%s version=%s", archive.category, archive.version)
-
-
-async def _wait_for_ready_worker(client: ManagementClient, archive: ArchiveInfo, timeout_s: float) -> None:
-    """Return once the new version has a ready worker; a worker restarted under a new pid has died."""
-    deadline = time.monotonic() + timeout_s
-    pids: dict[str, int] = {}
-    while True:
-        description = (await client.describe(archive.model_name, archive.version))[0]
-        if description.ready_workers > 0:
-            return
-        for worker in description.workers:
-            if worker.pid > 0 and pids.setdefault(worker.id, worker.pid) != worker.pid:
-                raise DeployError(f"its worker died while loading the model (worker {worker.id})")
-        if time.monotonic() > deadline:
-            raise DeployError(f"no worker was ready after {timeout_s:.0f} s")
-        await asyncio.sleep(_READY_POLL_S)
 
 
 async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:

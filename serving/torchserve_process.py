@@ -40,6 +40,8 @@ from core.settings import Settings
 from serving.archive import ArchiveInfo, newest_archives
 from serving.management_client import ManagementClient, ManagementError
 from serving.torchserve_config import write_config
+from serving.usage_order import hot_first, read_usage_order
+from serving.workers import WorkerLoadError, load_workers, unload_workers
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,6 @@ PID_FILE = ".model_server.pid"
 # Unix socket paths are limited to 107 bytes; TorchServe names them `<TMPDIR>/.ts.sock.<port>`.
 _MAX_TMPDIR_CHARS = 80
 _POLL_S = 0.2
-_READY_GRACE_S = 10.0  # how long a registered model's worker may take to report READY
 _ERROR_LINE = re.compile(r"(Error|Exception|error:|Failed to load model)")
 
 
@@ -96,7 +97,8 @@ class TorchServeProcess:
         port = settings.torchserve.inference_port
         self.work_dir = (work_dir or settings.paths.run / f"torchserve-{port}").resolve()
         self.log_dir = self.work_dir / "logs"
-        self.loaded: dict[str, ArchiveInfo] = {}
+        self.loaded: dict[str, ArchiveInfo] = {}  # registered with a ready worker
+        self.archived: dict[str, ArchiveInfo] = {}  # registered without one (beyond the memory budget)
         self.failed: dict[str, str] = {}
         self._tmp_dir: Path | None = None
         self._own_tmp = False
@@ -260,7 +262,7 @@ class TorchServeProcess:
             if other is not None:
                 raise TorchServeError(
                     f"another TorchServe (pid {other}) is already running from {self.work_dir}; "
-                    "stop it first (Ctrl-C in its terminal, or `kill {other}`)"
+                    f"stop it first (Ctrl-C in its terminal, or `kill {other}`)"
                 )
             pid_file.unlink()
         self._tmp_dir = tmp
@@ -307,7 +309,14 @@ class TorchServeProcess:
             )
 
     async def _load(self, archives: Sequence[ArchiveInfo], deadline: float) -> None:
+        """Register every archive (no workers: cheap), then load the hot ones up to the budget.
+
+        `torchserve.max_loaded_models` bounds the versions holding a worker; the rest stay
+        registered and the gateway's loaded set loads them on their first request. Both steps run
+        `torchserve.register_concurrency` at a time, hot categories (`usage.json`) first.
+        """
         self.loaded.clear()
+        self.archived.clear()
         self.failed.clear()
         if not archives:
             logger.warning(
@@ -316,34 +325,77 @@ class TorchServeProcess:
                 self.settings.paths.model_store,
             )
             return
+        ts = self.settings.torchserve
+        limit = asyncio.Semaphore(ts.register_concurrency)
+        by_name = {archive.model_name: archive for archive in archives}
+        order = hot_first(by_name, read_usage_order(self.settings.paths.model_store))
+        budget = len(order) if ts.max_loaded_models is None else ts.max_loaded_models
         timeout = max(1.0, deadline - time.monotonic())
         async with ManagementClient(self.management_url, timeout_s=timeout) as client:
-            await asyncio.gather(*(self._register(client, archive) for archive in archives))
-            await self._check_ready(client, deadline)
-        if not self.loaded:
+            await asyncio.gather(*(self._register(client, by_name[name], limit) for name in order))
+            registered = [name for name in order if name in self.archived]
+            await asyncio.gather(
+                *(self._load_workers(client, by_name[name], limit, deadline) for name in registered[:budget]),
+                *(self._keep_unloaded(client, by_name[name], limit) for name in registered[budget:]),
+            )
+        if not self.loaded and not self.archived:
             reasons = "; ".join(f"{name}: {reason}" for name, reason in self.failed.items())
             raise TorchServeError(f"TorchServe could not serve any model — {reasons}")
         logger.info(
-            "torchserve ready models=%s",
+            "torchserve ready loaded=%s archived=%d",
             ",".join(f"{name}@{info.version}" for name, info in sorted(self.loaded.items())),
+            len(self.archived),
         )
 
-    async def _register(self, client: ManagementClient, archive: ArchiveInfo) -> None:
-        try:
-            await client.register(archive.file_name, initial_workers=self.settings.archive.workers)
-        except ManagementError as exc:
-            await self._record_failure(client, archive, exc)
-            return
-        self.loaded[archive.model_name] = archive
+    async def _register(
+        self, client: ManagementClient, archive: ArchiveInfo, limit: asyncio.Semaphore
+    ) -> None:
+        async with limit:
+            try:
+                await client.register(archive.file_name, initial_workers=0, synchronous=False)
+            except ManagementError as exc:
+                await self._record_failure(client, archive, exc)
+                return
+        self.archived[archive.model_name] = archive
         logger.info("model registered category=%s version=%s", archive.category, archive.version)
 
+    async def _load_workers(
+        self, client: ManagementClient, archive: ArchiveInfo, limit: asyncio.Semaphore, deadline: float
+    ) -> None:
+        async with limit:
+            try:
+                await load_workers(
+                    client,
+                    archive.model_name,
+                    archive.version,
+                    self.settings.archive.workers,
+                    max(1.0, deadline - time.monotonic()),
+                )
+            except (ManagementError, WorkerLoadError) as exc:
+                del self.archived[archive.model_name]
+                await self._record_failure(client, archive, exc)
+                return
+        del self.archived[archive.model_name]
+        self.loaded[archive.model_name] = archive
+
+    async def _keep_unloaded(
+        self, client: ManagementClient, archive: ArchiveInfo, limit: asyncio.Semaphore
+    ) -> None:
+        """Archives built before `model_config` said 0 workers start one when registered: stop it."""
+        async with limit:
+            try:
+                await unload_workers(client, archive.model_name, archive.version)
+            except ManagementError as exc:
+                logger.warning("could not unload model=%s: %s", archive.model_name, exc)
+
     async def _record_failure(
-        self, client: ManagementClient, archive: ArchiveInfo, exc: ManagementError
+        self, client: ManagementClient, archive: ArchiveInfo, exc: ManagementError | WorkerLoadError
     ) -> None:
         worker_error = _worker_error(self.model_log, archive.model_name, archive.version)
-        if worker_error is not None:
-            reason = f"its workers died while loading the model ({worker_error}); see {self.model_log}"
-            # A failed synchronous register leaves the version registered with retrying workers.
+        if worker_error is not None or isinstance(exc, WorkerLoadError):
+            detail = worker_error or str(exc)
+            reason = f"its workers died while loading the model ({detail}); see {self.model_log}"
+            # A failed load leaves the version registered with retrying workers.
             try:
                 await client.unregister(archive.model_name, archive.version)
             except ManagementError as cleanup:
@@ -361,24 +413,6 @@ class TorchServeProcess:
             archive.path,
             reason,
         )
-
-    async def _check_ready(self, client: ManagementClient, deadline: float) -> None:
-        """Every registered model has a ready worker. A synchronous register answers a moment before
-        its worker's state turns READY, so a worker still starting is asked again (up to
-        `_READY_GRACE_S`, never past the start-up deadline)."""
-        for name, archive in list(self.loaded.items()):
-            patience = min(deadline, time.monotonic() + _READY_GRACE_S)
-            description = (await client.describe(name, archive.version))[0]
-            while description.ready_workers == 0 and time.monotonic() < patience:
-                await asyncio.sleep(_POLL_S)
-                description = (await client.describe(name, archive.version))[0]
-            if description.ready_workers == 0:
-                del self.loaded[name]
-                self.failed[archive.file_name] = (
-                    f"no ready worker after registration (workers: "
-                    f"{', '.join(w.status for w in description.workers) or 'none'}); see {self.model_log}"
-                )
-                logger.error("model not ready category=%s version=%s", archive.category, archive.version)
 
 
 def _launch_path(java: str) -> str:

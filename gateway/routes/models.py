@@ -3,25 +3,58 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from gateway.deps import ApiKeyDep, ManagementDep, RegistryDep
+from gateway.deps import ApiKeyDep, LoadedDep, ManagementDep, RegistryDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
-from gateway.model_registry import ServedModel, VersionFacts
+from gateway.model_registry import ModelRegistry, ServedModel, VersionFacts
 from gateway.routes.responses import errors
 from gateway.schemas.models import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
-from serving.management_client import ManagementError
+from serving.archive import archive_file_name
+from serving.management_client import ManagementClient, ManagementError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["models"])
 
 
-@router.get("/models", responses=errors(503))
-async def list_models(registry: RegistryDep) -> ModelList:
-    """Every served category: default version, other registered versions, window size, test metrics."""
-    return ModelList(models=[_category_model(model) for model in await registry.describe_all()])
+@router.get("/models", responses=errors(422, 503))
+async def list_models(
+    registry: RegistryDep,
+    loaded: LoadedDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only categories whose name contains this (any case).")
+    ] = None,
+    state: Annotated[
+        Literal["loaded", "archived"] | None,
+        Query(
+            description="Only categories whose served version holds a worker (`loaded`) or not (`archived`)."
+        ),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Categories to skip (by name).")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size; omitted: every match.")] = None,
+) -> ModelList:
+    """Served categories by name: default version, archived versions, which hold a worker, window size,
+    test metrics. Filter with `q` and `state`, page with `offset` and `limit`."""
+    every = await registry.describe_all()
+    answered = [_category_model(model, registry) for model in every]
+    in_memory = sum(model.loaded for model in answered)
+    if q:
+        folded = q.casefold()
+        answered = [model for model in answered if folded in model.category.casefold()]
+    if state is not None:
+        answered = [model for model in answered if model.loaded == (state == "loaded")]
+    page = answered[offset : None if limit is None else offset + limit]
+    return ModelList(
+        models=page,
+        total=len(answered),
+        offset=offset,
+        limit=limit,
+        loaded=in_memory,
+        archived=len(every) - in_memory,
+        max_loaded_models=loaded.budget,
+    )
 
 
 @router.get("/models/{category}/backtest", responses=errors(404, 422, 503))
@@ -52,31 +85,49 @@ async def set_default_version(
     """Pin (or roll back to) a registered version; predictions switch to it at once."""
     model = await registry.resolve(category)
     described = {m.model_name: m for m in await registry.describe_all()}.get(model.model_name)
-    registered = [version.version for version in described.versions] if described else []
-    if body.version not in registered:
+    known = [version.version for version in described.versions] if described else []
+    if body.version not in known:
         raise NotFoundError(
-            f"{model.category} has no registered version {body.version!r}; "
-            f"registered: {', '.join(registered)}"
+            f"{model.category} has no archived or registered version {body.version!r}; "
+            f"known: {', '.join(known)}"
         )
     try:
+        await _register_if_archived(management, model.model_name, body.version, registry)
         await management.set_default(model.model_name, body.version)
     except ManagementError as exc:
         if exc.status_code >= 500:
             raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
         raise NotFoundError(exc.message) from exc
     finally:
-        registry.invalidate()
+        registry.invalidate(model.model_name)
     log.info("default version set category=%s version=%s", model.category, body.version)
     updated = {m.model_name: m for m in await registry.describe_all()}[model.model_name]
-    return _category_model(updated)
+    return _category_model(updated, registry)
 
 
-def _category_model(model: ServedModel) -> CategoryModel:
+async def _register_if_archived(
+    management: ManagementClient, model_name: str, version: str, registry: ModelRegistry
+) -> None:
+    """An archived version that TorchServe no longer holds (older than `torchserve.loaded_versions`,
+    or after a restart) is registered again, without a worker: its first request loads it."""
+    try:
+        await management.describe(model_name, version)
+    except ManagementError as exc:
+        if exc.status_code != 404 or version not in registry.archived_versions(model_name):
+            raise
+        await management.register(
+            archive_file_name(model_name, version), initial_workers=0, synchronous=False
+        )
+        log.info("archived version registered again model=%s version=%s", model_name, version)
+
+
+def _category_model(model: ServedModel, registry: ModelRegistry) -> CategoryModel:
     versions = [
         ModelVersion(
             version=version.version,
             is_default=version.is_default,
             ready_workers=version.ready_workers,
+            loaded=version.loaded,
             **_facts(version.facts),
         )
         for version in model.versions
@@ -85,6 +136,7 @@ def _category_model(model: ServedModel) -> CategoryModel:
         category=model.category,
         model_name=model.model_name,
         default_version=model.version,
+        loaded=registry.is_loaded(model.model_name, model.version),
         versions=versions,
         **_facts(model),
     )

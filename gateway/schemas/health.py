@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ModelHealth(BaseModel):
@@ -12,11 +12,15 @@ class ModelHealth(BaseModel):
     model_name: str
     version: str | None
     ready_workers: int
+    loaded: bool = Field(description="Holds a worker now; false: archived, loads on its first request.")
 
 
 class TorchServeHealth(BaseModel):
     status: Literal["ready", "unavailable", "not_ready"]
     detail: str | None = None
+    loaded: int = Field(default=0, ge=0, description="Categories whose served version holds a worker.")
+    archived: int = Field(default=0, ge=0, description="Categories registered without one (load on demand).")
+    max_loaded_models: int | None = Field(default=None, description="The memory budget in versions.")
     models: list[ModelHealth] = []
 
 
@@ -34,12 +38,16 @@ class Health(BaseModel):
                     "torchserve": {
                         "status": "ready",
                         "detail": None,
+                        "loaded": 1,
+                        "archived": 0,
+                        "max_loaded_models": None,
                         "models": [
                             {
                                 "category": "Beauty",
                                 "model_name": "beauty",
                                 "version": "20261126.101500",
                                 "ready_workers": 1,
+                                "loaded": True,
                             }
                         ],
                     },

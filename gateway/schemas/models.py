@@ -15,6 +15,11 @@ class ModelVersion(BaseModel):
     is_default: bool
     window_size: int | None = None
     ready_workers: int = 0
+    loaded: bool = Field(
+        default=False,
+        description="Holds a worker now; an archived version loads on its first request "
+        "(`torchserve.max_loaded_models`).",
+    )
     test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
 
@@ -26,11 +31,18 @@ class CategoryModel(BaseModel):
     window_size: int | None
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) the default version forecasts.")
     test_metrics: dict[str, Any] | None = None
+    loaded: bool = Field(default=False, description="The default version holds a worker now.")
     versions: list[ModelVersion]
 
 
 class ModelList(BaseModel):
-    models: list[CategoryModel]
+    models: list[CategoryModel] = Field(description="This page, by category name.")
+    total: int = Field(ge=0, description="Categories matching the filter, over all pages.")
+    offset: int = Field(ge=0)
+    limit: int | None = Field(description="Page size asked for (null: every match).")
+    loaded: int = Field(ge=0, description="Served categories whose default version holds a worker.")
+    archived: int = Field(ge=0, description="Served categories registered without a worker (load on demand).")
+    max_loaded_models: int | None = Field(description="The memory budget in versions (null: none).")
 
 
 class SetDefaultRequest(StrictBody):
@@ -73,6 +85,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "is_default": True,
         "window_size": facts.window_size,
         "ready_workers": 1,
+        "loaded": True,
         "test_metrics": EXAMPLE_METRICS,
         "max_horizon": facts.max_horizon,
     }
@@ -83,6 +96,16 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "window_size": facts.window_size,
         "max_horizon": facts.max_horizon,
         "test_metrics": EXAMPLE_METRICS,
+        "loaded": True,
         "versions": [version],
     }
-    return {"ModelList": {"examples": [{"models": [model]}]}}
+    page = {
+        "models": [model],
+        "total": 1,
+        "offset": 0,
+        "limit": None,
+        "loaded": 1,
+        "archived": 0,
+        "max_loaded_models": None,
+    }
+    return {"ModelList": {"examples": [page]}}

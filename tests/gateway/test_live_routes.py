@@ -191,7 +191,7 @@ def test_set_default_to_the_served_version_and_errors(
     missing = api.put("/api/models/Beauty/default", json={"version": "19990101.000000"})
     assert missing.status_code == 404
     assert missing.json()["detail"] == (
-        f"Beauty has no registered version '19990101.000000'; registered: {version}"
+        f"Beauty has no archived or registered version '19990101.000000'; known: {version}"
     )
     unknown = api.put("/api/models/Toys/default", json={"version": version})
     assert unknown.status_code == 404

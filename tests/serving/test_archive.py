@@ -54,9 +54,9 @@ def test_archive_holds_model_handler_stats_metrics_and_model_config(settings: Se
     assert manifest["model"]["modelName"] == "home-garden"
     assert manifest["model"]["modelVersion"] == V1
     assert manifest["model"]["handler"] == "forecast_handler.py"
-    assert config == {
-        "minWorkers": 2,
-        "maxWorkers": 2,
+    assert config == {  # registered without workers; loading scales it to archive.workers
+        "minWorkers": 0,
+        "maxWorkers": 0,
         "batchSize": 4,
         "maxBatchDelay": 20,
         "responseTimeout": settings.archive.response_timeout_s,

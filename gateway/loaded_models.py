@@ -1,0 +1,208 @@
+"""The one owner of what TorchServe holds in memory: which registered versions have a worker.
+
+Every version is registered (an archive TorchServe knows, ~70 ms and a few kB to register) but only
+a *loaded* one has a worker (~150 MB). With `torchserve.max_loaded_models` set, at most that many
+versions are loaded: a request for one that is not loads it on demand (concurrent requests for it
+wait for the one load), and the least recently used version is unloaded first, after the requests
+in flight on it have drained. Without a budget every version a request reaches is kept loaded.
+
+The gateway process is the owner (one per TorchServe instance: the gateway runs one process). A
+training job deploys from its own process, so while one runs the owner keeps `DEPLOY_HEADROOM`
+slots free for the job's new version and its draining predecessor, and takes each deployed
+category's versions from TorchServe once the job has moved on (`reconcile`). The order of use is
+written to the model store's `usage.json`, so the next start of TorchServe loads hot ones first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from core.settings import Settings
+from gateway.errors import ModelServerUnavailableError
+from serving.management_client import ManagementClient, ManagementError, ModelDescription
+from serving.usage_order import write_usage_order
+from serving.workers import WorkerLoadError, load_workers, unload_workers
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (model name, version)
+DEPLOY_HEADROOM = 2  # a deploying job's new version + the old one draining beside it
+
+
+class LoadedModels:
+    """LRU set of loaded versions under a budget; `use()` wraps every inference call."""
+
+    def __init__(self, settings: Settings, management: ManagementClient) -> None:
+        self._management = management
+        self._budget = settings.torchserve.max_loaded_models
+        self._workers = settings.archive.workers
+        self._load_timeout_s = settings.torchserve.cold_load_timeout_s
+        self._drain_timeout_s = float(settings.archive.response_timeout_s)
+        self._store: Path = settings.paths.model_store
+        self._loaded: OrderedDict[Key, None] = OrderedDict()  # least recently used first
+        self._inflight: Counter[Key] = Counter()
+        self._drained: dict[Key, asyncio.Event] = {}
+        self._loading: dict[Key, asyncio.Task[None]] = {}
+        self._reserved = 0  # slots promised to loads under way and to deploying jobs
+        self._decide = asyncio.Lock()  # one decision on the set at a time
+        self.loads = 0
+        self.evictions = 0
+        self.peak = 0
+
+    @property
+    def budget(self) -> int | None:
+        return self._budget
+
+    def is_loaded(self, model: str, version: str) -> bool:
+        return (model, version) in self._loaded
+
+    def loaded(self) -> list[Key]:
+        """Loaded versions, least recently used first."""
+        return list(self._loaded)
+
+    @asynccontextmanager
+    async def use(self, model: str, version: str) -> AsyncIterator[None]:
+        """Hold `version` loaded for one inference call (loading it first when it is not)."""
+        key = (model, version)
+        while key not in self._loaded:  # a load another request started may be evicted again
+            await self._load(key)
+        self._loaded.move_to_end(key)
+        self._inflight[key] += 1
+        try:
+            yield
+        finally:
+            self._inflight[key] -= 1
+            if self._inflight[key] <= 0:
+                del self._inflight[key]
+                event = self._drained.pop(key, None)
+                if event is not None:
+                    event.set()
+
+    def forget(self, model: str, version: str) -> None:
+        """TorchServe said the version has no worker (restarted, scaled elsewhere): load it next time."""
+        self._loaded.pop((model, version), None)
+
+    def adopt(self, described: Iterable[ModelDescription], recent_first: list[str]) -> None:
+        """Take TorchServe's state as it is (at start-up): versions with a ready worker are loaded."""
+        rank = {name: index for index, name in enumerate(recent_first)}
+        ready = [d for d in described if d.ready_workers > 0]
+        ready.sort(key=lambda d: -rank.get(d.name, len(rank)))  # least recent first
+        self._loaded = OrderedDict(((d.name, d.version), None) for d in ready)
+        self.peak = max(self.peak, len(self._loaded))
+
+    async def fit_budget(self) -> None:
+        """Unload the least recently used versions until the set fits (after adopting more)."""
+        async with self._decide:
+            await self._make_room(0)
+
+    @asynccontextmanager
+    async def deploy_headroom(self) -> AsyncIterator[None]:
+        """Keep room for a training job's deploys while it runs."""
+        if self._budget is None:
+            yield
+            return
+        async with self._decide:
+            await self._make_room(DEPLOY_HEADROOM)
+            self._reserved += DEPLOY_HEADROOM
+        try:
+            yield
+        finally:
+            self._reserved -= DEPLOY_HEADROOM
+
+    async def reconcile(self, models: Iterable[str]) -> None:
+        """Take what TorchServe holds for `models` after a deploy made elsewhere (a training job):
+        the default version is the most recent, any other loaded version goes first when room is
+        needed (it stays registered for a rollback); then the set is fitted to its budget."""
+        async with self._decide:
+            for model in models:
+                try:
+                    described = await self._management.describe_all(model)
+                except ManagementError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    described = []
+                for key in [key for key in self._loaded if key[0] == model]:
+                    del self._loaded[key]
+                default = await self._management.default_version(model) if described else None
+                for description in described:
+                    if description.ready_workers > 0:
+                        key = (model, description.version)
+                        self._loaded[key] = None
+                        self._loaded.move_to_end(key, last=description.version == default)
+            self.peak = max(self.peak, len(self._loaded))
+            await self._make_room(0)
+            self._save_usage()
+
+    async def _load(self, key: Key) -> None:
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load_once(key))
+            self._loading[key] = task
+            task.add_done_callback(lambda _: self._loading.pop(key, None))
+        await asyncio.shield(task)
+
+    async def _load_once(self, key: Key) -> None:
+        async with self._decide:
+            if key in self._loaded:
+                return
+            await self._make_room(1)
+            self._reserved += 1
+        model, version = key
+        started = time.monotonic()
+        try:
+            await load_workers(self._management, model, version, self._workers, self._load_timeout_s)
+        except (ManagementError, WorkerLoadError) as exc:
+            message = exc.message if isinstance(exc, ManagementError) else str(exc)
+            raise ModelServerUnavailableError(
+                f"model server could not load {model} version {version}: {message}"
+            ) from exc
+        finally:
+            self._reserved -= 1
+        self._loaded[key] = None
+        self.loads += 1
+        self.peak = max(self.peak, len(self._loaded))
+        log.info("model loaded model=%s version=%s seconds=%.2f", model, version, time.monotonic() - started)
+        self._save_usage()
+
+    async def _make_room(self, slots: int) -> None:
+        """Unload least recently used versions until `slots` more fit beside the reservations."""
+        if self._budget is None:
+            return
+        while self._loaded and len(self._loaded) + self._reserved + slots > self._budget:
+            await self._unload(self._victim())
+
+    def _victim(self) -> Key:
+        """The least recently used version with nothing in flight, else the least recently used."""
+        for key in self._loaded:
+            if not self._inflight.get(key):
+                return key
+        return next(iter(self._loaded))
+
+    async def _unload(self, key: Key) -> None:
+        del self._loaded[key]  # new requests for it now wait for a load
+        if self._inflight.get(key):
+            event = self._drained.setdefault(key, asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), self._drain_timeout_s)
+            except TimeoutError:
+                log.warning("unloading model=%s version=%s with requests still in flight", *key)
+        try:
+            await unload_workers(self._management, *key)
+        except ManagementError as exc:
+            if exc.status_code != 404:  # a version unregistered meanwhile holds no worker either
+                log.warning("could not unload model=%s version=%s: %s", key[0], key[1], exc)
+        self.evictions += 1
+        log.info("model unloaded model=%s version=%s", *key)
+
+    def _save_usage(self) -> None:
+        recent_first = list(dict.fromkeys(model for model, _ in reversed(self._loaded)))
+        try:
+            write_usage_order(self._store, recent_first)
+        except OSError as exc:
+            log.warning("cannot record the order of use in %s: %s", self._store, exc)
