@@ -63,7 +63,7 @@ from handlers.forecast_steps import load_model
 from training.changes import CategoryChange, category_changes, series_sha256
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript
-from training.fitting import fit_forecaster
+from training.fitting import fit_forecaster, torch_threads
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
@@ -182,16 +182,19 @@ def train_categories(
         start = time.monotonic()
         try:
             series = get_category(sales, category)
-            result = _train_category(
-                make_category_windows(series, settings.window.size, settings.split),
-                sales,
-                settings,
-                tracker,
-                {**data_info, "series_sha256": series_sha256(series)},
-                compare.get(category),
-                listener,
-                shared,
-            )
+            # the calibration's recursive paths too run on `training.num_threads` (two threads
+            # spin-wait on a busy 2-core machine: several times slower than one)
+            with torch_threads(settings.training.num_threads):
+                result = _train_category(
+                    make_category_windows(series, settings.window.size, settings.split),
+                    sales,
+                    settings,
+                    tracker,
+                    {**data_info, "series_sha256": series_sha256(series)},
+                    compare.get(category),
+                    listener,
+                    shared,
+                )
         except Exception as exc:  # one category must not stop the others; the error is in its result
             if not isinstance(exc, SalescastError):
                 logger.exception("training failed category=%s", category)

@@ -272,7 +272,7 @@ def load_shared_networks(settings: Settings, which: str) -> SharedNetworks:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError) as exc:
         raise SharedNetworkError(f"shared networks {network_id} cannot be read ({path}): {exc}") from None
-    saved = payload.get("architecture")
+    saved = payload.get("architecture") if isinstance(payload, dict) else None
     if saved is None or "record" not in payload or "curves" not in payload:
         raise SharedNetworkError(
             f"shared networks {network_id} were saved before salescast kept their window size and "

@@ -112,9 +112,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         check_unchanged(spec.dataset.path, spec.dataset.sha256)
     from training import network_pool
 
-    # the workers import torch and Lightning while this process does the same and reads the data
+    # the workers import torch and Lightning while this process does the same and reads the data; a
+    # refit against saved shared networks trains no network, so it starts none
     options = spec.settings
-    network_pool.warm_up(network_pool.worker_count(options.training.network_workers, options.model.members))
+    if spec.shared_network is None:
+        network_pool.warm_up(
+            network_pool.worker_count(options.training.network_workers, options.model.members)
+        )
     from salescast.train_job import run_job_spec
 
     try:
