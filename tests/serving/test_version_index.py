@@ -1,0 +1,57 @@
+"""The index of archived versions tells the gateway what the handler would: the facts read from a
+`.mar` equal the handler's own describe answer (asked from a live worker), for every served archive."""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from core.contracts.files import ContractError
+from core.settings import Settings
+from serving.archive import ArchiveInfo
+from serving.management_client import ManagementClient
+from serving.torchserve_process import TorchServeProcess
+from serving.version_index import VersionIndex, read_archived
+
+pytestmark = pytest.mark.torchserve
+
+
+def test_archived_facts_equal_the_handlers_describe(
+    torchserve: TorchServeProcess, model_store_archives: dict[str, ArchiveInfo]
+) -> None:
+    async def described() -> dict[str, object]:
+        async with ManagementClient(torchserve.management_url) as client:
+            return {
+                info.category: await client.served_info(info.model_name, info.version)
+                for info in model_store_archives.values()
+            }
+
+    from_handler = asyncio.run(described())
+    for category, info in model_store_archives.items():
+        assert read_archived(info) == from_handler[category], category
+
+
+def test_the_index_lists_every_archive(
+    test_settings: Settings, model_store_archives: dict[str, ArchiveInfo]
+) -> None:
+    index = VersionIndex(test_settings.paths.model_store)
+    versions = index.scan()
+    for info in model_store_archives.values():
+        entry = index.get(info.model_name, info.version)
+        assert entry is not None and entry.info.category == info.category
+        assert [v.version for v in versions[info.model_name]][-1] == info.version
+    assert index.get("no-such-model", "20240101.000000") is None
+
+
+def test_a_broken_archive_is_left_out_with_a_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "toys-20240101.000000.mar"
+    with zipfile.ZipFile(broken, "w") as packed:
+        packed.writestr("model.pt", b"not a model")
+    info = ArchiveInfo("toys", "toys", "20240101.000000", broken)
+    with pytest.raises(ContractError, match=r"norm_stats\.json"):
+        read_archived(info)
+    assert VersionIndex(tmp_path).scan() == {}
+    assert "archive not indexed" in caplog.text
