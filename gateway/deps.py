@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 
 from core.settings import Settings
+from gateway.bulk_forecasts import BulkForecaster
 from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
@@ -53,6 +54,19 @@ JobStoreDep = Annotated[JobStore, Depends(_part("job_store"))]
 JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]
 HistoryDep = Annotated[HistoryCache, Depends(_part("history"))]
 DatasetsDep = Annotated[DatasetService, Depends(_part("datasets"))]
+
+
+async def get_bulk_forecaster(request: Request, state: StateDep) -> BulkForecaster:
+    """The app's one bulk forecaster (its cache and its one-at-a-time batch process), made on first use
+    for the running state."""
+    forecaster: BulkForecaster | None = getattr(request.app.state, "bulk_forecaster", None)
+    if forecaster is None or forecaster.registry is not state.registry:
+        forecaster = BulkForecaster(state.settings, state.registry, state.history)
+        request.app.state.bulk_forecaster = forecaster
+    return forecaster
+
+
+BulkForecasterDep = Annotated[BulkForecaster, Depends(get_bulk_forecaster)]
 
 
 async def require_api_key(

@@ -12,11 +12,23 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 
-from gateway.routes import datasets, forecast, health, history, jobs, models, plots, predict, train
+from gateway.routes import (
+    datasets,
+    forecast,
+    forecast_batch,
+    health,
+    history,
+    jobs,
+    models,
+    plots,
+    predict,
+    train,
+)
 
 API_PREFIX = "/api"
 ROUTERS = tuple(
-    module.router for module in (predict, train, jobs, models, plots, history, datasets, forecast, health)
+    module.router
+    for module in (predict, train, jobs, models, plots, history, datasets, forecast, forecast_batch, health)
 )
 api_router = APIRouter(prefix=API_PREFIX)
 for _router in ROUTERS:

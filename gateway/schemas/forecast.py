@@ -1,10 +1,23 @@
-"""Body of `GET /api/forecast/{category}`: the days after the history's last day."""
+"""Body of `GET /api/forecast/{category}`: the days after the history's last day; and of
+`POST /api/forecast_batch`: the same for many categories at once."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
 
-from gateway.schemas.common import EXAMPLE_STEP, ConfiguredParts, ForecastStep, ServiceFacts
+from pydantic import BaseModel, Field, field_validator
+
+from gateway.schemas.common import (
+    EXAMPLE_STEP,
+    HORIZON_DESCRIPTION,
+    LEVEL_SCHEMA,
+    LEVELS_DESCRIPTION,
+    ConfiguredParts,
+    ForecastStep,
+    ServiceFacts,
+    StrictBody,
+    check_levels,
+)
 
 
 class Forecast(BaseModel):
@@ -21,7 +34,7 @@ class Forecast(BaseModel):
 
 
 def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
-    """A forecast's example, in this gateway's window."""
+    """A forecast's example, in this gateway's window; the bulk forecast's limits and examples."""
     forecast = {
         "category": facts.category,
         "date": "2025-01-01",
@@ -32,4 +45,109 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "horizon": 1,
         "forecast": [{**EXAMPLE_STEP, "date": "2025-01-01"}],
     }
-    return {"Forecast": {"examples": [forecast]}}
+    return {"Forecast": {"examples": [forecast]}, **bulk_configured_parts(facts)}
+
+
+# ---- POST /api/forecast_batch ---------------------------------------------------------------------
+
+
+class BulkForecastRequest(StrictBody):
+    categories: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Categories to forecast (names as in the data, any case); null or absent: every "
+        "category of the active dataset. Up to `gateway.max_batch_items`.",
+    )
+    horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION + " For every category.")
+    levels: list[Any] | None = Field(
+        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, values: list[Any] | None) -> list[float] | None:
+        return check_levels(values)
+
+
+class BulkForecastItem(BaseModel):
+    category: str
+    status: int = Field(description="HTTP-like status of this category: 200, or the error's status.")
+    error: str | None = Field(default=None, description="Why this category has no forecast.")
+    model_version: str | None = None
+    window_size: int | None = None
+    history_end: str | None = Field(
+        default=None, description="The data's last day the forecast starts after."
+    )
+    date: str | None = Field(default=None, description="The first day forecast (YYYY-MM-DD).")
+    prediction: float | None = Field(default=None, description="The first day's forecast.")
+    forecast: list[ForecastStep] | None = Field(
+        default=None, description="Every day up to `horizon`, dated, with intervals."
+    )
+
+
+class BulkForecastResponse(BaseModel):
+    dataset_id: str = Field(description="The active dataset the histories came from.")
+    horizon: int
+    results: list[BulkForecastItem] = Field(description="One per category, in the order asked.")
+    succeeded: int
+    failed: int
+    computed: int = Field(
+        description="Categories computed by this call's batch process; the others were cached (same "
+        "dataset days, served version, horizon and levels)."
+    )
+
+
+BULK_CSV_DESCRIPTION = (
+    "With `format=csv` or `Accept: text/csv`: one row per category and day, "
+    "`category,date,step,prediction,lower_<level>,upper_<level>…,model_version,status,error`; a "
+    "category without a forecast has one row with its status and error."
+)
+
+
+def bulk_configured_parts(facts: ServiceFacts) -> ConfiguredParts:
+    """The batch limits and an example of a bulk forecast."""
+    step = {**EXAMPLE_STEP, "date": "2025-01-01"}
+    return {
+        "BulkForecastRequest": {
+            "properties": {
+                "categories": {"maxItems": facts.max_batch_items},
+                "horizon": {"maximum": facts.max_horizon},
+            },
+            "examples": [{"categories": [facts.category], "horizon": 1}, {"horizon": 7, "levels": [80]}],
+        },
+        "BulkForecastResponse": {
+            "examples": [
+                {
+                    "dataset_id": "default",
+                    "horizon": 1,
+                    "results": [
+                        {
+                            "category": facts.category,
+                            "status": 200,
+                            "error": None,
+                            "model_version": "20261126.101500",
+                            "window_size": facts.window_size,
+                            "history_end": "2024-12-31",
+                            "date": "2025-01-01",
+                            "prediction": 1034.7,
+                            "forecast": [step],
+                        },
+                        {
+                            "category": "Toys",
+                            "status": 404,
+                            "error": "no model serves 'Toys'",
+                            "model_version": None,
+                            "window_size": None,
+                            "history_end": None,
+                            "date": None,
+                            "prediction": None,
+                            "forecast": None,
+                        },
+                    ],
+                    "succeeded": 1,
+                    "failed": 1,
+                    "computed": 1,
+                }
+            ]
+        },
+    }

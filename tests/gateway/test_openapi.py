@@ -29,6 +29,7 @@ ROUTES = {
     ("put", "/api/datasets/active"),
     ("get", "/api/models/{category}/versions/{version}/plots/{name}"),
     ("get", "/api/forecast/{category}"),
+    ("post", "/api/forecast_batch"),
     ("get", "/api/health"),
 }
 
@@ -47,6 +48,7 @@ PREDICT_ROUTES = {
     ("post", "/api/predict"),
     ("post", "/api/predict/batch"),
     ("get", "/api/forecast/{category}"),
+    ("post", "/api/forecast_batch"),
 }
 
 
@@ -64,6 +66,8 @@ def test_openapi_schema_is_valid_and_complete(keyed_client: TestClient) -> None:
         "Health",
         "Forecast",
         "DatasetUploaded",
+        "BulkForecastRequest",
+        "BulkForecastResponse",
     ):
         assert schema["components"]["schemas"][name].get("examples"), name
 

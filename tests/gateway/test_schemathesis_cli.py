@@ -112,7 +112,7 @@ def test_schemathesis_finds_no_failure(stack: Stack, api_key: str | None) -> Non
     report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["complete"] and report["exit_code"] == 0
     assert report["failures"] == [] and report["errors"] == [], json.dumps(report["failures"])[:5000]
-    assert report["operations"]["tested"] == report["operations"]["total"] == 16
+    assert report["operations"]["tested"] == report["operations"]["total"] == 17
     assert {phase["status"] for phase in report["phases"].values()} == {"success"}
     assert report["test_cases"]["generated"] > 1000
     scenarios = re.search(r"Scenarios:\s+(\d+)", output)
