@@ -1,7 +1,7 @@
 """Forecast many categories in one batch process, from their served archives, without TorchServe.
 
 `python -m serving.bulk_forecast` reads a `BulkForecastJob` (`core.contracts.bulk_forecast`) on stdin
-and writes its `BulkForecastAnswer` on stdout. The gateway starts it for `POST /api/forecast/batch`,
+and writes its `BulkForecastAnswer` on stdout. The gateway starts it for `POST /api/forecast_batch`,
 so a forecast of 300 categories neither loads 300 TorchServe workers nor evicts the hot ones.
 
 The numbers come from the one inference path: each archive's model.pt and norm_stats.json are

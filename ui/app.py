@@ -25,6 +25,7 @@ from core.settings import Settings
 from ui.backtest_tab import BacktestHandlers, build_backtest_tab
 from ui.data_tab import DataHandlers, build_data_tab
 from ui.explore_tab import ExploreHandlers, ExploreTab, build_explore_tab
+from ui.forecast_all import ForecastAllHandlers, build_forecast_all
 from ui.formatting import health_html, message_html
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.predict_handlers import PredictHandlers
@@ -122,6 +123,7 @@ def build_app(settings: Settings, client: GatewayClient | None = None) -> gr.Blo
                 predict: PredictTab = build_predict_tab(
                     PredictHandlers(client, settings.ui.predict_history_days, settings.ui.outlier_factor)
                 )
+                build_forecast_all(ForecastAllHandlers(client, settings.ui.forecast_all_timeout_s))
             with gr.Tab("Backtest", id="backtest") as backtest_page:
                 backtest = build_backtest_tab(BacktestHandlers(client))
             with gr.Tab("Train", id="train"):

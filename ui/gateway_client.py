@@ -111,6 +111,20 @@ class GatewayClient:
         params = {"horizon": str(horizon)} if horizon > 1 else None
         return self._call("GET", f"/api/forecast/{_segment(category)}", Forecast, params=params)
 
+    def forecast_all_csv(self, horizon: int, *, timeout_s: float) -> str:
+        """Every category's forecast `horizon` days ahead as the gateway's CSV (`POST /api/forecast_batch`);
+        it may run every category's model, hence its own `timeout_s`."""
+        response = self._send(
+            "POST",
+            "/api/forecast_batch",
+            params={"format": "csv"},
+            json={"horizon": horizon},
+            timeout=timeout_s,
+        )
+        if response.is_error:
+            raise self._error_for(response)
+        return response.text
+
     def predict(self, category: str, sales: Sequence[float], horizon: int = 1) -> Prediction:
         """The next day's forecast (`horizon` > 1: that many days) from `sales` (the last N daily totals,
         oldest first)."""
