@@ -109,6 +109,10 @@ _ROWS: list[tuple[str, Callable[[SizeResult], str]]] = [
     ("… model workers (count)", _served(lambda s: f"{s.memory.workers_mb:.0f} ({s.memory.workers})")),
     ("`serve torchserve` → every category ready, s", _served(lambda s: f"{s.ready_s:.1f}")),
     ("hot prediction p50 / p99, ms", _served(lambda s: _latency(s.predictions.hot))),
+    (
+        "hot prediction p50 / p99 while cold ones load, ms",
+        _served(lambda s: _latency(s.predictions.hot_during_loads)),
+    ),
     ("cold prediction p50 / p99, ms", _served(lambda s: _latency(s.predictions.cold))),
     ("categories answered / served", _served(lambda s: f"{s.predictions.answered} / {s.predictions.asked}")),
     ("`GET /api/models` first call, ms", _served(lambda s: f"{s.api_models_first_s * 1000:.0f}")),

@@ -15,6 +15,7 @@ after registration, and the report says so (`cold_mode`).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Predictions:
     answered: int
     asked: int
     errors: dict[str, str] = field(default_factory=dict)
+    hot_during_loads: Latency | None = None  # the hot category asked again and again while the cold ones load
 
 
 def start_torchserve(
@@ -98,13 +100,8 @@ def time_api_models(client: httpx.Client, gateway_url: str, repeats: int = API_M
 
 
 def unloaded(models: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Categories whose default version has no ready worker (not loaded right now)."""
-    cold = set()
-    for model in models:
-        default = [v for v in model["versions"] if v["version"] == model["default_version"]]
-        if not default or default[0]["ready_workers"] == 0:
-            cold.add(model["category"])
-    return cold
+    """Categories whose default version holds no worker right now (the gateway's `loaded`)."""
+    return {model["category"] for model in models if not model.get("loaded")}
 
 
 def measure_predictions(
@@ -114,42 +111,89 @@ def measure_predictions(
     sales: Mapping[str, np.ndarray],
     order: Sequence[str],
 ) -> Predictions:
-    """Each served category's first prediction (the cold set, in `order`), then the latency of the
-    hot category: the first of `order` that answered."""
+    """Each served category's first prediction (the cold set, in `order`) while a second client keeps
+    asking the hot category (its latency while loads run), then the hot category alone. The hot
+    category is the first of `order` that is loaded (else the first of `order`)."""
     served = {model["category"] for model in models}
     categories = [name for name in order if name in served] + sorted(served.difference(order))
     window = {model["category"]: int(model["window_size"]) for model in models}
     not_loaded = unloaded(models)
     errors: dict[str, str] = {}
+    hot_category = next(
+        (name for name in categories if name not in not_loaded), categories[0] if categories else ""
+    )
+    hot_window = sales[hot_category][-window[hot_category] :] if hot_category else np.array([])
+    if hot_category:
+        _repeat(client, gateway_url, hot_category, hot_window, HOT_WARMUP_REQUESTS, errors)
     first: dict[str, float] = {}
-    for category in categories:
-        seconds, error = _predict(client, gateway_url, category, sales[category][-window[category] :])
-        if error is None:
-            first[category] = seconds
-        else:
-            errors[category] = error
+    with _Background(gateway_url, hot_category, hot_window) as during_loads:
+        for category in categories:
+            if category == hot_category:
+                continue
+            seconds, error = _predict(client, gateway_url, category, sales[category][-window[category] :])
+            if error is None:
+                first[category] = seconds
+            else:
+                errors[category] = error
     cold_mode = "unloaded" if not_loaded else "first_request_after_registration"
     cold = [s for c, s in first.items() if c in not_loaded] if not_loaded else list(first.values())
-    hot_category = next(iter(first), categories[0] if categories else "")
-    hot: list[float] = []
-    if hot_category in first:
-        window_sales = sales[hot_category][-window[hot_category] :]
-        for number in range(HOT_WARMUP_REQUESTS + HOT_REQUESTS):
-            seconds, error = _predict(client, gateway_url, hot_category, window_sales)
-            if error is not None:
-                errors[hot_category] = error
-                break
-            if number >= HOT_WARMUP_REQUESTS:
-                hot.append(seconds)
+    hot = _repeat(client, gateway_url, hot_category, hot_window, HOT_REQUESTS, errors) if hot_category else []
     return Predictions(
         hot_category=hot_category,
         hot=Latency.of(hot),
         cold_mode=cold_mode,
         cold=Latency.of(cold),
-        answered=len(first),
+        answered=len(first) + (1 if hot else 0),
         asked=len(categories),
         errors=errors,
+        hot_during_loads=Latency.of(during_loads.latencies),
     )
+
+
+def _repeat(
+    client: httpx.Client,
+    gateway_url: str,
+    category: str,
+    window: np.ndarray,
+    count: int,
+    errors: dict[str, str],
+) -> list[float]:
+    """`count` predictions of one category, one after another; stops at the first error."""
+    seconds: list[float] = []
+    for _ in range(count):
+        elapsed, error = _predict(client, gateway_url, category, window)
+        if error is not None:
+            errors[category] = error
+            break
+        seconds.append(elapsed)
+    return seconds
+
+
+class _Background:
+    """Predictions of one category from a thread of its own, one after another, until the block ends."""
+
+    def __init__(self, gateway_url: str, category: str, window: np.ndarray) -> None:
+        self.latencies: list[float] = []
+        self._args = (gateway_url, category, window)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Background:
+        if self._args[1]:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                elapsed, error = _predict(client, *self._args)
+                if error is None:
+                    self.latencies.append(elapsed)
 
 
 def _predict(

@@ -5,7 +5,7 @@ salescast bench accuracy [--data PATH | --profile default|store|shop] [--seeds 4
                          [--category-column NAME] [--amount-column NAME] [--date-format FMT]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
-salescast bench scale [--categories 3,30,300] [--out DIR]
+salescast bench scale [--categories 3,30,300] [--max-loaded N] [--out DIR]
 
 Each writes `<out>/<name>.json` and `<out>/<name>.md` (the tables docs/benchmarks.md quotes) and
 prints the Markdown. Defaults come from the `bench` section of the config.
@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
     scale.add_argument(
         "--categories", type=_int_list, metavar="3,30,300", help="category counts of the retailer"
     )
+    scale.add_argument(
+        "--max-loaded",
+        type=int,
+        metavar="N",
+        help="serve under a memory budget of N loaded versions (torchserve.max_loaded_models)",
+    )
     scale.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     scale.set_defaults(handler=_scale)
 
@@ -133,6 +139,10 @@ def _scale(args: argparse.Namespace, settings: Settings) -> int:
     from salescast.bench.scale import DEFAULT_SIZES, run_scale_bench
     from salescast.bench.scale_report import scale_markdown
 
+    if args.max_loaded is not None:
+        if args.max_loaded < 1:
+            raise UsageError(f"--max-loaded must be at least 1, got {args.max_loaded}")
+        settings = settings.with_overrides({"torchserve": {"max_loaded_models": args.max_loaded}})
     run = partial(run_scale_bench, settings, sizes=args.categories or DEFAULT_SIZES)
     return _run_and_report(_out(args, settings), "scale", run, scale_markdown)
 
