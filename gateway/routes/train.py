@@ -29,7 +29,17 @@ async def train(
     """Train the listed categories; poll `status_url` for progress, metrics and the deploy outcome."""
     data = await _active_data(history)
     categories = await _known(body.categories, history)
-    return _submit("train", categories, body.experiment_name, body.deploy, runner, settings, data)
+    return _submit(
+        "train",
+        categories,
+        body.experiment_name,
+        body.deploy,
+        runner,
+        settings,
+        data,
+        only_changed=body.only_changed,
+        shared_network=body.shared_network,
+    )
 
 
 @router.post(

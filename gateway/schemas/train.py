@@ -10,19 +10,9 @@ from gateway.schemas.common import ConfiguredParts, ServiceFacts, StrictBody
 from gateway.schemas.jobs import JobStatus
 
 
-class TrainRequest(StrictBody):
-    categories: list[str] = Field(min_length=1, description="Categories to train (each trained separately).")
-    experiment_name: str | None = Field(
-        default=None, min_length=1, max_length=200, description="MLflow experiment; default from config."
-    )
-    deploy: DeployPolicy | None = Field(
-        default=None, description="Deploy policy for this job; default `gateway.deploy_policy`."
-    )
+class TrainOptions(StrictBody):
+    """What both training routes take besides the categories."""
 
-
-class TrainAllRequest(StrictBody):
-    experiment_name: str | None = Field(default=None, min_length=1, max_length=200)
-    deploy: DeployPolicy | None = None
     only_changed: bool = Field(
         default=False,
         description="Train only the categories that are new or whose daily series changed since their "
@@ -35,6 +25,21 @@ class TrainAllRequest(StrictBody):
         "networks an earlier run saved, `latest` or their id, instead of training new ones (the job fails "
         "naming the saved ids when they do not exist or do not fit the config).",
     )
+
+
+class TrainRequest(TrainOptions):
+    categories: list[str] = Field(min_length=1, description="Categories to train (each trained separately).")
+    experiment_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="MLflow experiment; default from config."
+    )
+    deploy: DeployPolicy | None = Field(
+        default=None, description="Deploy policy for this job; default `gateway.deploy_policy`."
+    )
+
+
+class TrainAllRequest(TrainOptions):
+    experiment_name: str | None = Field(default=None, min_length=1, max_length=200)
+    deploy: DeployPolicy | None = None
 
     model_config = ConfigDict(
         extra="forbid",

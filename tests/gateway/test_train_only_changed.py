@@ -1,5 +1,5 @@
-"""POST /api/train_all's `only_changed` and `shared_network`: validated, kept with the job, handed to
-the training process in its spec, and a category the job leaves alone is reported `unchanged`."""
+"""`only_changed` and `shared_network` of POST /api/train_all and /api/train: validated, kept with the
+job, handed to the training process in its spec, and a category the job leaves alone is `unchanged`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ from training.pipeline import train_categories
 JOB_TIMEOUT_S = 600.0
 
 
+ROUTES = [("/api/train_all", {}), ("/api/train", {"categories": ["Beauty"]})]
+
+
+@pytest.mark.parametrize(("path", "base"), ROUTES)
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -31,26 +35,26 @@ JOB_TIMEOUT_S = 600.0
     ],
 )
 def test_bad_options_are_422_before_anything_starts(
-    client: TestClient, body: dict[str, object], expected: str
+    client: TestClient, path: str, base: dict[str, object], body: dict[str, object], expected: str
 ) -> None:
-    response = client.post("/api/train_all", json=body)
+    response = client.post(path, json={**base, **body})
     assert response.status_code == 422
     assert expected in response.json()["detail"]
     assert client.get("/api/jobs").json() == {"jobs": []}
 
 
-def test_the_options_are_kept_with_the_job_and_travel_in_its_spec(client: TestClient, tmp_path: Path) -> None:
-    accepted = client.post(
-        "/api/train_all", json={"only_changed": True, "shared_network": "latest", "deploy": "never"}
-    )
+@pytest.mark.parametrize(("path", "base"), ROUTES)
+def test_the_options_are_kept_with_the_job_and_travel_in_its_spec(
+    client: TestClient, tmp_path: Path, path: str, base: dict[str, object]
+) -> None:
+    options = {"only_changed": True, "shared_network": "0123456789abcdef", "deploy": "never"}
+    accepted = client.post(path, json={**base, **options})
     assert accepted.status_code == 202
     job = Job.model_validate(client.get(accepted.json()["status_url"]).json())
-    assert (job.only_changed, job.shared_network) == (True, "latest")
+    assert (job.only_changed, job.shared_network) == (True, "0123456789abcdef")
     settings = make_test_settings(tmp_path)
     spec = job_spec(job, settings, None, {}, tmp_path / "p.json", tmp_path / "r.json")
-    assert (spec.only_changed, spec.shared_network) == (True, "latest")
-    plain = client.post("/api/train", json={"categories": ["Nope"]})
-    assert plain.status_code == 422  # the other route is unchanged
+    assert (spec.only_changed, spec.shared_network) == (True, "0123456789abcdef")
 
 
 @pytest.mark.slow
