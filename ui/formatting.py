@@ -111,7 +111,7 @@ def forecast_markdown(
 def job_progress(job: Job) -> tuple[int, int]:
     """(categories finished, categories in the job)."""
     total = len(job.results) or len(job.categories)
-    done = sum(1 for outcome in job.results if outcome.state in ("succeeded", "failed"))
+    done = sum(1 for outcome in job.results if outcome.state in ("succeeded", "failed", "unchanged"))
     return done, total
 
 

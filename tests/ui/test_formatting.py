@@ -79,6 +79,14 @@ def test_running_job_shows_a_progress_bar() -> None:
     assert "1 of 2 categories finished" in text and "Clothing: training" in text
 
 
+def test_a_category_a_job_left_unchanged_counts_as_finished() -> None:
+    job = _job(
+        "running",
+        [{"category": "Beauty", "state": "unchanged"}, {"category": "Clothing", "state": "training"}],
+    )
+    assert formatting.job_progress(job) == (1, 2)
+
+
 def test_queued_job_shows_an_indeterminate_bar() -> None:
     text = formatting.job_status_html(_job("queued", [{"category": "Beauty", "state": "queued"}]))
     assert '<progress class="sc-progress"></progress>' in text
