@@ -223,6 +223,7 @@ class GatewaySettings(_Section):
     max_instances_per_call: PositiveInt
     max_connections: PositiveInt
     models_refresh_s: PositiveFloat
+    job_nice: int = Field(default=10, ge=0, le=19)
     job_timeout_s: PositiveFloat
     job_poll_s: PositiveFloat = 0.5
     job_stop_timeout_s: PositiveFloat = 10.0

@@ -89,8 +89,10 @@ def start_process(
     env: Mapping[str, str] | None = None,
     *,
     cwd: Path | None = None,
+    nice: int = 0,
 ) -> ManagedProcess:
-    """Start `command` in a new session (its own process group), stdout+stderr appended to `log_path`."""
+    """Start `command` in a new session (its own process group), stdout+stderr appended to `log_path`;
+    `nice` > 0 lowers its CPU priority (its children inherit it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         offset = log_file.tell()
@@ -106,6 +108,11 @@ def start_process(
             )
         except OSError as exc:
             raise SupervisorError(f"cannot start {name} ({command[0]}): {exc}") from exc
+    if nice:
+        try:
+            os.setpriority(os.PRIO_PROCESS, popen.pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        except OSError as exc:  # it already exited: its log says why
+            log.warning("cannot lower the priority of %s: %s", name, exc)
     log.info("started service=%s pid=%s log=%s", name, popen.pid, log_path)
     return ManagedProcess(
         name=name, popen=popen, log_path=log_path, create_time=create_time(popen.pid), log_offset=offset

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +281,11 @@ class JobRunner:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
             self._process = await asyncio.to_thread(
-                supervisor.start_process, f"job-{job.job_id}", command, log_path, env
+                partial(supervisor.start_process, nice=gateway.job_nice),
+                f"job-{job.job_id}",
+                command,
+                log_path,
+                env,
             )
             deadline = time.monotonic() + gateway.job_timeout_s
             async with self._deploy_headroom(job):

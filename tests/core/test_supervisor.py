@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -120,3 +121,14 @@ def test_wait_ready_ends_with_the_log_when_the_child_exits(tmp_path: Path) -> No
     ):
         supervisor.wait_ready(child, lambda: "never", timeout_s=60.0, poll_s=0.05)
     assert child.tree() == []
+
+
+def test_a_process_started_nice_runs_below_its_parent(tmp_path: Path) -> None:
+    """Training jobs start with `gateway.job_nice` so serving keeps the CPU first."""
+    process = supervisor.start_process(
+        "nice", [sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "n.log", nice=5
+    )
+    try:
+        assert psutil.Process(process.pid).nice() == os.getpriority(os.PRIO_PROCESS, 0) + 5
+    finally:
+        process.stop(5)
