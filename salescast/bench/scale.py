@@ -47,6 +47,7 @@ from salescast.bench.scale_report import ScaleReport, ServingCost, SizeResult, T
 from salescast.bench.scale_serving import (
     ScaleServingError,
     list_models,
+    measure_during_training,
     measure_predictions,
     start_torchserve,
     time_api_models,
@@ -59,6 +60,7 @@ from salescast.local_stack import OFFLINE_ENV
 Progress = Callable[[str], None]
 DEFAULT_SIZES = (3, 30, 300)  # category counts of issue 22's table
 STARTUP_S_PER_CATEGORY = 10.0  # TorchServe start-up allowance per model (registration is ~1.5 s each)
+TRAINING_JOB_CATEGORIES = 3  # categories of the job trained while the hot category is measured
 _ERROR_CHARS = 200
 
 
@@ -135,6 +137,19 @@ def measure_serving(
             models, first_s = list_models(client, gateway.url)
             predictions = measure_predictions(client, gateway.url, models, sales, order)
             memory = torchserve_memory(torchserve.tree())
+            hot = predictions.hot_category
+            window = next(int(m["window_size"]) for m in models if m["category"] == hot)
+            progress(
+                f"{count} categories: predictions while a job trains {TRAINING_JOB_CATEGORIES} categories"
+            )
+            during_training, job_s = measure_during_training(
+                client,
+                gateway.url,
+                hot,
+                sales[hot][-window:],
+                order[:TRAINING_JOB_CATEGORIES],
+                settings.gateway.job_timeout_s,
+            )
             api_models = time_api_models(client, gateway.url)
             progress(f"{count} categories: {predictions.answered}/{predictions.asked} answered; UI page load")
             page_load = measure_page_load(settings, config, folder / "ui.log", env)
@@ -145,6 +160,8 @@ def measure_serving(
         memory_at_ready=memory_at_ready,
         memory=memory,
         predictions=predictions,
+        hot_during_training=during_training,
+        training_job_s=round(job_s, 1),
         api_models_first_s=round(first_s, 4),
         api_models=api_models,
         page_load=page_load,

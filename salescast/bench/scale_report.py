@@ -39,6 +39,8 @@ class ServingCost:
     memory_at_ready: TreeMemory
     memory: TreeMemory  # after every category was asked
     predictions: Predictions
+    hot_during_training: Latency | None  # the hot category while a training job (gateway.job_nice) runs
+    training_job_s: float
     api_models_first_s: float
     api_models: Latency
     page_load: PageLoad
@@ -114,6 +116,10 @@ _ROWS: list[tuple[str, Callable[[SizeResult], str]]] = [
         _served(lambda s: _latency(s.predictions.hot_during_loads)),
     ),
     ("cold prediction p50 / p99, ms", _served(lambda s: _latency(s.predictions.cold))),
+    (
+        "hot prediction p50 / p99 while a training job runs, ms",
+        _served(lambda s: _latency(s.hot_during_training)),
+    ),
     ("categories answered / served", _served(lambda s: f"{s.predictions.answered} / {s.predictions.asked}")),
     ("`GET /api/models` first call, ms", _served(lambda s: f"{s.api_models_first_s * 1000:.0f}")),
     ("`GET /api/models` p50 / p99, ms", _served(lambda s: _latency(s.api_models))),

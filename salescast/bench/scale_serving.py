@@ -150,6 +150,29 @@ def measure_predictions(
     )
 
 
+def measure_during_training(
+    client: httpx.Client,
+    gateway_url: str,
+    hot_category: str,
+    hot_window: np.ndarray,
+    categories: Sequence[str],
+    timeout_s: float,
+) -> tuple[Latency | None, float]:
+    """The hot category asked again and again while a training job of `categories` runs through
+    the gateway (deploy `never`: nothing changes what is served); its latency and the job's seconds."""
+    answer = client.post(f"{gateway_url}/api/train", json={"categories": list(categories), "deploy": "never"})
+    if answer.status_code != 202:
+        raise ScaleServingError(f"POST /api/train answered {answer.status_code}: {answer.text[:300]}")
+    job_url = f"{gateway_url}/api/jobs/{answer.json()['job_id']}"
+    started = time.monotonic()
+    with _Background(gateway_url, hot_category, hot_window) as during:
+        while time.monotonic() - started < timeout_s:
+            if client.get(job_url).json()["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(_POLL_S)
+    return Latency.of(during.latencies), time.monotonic() - started
+
+
 def _repeat(
     client: httpx.Client,
     gateway_url: str,

@@ -100,6 +100,7 @@ def test_scale_bench_end_to_end_at_two_and_three_categories(tmp_path: Path) -> N
         assert predictions["cold_mode"] == "first_request_after_registration"  # everything loads at start
         assert predictions["cold"]["count"] == count - 1  # every category but the hot one
         assert predictions["hot_during_loads"]["count"] > 0
+        assert serving["hot_during_training"]["count"] > 0 and serving["training_job_s"] > 0
         for latency in (predictions["hot"], predictions["cold"], serving["api_models"]):
             assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
         assert serving["api_models_first_s"] > 0
