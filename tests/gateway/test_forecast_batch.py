@@ -18,9 +18,11 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from gateway.app import create_app
+from salescast.bench.serving_stack import GatewayLauncher
 from serving.archive import ArchiveInfo
 from serving.torchserve_process import TorchServeProcess
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA, make_test_settings
+from tests.fixtures.torchserve import ArchiveCopies, StartTorchServe
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 CATEGORIES = ["Beauty", "Clothing", "Electronics"]
@@ -212,3 +214,41 @@ def test_a_changed_dataset_recomputes_only_what_changed(private_gateway: TestCli
     assert after["Beauty"]["prediction"] != before["Beauty"]["prediction"]
     served = private_gateway.get("/api/forecast/Beauty").json()
     assert after["Beauty"]["prediction"] == pytest.approx(served["prediction"], rel=1e-6)
+
+
+def holding_workers(torchserve: TorchServeProcess, models: list[str]) -> set[str]:
+    """The models whose versions hold a worker in TorchServe right now."""
+    holding = set()
+    for model in models:
+        versions = httpx.get(f"{torchserve.management_url}/models/{model}/all", timeout=30).json()
+        if any(version.get("workers") for version in versions):
+            holding.add(model)
+    return holding
+
+
+def test_under_a_memory_budget_the_loaded_set_stays_as_it_was(
+    tmp_path: Path, archive_copies: ArchiveCopies, isolated_torchserve: StartTorchServe
+) -> None:
+    """One category may hold a worker: a bulk forecast of all three loads none and evicts none, and
+    each number still equals the served one (asked afterwards, which loads them one by one)."""
+    settings = make_test_settings(tmp_path, torchserve={"max_loaded_models": 1})
+    archives = archive_copies(settings)
+    torchserve = isolated_torchserve(settings, archives)
+    models = [info.model_name for info in archives]
+    with (
+        GatewayLauncher(settings, tmp_path / "gateway") as gateway,
+        httpx.Client(base_url=gateway.url, timeout=120) as api,
+    ):
+        loaded = holding_workers(torchserve, models)
+        assert len(loaded) == 1
+        before = inference_requests(torchserve, settings)
+        answer = bulk(api, horizon=HORIZON)
+        assert (answer["succeeded"], answer["computed"]) == (3, 3)
+        assert holding_workers(torchserve, models) == loaded
+        assert inference_requests(torchserve, settings) == before
+        for item in answer["results"]:
+            served = api.get(f"/api/forecast/{item['category']}", params={"horizon": HORIZON}).json()
+            assert item["model_version"] == served["model_version"]
+            assert [step["prediction"] for step in item["forecast"]] == pytest.approx(
+                [step["prediction"] for step in served["forecast"]], rel=1e-6
+            )
