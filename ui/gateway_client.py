@@ -120,6 +120,7 @@ class GatewayClient:
             params={"format": "csv"},
             json={"horizon": horizon},
             timeout=timeout_s,
+            timeout_setting="ui.forecast_all_timeout_s",
         )
         if response.is_error:
             raise self._error_for(response)
@@ -214,6 +215,7 @@ class GatewayClient:
         data: Mapping[str, str] | None = None,
         files: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        timeout_setting: str = "ui.upload_timeout_s",
     ) -> httpx.Response:
         wait = timeout or self.timeout_s
         try:
@@ -221,7 +223,7 @@ class GatewayClient:
                 method, path, params=params, json=json, data=data, files=files, timeout=wait
             )
         except httpx.TimeoutException:
-            setting = "ui.request_timeout_s" if timeout is None else "ui.upload_timeout_s"
+            setting = "ui.request_timeout_s" if timeout is None else timeout_setting
             raise GatewayUnavailableError(
                 f"The gateway at {self.base_url} did not answer {method} {path} within "
                 f"{wait:g} s ({setting}). It may be busy; try again."

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,32 @@ def test_a_second_call_is_answered_from_the_cache(api: httpx.Client) -> None:
     assert again["results"] == [first["results"][1], first["results"][0]]
     other = bulk(api, categories=["Beauty"], horizon=4)  # another horizon is another forecast
     assert other["computed"] == 1 and len(other["results"][0]["forecast"]) == 4
+
+
+def test_predictions_are_answered_while_a_bulk_forecast_computes(
+    gateway_url: str, test_settings: Settings
+) -> None:
+    """The batch process runs beside the event loop: a prediction sent after a bulk forecast started
+    (levels no other test asks, so it computes: at least the ~1.4 s of starting Python and torch) is
+    answered before the bulk forecast is."""
+    finished: dict[str, float] = {}
+
+    def run_bulk() -> None:
+        with httpx.Client(base_url=gateway_url, timeout=120.0) as client:
+            assert bulk(client, horizon=2, levels=[61])["computed"] == len(CATEGORIES)
+        finished["bulk"] = time.monotonic()
+
+    worker = threading.Thread(target=run_bulk)
+    worker.start()
+    time.sleep(0.3)
+    with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
+        answer = client.post(
+            "/api/predict", json={"category": "Beauty", "sales": [100.0] * test_settings.window.size}
+        )
+    finished["predict"] = time.monotonic()
+    worker.join(timeout=120)
+    assert answer.status_code == 200, answer.text
+    assert finished["predict"] < finished["bulk"]
 
 
 def test_csv_rows_hold_the_json_numbers(api: httpx.Client) -> None:
