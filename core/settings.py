@@ -172,6 +172,7 @@ class ArchiveSettings(_Section):
     max_batch_delay_ms: int = Field(ge=0)
     workers: PositiveInt
     response_timeout_s: PositiveInt
+    parallel: PositiveInt = 2
 
 
 class TorchServeSettings(_Section):

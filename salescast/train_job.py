@@ -14,7 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from core.contracts.job_progress import CategoryProgress, CategoryState, JobProgress, write_progress
@@ -156,7 +158,7 @@ def run_train_job(
     if deploy_policy is not None:
         results = asyncio.run(_deploy_all(settings, results, deploy_policy, served, progress))
     elif archive:
-        results = [_archive_only(settings, result) for result in results]
+        results = _archive_all(settings, results)
     for result in results:
         progress.update(result.category, result.status)
     return results
@@ -174,6 +176,14 @@ async def _served_versions(settings: Settings, categories: Sequence[str]) -> dic
                 if exc.status_code != 404:
                     logger.warning("cannot read the served version category=%s: %s", category, exc)
     return served
+
+
+def _archive_all(settings: Settings, results: Sequence[CategoryResult]) -> list[CategoryResult]:
+    """Archive every new version, `archive.parallel` at a time: each is a torch-model-archiver
+    process of its own (~1 s, mostly its imports), so hundreds of categories one after another
+    would leave cores idle. Results keep their order."""
+    with ThreadPoolExecutor(max_workers=settings.archive.parallel) as pool:
+        return list(pool.map(partial(_archive_only, settings), results))
 
 
 def _archive_only(settings: Settings, result: CategoryResult) -> CategoryResult:
