@@ -122,7 +122,8 @@ class BulkForecaster:
             return _failed(
                 name, exc.status_code, f"no model serves {name!r}" if exc.status_code == 404 else str(exc)
             )
-        data_name = model.category if model.category in series else folded.get(name.casefold())
+        # As GET /api/forecast/{category}: the served category's own name, exact or in any case.
+        data_name = model.category if model.category in series else folded.get(model.category.casefold())
         if data_name is None:
             return _failed(model.category, 404, f"{model.category} has no history in the active dataset")
         days = series[data_name]
