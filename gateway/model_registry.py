@@ -150,7 +150,7 @@ class ModelRegistry:
                 if exc.status_code < 500:
                     raise
                 raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
-            self._index.scan()
+            await asyncio.to_thread(self._index.scan)  # new archives are opened: off the event loop
             listed = set(names)
             self._defaults = {name: d for name, d in self._defaults.items() if name in listed}
             self._models = {
