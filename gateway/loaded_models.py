@@ -120,6 +120,7 @@ class LoadedModels:
         the default version is the most recent, any other loaded version goes first when room is
         needed (it stays registered for a rollback); then the set is fitted to its budget."""
         async with self._decide:
+            before = set(self._loaded)
             for model in models:
                 try:
                     described = await self._management.describe_all(model)
@@ -137,7 +138,8 @@ class LoadedModels:
                         self._loaded.move_to_end(key, last=description.version == default)
             self.peak = max(self.peak, len(self._loaded))
             await self._make_room(0)
-            self._save_usage()
+            if set(self._loaded) != before:  # a failed job changed nothing: leave the store untouched
+                self._save_usage()
 
     async def _load(self, key: Key) -> None:
         task = self._loading.get(key)
