@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.contracts.job_spec import SHARED_NETWORK_PATTERN
 from core.settings import DeployPolicy
@@ -13,7 +13,7 @@ from gateway.schemas.jobs import JobStatus
 class TrainOptions(StrictBody):
     """What both training routes take besides the categories."""
 
-    only_changed: bool = Field(
+    only_changed: StrictBool = Field(
         default=False,
         description="Train only the categories that are new or whose daily series changed since their "
         "latest version; the others are reported with state `unchanged` (their version stays).",
