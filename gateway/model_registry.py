@@ -143,9 +143,7 @@ class ModelRegistry:
                 return dict(self._models)
             try:
                 names = [summary.name for summary in await self._management.list_models()]
-                await self._describe_defaults(
-                    [n for n in names if n not in self._defaults or n in self._stale]
-                )
+                await self._describe_defaults([n for n in names if self._needs_describe(n)])
             except ManagementError as exc:
                 if exc.status_code < 500:
                     raise
@@ -159,6 +157,15 @@ class ModelRegistry:
             }
             self._refreshed_at = time.monotonic()
             return dict(self._models)
+
+    def _needs_describe(self, name: str) -> bool:
+        """New, swapped, or — without a memory budget — still waiting for its worker (health waits
+        on it; under a budget a version without a worker is simply archived)."""
+        known = self._defaults.get(name)
+        if known is None or name in self._stale:
+            return True
+        unbudgeted = self._loaded is None or self._loaded.budget is None
+        return unbudgeted and known.ready_workers == 0
 
     async def adopt_loaded(self) -> None:
         """At start-up: tell the loaded set which registered versions hold a worker, and fit its budget."""
