@@ -149,6 +149,17 @@ class Stack:
             models: list[dict[str, Any]] = client.get("/api/models").raise_for_status().json()["models"]
         return {model["category"]: model["default_version"] for model in models}
 
+    def registered_versions(self, model_name: str) -> list[str]:
+        """Versions TorchServe has registered for `model_name`, asked from inside the compose network
+        (its management API is never published)."""
+        script = (
+            "import json, urllib.request; "
+            f"print(json.dumps([m['modelVersion'] for m in json.load(urllib.request.urlopen("
+            f"'http://torchserve:8081/models/{model_name}/all', timeout=10))]))"
+        )
+        answer = self.compose.run("exec", "-T", "gateway", "python", "-c", script).stdout
+        return sorted(json.loads(answer.strip().splitlines()[-1]))
+
     def wait_until_healthy(self, timeout_s: float) -> dict[str, Any]:
         """Poll /api/health until it answers 200 (every category has a ready worker)."""
         deadline = time.monotonic() + timeout_s
