@@ -6,6 +6,7 @@ in ports, addresses and paths, so a dev stack and a test run differ only in thei
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -28,8 +29,15 @@ def render_config(settings: Settings, template: Path = TEMPLATE) -> str:
         "default_response_timeout": torchserve.default_response_timeout_s,
         "initial_worker_port": torchserve.initial_worker_port,
         "workers": settings.archive.workers,
+        # .properties treats a backslash as an escape: double the regex's own
+        "allowed_urls": allowed_urls(settings.paths.model_store).replace("\\", "\\\\"),
     }
     return Template(template.read_text(encoding="utf-8")).substitute(values)
+
+
+def allowed_urls(model_store: Path) -> str:
+    """TorchServe's `allowed_urls`: a regex admitting only `file://` URLs inside the model store."""
+    return f"file://{re.escape(str(model_store.resolve()))}/[^/]+\\.mar"
 
 
 def write_config(settings: Settings, path: Path) -> Path:

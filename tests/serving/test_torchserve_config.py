@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from serving.torchserve_config import render_config
@@ -30,6 +31,12 @@ def test_config_fills_every_placeholder_from_settings(tmp_path: Path) -> None:
     assert props["disable_token_authorization"] == "true"
     assert props["metrics_mode"] == "prometheus"
     assert props["install_py_dep_per_model"] == "false"
+    # only archives in the model store (a .properties value: the regex's backslashes doubled)
+    allowed = re.compile(props["allowed_urls"].replace("\\\\", "\\"))
+    store = settings.paths.model_store.resolve()
+    assert allowed.fullmatch(f"file://{store}/beauty-1.mar")
+    for url in (f"file://{store}/../x/beauty.mar", f"file://{store}x/beauty.mar", "http://host/beauty.mar"):
+        assert not allowed.fullmatch(url), url
     # gRPC servers are unused; fixed default ports (7070/7071) would make a second instance exit
     assert props["grpc_inference_port"] == props["grpc_management_port"] == "0"
     assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"

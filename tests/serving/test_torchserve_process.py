@@ -159,3 +159,40 @@ def test_serve_torchserve_serves_until_ctrl_c(tmp_path: Path) -> None:
         process.stop(timeout_s=10)
     assert "serving category=Beauty version=20250101.000000" in log.read_text()
     assert processes_mentioning(work_dir) == []
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_archives_register_from_the_model_store_only(
+    tmp_path: Path, isolated_torchserve: StartTorchServe
+) -> None:
+    """`allowed_urls`: a .mar runs handler code, so the management API refuses any other source
+    (TorchServe's default would fetch one from any file or http URL)."""
+    settings = make_test_settings(tmp_path)
+    inside = scripted_archive(settings, "Beauty", V1)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    stray = outside / "clothing.mar"
+    stray.write_bytes(scripted_archive(settings, "Clothing", V1).path.read_bytes())
+    server = isolated_torchserve(settings, [inside])
+    refused = [
+        httpx.post(f"{server.management_url}/models", params={"url": url}, timeout=30)
+        for url in (
+            f"file://{stray}",
+            "http://127.0.0.1:9/clothing.mar",
+            f"file://{settings.paths.model_store}/../elsewhere/clothing.mar",
+        )
+    ]
+    by_name = httpx.post(
+        f"{server.management_url}/models",
+        params={"url": f"clothing-{V1}.mar", "initial_workers": 0},
+        timeout=30,
+    )
+    # TorchServe answers 404 ModelNotFoundException
+    assert [answer.status_code for answer in refused] == [404, 404, 404], [a.text for a in refused]
+    # ("… does not match any allowed URL(s)"; the ../ one: "Relative path is not allowed in url")
+    assert ["allowed" in answer.json()["message"] for answer in refused] == [True] * 3, [
+        a.text for a in refused
+    ]
+    assert by_name.status_code == 200, by_name.text
+    assert predict(server, "beauty").status_code == 200
