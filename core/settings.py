@@ -144,6 +144,8 @@ class TrainingSettings(_Section):
     seed: int
     num_threads: PositiveInt
     network_workers: int = Field(default=2, ge=0)
+    min_history_days: int = Field(default=14, ge=7)
+    short_history_profile_weeks: PositiveInt = 4
 
 
 class PathSettings(_Section):

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from core.contracts.manifest import Fallback
 from core.contracts.metrics import Backtest
 from core.contracts.served import ServedVersionInfo
 from core.settings import Settings
@@ -51,6 +52,7 @@ class VersionFacts:
     test_metrics: dict[str, Any] | None
     max_horizon: int = 1
     backtest: Backtest | None = None
+    fallback: Fallback | None = None
 
     @classmethod
     def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
@@ -61,6 +63,7 @@ class VersionFacts:
             test_metrics=metrics or None,
             max_horizon=info.max_horizon,
             backtest=info.backtest,
+            fallback=info.fallback,
         )
 
 
@@ -89,6 +92,7 @@ class ServedModel:
     versions: list[ServedVersion] = field(default_factory=list)
     max_horizon: int = 1
     backtest: Backtest | None = None
+    fallback: Fallback | None = None
 
 
 class ModelRegistry:
@@ -300,6 +304,7 @@ class ModelRegistry:
             ready_workers=description.ready_workers,
             max_horizon=facts.max_horizon,
             backtest=facts.backtest,
+            fallback=facts.fallback,
         )
 
     def _index_facts(self, name: str, version: str) -> VersionFacts | None:
@@ -335,6 +340,7 @@ def default_facts(model: ServedModel) -> VersionFacts:
         test_metrics=model.test_metrics,
         max_horizon=model.max_horizon,
         backtest=model.backtest,
+        fallback=model.fallback,
     )
 
 

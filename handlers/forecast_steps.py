@@ -192,6 +192,7 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "max_horizon": stats.get("max_horizon", 1),
         "interval_levels": (stats.get("intervals") or {}).get("default_levels", []),
         "backtest": metrics_summary.get("backtest"),
+        "fallback": stats.get("fallback"),
     }
 
 

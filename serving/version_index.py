@@ -57,6 +57,7 @@ def describe_archived(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[st
         "max_horizon": stats.get("max_horizon", 1),
         "interval_levels": (stats.get("intervals") or {}).get("default_levels", []),
         "backtest": metrics.get("backtest"),
+        "fallback": stats.get("fallback"),
     }
 
 

@@ -51,25 +51,32 @@ def fit_weekly_profile_es(
     alphas: Sequence[float],
     shrinks: Sequence[float],
     anchor_weights: Sequence[float] = (0.0,),
+    first_day: int = 0,
 ) -> WeeklyProfileES:
     """The `WeeklyProfileES` with the least squared error on the windows of `days` that predict the
     days at `target_index` (the training windows; `days` ends at the last of them).
 
     The served anchor is the mean of all `days`, but each window is scored with the mean of the days
     before its target: the full mean knows every window's future and would win in-sample. The long-run
-    mean (shrink 0, anchor weight 1) is chosen unless the best triple clearly beats it."""
+    mean (shrink 0, anchor weight 1) is chosen unless the best triple clearly beats it.
+    `first_day` > 0: `days` before it are the zeros padding a short history (`make_short_windows`);
+    the anchor, the profile and the level (`since_first_sale`) come from the days from it on."""
     if not (alphas and shrinks and anchor_weights):
         raise ValueError("fit_weekly_profile_es needs at least one alpha, shrink and anchor weight")
     x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
     y = torch.tensor(days[target_index], dtype=torch.float32)
-    known = torch.tensor(np.cumsum(days)[target_index - 1] / target_index, dtype=torch.float32)
-    blocks = _causal_blocks(days, target_index)
+    since = np.cumsum(days)[target_index - 1] - np.sum(days[:first_day])
+    known = torch.tensor(since / (target_index - first_day), dtype=torch.float32)
+    blocks = _causal_blocks(days, target_index, first_day)
+    since_first_sale = first_day > 0
     decays = torch.stack([decay_weights(alpha, window_size) for alpha in alphas])
     squared: dict[tuple[float, float, float], torch.Tensor] = {}
     for shrink in shrinks:
         errors = torch.zeros(len(alphas), len(anchor_weights), len(y), dtype=torch.float64)
         for rows, profile in blocks:
-            module = WeeklyProfileES(profile, alphas[0], window_size, shrink)
+            module = WeeklyProfileES(
+                profile, alphas[0], window_size, shrink, since_first_sale=since_first_sale
+            )
             with torch.no_grad():
                 phase, window_profile = module.align(x[rows])
                 levels = module.smooth(x[rows], window_profile, decays).t()  # [A, B]
@@ -83,8 +90,11 @@ def fit_weekly_profile_es(
     if not _clearly_better(squared[best], (known - y).double() ** 2):
         best = LONG_RUN_MEAN
     alpha, shrink, weight = best
-    profile = torch.tensor(weekly_profile(days))
-    return WeeklyProfileES(profile, alpha, window_size, shrink, float(np.mean(days)), weight)
+    profile = torch.tensor(weekly_profile(days[first_day:]))
+    anchor = float(np.mean(days[first_day:]))
+    return WeeklyProfileES(
+        profile, alpha, window_size, shrink, anchor, weight, since_first_sale=since_first_sale
+    )
 
 
 def is_long_run_mean(module: WeeklyProfileES) -> bool:
@@ -100,14 +110,17 @@ def _clearly_better(squared: torch.Tensor, baseline: torch.Tensor) -> bool:
     return float(gain.mean()) > MIN_T * spread
 
 
-def _causal_blocks(days: FloatArray, target_index: IndexArray) -> list[tuple[IndexArray, torch.Tensor]]:
+def _causal_blocks(
+    days: FloatArray, target_index: IndexArray, first_day: int = 0
+) -> list[tuple[IndexArray, torch.Tensor]]:
     """The windows in blocks of `PROFILE_BLOCK` target days, each with the weekly profile of the
-    days before the block: scored with the profile of every training day, a window would be
-    forecast with a pattern that knows its own target, and a noisy profile would win in-sample."""
+    days (from `first_day`) before the block: scored with the profile of every training day, a window
+    would be forecast with a pattern that knows its own target, and a noisy profile would win
+    in-sample."""
     first = int(target_index[0])
     block = (target_index - first) // PROFILE_BLOCK
     return [
-        (rows, torch.tensor(weekly_profile(days[: first + number * PROFILE_BLOCK])))
+        (rows, torch.tensor(weekly_profile(days[first_day : first + number * PROFILE_BLOCK])))
         for number in np.unique(block)
         for rows in [np.flatnonzero(block == number)]
     ]

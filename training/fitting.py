@@ -26,7 +26,7 @@ from training.classical import fit_weekly_profile_es, is_long_run_mean
 from training.datamodule import CategoryDataModule
 from training.forecaster import WindowForecaster
 from training.lightning_module import ForecastModule
-from training.model import CNNLSTM
+from training.model import CNNLSTM, WEEK
 from training.windows import CategoryWindows
 
 
@@ -64,6 +64,30 @@ def fit_forecaster(
     stats = windows.stats
     weight = model.classical_weight_without_signal if is_long_run_mean(classical) else model.classical_weight
     return WindowForecaster(list(networks), classical, weight, stats.mean, stats.std, non_negative).eval()
+
+
+def fit_classical_only(windows: CategoryWindows, settings: Settings) -> WindowForecaster:
+    """The forecaster of a history too short for the networks (`windows.short_history`): no network,
+    the classical part alone (weight 1), in the same `WindowForecaster` interface and window size.
+
+    Its level is fitted on the days since the first sale only (the zeros before it are left out, at
+    training as at serving: `WeeklyProfileES.since_first_sale`); a weekday profile is tried only
+    when the training days hold `training.short_history_profile_weeks` whole weeks, else it is flat.
+    """
+    model = settings.model
+    enough_weeks = len(windows.training_days) >= settings.training.short_history_profile_weeks * WEEK
+    classical = fit_weekly_profile_es(
+        windows.values[: int(windows.train[-1]) + 1],
+        windows.train,
+        windows.window_size,
+        alphas=model.profile_alphas,
+        shrinks=model.profile_shrinks if enough_weeks else (0.0,),
+        anchor_weights=model.profile_anchor_weights,
+        first_day=windows.first_day,
+    )
+    non_negative = bool(np.all(windows.training_days >= 0))
+    stats = windows.stats
+    return WindowForecaster([], classical, 1.0, stats.mean, stats.std, non_negative).eval()
 
 
 def train_networks(

@@ -14,6 +14,10 @@ from torch import Tensor, nn
 WEEK = 7
 CLOSED_PROFILE = 0.05
 """A weekday whose profile is below this share of the mean is a closed day (left out of the level)."""
+SOLD_SHARE = 1e-4
+"""With `since_first_sale`, a window day counts as sold when it exceeds this share of the window's
+largest day: the window reaches the model rebuilt from its scaled form, so a true 0 comes back as
+float32 rounding noise, never exactly 0."""
 
 
 class CNNLSTM(nn.Module):
@@ -86,6 +90,11 @@ class WeeklyProfileES(nn.Module):
     by `anchor_weight`: on sparse, stationary series a window's own level is mostly noise and the
     long-run level is the better guess (what AutoETS does with a tiny alpha); on shifting series the
     fit chooses weight 0. Output: level × the profile of the next day.
+
+    With `since_first_sale` (a category launched less than a window ago, `make_short_windows`) the
+    level skips the window's days before its first sale too: they are zeros that stand for "not
+    sold yet", and would drag the level of a product that has just started selling. The window
+    itself says where the sales start, so the same module serves next week's longer history.
     """
 
     def __init__(
@@ -96,6 +105,7 @@ class WeeklyProfileES(nn.Module):
         shrink: float = 1.0,
         anchor: float = 0.0,
         anchor_weight: float = 0.0,
+        since_first_sale: bool = False,
     ) -> None:
         super().__init__()
         flattened = 1.0 + shrink * (profile.double().reshape(WEEK) - 1.0)
@@ -114,6 +124,8 @@ class WeeklyProfileES(nn.Module):
         self.anchor = anchor
         self.anchor_weight = anchor_weight
         self.closed = CLOSED_PROFILE
+        self.since_first_sale = since_first_sale
+        self.sold_share = SOLD_SHARE
 
     def forward(self, x: Tensor) -> Tensor:
         level, season = self.decompose(x)
@@ -135,6 +147,9 @@ class WeeklyProfileES(nn.Module):
         """`[B, A]`: each window's deseasonalized level under each row of `decays` `[A, N]` (one
         smoothing each), skipping closed days."""
         open_days = (window_profile > self.closed).float()
+        if self.since_first_sale:
+            sold = x.abs() > self.sold_share * x.abs().amax(dim=1, keepdim=True)
+            open_days = open_days * (torch.cumsum(sold.float(), dim=1) > 0).float()
         deseasonalized = x / torch.clamp(window_profile, min=self.closed)
         totals = (open_days * deseasonalized) @ decays.t()
         return totals / torch.clamp(open_days @ decays.t(), min=1e-6)

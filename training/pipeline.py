@@ -9,7 +9,10 @@ every category (`training.shared`); each category then fits only its own classic
 them in, or freezes in networks saved by an earlier run (`shared_network`: the cheap refit, the
 second cadence). With `only_changed` a category whose data is the data its latest version learned
 from is skipped and reported `unchanged` (`training.changes`). `train_categories` is the library
-entry point of `salescast train`. Each category is independent:
+entry point of `salescast train`. A category with fewer days than the networks' windows need
+(a product launched weeks ago) but at least `training.min_history_days` gets a classical-only
+version (`training.windows.make_short_windows`, `fit_classical_only`) whose manifest says why
+(`fallback`); the shared networks leave it out. Each category is independent:
 a failing one is recorded in its `CategoryResult` and the others still train. A version folder
 appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
 """
@@ -46,6 +49,7 @@ from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import (
     FORMAT_VERSION,
     Evaluation,
+    Fallback,
     IntervalCalibration,
     SharedNetwork,
     VersionManifest,
@@ -63,7 +67,7 @@ from handlers.forecast_steps import load_model
 from training.changes import CategoryChange, category_changes, series_sha256
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript
-from training.fitting import fit_forecaster, torch_threads
+from training.fitting import fit_classical_only, fit_forecaster, torch_threads
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
@@ -72,7 +76,10 @@ from training.tracking import TrackedRun, Tracker, flatten_metrics
 from training.windows import (
     CategoryWindows,
     FloatArray,
+    InsufficientHistoryError,
     make_category_windows,
+    make_short_windows,
+    minimum_days,
     pooled_windows,
     window_inputs,
 )
@@ -186,7 +193,7 @@ def train_categories(
             # spin-wait on a busy 2-core machine: several times slower than one)
             with torch_threads(settings.training.num_threads):
                 result = _train_category(
-                    make_category_windows(series, settings.window.size, settings.split),
+                    category_windows(series, settings),
                     sales,
                     settings,
                     tracker,
@@ -207,6 +214,31 @@ def train_categories(
         listener(CategoryProgress(category=category, state=result.status, version=result.version))
         results.append(result)
     return results
+
+
+def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
+    """The windows a category trains on: the full model's when it has the days the networks need,
+    else a short history's (`make_short_windows`: a classical-only version, `fallback_of`), which
+    raises `ShortHistoryError` below `training.min_history_days`."""
+    size, split = settings.window.size, settings.split
+    try:
+        return make_category_windows(series, size, split)
+    except InsufficientHistoryError:
+        return make_short_windows(series, size, split, settings.training.min_history_days)
+
+
+def fallback_of(windows: CategoryWindows, settings: Settings) -> Fallback | None:
+    """What a version of `windows` serves instead of the full model, and why (None: the full model)."""
+    if not windows.short_history:
+        return None
+    days = len(windows.values) - windows.first_day
+    needed = minimum_days(windows.window_size, settings.split)
+    return Fallback(
+        kind="classical_only",
+        reason=f"{days} days of history; the networks need {needed} (window {windows.window_size} + split), "
+        "so the weekly-profile forecast serves alone, fitted on the days since the first sale, "
+        "with intervals calibrated on those few days",
+    )
 
 
 def _unchanged(settings: Settings, change: CategoryChange) -> CategoryResult:
@@ -233,17 +265,18 @@ def _train_category(
     version, staging = _claim_version(settings, category)
     serving = windows.for_serving(settings.split)
     run: TrackedRun | None = None
+    fallback = fallback_of(windows, settings)
     try:
         run = tracker.start_run(category, version)
-        _log_start(run, settings, windows, serving, data_info, version)
-        fits = _fit(
-            windows,
-            serving,
-            sales,
-            settings,
-            Histories.start(run, category, version, settings, listener),
-            shared,
-        )
+        _log_start(run, settings, windows, serving, data_info, version, fallback)
+        histories = Histories.start(run, category, version, settings, listener)
+        if fallback is not None:
+            shared = None  # its model holds no network, shared or its own
+            fits = Fits(
+                fit_classical_only(windows, settings), fit_classical_only(serving, settings), histories
+            )
+        else:
+            fits = _fit(windows, serving, sales, settings, histories, shared)
         run.log_params(_fit_params("evaluation", fits.evaluation) | _fit_params("served", fits.served))
         served_model = _export(fits.served, staging)
         evaluation_model = as_forecaster(fits.evaluation, fits.evaluation.normalization())
@@ -263,6 +296,7 @@ def _train_category(
             intervals,
             fits.served.normalization(),
             shared.record if shared is not None else None,
+            fallback,
         )
         write_manifest(staging, manifest)
         write_metrics(staging, metrics)
@@ -295,18 +329,28 @@ def _log_start(
     serving: CategoryWindows,
     data_info: Mapping[str, str],
     version: str,
+    fallback: Fallback | None,
 ) -> None:
     logger.info(
-        "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d",
+        "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d fallback=%s",
         windows.category,
         version,
-        len(windows.values),
+        len(windows.values) - windows.first_day,
         len(windows.train),
         len(windows.val),
         len(windows.test),
         len(serving.train),
+        fallback.kind if fallback is not None else "none",
     )
-    run.log_params(_run_params(settings, windows, serving, data_info, version))
+    if fallback is not None:
+        logger.warning(
+            "classical-only fallback category=%s version=%s reason=%s",
+            windows.category,
+            version,
+            fallback.reason,
+        )
+        run.set_tags({"salescast.fallback": fallback.kind})
+    run.log_params(_run_params(settings, windows, serving, data_info, version, fallback))
 
 
 class Histories(NamedTuple):
@@ -575,6 +619,7 @@ def _manifest(
     intervals: IntervalCalibration,
     normalization: WindowNormalization,
     shared_network: SharedNetwork | None = None,
+    fallback: Fallback | None = None,
 ) -> VersionManifest:
     test = windows.target_dates("test")
     return VersionManifest(
@@ -604,6 +649,7 @@ def _manifest(
         ),
         shared_network=shared_network,
         series_sha256=data_info.get("series_sha256"),
+        fallback=fallback,
     )
 
 
@@ -613,6 +659,7 @@ def _run_params(
     serving: CategoryWindows,
     data_info: Mapping[str, str],
     version: str,
+    fallback: Fallback | None,
 ) -> dict[str, Any]:
     return {
         **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
@@ -629,6 +676,8 @@ def _run_params(
         "forecast.max_horizon": settings.forecast.max_horizon,
         "forecast.interval_scale": settings.forecast.interval_scale,
         "forecast.interval_history": settings.forecast.interval_history,
+        "fallback": fallback.kind if fallback is not None else "none",
+        **({"fallback_reason": fallback.reason} if fallback is not None else {}),
         **data_info,
     }
 

@@ -107,6 +107,11 @@ class TrackedRun:
                 self.run_id, params=[Param(key, str(value)) for key, value in params.items()]
             )
 
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        with self.tracker._step("setting tags"):
+            for key, value in tags.items():
+                self.tracker.client.set_tag(self.run_id, key, value)
+
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
 

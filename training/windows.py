@@ -31,6 +31,10 @@ class InsufficientHistoryError(SalescastError, ValueError):
     """A category has too few days to make one window in every segment."""
 
 
+class ShortHistoryError(InsufficientHistoryError):
+    """A category has too few days even for the classical-only fallback (`training.min_history_days`)."""
+
+
 @dataclass(frozen=True)
 class NormStats:
     """Mean and std of the training segment; `std` is never 0 (a flat segment stores 1.0)."""
@@ -56,7 +60,11 @@ class SegmentSizes:
 
 @dataclass(frozen=True)
 class CategoryWindows:
-    """One category's daily series, the target positions of each segment and the training stats."""
+    """One category's daily series, the target positions of each segment and the training stats.
+
+    `first_day` > 0 marks a short history (`make_short_windows`): the series is preceded by
+    `first_day` zeros, the days before the category's first sale, so every window has the served
+    window size; normalization and the scores see only the days from `first_day` on."""
 
     category: str
     window_size: int
@@ -66,6 +74,12 @@ class CategoryWindows:
     val: IndexArray
     test: IndexArray
     stats: NormStats
+    first_day: int = 0
+
+    @property
+    def short_history(self) -> bool:
+        """Whether the windows reach back before the category's first day (padded with zeros)."""
+        return self.first_day > 0
 
     def targets(self, segment: str) -> FloatArray:
         """Next-day values (original units) of `segment`'s windows."""
@@ -86,12 +100,13 @@ class CategoryWindows:
 
     @property
     def training_days(self) -> FloatArray:
-        """Every day the training windows read or predict: the series up to the last training target."""
-        return self.values[: int(self.train[-1]) + 1]
+        """Every real day the training windows read or predict: the series from its first day (the
+        padding before it left out) up to the last training target."""
+        return self.values[self.first_day : int(self.train[-1]) + 1]
 
     @property
     def train_start(self) -> pd.Timestamp:
-        return pd.Timestamp(self.dates[0])
+        return pd.Timestamp(self.dates[self.first_day])
 
     @property
     def train_end(self) -> pd.Timestamp:
@@ -103,7 +118,14 @@ class CategoryWindows:
         early stopping and interval calibration. The test segment is learned from; the held-out
         metrics come from the evaluation fit on `train`."""
         return windows_before(
-            self.category, self.values, self.dates, len(self.values), self.window_size, split
+            self.category,
+            self.values,
+            self.dates,
+            len(self.values),
+            self.window_size,
+            split,
+            first_target=int(self.train[0]),
+            first_day=self.first_day,
         )
 
 
@@ -151,12 +173,17 @@ def windows_before(
     cutoff: int,
     window_size: int,
     split: SplitSettings,
+    *,
+    first_target: int | None = None,
+    first_day: int = 0,
 ) -> CategoryWindows:
     """Train/validation windows of the days before position `cutoff`, split as a served fit is: the
     most recent `val / (train + val)` share validates (the test segment is unused and equals it);
     normalization fitted on the training days only. What the accuracy bench's folds and the pooled
-    windows of the other categories are made of."""
-    positions = np.arange(window_size, cutoff, dtype=np.int64)
+    windows of the other categories are made of. Targets start at `first_target` (default: the
+    first full window); a short history's padding ends at `first_day` (`CategoryWindows`)."""
+    start = window_size if first_target is None else max(window_size, first_target)
+    positions = np.arange(start, cutoff, dtype=np.int64)
     n_val = max(1, round(split.val / (split.train + split.val) * len(positions)))
     if len(positions) - n_val < 1:
         raise InsufficientHistoryError(
@@ -171,7 +198,8 @@ def windows_before(
         train=train,
         val=val,
         test=val,
-        stats=fit_norm_stats(values[: int(train[-1]) + 1]),
+        stats=fit_norm_stats(values[first_day : int(train[-1]) + 1]),
+        first_day=first_day,
     )
 
 
@@ -226,4 +254,52 @@ def make_category_windows(series: pd.Series, window_size: int, split: SplitSetti
         val=val,
         test=test,
         stats=stats,
+    )
+
+
+def make_short_windows(
+    series: pd.Series, window_size: int, split: SplitSettings, min_history_days: int
+) -> CategoryWindows:
+    """Windows of a category too short for the networks (`make_category_windows` refused it) but with
+    at least `min_history_days` days: what its classical-only fallback is fitted and scored on.
+
+    The days before its first day enter every window as zeros: a launched product truly sold nothing
+    then, and a client sends the same zeros (window size as for every category). The classical part
+    reads a window only from its first sale on (`WeeklyProfileES.since_first_sale`), so the zeros do
+    not drag its level. Targets start after a warm-up of about half the days (whole weeks, at least
+    one day) so the first scored window already has a level to smooth; they are split into
+    train/validation/test as usual. `ShortHistoryError` below `min_history_days`.
+    """
+    category = str(series.name)
+    values = series.to_numpy(dtype=np.float64)
+    n_days = len(values)
+    if n_days < min_history_days:
+        raise ShortHistoryError(
+            f"category {category!r} has {n_days} days of history; at least {min_history_days} are needed "
+            f"for a classical-only model (training.min_history_days) and "
+            f"{minimum_days(window_size, split)} for the networks (window size {window_size} "
+            f"and split train={split.train}/val={split.val})"
+        )
+    warmup = max(1, min(SEASON * max(1, n_days // 2 // SEASON), n_days - 3))
+    positions = np.arange(window_size + warmup, window_size + n_days, dtype=np.int64)
+    sizes = segment_sizes(len(positions), split)
+    if sizes is None:
+        raise ShortHistoryError(
+            f"category {category!r} has {n_days} days of history: too few to score a classical-only model"
+        )
+    train = positions[: sizes.train]
+    val = positions[sizes.train : sizes.train + sizes.val]
+    test = positions[sizes.train + sizes.val :]
+    padded = np.concatenate([np.zeros(window_size), values])
+    dates = pd.date_range(end=pd.Timestamp(series.index[-1]), periods=len(padded), freq="D")
+    return CategoryWindows(
+        category=category,
+        window_size=window_size,
+        values=padded,
+        dates=dates,
+        train=train,
+        val=val,
+        test=test,
+        stats=fit_norm_stats(values[: int(train[-1]) + 1 - window_size]),
+        first_day=window_size,
     )

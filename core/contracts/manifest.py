@@ -114,6 +114,17 @@ class SharedNetwork(BaseModel):
     weights: str = Field(min_length=1)
 
 
+class Fallback(BaseModel):
+    """Why a version serves less than the full model: `classical_only` (a history too short for the
+    networks' windows: the weekly-profile forecast alone, intervals calibrated on the few days there
+    were), with the reason in words for the user."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["classical_only"]
+    reason: str = Field(min_length=1)
+
+
 class VersionManifest(BaseModel):
     """One trained version of one category.
 
@@ -125,7 +136,8 @@ class VersionManifest(BaseModel):
     `shared_network` the cross-category networks it froze (None: its networks are its own);
     `series_sha256` the fingerprint of the category's own daily series as training saw it (ISO days
     and float64 values, `training.changes`), which `train --only-changed` compares with the current
-    data's (None: trained before it was recorded, so the category counts as changed).
+    data's (None: trained before it was recorded, so the category counts as changed); `fallback`
+    says why the version serves less than the full model (None: it does not).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -151,6 +163,7 @@ class VersionManifest(BaseModel):
     dataset_id: str | None = None
     shared_network: SharedNetwork | None = None
     series_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    fallback: Fallback | None = None
 
     @model_validator(mode="after")
     def _normalization_matches_format(self) -> VersionManifest:

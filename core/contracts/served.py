@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.contracts.files import ContractError, describe_errors
+from core.contracts.manifest import Fallback
 from core.contracts.metrics import Backtest, ForecastScores
 
 
@@ -30,6 +31,7 @@ class ServedVersionInfo(BaseModel):
     max_horizon: int = 1
     interval_levels: list[int] = Field(default_factory=list, description="the version's default levels")
     backtest: Backtest | None = None
+    fallback: Fallback | None = Field(default=None, description="why it serves less than the full model")
 
 
 def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:

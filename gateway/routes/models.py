@@ -148,4 +148,5 @@ def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:
         "window_size": facts.window_size,
         "test_metrics": facts.test_metrics,
         "max_horizon": facts.max_horizon,
+        "fallback": facts.fallback.model_dump() if facts.fallback is not None else None,
     }

@@ -10,6 +10,19 @@ from core.slugs import category_slug
 from gateway.schemas.common import EXAMPLE_METRICS, ConfiguredParts, ServiceFacts, StrictBody
 
 
+class ModelFallback(BaseModel):
+    """Why a version serves less than the full model."""
+
+    kind: str = Field(
+        description="`classical_only`: the history was too short for the networks' windows, so the "
+        "weekly-profile forecast serves alone (its intervals are wide: calibrated on few days)."
+    )
+    reason: str = Field(description="In words, e.g. how many days there were and how many the networks need.")
+
+
+FALLBACK_DESCRIPTION = "Why this version serves less than the full model (null: it serves the full model)."
+
+
 class ModelVersion(BaseModel):
     version: str
     is_default: bool
@@ -22,6 +35,7 @@ class ModelVersion(BaseModel):
     )
     test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
+    fallback: ModelFallback | None = Field(default=None, description=FALLBACK_DESCRIPTION)
 
 
 class CategoryModel(BaseModel):
@@ -32,6 +46,9 @@ class CategoryModel(BaseModel):
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) the default version forecasts.")
     test_metrics: dict[str, Any] | None = None
     loaded: bool = Field(default=False, description="The default version holds a worker now.")
+    fallback: ModelFallback | None = Field(
+        default=None, description=FALLBACK_DESCRIPTION + " Of the default version."
+    )
     versions: list[ModelVersion]
 
 
