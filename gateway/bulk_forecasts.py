@@ -3,8 +3,9 @@
 Through TorchServe, a forecast of every category would load a worker for each (the serving budget
 holds only `torchserve.max_loaded_models`) and evict the hot ones. Instead the served archives run in
 one batch process, `python -m serving.bulk_forecast` (the gateway never imports torch), while the
-event loop keeps answering predictions; one such process runs at a time. It computes through the
-handler's own steps, so each number equals `GET /api/forecast/{category}`.
+event loop keeps answering predictions; one such process runs at a time, below serving's CPU
+priority (`gateway.job_nice`, as training jobs). It computes through the handler's own steps, so
+each number equals `GET /api/forecast/{category}`.
 
 Answers are cached per category by what they depend on: the served version, the window of the
 active dataset it reads (by content), the horizon and the levels. Asking again with nothing changed
@@ -190,6 +191,7 @@ class BulkForecaster:
             stderr=asyncio.subprocess.PIPE,
             env=env,
         )
+        _lower_priority(process.pid, self.settings.gateway.job_nice)
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(encode_job(job)), timeout)
         except TimeoutError:
@@ -223,6 +225,18 @@ class BulkForecaster:
             answer.seconds,
         )
         return answer.outcomes
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Run the batch process `gateway.job_nice` below the gateway, as training jobs: forecasting
+    hundreds of categories on the serving cores must not slow predictions. Set before the child
+    imports torch, so the threads it starts inherit it."""
+    if not nice:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    except OSError as exc:  # it already exited: its exit status says why
+        log.warning("cannot lower the priority of the bulk forecast process pid=%d: %s", pid, exc)
 
 
 def _failed(category: str, status: int, error: str) -> dict[str, Any]:

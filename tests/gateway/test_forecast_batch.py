@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -242,6 +244,30 @@ def test_a_changed_dataset_recomputes_only_what_changed(private_gateway: TestCli
     assert after["Beauty"]["prediction"] != before["Beauty"]["prediction"]
     served = private_gateway.get("/api/forecast/Beauty").json()
     assert after["Beauty"]["prediction"] == pytest.approx(served["prediction"], rel=1e-6)
+
+
+def test_the_batch_process_runs_below_serving_priority(
+    private_gateway: TestClient, test_settings: Settings
+) -> None:
+    """The batch process is `gateway.job_nice` below the gateway (here the test process), read from
+    the kernel while it computes, as a training job is."""
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + test_settings.gateway.job_nice)
+    assert test_settings.gateway.job_nice > 0
+    answers: list[dict[str, Any]] = []
+    worker = threading.Thread(target=lambda: answers.append(bulk(private_gateway, horizon=1)))
+    worker.start()
+    seen: dict[int, int] = {}
+    while worker.is_alive():
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if "serving.bulk_forecast" in child.cmdline():
+                    seen[child.pid] = child.nice()
+            except psutil.Error:  # it finished meanwhile
+                continue
+        time.sleep(0.01)
+    worker.join()
+    assert answers and answers[0]["computed"] == len(CATEGORIES)
+    assert list(seen.values()) == [expected], seen
 
 
 def holding_workers(torchserve: TorchServeProcess, models: list[str]) -> set[str]:
