@@ -38,14 +38,17 @@ async def forecast(
     model = await registry.resolve(category)
     name, series = await history.category(model.category)
     window = model.window_size or 0
-    if window <= 0 or len(series) < window:
+    # A classical-only version (a category launched less than a window ago) reads the window from its
+    # first sale on: the days before the history's first day go in as the zeros they were.
+    launched = model.fallback is not None and len(series) > 0
+    if window <= 0 or (len(series) < window and not launched):
         raise InputError(f"{name} has {len(series)} days of history; the served model needs {window or '?'}")
     last = series.iloc[-window:]
     try:
         levels = check_levels(levels)
     except ValueError as exc:
         raise InputError(f"levels: {exc}") from None
-    sales = [float(value) for value in last.to_numpy()]
+    sales = [0.0] * (window - len(last)) + [float(value) for value in last.to_numpy()]
     answer = await predictor.predict(model.category, sales, horizon, levels)
     history_end = last.index[-1]
     steps = [

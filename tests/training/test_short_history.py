@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -14,11 +15,14 @@ from mlflow.tracking import MlflowClient
 from core.artifacts import MODEL_FILE
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import MANIFEST_FILE, VersionManifest, read_manifest
+from core.sales_data import load_daily_sales
 from core.settings import Settings
 from handlers import forecast_steps as steps
 from serving.archive import archive_version
 from serving.version_index import read_archived
 from tests.conftest import make_test_settings
+from tests.fixtures.gateway import GatewayProcess
+from tests.fixtures.torchserve import StartTorchServe
 from tests.training.synthetic import weekly_series, write_transactions
 from training.fitting import fit_classical_only
 from training.pipeline import train_categories
@@ -30,20 +34,23 @@ DAYS = {"Big": 150, "Launched": 30, "Tiny": 10}
 
 @pytest.fixture(scope="module")
 def short_settings(tmp_path_factory: pytest.TempPathFactory, test_settings: Settings) -> Settings:
-    """The tiny model with the served window of 56 days and the session's MLflow store."""
+    """The tiny model with the served window of 56 days, the session's MLflow store, and a file with
+    a normal, a launched and a too-short category as the data."""
+    root = tmp_path_factory.mktemp("short-history")
     mlflow = test_settings.mlflow
     return make_test_settings(
-        tmp_path_factory.mktemp("short-history"),
+        root,
+        data={"path": str(write_transactions(root / "sales.csv", DAYS))},
         window={"size": WINDOW},
         mlflow={"tracking_uri": mlflow.tracking_uri, "artifact_location": mlflow.artifact_location},
+        gateway={"predict_timeout_s": 10.0},
     )
 
 
 @pytest.fixture(scope="module")
 def short_run(short_settings: Settings) -> dict[str, CategoryResult]:
-    """`train --all`'s path on a file with a normal, a launched and a too-short category."""
-    path = write_transactions(short_settings.paths.artifacts.parent / "sales.csv", DAYS)
-    results = train_categories(list(DAYS), "short-history", short_settings, data_path=path)
+    """`train --all`'s path (every category of the file)."""
+    results = train_categories(list(DAYS), "short-history", short_settings)
     return {result.category: result for result in results}
 
 
@@ -100,6 +107,46 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
     assert archive.path.is_file()
     info = read_archived(archive)
     assert info.fallback == _manifest(result).fallback and info.window_size == WINDOW
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_torchserve_and_the_gateway_serve_it_from_its_history_and_say_why(
+    short_run: dict[str, CategoryResult],
+    short_settings: Settings,
+    isolated_torchserve: StartTorchServe,
+    tmp_path: Path,
+) -> None:
+    archives = [
+        archive_version(short_settings, name, short_run[name].version) for name in ("Big", "Launched")
+    ]
+    isolated_torchserve(short_settings, archives)
+    with (
+        GatewayProcess(short_settings, tmp_path / "gateway") as gateway,
+        httpx.Client(base_url=gateway.url, timeout=30.0) as client,
+    ):
+        models = {model["category"]: model for model in client.get("/api/models").json()["models"]}
+        fallback = _manifest(short_run["Launched"]).model_dump(mode="json")["fallback"]
+        assert models["Launched"]["fallback"] == models["Launched"]["versions"][0]["fallback"] == fallback
+        assert models["Big"]["fallback"] is None and models["Launched"]["window_size"] == WINDOW
+        # 30 days of history, a 56-day window: the days before the first sale go in as zeros
+        forecast = client.get("/api/forecast/Launched", params={"horizon": 7})
+        assert forecast.status_code == 200, forecast.text
+        body = forecast.json()
+        assert body["window_size"] == WINDOW and len(body["forecast"]) == 7
+        history = load_daily_sales(short_settings.data, short_settings.data.path)["Launched"].to_numpy()
+        folder = Path(str(short_run["Launched"].artifact_dir))
+        expected = steps.forecast_paths(
+            steps.load_model(folder / MODEL_FILE),
+            [[0.0] * (WINDOW - len(history)) + history.tolist()],
+            steps.load_norm_stats(folder / MANIFEST_FILE),
+            7,
+        )[0].tolist()
+        assert [step["prediction"] for step in body["forecast"]] == pytest.approx(expected, rel=1e-5)
+        assert 0.7 * history.mean() < float(np.mean(expected)) < 1.3 * history.mean()
+        # a client of the predict route sends the window size as for every category
+        predicted = client.post("/api/predict", json={"category": "Launched", "sales": [100.0] * WINDOW})
+        assert predicted.status_code == 200 and predicted.json()["prediction"] > 0
 
 
 @pytest.mark.slow
