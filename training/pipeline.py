@@ -227,17 +227,19 @@ def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
         return make_short_windows(series, size, split, settings.training.min_history_days)
 
 
-def fallback_of(windows: CategoryWindows, settings: Settings) -> Fallback | None:
-    """What a version of `windows` serves instead of the full model, and why (None: the full model)."""
+def fallback_of(windows: CategoryWindows, serving: CategoryWindows, settings: Settings) -> Fallback | None:
+    """What a version of `windows` (served: `serving`) serves instead of the full model, and why
+    (None: the full model)."""
     if not windows.short_history:
         return None
     days = len(windows.values) - windows.first_day
     needed = minimum_days(windows.window_size, settings.split)
+    calibrated = len(serving.val) + (len(serving.train) if settings.forecast.interval_history else 0)
     return Fallback(
         kind="classical_only",
-        reason=f"{days} days of history; the networks need {needed} (window {windows.window_size} + split), "
-        "so the weekly-profile forecast serves alone, fitted on the days since the first sale, "
-        "with intervals calibrated on those few days",
+        reason=f"{days} days of history; the networks need {needed} (window {windows.window_size} + split): "
+        "the weekly-profile forecast serves alone, its level from the days since the first sale, "
+        f"its intervals calibrated on only {calibrated} days (wide, and less sure than a full model's)",
     )
 
 
@@ -265,7 +267,7 @@ def _train_category(
     version, staging = _claim_version(settings, category)
     serving = windows.for_serving(settings.split)
     run: TrackedRun | None = None
-    fallback = fallback_of(windows, settings)
+    fallback = fallback_of(windows, serving, settings)
     try:
         run = tracker.start_run(category, version)
         _log_start(run, settings, windows, serving, data_info, version, fallback)
@@ -432,10 +434,14 @@ def _calibrate(
     settings: Settings,
 ) -> tuple[IntervalCalibration, IntervalCalibration]:
     """The served model's intervals (every day ahead, on its own validation tail) and the evaluation
-    model's next-day intervals (whose test coverage is reported)."""
+    model's next-day intervals (whose test coverage is reported).
+
+    A short history's intervals are in sales units (scale `none`): its windows hold the zeros before
+    the first sale, which swell a window-based scale (`msd`: the first week against the zeros) until
+    the launch leaves the window, so the width would shrink as the product ages with nothing learned."""
     forecast = settings.forecast
     options: dict[str, Any] = {
-        "scale": forecast.interval_scale,
+        "scale": "none" if windows.short_history else forecast.interval_scale,
         "default_levels": forecast.interval_levels,
         "history": forecast.interval_history,
     }

@@ -280,7 +280,8 @@ def make_short_windows(
             f"{minimum_days(window_size, split)} for the networks (window size {window_size} "
             f"and split train={split.train}/val={split.val})"
         )
-    warmup = max(1, min(SEASON * max(1, n_days // 2 // SEASON), n_days - 3))
+    # at least one target per segment, however short the warm-up must then be
+    warmup = max(1, min(SEASON * max(1, n_days // 2 // SEASON), n_days - len(SEGMENTS)))
     positions = np.arange(window_size + warmup, window_size + n_days, dtype=np.int64)
     sizes = segment_sizes(len(positions), split)
     if sizes is None:

@@ -70,6 +70,9 @@ def test_a_launched_category_trains_a_classical_only_version_that_says_why(
     needed = minimum_days(WINDOW, short_settings.split)
     assert manifest.fallback is not None and manifest.fallback.kind == "classical_only"
     assert f"30 days of history; the networks need {needed}" in manifest.fallback.reason
+    assert "intervals calibrated on only" in manifest.fallback.reason
+    # the zeros before the first sale would swell a window-based interval scale
+    assert manifest.intervals is not None and manifest.intervals.scale == "none"
     assert manifest.window_size == WINDOW and manifest.shared_network is None
     assert manifest.train_start == weekly_series(DAYS["Big"]).index[-30].date()
     assert launched.metrics is not None and np.isfinite(launched.metrics.rmse("model") or np.nan)
