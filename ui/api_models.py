@@ -135,11 +135,17 @@ class CategoryModel(_Answer):
     window_size: int | None = None
     max_horizon: int = 1
     test_metrics: dict[str, Any] | None = None
+    loaded: bool | None = None  # holds a worker now (None: the gateway does not say)
     versions: list[ModelVersion] = []
 
 
 class ModelList(_Answer):
+    """Served categories, with how many hold a worker under the budget (None: not said)."""
+
     models: list[CategoryModel]
+    loaded: int | None = None
+    archived: int | None = None
+    max_loaded_models: int | None = None
 
 
 class JobAccepted(_Answer):

@@ -28,6 +28,7 @@ from ui.explore_tab import ExploreHandlers, ExploreTab, build_explore_tab
 from ui.forecast_all import ForecastAllHandlers, build_forecast_all
 from ui.formatting import health_html, message_html
 from ui.gateway_client import GatewayClient, GatewayError
+from ui.models_overview import ModelsOverviewHandlers, build_models_overview
 from ui.predict_handlers import PredictHandlers
 from ui.predict_tab import PredictTab, build_predict_tab
 from ui.train_handlers import TrainHandlers
@@ -129,12 +130,15 @@ def build_app(settings: Settings, client: GatewayClient | None = None) -> gr.Blo
             with gr.Tab("Train", id="train"):
                 train_handlers = TrainHandlers(client, settings.ui.poll_interval_s, mlflow_url)
                 train: TrainTab = build_train_tab(train_handlers)
+                models_handlers = ModelsOverviewHandlers(client)
+                models_budget, models_table = build_models_overview(models_handlers)
             with gr.Tab("Data", id="data"):
                 data_handlers = DataHandlers(client)
                 data = build_data_tab(data_handlers)
         outputs = [banner, explore.categories, predict.category, train.categories, backtest.category]
         app.load(page.connect, outputs=outputs, api_name="connect")
         app.load(train_handlers.recent_jobs, outputs=[train.jobs, train.message], api_visibility="private")
+        app.load(models_handlers.show, outputs=[models_budget, models_table], api_visibility="private")
         app.load(data_handlers.datasets, outputs=[data.datasets, data.choice], api_visibility="private")
         check.click(page.connect, outputs=outputs, api_visibility="private")
         data.activate.click(

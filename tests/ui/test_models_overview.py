@@ -1,0 +1,105 @@
+"""Served models on the Train tab: each category's served version marked loaded (holds a worker) or
+archived (loads on its first request), under the budget line; in a real browser against the
+session's gateway, from a budgeted answer of the gateway's shape, and with the model server down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from tests.ui.conftest import Stack, gradio_client
+from tests.ui.test_browser import CHROMIUM_ARGS, OpenedPage, chromium_path
+from ui.api_models import ModelList
+from ui.models_overview import ARCHIVED, COLUMNS, LOADED, budget_line, models_frame
+
+BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 3 (fields it adds are ignored)
+    "models": [
+        {
+            "category": "Beauty",
+            "model_name": "beauty",
+            "default_version": "20261205.071518",
+            "loaded": True,
+            "versions": [{"version": "20261205.071518", "is_default": True, "loaded": True}],
+        },
+        {
+            "category": "Books",
+            "model_name": "books",
+            "default_version": "20240101.000000",
+            "loaded": False,
+            "versions": [
+                {"version": "20240101.000000", "is_default": True, "loaded": False},
+                {"version": "20231201.000000", "is_default": False, "loaded": False},
+            ],
+        },
+    ],
+    "total": 2,
+    "offset": 0,
+    "limit": None,
+    "loaded": 1,
+    "archived": 1,
+    "max_loaded_models": 3,
+}
+
+
+def test_a_budgeted_answer_shows_the_budget_and_each_state() -> None:
+    listed = ModelList.model_validate(BUDGETED)
+    line = budget_line(listed)
+    assert "at most 3 versions loaded at once" in line and "(1 loaded, 1 archived)" in line
+    frame = models_frame(listed)
+    assert list(frame.columns) == COLUMNS
+    assert frame.values.tolist() == [
+        ["Beauty", "20261205.071518", LOADED, 1],
+        ["Books", "20240101.000000", ARCHIVED, 2],
+    ]
+    older = ModelList.model_validate({"models": [{"category": "Beauty"}]})  # a gateway that does not say
+    assert budget_line(older) == "Memory budget: none — every served category keeps its worker (1 served)."
+    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", 0]]
+
+
+@pytest.fixture(scope="module")
+def browser(ui_url: str) -> Iterator[Browser]:
+    """Headless Chromium, launched after the UI's stack (as in test_forecast_all)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_the_train_tab_lists_each_served_version_as_the_gateway_does(
+    browser: Browser, ui_url: str, gateway_url: str
+) -> None:
+    listed = httpx.get(f"{gateway_url}/api/models", timeout=60).json()
+    assert listed["max_loaded_models"] is None  # the session's gateway has no budget: all loaded
+    opened = OpenedPage(browser, ui_url)
+    try:
+        page = opened.page
+        page.get_by_role("tab", name="Train").click()
+        expect(page.locator("#models-budget")).to_contain_text(
+            f"Memory budget: none — every served category keeps its worker ({listed['loaded']} loaded, "
+            f"{listed['archived']} archived)."
+        )
+        rows = page.locator("#models-table").get_by_role("row")  # the header row, then one per category
+        expect(rows).to_have_count(1 + len(listed["models"]))
+        for index, model in enumerate(listed["models"], start=1):
+            cells = rows.nth(index).get_by_role("gridcell")
+            expect(cells.nth(0)).to_have_text(model["category"])
+            expect(cells.nth(1)).to_have_text(model["default_version"])
+            expect(cells.nth(2)).to_have_text(LOADED if model["loaded"] else ARCHIVED)
+        opened.assert_clean()
+    finally:
+        opened.close()
+
+
+@pytest.mark.slow
+def test_the_overview_says_why_when_the_models_cannot_be_listed(offline_stack: Stack) -> None:
+    message, table = gradio_client(offline_stack.ui_url).predict(api_name="/models_overview")
+    assert "Could not list the served models" in message
+    assert table["data"] in ([], [[None] * len(COLUMNS)], [[""] * len(COLUMNS)])

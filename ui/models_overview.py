@@ -1,0 +1,80 @@
+"""Served models: every category's served version and whether it holds a TorchServe worker now
+(*loaded*) or is *archived* (registered without a worker; it loads on its first request, the least
+recently used one unloading), under the serving budget `torchserve.max_loaded_models` shown above.
+
+Read from `GET /api/models`; a gateway that does not say (older, or without a budget) shows "—".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from ui.api_models import ModelList
+from ui.formatting import message_html
+from ui.gateway_client import GatewayClient, GatewayError
+
+COLUMNS = ["Category", "Served version", "State", "Versions"]
+LOADED = "loaded"
+ARCHIVED = "archived (loads on first request)"
+UNKNOWN = "—"
+
+
+@dataclass
+class ModelsOverviewHandlers:
+    client: GatewayClient
+
+    def show(self) -> tuple[str, pd.DataFrame]:
+        """(the budget line, the table) as the gateway lists them now."""
+        try:
+            listed = self.client.models()
+        except GatewayError as exc:
+            return message_html("error", f"Could not list the served models: {exc}"), models_frame(None)
+        return message_html("info", budget_line(listed)), models_frame(listed)
+
+
+def budget_line(listed: ModelList) -> str:
+    """The memory budget and how many categories are loaded and archived under it."""
+    counts = (
+        f"{listed.loaded} loaded, {listed.archived} archived"
+        if listed.loaded is not None and listed.archived is not None
+        else f"{len(listed.models)} served"
+    )
+    if listed.max_loaded_models is None:
+        return f"Memory budget: none — every served category keeps its worker ({counts})."
+    return (
+        f"Memory budget: at most {listed.max_loaded_models} versions loaded at once ({counts}); "
+        "an archived category loads on its first request."
+    )
+
+
+def models_frame(listed: ModelList | None) -> pd.DataFrame:
+    """One row per served category: its served version, loaded or archived, and its versions."""
+    rows = [
+        [
+            model.category,
+            model.default_version or UNKNOWN,
+            UNKNOWN if model.loaded is None else LOADED if model.loaded else ARCHIVED,
+            len(model.versions),
+        ]
+        for model in (listed.models if listed is not None else [])
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def build_models_overview(handlers: ModelsOverviewHandlers) -> tuple[gr.HTML, gr.Dataframe]:
+    """Lay out the section inside the current tab; returns (budget line, table) for the page load."""
+    with gr.Accordion("Served models", open=True, elem_id="models-overview"):
+        with gr.Row():
+            budget = gr.HTML(elem_id="models-budget")
+            refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="models-refresh")
+        table = gr.Dataframe(
+            value=models_frame(None),
+            label="Loaded: holds a worker now · archived: loads on its first request",
+            interactive=False,
+            elem_id="models-table",
+        )
+    refresh.click(handlers.show, outputs=[budget, table], api_name="models_overview")
+    return budget, table
