@@ -19,7 +19,6 @@ offending rows (line numbers as in the file, header = line 1) with their values.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 import warnings
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import SalescastError
+from core.hashing import file_sha256 as file_sha256  # the data's SHA-256 names a run's exact data
 from core.settings import DataSettings, FillPolicy
 
 __all__ = [
@@ -112,15 +112,6 @@ def get_category(sales: Mapping[str, pd.Series], category: str) -> pd.Series:
     known = ", ".join(repr(name) for name in sales) or "none"
     prefix = _source_prefix(next(iter(sales.values()))) if sales else ""
     raise DataError(f"{prefix}unknown category {category!r}; the data has {known}")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (recorded with models so a run names its exact data)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_sample(path: Path, rows: int) -> pd.DataFrame:

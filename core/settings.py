@@ -164,6 +164,7 @@ class MlflowSettings(_Section):
     ui_port: Port = Field(gt=0, lt=65536)
     ui_workers: PositiveInt = 1
     ui_allowed_hosts: str | None = None
+    registry_prefix: str = Field(default="salescast.", pattern=r"^[A-Za-z0-9_.-]*$")
     http_retries: int = Field(default=2, ge=0)
     http_timeout_s: PositiveInt = 20
 

@@ -13,6 +13,7 @@ from fastapi import Depends, Request, Security
 
 from core.settings import Settings
 from gateway.bulk_forecasts import BulkForecaster
+from gateway.champions import Champions
 from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
@@ -54,6 +55,7 @@ JobStoreDep = Annotated[JobStore, Depends(_part("job_store"))]
 JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]
 HistoryDep = Annotated[HistoryCache, Depends(_part("history"))]
 DatasetsDep = Annotated[DatasetService, Depends(_part("datasets"))]
+ChampionsDep = Annotated[Champions, Depends(_part("champions"))]
 
 
 async def get_bulk_forecaster(request: Request, state: StateDep) -> BulkForecaster:

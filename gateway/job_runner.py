@@ -34,6 +34,7 @@ from core.contracts.job_spec import JobDataset, JobSpec, write_job_spec
 from core.datasets import DatasetSource, DatasetStore, UnknownDatasetError
 from core.settings import DeployPolicy, Settings
 from core.slugs import category_slug
+from gateway.champions import Champions, reconcile_served
 from gateway.errors import ConflictError, QueueFullError
 from gateway.job_store import JobStore, utc_now
 from gateway.loaded_models import LoadedModels
@@ -102,9 +103,13 @@ class JobRunner:
         metrics: GatewayMetrics,
         datasets: DatasetStore,
         loaded: LoadedModels | None = None,
+        champions: Champions | None = None,
     ) -> None:
         self._settings = settings
         self._loaded = loaded
+        self._champions = champions
+        self._jobs_released = asyncio.Event()
+        self._jobs_released.set()
         self._deploying: str | None = None  # the category the running job is swapping in
         self._datasets = datasets
         self._store = store
@@ -184,7 +189,16 @@ class JobRunner:
         )
         return job
 
+    def hold_jobs(self) -> None:
+        """Start no job until `release_jobs` (start-up's reconciliation: a job moves champions too)."""
+        self._jobs_released.clear()
+
+    def release_jobs(self) -> None:
+        self._jobs_released.set()
+
     async def _work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._jobs_released.wait(), self._settings.gateway.management_timeout_s)
         while True:
             job_id = await self._queue.get()
             job = self._active.get(job_id) or self._store.get(job_id)
@@ -298,6 +312,8 @@ class JobRunner:
                 self._mirror_progress(job.job_id, progress_path)
                 await self._adopt_deployed(None)
                 await self._reconcile(job.categories)
+                if self._champions is not None and job.deploy_policy != "never":
+                    await reconcile_served(self._champions, self._registry, _model_names(job.categories))
         except asyncio.CancelledError:
             await self._stop_process()
             raise
@@ -431,6 +447,11 @@ def job_spec(
 def training_command(spec_path: Path) -> list[str]:
     """The `salescast train` command line for one job: its spec file, nothing else."""
     return [sys.executable, "-m", "salescast", "train", "--job-spec", str(spec_path)]
+
+
+def _model_names(categories: Sequence[str]) -> list[str] | None:
+    """The jobs' categories as model names (None: every model, for a job over no named category)."""
+    return [category_slug(category) for category in categories] or None
 
 
 def _tail(path: Path) -> str:

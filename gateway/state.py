@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from core.datasets import DatasetStore
 from core.settings import Settings
+from gateway.champions import Champions, reconcile_served
 from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
@@ -35,6 +37,8 @@ class GatewayState:
     job_runner: JobRunner
     history: HistoryCache
     datasets: DatasetService
+    champions: Champions
+    _reconciled: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, settings: Settings, metrics: GatewayMetrics) -> GatewayState:
@@ -65,7 +69,8 @@ class GatewayState:
         )
         job_store = JobStore(settings.paths.jobs_db)
         store = DatasetStore(settings)
-        job_runner = JobRunner(settings, job_store, registry, metrics, store, loaded)
+        champions = Champions(settings, management)
+        job_runner = JobRunner(settings, job_store, registry, metrics, store, loaded, champions)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -79,16 +84,29 @@ class GatewayState:
             job_runner=job_runner,
             history=HistoryCache(settings, store),
             datasets=DatasetService(settings, store),
+            champions=champions,
         )
 
     async def start(self) -> None:
+        self.job_runner.hold_jobs()
         await self.job_runner.start()
         try:
             await self.registry.adopt_loaded()
         except Exception as exc:  # the gateway starts without TorchServe and recovers later
             log.warning("model server not ready at start-up: %s", exc)
+        # Served means champion: TorchServe and MLflow's registry agree before any job runs (a job
+        # moves champions too); MLflow's import and queries stay off the start-up path.
+        self._reconciled = asyncio.create_task(self._reconcile_then_release())
+
+    async def _reconcile_then_release(self) -> None:
+        try:
+            await reconcile_served(self.champions, self.registry)
+        finally:
+            self.job_runner.release_jobs()
 
     async def close(self) -> None:
+        if self._reconciled is not None:
+            self._reconciled.cancel()
         await self.job_runner.stop()
         await self.inference.close()
         await self.management.aclose()

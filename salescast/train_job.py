@@ -29,6 +29,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
+from serving.model_record import ModelRecord, ModelRecordError
 from training.pipeline import available_categories, train_categories
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,36 @@ def _archive_all(settings: Settings, results: Sequence[CategoryResult]) -> list[
     process of its own (~1 s, mostly its imports), so hundreds of categories one after another
     would leave cores idle. Results keep their order."""
     with ThreadPoolExecutor(max_workers=settings.archive.parallel) as pool:
-        return list(pool.map(partial(_archive_only, settings), results))
+        archived = list(pool.map(partial(_archive_only, settings), results))
+    record = _model_record(settings)
+    return [_recorded(record, result) for result in archived]
+
+
+def _model_record(settings: Settings) -> ModelRecord | None:
+    """MLflow's registry (the record of versions), or None with a warning when it cannot be opened:
+    the archives stand, and the gateway's reconciler records them later."""
+    try:
+        return ModelRecord(settings)
+    except ModelRecordError as exc:
+        logger.warning("model registry unavailable; versions are archived but not recorded: %s", exc)
+        return None
+
+
+def _recorded(record: ModelRecord | None, result: CategoryResult) -> CategoryResult:
+    """Register an archived version in MLflow's registry (one call after another: one writer) and
+    prune the versions beyond `archive.keep_versions` that no alias names; a failure is a warning on
+    the result, not a lost version."""
+    if record is None or result.archive is None or result.version is None:
+        return result
+    try:
+        model_name = category_slug(result.category)
+        record.record_version(result.category, model_name, result.version, run_id=result.mlflow_run_id)
+        record.prune(model_name, keep=record.keep_versions)
+    except ModelRecordError as exc:
+        return result.model_copy(
+            update={"warnings": [*result.warnings, f"not recorded in the registry: {exc}"]}
+        )
+    return result
 
 
 def _archive_only(settings: Settings, result: CategoryResult) -> CategoryResult:
@@ -206,10 +236,11 @@ async def _deploy_all(
     progress: ProgressFile,
 ) -> list[CategoryResult]:
     management = settings.torchserve.management_base_url
+    record = await asyncio.to_thread(_model_record, settings)
     async with ManagementClient(management, timeout_s=settings.gateway.management_timeout_s) as client:
         return [
             await deploy_trained_version(
-                settings, client, result, policy, served.get(result.category), progress
+                settings, client, result, policy, served.get(result.category), progress, record
             )
             if result.status == "succeeded"
             else result
@@ -224,9 +255,12 @@ async def deploy_trained_version(
     policy: DeployPolicy,
     served_version: str | None,
     progress: ProgressFile,
+    record: ModelRecord | None = None,
 ) -> CategoryResult:
-    """Decide by `policy`, then archive and hot-swap one trained version; every failure lands in the
-    result with its step, and the served version stays (an archive TorchServe did not take is removed)."""
+    """Decide by `policy`, then archive, record and hot-swap one trained version, and make it the
+    registry's champion; every failure lands in the result with its step, and the served version
+    stays (an archive TorchServe did not take is removed; a champion the registry would not move
+    is switched back, since served means champion)."""
     decision = decide_deploy(policy, result.metrics, served_version)
     logger.info(
         "deploy decision category=%s version=%s deploy=%s reason=%s",
@@ -244,12 +278,22 @@ async def deploy_trained_version(
     except Exception as exc:
         logger.exception("archive failed category=%s", result.category)
         return _failed(result, "archive", exc, kept)
+    result = await asyncio.to_thread(
+        _recorded, record, result.model_copy(update={"archive": archive.file_name})
+    )
     try:
         deployed = await deploy_archive(client, archive, settings)
     except Exception as exc:
         logger.exception("deploy failed category=%s", result.category)
         await _drop_unregistered_archive(client, archive)
         return _failed(result, "deploy", exc, kept)
+    if record is not None:
+        try:
+            await asyncio.to_thread(record.promote, result.category, archive.model_name, archive.version)
+        except ModelRecordError as exc:
+            logger.exception("champion not moved category=%s", result.category)
+            await _switch_back(client, archive, deployed.previous_default)
+            return _failed(result, "deploy", exc, kept)
     for warning in deployed.warnings:
         logger.warning("deployed with a warning category=%s: %s", result.category, warning)
     return result.model_copy(
@@ -260,6 +304,17 @@ async def deploy_trained_version(
             "warnings": [*result.warnings, *deployed.warnings],
         }
     )
+
+
+async def _switch_back(client: ManagementClient, archive: ArchiveInfo, previous: str | None) -> None:
+    """The registry did not take the new champion: TorchServe serves the recorded one again (best
+    effort; the gateway's reconciler finishes what this cannot)."""
+    if previous is None or previous == archive.version:
+        return
+    try:
+        await client.set_default(archive.model_name, previous)
+    except ManagementError as exc:
+        logger.warning("could not switch %s back to %s: %s", archive.model_name, previous, exc)
 
 
 def _failed(result: CategoryResult, step: str, exc: Exception, reason: str) -> CategoryResult:

@@ -31,6 +31,7 @@ from core.artifacts import (
     version_dir,
 )
 from core.contracts.category_index import read_category_index, record_category
+from core.contracts.champions import read_champions
 from core.contracts.files import ContractError
 from core.contracts.manifest import MANIFEST_FILE, read_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
@@ -237,10 +238,30 @@ def newest_archives(settings: Settings) -> dict[str, ArchiveInfo]:
     return newest
 
 
+def served_archives(settings: Settings) -> dict[str, ArchiveInfo]:
+    """model name → the archive to serve: its champion (champions.json) where that archive is in
+    the model store, else its newest (a category trained before the registry, or never deployed)."""
+    archives = list_archives(settings)
+    chosen = newest_archives(settings)
+    champions = read_champions(settings.paths.model_store).models
+    for info in archives:
+        champion = champions.get(info.model_name)
+        if champion is not None and champion.version == info.version:
+            chosen[info.model_name] = info
+    return chosen
+
+
 def prune_archives(settings: Settings, model_name: str) -> list[Path]:
-    """Delete the oldest archives of `model_name` beyond `archive.keep_versions`; returns what was removed."""
+    """Delete the oldest archives of `model_name` beyond `archive.keep_versions`, never the served
+    one or the one before it (champions.json: after a rollback the served version is not the
+    newest); returns what was removed."""
     own = [info for info in list_archives(settings) if info.model_name == model_name]
-    stale = own[: max(0, len(own) - settings.archive.keep_versions)]
+    protected = read_champions(settings.paths.model_store).protected_versions(model_name)
+    stale = [
+        info
+        for info in own[: max(0, len(own) - settings.archive.keep_versions)]
+        if info.version not in protected
+    ]
     for info in stale:
         info.path.unlink(missing_ok=True)
         logger.info("pruned archive category=%s version=%s path=%s", info.category, info.version, info.path)

@@ -37,7 +37,7 @@ from core.errors import SalescastError
 from core.java import find_java
 from core.net import http_url
 from core.settings import Settings
-from serving.archive import ArchiveInfo, newest_archives
+from serving.archive import ArchiveInfo, served_archives
 from serving.management_client import ManagementClient, ManagementError
 from serving.torchserve_config import write_config
 from serving.usage_order import hot_first, read_usage_order
@@ -79,7 +79,7 @@ def find_kill(path: str) -> str:
 
 
 class TorchServeProcess:
-    """One TorchServe serving `archives` (default: the newest archive of every category).
+    """One TorchServe serving `archives` (default: every category's champion, else its newest archive).
 
     Use as a context manager, or call `start()` / `stop()`. After `start()`, `loaded` maps model
     name → the archive serving it and `failed` maps archive file name → why it is not served.
@@ -199,7 +199,7 @@ class TorchServeProcess:
             archives = (
                 self._archives
                 if self._archives is not None
-                else list(newest_archives(self.settings).values())
+                else list(served_archives(self.settings).values())
             )
             asyncio.run(self._load(archives, deadline))
         except ManagementError as exc:
@@ -454,7 +454,7 @@ def _shorten(text: str, limit: int = 240) -> str:
 
 
 def serve_forever(settings: Settings) -> int:
-    """Run TorchServe with the newest archive of every category until Ctrl-C or SIGTERM; 0 on a clean stop."""
+    """Run TorchServe with every category's served archive until Ctrl-C or SIGTERM; 0 on a clean stop."""
     stop = threading.Event()
 
     def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from gateway.deps import ApiKeyDep, LoadedDep, ManagementDep, RegistryDep
+from gateway.champions import RegistryUnavailableError
+from gateway.deps import ApiKeyDep, ChampionsDep, LoadedDep, ManagementDep, RegistryDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
 from gateway.model_registry import ModelRegistry, ServedModel, VersionFacts
 from gateway.routes.responses import errors
 from gateway.schemas.models import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
 from serving.archive import archive_file_name
 from serving.management_client import ManagementClient, ManagementError
+from serving.model_record import RecordedVersion
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["models"])
@@ -23,6 +26,7 @@ router = APIRouter(tags=["models"])
 async def list_models(
     registry: RegistryDep,
     loaded: LoadedDep,
+    champions: ChampionsDep,
     q: Annotated[
         str | None, Query(max_length=200, description="Only categories whose name contains this (any case).")
     ] = None,
@@ -36,9 +40,11 @@ async def list_models(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size; omitted: every match.")] = None,
 ) -> ModelList:
     """Served categories by name: default version, archived versions, which hold a worker, window size,
-    test metrics. Filter with `q` and `state`, page with `offset` and `limit`."""
+    test metrics, and each version's MLflow registry version, aliases and run. Filter with `q` and
+    `state`, page with `offset` and `limit`."""
     every = await registry.describe_all()
-    answered = [_category_model(model, registry) for model in every]
+    recorded = await champions.recorded()
+    answered = [_category_model(model, registry, recorded) for model in every]
     in_memory = sum(model.loaded for model in answered)
     if q:
         folded = q.casefold()
@@ -80,9 +86,14 @@ async def backtest(category: str, registry: RegistryDep) -> Backtest:
     "/models/{category}/default", dependencies=[ApiKeyDep], responses=errors(401, 403, 404, 413, 422, 503)
 )
 async def set_default_version(
-    category: str, body: SetDefaultRequest, registry: RegistryDep, management: ManagementDep
+    category: str,
+    body: SetDefaultRequest,
+    registry: RegistryDep,
+    management: ManagementDep,
+    champions: ChampionsDep,
 ) -> CategoryModel:
-    """Pin (or roll back to) a registered version; predictions switch to it at once."""
+    """Pin (or roll back to) an archived version; predictions switch to it at once, and it becomes
+    the registry's `champion` (the version it replaces `previous`)."""
     model = await registry.resolve(category)
     described = {m.model_name: m for m in await registry.describe_all()}.get(model.model_name)
     known = [version.version for version in described.versions] if described else []
@@ -94,6 +105,14 @@ async def set_default_version(
     try:
         await _register_if_archived(management, model.model_name, body.version, registry)
         await management.set_default(model.model_name, body.version)
+        try:
+            await champions.promote(model.category, model.model_name, body.version)
+        except RegistryUnavailableError as exc:  # served means champion: switch back
+            await management.set_default(model.model_name, model.version)
+            raise ModelServerUnavailableError(
+                f"the model registry did not take {body.version} as the champion, so {model.version} "
+                f"keeps serving: {exc}"
+            ) from exc
     except ManagementError as exc:
         if exc.status_code >= 500:
             raise ModelServerUnavailableError(f"model server is unavailable: {exc.message}") from exc
@@ -102,7 +121,7 @@ async def set_default_version(
         registry.invalidate(model.model_name)
     log.info("default version set category=%s version=%s", model.category, body.version)
     updated = {m.model_name: m for m in await registry.describe_all()}[model.model_name]
-    return _category_model(updated, registry)
+    return _category_model(updated, registry, await champions.recorded())
 
 
 async def _register_if_archived(
@@ -121,7 +140,10 @@ async def _register_if_archived(
         log.info("archived version registered again model=%s version=%s", model_name, version)
 
 
-def _category_model(model: ServedModel, registry: ModelRegistry) -> CategoryModel:
+def _category_model(
+    model: ServedModel, registry: ModelRegistry, recorded: Mapping[str, list[RecordedVersion]]
+) -> CategoryModel:
+    in_registry = {item.version: item for item in recorded.get(model.model_name, [])}
     versions = [
         ModelVersion(
             version=version.version,
@@ -129,6 +151,7 @@ def _category_model(model: ServedModel, registry: ModelRegistry) -> CategoryMode
             ready_workers=version.ready_workers,
             loaded=version.loaded,
             **_facts(version.facts),
+            **_registry_facts(in_registry.get(version.version)),
         )
         for version in model.versions
     ]
@@ -140,6 +163,12 @@ def _category_model(model: ServedModel, registry: ModelRegistry) -> CategoryMode
         versions=versions,
         **_facts(model),
     )
+
+
+def _registry_facts(item: RecordedVersion | None) -> dict[str, Any]:
+    if item is None:
+        return {}
+    return {"registry_version": item.registry_version, "aliases": list(item.aliases), "run_id": item.run_id}
 
 
 def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:

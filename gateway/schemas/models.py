@@ -36,6 +36,14 @@ class ModelVersion(BaseModel):
     test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
     fallback: ModelFallback | None = Field(default=None, description=FALLBACK_DESCRIPTION)
+    registry_version: str | None = Field(
+        default=None, description="Its model version in MLflow's registry (null: not recorded yet)."
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Its registry aliases: `champion` is the served version, `previous` the one before it.",
+    )
+    run_id: str | None = Field(default=None, description="The MLflow run that trained it.")
 
 
 class CategoryModel(BaseModel):

@@ -7,17 +7,20 @@ Real archiver and a real management client aimed at a port where no TorchServe l
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
+from core.contracts.champions import read_champions
 from core.contracts.job_progress import CategoryProgress, read_progress
 from core.contracts.job_result import CategoryResult
 from core.settings import DeployPolicy, Settings
 from salescast.train_job import ProgressFile, deploy_trained_version
 from serving.archive import archive_version
 from serving.management_client import ManagementClient
+from serving.model_record import ModelRecord
 from tests.conftest import make_test_settings
 from tests.fixtures.torchserve import StartTorchServe
 from tests.handlers.scripted_artifacts import metrics, write_scripted_version
@@ -146,3 +149,79 @@ def test_deploy_that_cannot_remove_the_old_version_says_deployed_with_a_warning(
     answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": [1.0] * 14}).json()
     assert answer["model_version"] == NEXT_VERSION
     assert f"beauty-{NEXT_VERSION}.mar" in files
+
+
+def _deploy_recorded(
+    settings: Settings, result: CategoryResult, record: ModelRecord, served: str | None
+) -> CategoryResult:
+    progress = ProgressFile(settings.paths.run / "progress.json", ["Beauty"])
+
+    async def run() -> CategoryResult:
+        async with ManagementClient(settings.torchserve.management_base_url, timeout_s=30) as client:
+            return await deploy_trained_version(settings, client, result, "always", served, progress, record)
+
+    return asyncio.run(run())
+
+
+def test_a_failed_deploy_records_the_version_and_leaves_the_champion(tmp_path: Path) -> None:
+    settings = make_test_settings(tmp_path)  # no TorchServe listens: the deploy step fails
+    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
+    archive_version(settings, "Beauty", VERSION)
+    record = ModelRecord(settings)
+    record.promote("Beauty", "beauty", VERSION)
+    write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
+    trained = CategoryResult(
+        category="Beauty",
+        status="succeeded",
+        version=NEXT_VERSION,
+        metrics=metrics("Beauty", NEXT_VERSION, 14),
+    )
+    result = _deploy_recorded(settings, trained, record, served=VERSION)
+    assert (result.status, result.failed_step) == ("failed", "deploy")
+    recorded = {item.version: item.aliases for item in record.versions("beauty")}
+    assert recorded == {VERSION: ("champion",), NEXT_VERSION: ()}
+    assert read_champions(settings.paths.model_store).models["beauty"].version == VERSION
+
+
+@pytest.mark.slow
+@pytest.mark.torchserve
+def test_a_deploy_moves_the_champion_and_a_registry_that_refuses_it_switches_back(
+    tmp_path: Path, isolated_torchserve: StartTorchServe
+) -> None:
+    settings = make_test_settings(tmp_path, torchserve={"drain_s": 0.0})
+    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
+    server = isolated_torchserve(settings, [archive_version(settings, "Beauty", VERSION)])
+    record = ModelRecord(settings)
+    record.promote("Beauty", "beauty", VERSION)
+    write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
+    trained = CategoryResult(
+        category="Beauty",
+        status="succeeded",
+        version=NEXT_VERSION,
+        metrics=metrics("Beauty", NEXT_VERSION, 14),
+    )
+
+    def served() -> str:
+        answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": [1.0] * 14})
+        version: str = answer.json()["model_version"]
+        return version
+
+    # a registry that cannot be reached: TorchServe took the version, but served means champion
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = ModelRecord(
+        settings.with_overrides({"mlflow": {"tracking_uri": f"http://127.0.0.1:{port}", "http_retries": 0}})
+    )
+    refused = _deploy_recorded(settings, trained, unreachable, served=VERSION)
+    assert (refused.status, refused.failed_step) == ("failed", "deploy"), refused
+    assert "not recorded in the registry" in " ".join(refused.warnings)
+    assert served() == VERSION
+
+    deployed = _deploy_recorded(settings, trained, record, served=VERSION)
+    assert (deployed.status, deployed.deployed) == ("succeeded", True), deployed
+    assert served() == NEXT_VERSION
+    recorded = {item.version: item.aliases for item in record.versions("beauty")}
+    assert recorded == {NEXT_VERSION: ("champion",), VERSION: ("previous",)}
+    champion = read_champions(settings.paths.model_store).models["beauty"]
+    assert (champion.version, champion.previous) == (NEXT_VERSION, VERSION)
