@@ -12,6 +12,7 @@ keeps the two equal), so a file that leaves a key out behaves like the default f
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -51,6 +52,7 @@ FillPolicy = Literal["zero", "ffill"]
 DeployPolicy = Literal["always", "if_better", "never"]
 Port = int
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/(?!\.\.?(/|$))[A-Za-z0-9!_.*'()-]+)*/?$")
 
 
 def default_config_path() -> Path:
@@ -278,6 +280,63 @@ class ForecastSettings(_Section):
         return sorted(set(value))
 
 
+class StorageSettings(_Section):
+    """Where versions are kept besides the local folders: `uri` empty = local files only (the default,
+    no server needed); `s3://bucket/prefix` = an S3 bucket (AWS, SeaweedFS, MinIO).
+
+    Credentials are never a setting: boto3 reads them from its own chain (AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, a profile), so they never reach a job spec, an `/api`
+    answer or MLflow params. The endpoint is `endpoint_url` when set, else AWS_ENDPOINT_URL_S3, else
+    AWS_ENDPOINT_URL, else MLFLOW_S3_ENDPOINT_URL, else AWS itself (`storage_endpoint` in
+    serving/object_store.py applies that order).
+    """
+
+    uri: str = ""
+    endpoint_url: str | None = None
+    region: str = Field(default="us-east-1", min_length=1)
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout_s: PositiveFloat = 3.0
+    read_timeout_s: PositiveFloat = 30.0
+    retries: int = Field(default=2, ge=0)
+
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _empty_is_local(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("uri")
+    @classmethod
+    def _is_s3_uri(cls, value: str) -> str:
+        if value and not _S3_URI.match(value):
+            raise ValueError(
+                "must be empty (local files only) or s3://bucket/prefix: a bucket of 3-63 lowercase "
+                "letters, digits, dots and hyphens, then an optional prefix without `..` or empty parts"
+            )
+        return value.rstrip("/")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8333")
+        return None if value is None else value.rstrip("/")
+
+    @property
+    def enabled(self) -> bool:
+        """True when versions go to a bucket too."""
+        return bool(self.uri)
+
+    @property
+    def bucket(self) -> str:
+        """`s3://models/salescast` → `models` (empty when local only)."""
+        return self.uri.removeprefix("s3://").partition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        """`s3://models/salescast` → `salescast`; keys of the store are relative to it."""
+        return self.uri.removeprefix("s3://").partition("/")[2]
+
+
 class BenchSettings(_Section):
     seeds: list[int] = Field(default_factory=lambda: [42, 43, 44], min_length=1)
     folds: PositiveInt = 5
@@ -334,6 +393,7 @@ class Settings(BaseSettings):
     up: UpSettings
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.training",
     "tests.fixtures.torchserve",
     "tests.fixtures.gateway",
+    "tests.fixtures.seaweedfs",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

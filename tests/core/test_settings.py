@@ -132,6 +132,23 @@ def test_section_variable_beats_its_shorthand() -> None:
     assert settings.gateway.api_key == "long"
 
 
+@pytest.mark.parametrize(
+    ("uri", "bucket", "prefix"),
+    [("", "", ""), ("s3://models", "models", ""), ("s3://models/a/prod/", "models", "a/prod")],
+)
+def test_storage_uri_gives_bucket_and_prefix(uri: str, bucket: str, prefix: str) -> None:
+    storage = load_settings(environ={"SALESCAST_STORAGE__URI": uri}).storage
+    assert (storage.enabled, storage.bucket, storage.prefix) == (bool(uri), bucket, prefix)
+
+
+@pytest.mark.parametrize(
+    "uri", ["models/x", "s3://Models/x", "s3://ab", "s3://models//x", "s3://models/../x", "http://models/x"]
+)
+def test_storage_uri_must_be_an_s3_location(uri: str) -> None:
+    with pytest.raises(SettingsError, match=r"storage\.uri: .*s3://bucket/prefix"):
+        load_settings(environ={"SALESCAST_STORAGE__URI": uri})
+
+
 NOT_IN_WHEEL = (
     ".git",
     ".venv",
