@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from boto3.exceptions import Boto3Error, S3UploadFailedError
@@ -121,8 +122,11 @@ class ObjectStore:
 
     @property
     def where(self) -> str:
-        """The endpoint as messages name it."""
-        return self.endpoint_url or f"AWS S3 ({self.region})"
+        """The endpoint as messages name it (without any user:password@ an endpoint variable held)."""
+        if not self.endpoint_url:
+            return f"AWS S3 ({self.region})"
+        parts = urlsplit(self.endpoint_url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
     def url(self, key: str = "") -> str:
         """`s3://bucket/prefix/key` of a key (the location itself for "")."""

@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 from pydantic import ValidationError
 
 from core.artifacts import is_version
-from core.contracts.champions import CHAMPIONS_FILE, Champions
+from core.contracts.category_index import record_category
+from core.contracts.champions import CHAMPIONS_FILE, Champions, update_champions
 from core.contracts.files import ContractError, describe_errors
 from core.hashing import file_sha256
 from serving.archive import archive_file_name
@@ -66,6 +67,14 @@ class StoredVersion:
     archive_key: str
     sha256: str
     files: list[str] = field(default_factory=list)  # every other file, relative to the version folder
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What `VersionStore.restore` placed: the bucket's champions and the archives pulled for them."""
+
+    champions: Champions
+    archives: list[Path]
 
 
 def version_prefix(model_name: str, version: str) -> str:
@@ -106,8 +115,10 @@ class VersionStore:
         archive, then its SHA-256 (computed here) last. Pushing a complete version again with the
         same archive is a no-op; with a different archive it is refused (`VersionStoreError`)."""
         extras = dict(extra_files or {})
-        for name in extras:
+        for name, local in extras.items():
             _check_file_name(name, model_name, version)
+            if not local.is_file():
+                raise VersionStoreError(f"cannot push {model_name} {version}: {local} ({name}) is not a file")
         digest = file_sha256(archive_path)
         key = archive_key(model_name, version)
         stored = StoredVersion(model_name, version, key, digest, sorted(extras))
@@ -185,6 +196,38 @@ class VersionStore:
         """Download one of a version's other files (e.g. `model.pt`) to `dest`, atomically."""
         _check_file_name(name, model_name, version)
         return self.store.get_file(version_prefix(model_name, version) + name, dest)
+
+    def restore(self, model_store: Path, *, previous: bool = True) -> Restored:
+        """Make `model_store` serve what the bucket's champions.json says, from the bucket alone (an
+        empty machine): every champion's archive pulled and verified, with `previous` also the one
+        before it where the bucket has it (an instant rollback), each champion's category recorded
+        in the store's category index, and the champions merged into its champions.json (the
+        bucket's entries win). Nothing is recorded unless every champion's archive was placed."""
+        champions = self.read_champions()
+        complete = self.complete_versions()
+        placed: list[Path] = []
+        for model_name, champion in sorted(champions.models.items()):
+            expected = champion.archive_sha256
+            placed.append(
+                self.pull_archive(model_name, champion.version, model_store, expected_sha256=expected)
+            )
+            if previous and champion.previous:
+                if champion.previous in complete.get(model_name, []):
+                    placed.append(self.pull_archive(model_name, champion.previous, model_store))
+                else:
+                    log.warning(
+                        "previous version not in the bucket model=%s version=%s",
+                        model_name,
+                        champion.previous,
+                    )
+        for model_name, champion in champions.models.items():
+            record_category(model_store, model_name, champion.category)
+        update_champions(
+            model_store,
+            lambda local: local.model_copy(update={"models": {**local.models, **champions.models}}),
+        )
+        log.info("model store restored models=%d archives=%d", len(champions.models), len(placed))
+        return Restored(champions, placed)
 
     # ---- delete ---------------------------------------------------------------------------------
 

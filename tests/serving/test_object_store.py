@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from core.contracts.champions import Champion, Champions
+from core.contracts.champions import Champion, Champions, read_champions
 from core.contracts.files import ContractError
 from core.hashing import file_sha256
 from core.settings import StorageSettings, load_settings
+from serving.archive import list_archives_in
 from serving.object_store import (
     BucketNotFoundError,
     CredentialsRefusedError,
@@ -144,6 +145,8 @@ def test_endpoint_order() -> None:
     )
     assert storage_endpoint(unset, {"MLFLOW_S3_ENDPOINT_URL": "http://mlflow:3/"}) == "http://mlflow:3"
     assert storage_endpoint(unset, {}) is None
+    leaky = ObjectStore(unset, environ={"AWS_ENDPOINT_URL": "http://user:pa55word@minio:9000"})
+    assert leaky.where == "http://minio:9000"
 
 
 def test_local_only_by_default_and_credentials_are_no_setting() -> None:
@@ -228,6 +231,47 @@ def test_silent_endpoint_times_out() -> None:
         with pytest.raises(ObjectStoreUnreachableError, match=endpoint):
             store.check()
         assert time.monotonic() - started < FAST_FAIL_S
+
+
+class LosesConnectionAtChecksum(ObjectStore):
+    """The real store, except that the connection drops on a push's last PUT (the checksum)."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if key.endswith(".sha256"):
+            raise ObjectStoreUnreachableError(f"connection lost before {key}")
+        super().put_bytes(key, data)
+
+
+@pytest.mark.slow
+def test_push_interrupted_before_its_checksum_is_invisible(
+    versions: VersionStore,
+    version_files: tuple[Path, dict[str, Path]],
+    seaweedfs: SeaweedS3,
+    tmp_path: Path,
+) -> None:
+    archive, extras = version_files
+    served = versions.push_version(archive, "beauty", V1, extras)
+    champions = Champions(
+        models={"beauty": Champion(category="Beauty", version=V1, archive_sha256=served.sha256)}
+    )
+    versions.write_champions(champions)
+
+    flaky = VersionStore(
+        LosesConnectionAtChecksum(versions_storage(versions, seaweedfs), seaweedfs.admin.environ())
+    )
+    newer = make_archive(tmp_path / "newer.mar", os.urandom(4096))
+    with pytest.raises(ObjectStoreUnreachableError):
+        flaky.push_version(newer, "beauty", V2, extras)
+    assert versions.store.exists(archive_key("beauty", V2))  # everything but the checksum was uploaded
+    assert versions.list_versions("beauty") == [V1]
+    assert versions.read_champions() == champions
+    with pytest.raises(VersionStoreError, match="push did not finish"):
+        versions.pull_archive("beauty", V2, tmp_path / "model_store")
+
+    with pytest.raises(VersionStoreError, match="is not a file"):
+        versions.push_version(newer, "beauty", V2, {"model.pt": tmp_path / "missing.pt"})
+    versions.push_version(newer, "beauty", V2, extras)  # the retry completes it
+    assert versions.list_versions("beauty") == [V1, V2]
 
 
 def versions_storage(versions: VersionStore, seaweedfs: SeaweedS3) -> StorageSettings:
@@ -405,6 +449,52 @@ def test_champions_manifest_round_trip(
     versions.store.put_bytes(CHAMPIONS_KEY, b'{"format_version": 99}')
     with pytest.raises(ContractError, match="not a valid champions manifest"):
         versions.read_champions()
+
+
+@pytest.mark.slow
+def test_restore_onto_an_empty_machine(
+    versions: VersionStore, version_files: tuple[Path, dict[str, Path]], tmp_path: Path
+) -> None:
+    """The bucket alone: the champions' archives (verified), their categories and champions.json."""
+    archive, extras = version_files
+    old = versions.push_version(archive, "beauty", V1, extras)
+    new = versions.push_version(make_archive(tmp_path / "n.mar", b"new"), "beauty", V2, extras)
+    garden = versions.push_version(make_archive(tmp_path / "g.mar", b"g"), "home-garden", V1)
+    versions.push_version(make_archive(tmp_path / "x.mar", b"x"), "home-garden", V3)  # never served
+    champions = Champions(
+        models={
+            "beauty": Champion(category="Beauty", version=V2, previous=V1, archive_sha256=new.sha256),
+            "home-garden": Champion(category="Home & Garden", version=V1, archive_sha256=garden.sha256),
+        }
+    )
+    versions.write_champions(champions)
+
+    model_store = tmp_path / "empty-machine" / "model_store"
+    restored = versions.restore(model_store)
+    assert restored.champions == champions
+    served = {(info.category, info.version, file_sha256(info.path)) for info in list_archives_in(model_store)}
+    assert served == {
+        ("Beauty", V1, old.sha256),
+        ("Beauty", V2, new.sha256),
+        ("Home & Garden", V1, garden.sha256),
+    }
+    assert read_champions(model_store) == champions
+
+
+@pytest.mark.slow
+def test_restore_refuses_a_tampered_champion(
+    versions: VersionStore, version_files: tuple[Path, dict[str, Path]], tmp_path: Path
+) -> None:
+    archive, _ = version_files
+    pushed = versions.push_version(archive, "beauty", V1)
+    versions.write_champions(
+        Champions(models={"beauty": Champion(category="Beauty", version=V1, archive_sha256=pushed.sha256)})
+    )
+    versions.store.put_bytes(archive_key("beauty", V1), b"PK not the pushed archive")
+    model_store = tmp_path / "model_store"
+    with pytest.raises(TamperedArchiveError):
+        versions.restore(model_store)
+    assert not model_store.exists() or list(model_store.iterdir()) == []  # nothing served, nothing recorded
 
 
 @pytest.mark.parametrize(
