@@ -67,6 +67,11 @@ class ObjectNotFoundError(ObjectStoreError):
 class ChecksumMismatchError(ObjectStoreError):
     """A downloaded object's SHA-256 is not the one expected; nothing was placed at the destination."""
 
+    def __init__(self, message: str, *, expected: str = "", actual: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
 
 def storage_endpoint(storage: StorageSettings, environ: Mapping[str, str]) -> str | None:
     """The S3 endpoint: `storage.endpoint_url`, else the first of AWS_ENDPOINT_URL_S3,
@@ -178,7 +183,9 @@ class ObjectStore:
                 if actual != expected_sha256.lower():
                     raise ChecksumMismatchError(
                         f"{self.url(key)} at {self.where} has SHA-256 {actual}, expected {expected_sha256}: "
-                        f"the object was changed after it was written; not placed at {dest}"
+                        f"the object was changed after it was written; not placed at {dest}",
+                        expected=expected_sha256.lower(),
+                        actual=actual,
                     )
         log.info("object got key=%s dest=%s", self.url(key), dest)
         return dest

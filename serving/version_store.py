@@ -177,7 +177,9 @@ class VersionStore:
         if expected_sha256 is not None and expected_sha256.lower() != stored:
             raise TamperedArchiveError(
                 f"{self.store.url(key)}: the bucket records SHA-256 {stored}, the champions manifest "
-                f"{expected_sha256}: not served; push the version again or fix champions.json"
+                f"{expected_sha256}: not served; push the version again or fix champions.json",
+                expected=expected_sha256.lower(),
+                actual=stored,
             )
         dest = model_store / archive_file_name(model_name, version)
         if dest.is_file() and file_sha256(dest) == stored:
@@ -186,8 +188,11 @@ class VersionStore:
             self.store.get_file(key, dest, expected_sha256=stored)
         except ChecksumMismatchError as exc:
             raise TamperedArchiveError(
-                f"archive {self.store.url(key)} was changed after it was pushed ({exc}); "
-                f"refusing to place it in {model_store}: a .mar runs handler code"
+                f"archive {self.store.url(key)} at {self.store.where} has SHA-256 {exc.actual}, not the "
+                f"{stored} recorded at its push: it was changed in the bucket. Not placed in "
+                f"{model_store} (a .mar runs handler code); push the version again from a trusted copy",
+                expected=stored,
+                actual=exc.actual,
             ) from None
         log.info("archive pulled model=%s version=%s sha256=%s", model_name, version, stored)
         return dest

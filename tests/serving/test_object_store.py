@@ -385,7 +385,8 @@ def test_tampered_archive_is_refused_and_not_placed(
         TamperedArchiveError, match=rf"s3://.*/models/beauty/{V1}/beauty-{V1}\.mar"
     ) as refused:
         versions.pull_archive("beauty", V1, model_store)
-    assert pushed.sha256 in str(refused.value)
+    assert (refused.value.expected, refused.value.actual) == (pushed.sha256, file_sha256(tampered))
+    assert pushed.sha256 in str(refused.value) and "changed in the bucket" in str(refused.value)
     assert list(model_store.iterdir()) == []  # neither the archive nor a temp file
 
     # The manifest's SHA-256 is checked too: a bucket whose archive and checksum were both replaced.
