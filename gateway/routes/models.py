@@ -8,15 +8,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from core.settings import Settings
 from gateway.champions import RegistryUnavailableError
-from gateway.deps import ApiKeyDep, ChampionsDep, LoadedDep, ManagementDep, RegistryDep
+from gateway.deps import ApiKeyDep, ChampionsDep, LoadedDep, ManagementDep, RegistryDep, SettingsDep
 from gateway.errors import ModelServerUnavailableError, NotFoundError
+from gateway.loaded_models import LoadedModels
 from gateway.model_registry import ModelRegistry, ServedModel, VersionFacts
 from gateway.routes.responses import errors
 from gateway.schemas.models import Backtest, CategoryModel, ModelList, ModelVersion, SetDefaultRequest
 from serving.archive import archive_file_name
 from serving.management_client import ManagementClient, ManagementError
 from serving.model_record import RecordedVersion
+from serving.workers import WorkerLoadError, load_workers
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["models"])
@@ -91,6 +94,8 @@ async def set_default_version(
     registry: RegistryDep,
     management: ManagementDep,
     champions: ChampionsDep,
+    loaded: LoadedDep,
+    settings: SettingsDep,
 ) -> CategoryModel:
     """Pin (or roll back to) an archived version; predictions switch to it at once, and it becomes
     the registry's `champion` (the version it replaces `previous`)."""
@@ -103,7 +108,7 @@ async def set_default_version(
             f"known: {', '.join(known)}"
         )
     try:
-        await _register_if_archived(management, model.model_name, body.version, registry)
+        await _make_servable(management, model.model_name, body.version, registry, loaded, settings)
         await management.set_default(model.model_name, body.version)
         try:
             await champions.promote(model.category, model.model_name, body.version)
@@ -124,13 +129,19 @@ async def set_default_version(
     return _category_model(updated, registry, await champions.recorded())
 
 
-async def _register_if_archived(
-    management: ManagementClient, model_name: str, version: str, registry: ModelRegistry
+async def _make_servable(
+    management: ManagementClient,
+    model_name: str,
+    version: str,
+    registry: ModelRegistry,
+    loaded: LoadedModels,
+    settings: Settings,
 ) -> None:
     """An archived version that TorchServe no longer holds (older than `torchserve.loaded_versions`,
-    or after a restart) is registered again, without a worker: its first request loads it."""
+    or after a restart) is registered again. Under a memory budget its first request loads it; without
+    one it gets its workers now (nothing else would load it, and health would wait on it forever)."""
     try:
-        await management.describe(model_name, version)
+        described = await management.describe(model_name, version)
     except ManagementError as exc:
         if exc.status_code != 404 or version not in registry.archived_versions(model_name):
             raise
@@ -138,6 +149,20 @@ async def _register_if_archived(
             archive_file_name(model_name, version), initial_workers=0, synchronous=False
         )
         log.info("archived version registered again model=%s version=%s", model_name, version)
+        described = []
+    if loaded.budget is None and not any(description.ready_workers for description in described):
+        try:
+            await load_workers(
+                management,
+                model_name,
+                version,
+                settings.archive.workers,
+                settings.torchserve.startup_timeout_s,
+            )
+        except WorkerLoadError as exc:
+            raise ModelServerUnavailableError(
+                f"{model_name} version {version} could not load: {exc}"
+            ) from exc
 
 
 def _category_model(
