@@ -210,6 +210,7 @@ class VersionStore:
         bucket's entries win). Nothing is recorded unless every champion's archive was placed."""
         champions = self.read_champions()
         complete = self.complete_versions()
+        model_store.mkdir(parents=True, exist_ok=True)
         placed: list[Path] = []
         for model_name, champion in sorted(champions.models.items()):
             expected = champion.archive_sha256

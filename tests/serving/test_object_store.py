@@ -34,6 +34,7 @@ from serving.object_store import (
 )
 from serving.version_store import (
     CHAMPIONS_KEY,
+    Restored,
     TamperedArchiveError,
     VersionStore,
     VersionStoreError,
@@ -457,6 +458,7 @@ def test_restore_onto_an_empty_machine(
     versions: VersionStore, version_files: tuple[Path, dict[str, Path]], tmp_path: Path
 ) -> None:
     """The bucket alone: the champions' archives (verified), their categories and champions.json."""
+    assert versions.restore(tmp_path / "nothing-yet") == Restored(Champions(), [])
     archive, extras = version_files
     old = versions.push_version(archive, "beauty", V1, extras)
     new = versions.push_version(make_archive(tmp_path / "n.mar", b"new"), "beauty", V2, extras)
