@@ -7,15 +7,13 @@ write at once, so updates are serialized with a lock file and written atomically
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import RootModel, ValidationError
 
 from core.atomic import write_json_atomic
 from core.contracts.files import ContractError, describe_errors
+from core.file_lock import exclusive_lock
 from core.slugs import SlugError
 
 CATEGORY_INDEX_FILE = "categories.json"
@@ -40,7 +38,7 @@ def read_category_index(store: Path) -> dict[str, str]:
 
 def record_category(store: Path, slug: str, category: str) -> None:
     """Add slug → category (atomically, under a lock), refusing two categories on one slug."""
-    with _locked(store):
+    with exclusive_lock(store / f".{CATEGORY_INDEX_FILE}.lock"):
         mapping = read_category_index(store)
         if mapping.get(slug, category) != category:
             raise SlugError(f"categories {mapping[slug]!r} and {category!r} both map to model name {slug!r}")
@@ -48,15 +46,3 @@ def record_category(store: Path, slug: str, category: str) -> None:
             return
         mapping[slug] = category
         write_json_atomic(store / CATEGORY_INDEX_FILE, dict(sorted(mapping.items())))
-
-
-@contextmanager
-def _locked(store: Path) -> Iterator[None]:
-    """Serialize read-modify-write of the index between processes archiving at once."""
-    store.mkdir(parents=True, exist_ok=True)
-    with (store / f".{CATEGORY_INDEX_FILE}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -9,15 +9,14 @@ that the bucket alone restores every served version. Written atomically at every
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.contracts.files import read_contract, write_contract
+from core.file_lock import exclusive_lock
 
 CHAMPIONS_FILE = "champions.json"
 
@@ -70,18 +69,7 @@ def write_champions(model_store: Path, champions: Champions) -> Path:
 def update_champions(model_store: Path, change: Callable[[Champions], Champions]) -> Champions:
     """Read, change and write the manifest under an exclusive lock: a training job and the gateway
     both move champions, and a read-modify-write without it would lose one of two moves."""
-    with _locked(model_store):
+    with exclusive_lock(model_store / f".{CHAMPIONS_FILE}.lock"):
         updated = change(read_champions(model_store))
         write_champions(model_store, updated)
         return updated
-
-
-@contextmanager
-def _locked(model_store: Path) -> Iterator[None]:
-    model_store.mkdir(parents=True, exist_ok=True)
-    with (model_store / f".{CHAMPIONS_FILE}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
