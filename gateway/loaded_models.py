@@ -3,8 +3,11 @@
 Every version is registered (an archive TorchServe knows, ~70 ms and a few kB to register) but only
 a *loaded* one has a worker (~150 MB). With `torchserve.max_loaded_models` set, at most that many
 versions are loaded: a request for one that is not loads it on demand (concurrent requests for it
-wait for the one load), and the least recently used version is unloaded first, after the requests
-in flight on it have drained. Without a budget every version a request reaches is kept loaded.
+wait for the one load, and count as in flight on it the moment it is ready, so no other load evicts
+it before they are answered), and the least recently used version is unloaded first, after the
+requests in flight on it have drained. Loads under way hold their slots: when they alone fill the
+budget, the next load waits for one of them. Without a budget every version a request reaches is
+kept loaded.
 
 The gateway process is the owner (one per TorchServe instance: the gateway runs one process). A
 training job deploys from its own process, so while one runs the owner keeps `DEPLOY_HEADROOM`
@@ -21,6 +24,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from core.settings import Settings
@@ -47,9 +51,12 @@ class LoadedModels:
         self._store: Path = settings.paths.model_store
         self._loaded: OrderedDict[Key, None] = OrderedDict()  # least recently used first
         self._inflight: Counter[Key] = Counter()
+        self._waiting: Counter[Key] = Counter()  # requests waiting for the load of a version
         self._drained: dict[Key, asyncio.Event] = {}
         self._loading: dict[Key, asyncio.Task[None]] = {}
         self._reserved = 0  # slots promised to loads under way and to deploying jobs
+        self._loads_under_way = 0
+        self._load_ended = asyncio.Event()
         self._decide = asyncio.Lock()  # one decision on the set at a time
         self.loads = 0
         self.evictions = 0
@@ -70,19 +77,24 @@ class LoadedModels:
     async def use(self, model: str, version: str) -> AsyncIterator[None]:
         """Hold `version` loaded for one inference call (loading it first when it is not)."""
         key = (model, version)
-        while key not in self._loaded:  # a load another request started may be evicted again
-            await self._load(key)
-        self._loaded.move_to_end(key)
-        self._inflight[key] += 1
+        if key in self._loaded:
+            self._inflight[key] += 1
+        else:
+            await self._load(key)  # counts this request in flight once the version is ready
+        if key in self._loaded:  # (not when an unload is draining it already: it waits for this request)
+            self._loaded.move_to_end(key)
         try:
             yield
         finally:
-            self._inflight[key] -= 1
-            if self._inflight[key] <= 0:
-                del self._inflight[key]
-                event = self._drained.pop(key, None)
-                if event is not None:
-                    event.set()
+            self._leave(key)
+
+    def _leave(self, key: Key) -> None:
+        self._inflight[key] -= 1
+        if self._inflight[key] <= 0:
+            del self._inflight[key]
+            event = self._drained.pop(key, None)
+            if event is not None:
+                event.set()
 
     def forget(self, model: str, version: str) -> None:
         """TorchServe said the version has no worker (restarted, scaled elsewhere): load it next time."""
@@ -142,19 +154,47 @@ class LoadedModels:
                 self._save_usage()
 
     async def _load(self, key: Key) -> None:
+        """Wait for the one load of `key`; it returns with this request counted in flight on it."""
         task = self._loading.get(key)
-        if task is None:
+        if task is None or task.done():  # a finished load counted only the requests it had then
             task = asyncio.create_task(self._load_once(key))
             self._loading[key] = task
-            task.add_done_callback(lambda _: self._loading.pop(key, None))
-        await asyncio.shield(task)
+            task.add_done_callback(partial(self._load_done, key))
+        self._waiting[key] += 1
+        try:
+            await asyncio.shield(task)
+        except BaseException:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                self._leave(key)  # the load counted this request, which was cancelled meanwhile
+            else:
+                self._waiting[key] -= 1
+                if self._waiting[key] <= 0:
+                    del self._waiting[key]
+            raise
+
+    def _load_done(self, key: Key, task: asyncio.Task[None]) -> None:
+        if self._loading.get(key) is task:
+            del self._loading[key]
 
     async def _load_once(self, key: Key) -> None:
+        """Load `key`, then count every request waiting for it in flight (in one step: no other
+        load can evict it before they are answered)."""
         async with self._decide:
-            if key in self._loaded:
-                return
-            await self._make_room(1)
-            self._reserved += 1
+            loading = key not in self._loaded
+            if loading:
+                await self._make_room(1)
+                self._reserved += 1
+                self._loads_under_way += 1
+        if loading:
+            try:
+                await self._load_workers(key)
+            finally:
+                self._reserved -= 1
+                self._loads_under_way -= 1
+                self._load_ended.set()
+        self._inflight[key] += self._waiting.pop(key, 0)
+
+    async def _load_workers(self, key: Key) -> None:
         model, version = key
         started = time.monotonic()
         try:
@@ -164,8 +204,6 @@ class LoadedModels:
             raise ModelServerUnavailableError(
                 f"model server could not load {model} version {version}: {message}"
             ) from exc
-        finally:
-            self._reserved -= 1
         self._loaded[key] = None
         self.loads += 1
         self.peak = max(self.peak, len(self._loaded))
@@ -176,8 +214,14 @@ class LoadedModels:
         """Unload least recently used versions until `slots` more fit beside the reservations."""
         if self._budget is None:
             return
-        while self._loaded and len(self._loaded) + self._reserved + slots > self._budget:
-            await self._unload(self._victim())
+        while len(self._loaded) + self._reserved + slots > self._budget:
+            if self._loaded:
+                await self._unload(self._victim())
+            elif self._loads_under_way:  # they hold the room: evict one once its requests are answered
+                self._load_ended.clear()
+                await self._load_ended.wait()
+            else:  # only a job's headroom is reserved (a budget below it): load beside it
+                return
 
     def _victim(self) -> Key:
         """The least recently used version with nothing in flight, else the least recently used."""

@@ -153,14 +153,19 @@ class Predictor:
         return {"results": answered, "succeeded": succeeded, "failed": len(answered) - succeeded}
 
     async def _loaded_call(self, model: ServedModel, call: Callable[[], Awaitable[T]]) -> T:
-        """Run one inference call holding the version loaded; a worker TorchServe lost meanwhile (a
-        restart, a scale from elsewhere) is loaded again once."""
+        """Run one inference call holding the version loaded. When the served version has no worker,
+        it is read again and loaded once: a deploy from a training job may have made another version
+        the default (the held one keeps its worker), or TorchServe lost the worker (a restart)."""
         async with self.loaded.use(model.model_name, model.version):
             try:
                 return await call()
             except NoWorkerError:
-                self.loaded.forget(model.model_name, model.version)
-        async with self.loaded.use(model.model_name, model.version):
+                pass
+        self.registry.invalidate(model.model_name)
+        served = (await self.registry.refresh()).get(model.model_name, model)
+        if served.version == model.version:
+            self.loaded.forget(model.model_name, model.version)
+        async with self.loaded.use(served.model_name, served.version):
             return await call()
 
     async def _target(self, category: str, horizon: int) -> tuple[ServedModel | None, GatewayError | None]:

@@ -1,7 +1,8 @@
 """Serving memory as a budget (`torchserve.max_loaded_models`): six categories behind a budget of
 three, on a real TorchServe and a real gateway. Every category answers, at most three versions
 hold a worker at any moment (sampled from TorchServe's management API the whole time), concurrent
-requests for a cold category wait for one load, and a deploy of an unloaded category works."""
+requests for a cold category wait for one load, a deploy of an unloaded category works, and a hot
+swap of a category under load loses no request while other categories evict each other."""
 
 from __future__ import annotations
 
@@ -47,9 +48,17 @@ class BudgetStack:
     def loads_logged(self, model_name: str) -> int:
         return self.gateway_log.read_text(encoding="utf-8").count(f"model loaded model={model_name} ")
 
+    def unloads_logged(self) -> int:
+        return self.gateway_log.read_text(encoding="utf-8").count("model unloaded model=")
+
 
 class WorkerSampler:
-    """Counts, every few ms from a thread, the versions holding a worker in TorchServe."""
+    """Counts, every few ms from a thread, the versions holding a worker in TorchServe.
+
+    One sweep asks each model in turn, so an unload and a load between two of its questions would
+    be counted as both holding; a sample is therefore the versions holding a worker in two sweeps in
+    a row (a load or an unload takes longer than a sweep, so that is what held at the moment between).
+    """
 
     def __init__(self, management_url: str, models: list[str]) -> None:
         self._url = management_url
@@ -68,13 +77,16 @@ class WorkerSampler:
 
     def _run(self) -> None:
         with httpx.Client(timeout=10) as client:
+            previous: set[tuple[str, str]] | None = None
             while not self._stop.is_set():
-                holding = 0
+                holding: set[tuple[str, str]] = set()
                 for model in self._models:
                     answer = client.get(f"{self._url}/models/{model}/all")
                     if answer.status_code == 200:
-                        holding += sum(1 for version in answer.json() if version.get("workers"))
-                self.samples.append(holding)
+                        holding |= {(model, v["modelVersion"]) for v in answer.json() if v.get("workers")}
+                if previous is not None:
+                    self.samples.append(len(previous & holding))
+                previous = holding
                 time.sleep(0.02)
 
 
@@ -205,3 +217,90 @@ def test_a_deploy_of_an_unloaded_category_works_within_the_budget(budget_stack: 
     new_version = job["results"][0]["version"]
     assert answer.json()["model_version"] == new_version
     assert max(sampler.samples) <= BUDGET, sampler.samples
+
+
+class CategoryLoop:
+    """Predicts the given categories in turn from a thread until stopped; every answer is recorded."""
+
+    def __init__(self, stack: BudgetStack, categories: list[str]) -> None:
+        self._stack = stack
+        self._categories = categories
+        self._stop = threading.Event()
+        self.answers: list[tuple[str, int, str]] = []  # (category, status, version or error text)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CategoryLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def versions(self, category: str) -> list[str]:
+        return [version for name, status, version in self.answers if name == category and status == 200]
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=120) as client:
+            while not self._stop.is_set():
+                for category in self._categories:
+                    try:
+                        answer = self._stack.predict(client, category)
+                    except httpx.HTTPError as exc:
+                        self.answers.append((category, 0, repr(exc)))
+                        continue
+                    ok = answer.status_code == 200
+                    detail = answer.json()["model_version"] if ok else answer.text
+                    self.answers.append((category, answer.status_code, detail))
+
+
+def test_a_hot_swap_under_load_loses_no_request_within_the_budget(budget_stack: BudgetStack) -> None:
+    """While threads predict a loaded category and others (evicting each other), a training job
+    deploys a new version of that category: every request is answered, the answers switch to the
+    new version for good, and no more than the budget ever holds a worker."""
+    headers = {"X-API-Key": API_KEY}
+    models = {model["category"]: model for model in _models(budget_stack)["models"]}
+    target = "Clothing"
+    others = [category for category in budget_stack.categories if category != target][:3]
+    old_version = models[target]["default_version"]
+    names = [model["model_name"] for model in models.values()]
+    with httpx.Client(timeout=60) as client:
+        assert budget_stack.predict(client, target).status_code == 200
+    assert _models(budget_stack, q=target)["models"][0]["loaded"]
+    unloads = budget_stack.unloads_logged()
+    with (
+        WorkerSampler(budget_stack.torchserve.management_url, names) as sampler,
+        CategoryLoop(budget_stack, [target]) as hot,
+        CategoryLoop(budget_stack, others) as churn,
+        CategoryLoop(budget_stack, others[::-1]) as churn_back,
+        httpx.Client(timeout=60) as client,
+    ):
+        accepted = client.post(
+            f"{budget_stack.url}/api/train",
+            json={"categories": [target], "deploy": "always"},
+            headers=headers,
+        )
+        assert accepted.status_code == 202, accepted.text
+        job_url = f"{budget_stack.url}/api/jobs/{accepted.json()['job_id']}"
+        deadline = time.monotonic() + 300
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = client.get(job_url, headers=headers).json()
+            if job["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.5)
+        assert job.get("status") == "succeeded", job
+        new_version = job["results"][0]["version"]
+        settled = len(hot.versions(target))
+        while len(hot.versions(target)) < settled + 10 and time.monotonic() < deadline:
+            time.sleep(0.1)  # a few answers from the new version
+    lost = [answer for answer in hot.answers + churn.answers + churn_back.answers if answer[1] != 200]
+    assert lost == [], lost
+    assert churn.answers and churn_back.answers
+    assert budget_stack.unloads_logged() > unloads  # the categories evicted each other meanwhile
+    answered = hot.versions(target)
+    assert answered[0] == old_version and answered[-1] == new_version, answered
+    switched = answered.index(new_version)
+    assert set(answered[switched:]) == {new_version}, "answers went back to the old version"
+    assert max(sampler.samples) <= BUDGET, sampler.samples
+    assert _models(budget_stack)["loaded"] <= BUDGET
