@@ -73,14 +73,18 @@ def forecast_archive(archive: Path, items: Sequence[BulkItem], job: BulkForecast
     outcomes: list[BulkOutcome | None] = [None] * len(items)
     requests: list[dict[str, Any]] = []
     asked: list[int] = []
+    launched = stats.get("fallback") is not None  # a classical-only version: see below
     for index, item in enumerate(items):
-        if len(item.sales) < window:
+        if len(item.sales) < window and not (launched and item.sales):
             message = (
                 f"{item.category} has {len(item.sales)} days of history; the served model needs {window}"
             )
             outcomes[index] = BulkOutcome(category=item.category, status=UNPROCESSABLE, error=message)
             continue
-        body: dict[str, Any] = {"sales": item.sales[-window:], "horizon": job.horizon}
+        # A category launched less than a window ago reads its window from the first sale on: the
+        # days before its history go in as the zeros they were (as GET /api/forecast does).
+        sales = [0.0] * (window - len(item.sales)) + list(item.sales[-window:])
+        body: dict[str, Any] = {"sales": sales, "horizon": job.horizon}
         if job.levels is not None:
             body["levels"] = job.levels
         requests.append({"body": body})

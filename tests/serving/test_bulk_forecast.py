@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 
 from core.contracts.bulk_forecast import BulkForecastJob, BulkItem, decode_answer, encode_job
+from core.contracts.manifest import Fallback, read_manifest, write_manifest
 from core.sales_data import load_daily_sales
 from core.settings import Settings
-from serving.archive import ArchiveInfo
+from serving.archive import ArchiveInfo, archive_version
 from serving.bulk_forecast import run_job
+from tests.conftest import make_test_settings
+from tests.handlers.scripted_artifacts import write_scripted_version
 
 pytestmark = [pytest.mark.slow]
 
@@ -104,3 +107,34 @@ def test_the_module_reads_stdin_and_writes_stdout(
         [sys.executable, "-m", "serving.bulk_forecast"], input=b"{}", capture_output=True, timeout=120
     )
     assert bad.returncode == 2 and b"not a valid BulkForecastJob" in bad.stderr
+
+
+def test_a_classical_only_version_forecasts_a_history_shorter_than_its_window(tmp_path: Path) -> None:
+    """A category launched less than a window ago: the days before its history are the zeros they
+    were, exactly as if the caller had sent them."""
+    settings = make_test_settings(tmp_path)
+    folder = write_scripted_version(
+        settings.paths.artifacts, "Launched", "20250101.000000", seed=3, max_horizon=2
+    )
+    launched = read_manifest(folder).model_copy(
+        update={
+            "fallback": Fallback(kind="classical_only", reason="20 days of history; the networks need 16")
+        }
+    )
+    write_manifest(folder, launched)
+    archive = str(archive_version(settings, "Launched", "20250101.000000").path)
+    window = launched.window_size
+    short = [float(120 + day) for day in range(window - 6)]
+    answer = run_job(
+        BulkForecastJob(
+            horizon=2,
+            levels=[80],
+            items=[
+                BulkItem(category="Launched", archive=archive, sales=short),
+                BulkItem(category="Launched", archive=archive, sales=[0.0] * 6 + short),
+            ],
+        )
+    )
+    first, padded = answer.outcomes
+    assert (first.status, padded.status) == (200, 200), answer
+    assert first.model_dump() == padded.model_dump()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from training.model import WEEK, WeeklyProfileES
 
 N = 28
 PROFILE = np.array([0.6, 0.8, 1.0, 1.0, 1.1, 1.3, 1.2])
-GRID = {"alphas": [0.0, 0.1, 0.5], "shrinks": [0.0, 1.0], "anchor_weights": [0.0, 0.5, 1.0]}
+GRID: dict[str, Any] = {"alphas": [0.0, 0.1, 0.5], "shrinks": [0.0, 1.0], "anchor_weights": [0.0, 0.5, 1.0]}
 
 
 def fit(days: np.ndarray) -> WeeklyProfileES:
