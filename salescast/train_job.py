@@ -26,10 +26,12 @@ from core.errors import SalescastError
 from core.settings import DeployPolicy, Settings
 from core.slugs import category_slug
 from serving.archive import ArchiveInfo, archive_version
+from serving.bucket_sync import BucketSync
 from serving.deploy import deploy_archive
 from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
 from serving.model_record import ModelRecord, ModelRecordError
+from serving.object_store import ObjectStoreError
 from training.pipeline import available_categories, train_categories
 
 logger = logging.getLogger(__name__)
@@ -185,8 +187,8 @@ def _archive_all(settings: Settings, results: Sequence[CategoryResult]) -> list[
     would leave cores idle. Results keep their order."""
     with ThreadPoolExecutor(max_workers=settings.archive.parallel) as pool:
         archived = list(pool.map(partial(_archive_only, settings), results))
-    record = _model_record(settings)
-    return [_recorded(record, result) for result in archived]
+    record, bucket = _model_record(settings), BucketSync(settings)
+    return [_pushed(bucket, _recorded(record, result)) for result in archived]
 
 
 def _model_record(settings: Settings) -> ModelRecord | None:
@@ -212,6 +214,25 @@ def _recorded(record: ModelRecord | None, result: CategoryResult) -> CategoryRes
     except ModelRecordError as exc:
         return result.model_copy(
             update={"warnings": [*result.warnings, f"not recorded in the registry: {exc}"]}
+        )
+    return result
+
+
+def _pushed(bucket: BucketSync, result: CategoryResult) -> CategoryResult:
+    """Upload an archived version to the bucket (with `storage.uri`); a version that did not reach
+    it fails at its archive step and is not deployed (the bucket must be able to restore it)."""
+    if not bucket.enabled or result.archive is None or result.version is None:
+        return result
+    try:
+        bucket.push_version(result.category, category_slug(result.category), result.version)
+    except (ObjectStoreError, OSError) as exc:
+        logger.error("upload failed category=%s: %s", result.category, exc)
+        return result.model_copy(
+            update={
+                "status": "failed",
+                "failed_step": "archive",
+                "error": f"upload to the bucket failed: {exc}",
+            }
         )
     return result
 
@@ -281,6 +302,9 @@ async def deploy_trained_version(
     result = await asyncio.to_thread(
         _recorded, record, result.model_copy(update={"archive": archive.file_name})
     )
+    result = await asyncio.to_thread(_pushed, record.bucket if record else BucketSync(settings), result)
+    if result.status == "failed":
+        return result.model_copy(update={"deployed": False, "deploy_reason": kept})
     try:
         deployed = await deploy_archive(client, archive, settings)
     except Exception as exc:

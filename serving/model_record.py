@@ -26,6 +26,8 @@ from core.errors import SalescastError
 from core.hashing import file_sha256
 from core.settings import Settings
 from serving.archive import archive_file_name
+from serving.bucket_sync import BucketSync
+from serving.object_store import ObjectStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class RecordedVersion:
 
     model_name: str
     version: str  # TorchServe's (the archive's) version
+    registered_model: str
     registry_version: str
     run_id: str | None
     aliases: tuple[str, ...]
@@ -65,6 +68,7 @@ class ModelRecord:
         self.uri = settings.mlflow.tracking_uri
         self.prefix = settings.mlflow.registry_prefix
         self.keep_versions = settings.archive.keep_versions
+        self.bucket = BucketSync(settings)
         self.model_store: Path = settings.paths.model_store
         with self._step("connecting"):
             if self.uri.startswith("sqlite:///"):
@@ -97,7 +101,7 @@ class ModelRecord:
                 name, source=source, run_id=run_id, tags=tags, await_creation_for=0
             )
         logger.info("recorded category=%s version=%s registry_version=%s", category, version, created.version)
-        return RecordedVersion(model_name, version, str(created.version), run_id, (), archive_sha256)
+        return RecordedVersion(model_name, version, name, str(created.version), run_id, (), archive_sha256)
 
     def promote(self, category: str, model_name: str, version: str) -> Champion:
         """Make `version` the champion and the champion before it `previous`; copy both into
@@ -120,9 +124,18 @@ class ModelRecord:
             run_id=recorded.run_id,
             registry_version=recorded.registry_version,
         )
-        update_champions(self.model_store, _with(model_name, champion))
+        updated = update_champions(self.model_store, _with(model_name, champion))
         logger.info("champion category=%s version=%s previous=%s", category, version, previous_version)
+        self.mirror(updated)
         return champion
+
+    def mirror(self, champions: Champions | None = None) -> None:
+        """Copy champions.json to the bucket (with `storage.uri`); a failure is logged, not raised:
+        the served version stands, and the next alias move or reconciliation writes it again."""
+        try:
+            self.bucket.push_champions(champions)
+        except (ObjectStoreError, OSError) as exc:
+            logger.error("champions not copied to %s: %s", self.bucket.where, exc)
 
     def champion(self, model_name: str) -> RecordedVersion | None:
         return self._by_alias(model_name, CHAMPION)
@@ -214,6 +227,7 @@ class ModelRecord:
         return RecordedVersion(
             model_name=str(item.name)[len(self.prefix) :],
             version=str(tags.get(TAG_VERSION, "")),
+            registered_model=str(item.name),
             registry_version=str(item.version),
             run_id=item.run_id or None,
             aliases=tuple(sorted(aliases if aliases is not None else (getattr(item, "aliases", None) or ()))),

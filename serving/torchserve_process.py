@@ -37,7 +37,8 @@ from core.errors import SalescastError
 from core.java import find_java
 from core.net import http_url
 from core.settings import Settings
-from serving.archive import ArchiveInfo, served_archives
+from serving.archive import ArchiveInfo, list_archives, served_archives
+from serving.bucket_sync import BucketSync
 from serving.management_client import ManagementClient, ManagementError
 from serving.torchserve_config import write_config
 from serving.usage_order import hot_first, read_usage_order
@@ -453,6 +454,25 @@ def _shorten(text: str, limit: int = 240) -> str:
 # ---- `salescast serve torchserve` -------------------------------------------------------------
 
 
+def restore_if_empty(settings: Settings) -> None:
+    """With `storage.uri`: the bucket must answer (a clear error now, not at the first deploy), and
+    an empty model store — a new or replaced machine — gets every champion back from it first."""
+    bucket = BucketSync(settings)
+    if not bucket.enabled:
+        return
+    bucket.check()
+    if list_archives(settings):
+        return
+    restored = bucket.restore(settings.paths.model_store)
+    if restored is not None:
+        logger.info(
+            "model store was empty: restored %d categories (%d archives) from %s",
+            len(restored.champions.models),
+            len(restored.archives),
+            bucket.where,
+        )
+
+
 def serve_forever(settings: Settings) -> int:
     """Run TorchServe with every category's served archive until Ctrl-C or SIGTERM; 0 on a clean stop."""
     stop = threading.Event()
@@ -462,6 +482,7 @@ def serve_forever(settings: Settings) -> int:
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the events
+    restore_if_empty(settings)
     server = TorchServeProcess(settings)
     try:
         with server:

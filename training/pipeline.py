@@ -72,7 +72,7 @@ from training.forecaster import WindowForecaster, as_forecaster, served_normaliz
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
 from training.shared import LossCurve, SharedNetworks, load_shared_networks, train_shared_networks
-from training.tracking import TrackedRun, Tracker, flatten_metrics
+from training.tracking import TrackedRun, Tracker, flatten_metrics, mlflow_artifact_root
 from training.windows import (
     CategoryWindows,
     FloatArray,
@@ -173,7 +173,7 @@ def train_categories(
     if not training:
         logger.info("nothing to train: every category's data is the data its latest version learned from")
         return [_unchanged(settings, unchanged[category]) for category in categories]
-    tracker = Tracker(settings.mlflow, experiment_name)
+    tracker = Tracker(settings.mlflow, experiment_name, mlflow_artifact_root(settings))
     started = time.monotonic()
     shared = (
         saved_shared

@@ -20,7 +20,8 @@ from typing import Any
 
 from core.contracts.metrics import ForecastScores
 from core.errors import SalescastError
-from core.settings import MlflowSettings
+from core.settings import MlflowSettings, Settings
+from serving.object_store import storage_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,20 @@ def configure_environment(settings: MlflowSettings) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(settings.http_timeout_s))
 
 
+def mlflow_artifact_root(settings: Settings) -> str | None:
+    """With `storage.uri`, new experiments of the embedded store keep their artifacts in the bucket
+    (`<uri>/mlflow`), reached at the storage endpoint; None keeps `mlflow.artifact_location`. An
+    experiment keeps the root it was created with (MLflow's rule): the bucket still gets every
+    version's files from the archive step."""
+    storage = settings.storage
+    if not storage.enabled:
+        return None
+    endpoint = storage_endpoint(storage, os.environ)
+    if endpoint is not None:
+        os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", endpoint)
+    return f"{storage.uri.rstrip('/')}/mlflow"
+
+
 def sqlite_path(tracking_uri: str) -> Path | None:
     """The database file of an embedded `sqlite:///…` store, else None."""
     if not tracking_uri.startswith(_SQLITE_PREFIX):
@@ -54,7 +69,11 @@ def is_embedded(tracking_uri: str) -> bool:
 class Tracker:
     """Connection to one experiment; `start_run` opens a category's run."""
 
-    def __init__(self, settings: MlflowSettings, experiment_name: str) -> None:
+    def __init__(
+        self, settings: MlflowSettings, experiment_name: str, artifact_root: str | None = None
+    ) -> None:
+        """`artifact_root`: where a new experiment of the embedded store keeps its artifacts (the
+        bucket with `storage.uri`); None = `mlflow.artifact_location`."""
         configure_environment(settings)
         self.uri = settings.tracking_uri
         database = sqlite_path(self.uri)
@@ -67,7 +86,9 @@ class Tracker:
             experiment = self.client.get_experiment_by_name(experiment_name)
             if experiment is None:
                 location = (
-                    Path(settings.artifact_location).resolve().as_uri() if is_embedded(self.uri) else None
+                    artifact_root or Path(settings.artifact_location).resolve().as_uri()
+                    if is_embedded(self.uri)
+                    else None
                 )
                 self.experiment_id = self.client.create_experiment(
                     experiment_name, artifact_location=location

@@ -124,6 +124,10 @@ class ModelVersion(_Answer):
     is_default: bool = False
     window_size: int | None = None
     ready_workers: int = 0
+    registered_model: str | None = None  # MLflow's registry (None: not recorded, or an older gateway)
+    registry_version: str | None = None
+    aliases: list[str] = []
+    run_id: str | None = None
 
 
 class CategoryModel(_Answer):

@@ -8,15 +8,16 @@ Read from `GET /api/models`; a gateway that does not say (older, or without a bu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import gradio as gr
 import pandas as pd
 
-from ui.api_models import ModelList
+from ui.api_models import ModelList, ModelVersion
 from ui.formatting import message_html
 from ui.gateway_client import GatewayClient, GatewayError
 
-COLUMNS = ["Category", "Served version", "State", "Versions"]
+COLUMNS = ["Category", "Served version", "State", "Versions", "Registry (MLflow)"]
 LOADED = "loaded"
 ARCHIVED = "archived (loads on first request)"
 UNKNOWN = "—"
@@ -25,6 +26,7 @@ UNKNOWN = "—"
 @dataclass
 class ModelsOverviewHandlers:
     client: GatewayClient
+    mlflow_url: str = ""
 
     def show(self) -> tuple[str, pd.DataFrame]:
         """(the budget line, the table) as the gateway lists them now."""
@@ -32,7 +34,7 @@ class ModelsOverviewHandlers:
             listed = self.client.models()
         except GatewayError as exc:
             return message_html("error", f"Could not list the served models: {exc}"), models_frame(None)
-        return message_html("info", budget_line(listed)), models_frame(listed)
+        return message_html("info", budget_line(listed)), models_frame(listed, self.mlflow_url)
 
 
 def budget_line(listed: ModelList) -> str:
@@ -50,18 +52,34 @@ def budget_line(listed: ModelList) -> str:
     )
 
 
-def models_frame(listed: ModelList | None) -> pd.DataFrame:
-    """One row per served category: its served version, loaded or archived, and its versions."""
+def models_frame(listed: ModelList | None, mlflow_url: str = "") -> pd.DataFrame:
+    """One row per served category: its served version, loaded or archived, its versions, and its
+    registry entry (a link to the model version in MLflow, whose page names the training run)."""
     rows = [
         [
             model.category,
             model.default_version or UNKNOWN,
             UNKNOWN if model.loaded is None else LOADED if model.loaded else ARCHIVED,
             len(model.versions),
+            registry_cell(next((v for v in model.versions if v.is_default), None), mlflow_url),
         ]
         for model in (listed.models if listed is not None else [])
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def registry_cell(version: ModelVersion | None, mlflow_url: str) -> str:
+    """`[champion · v3](…/#/models/salescast.beauty/versions/3) · run 1a2b3c4d` (Markdown), or "—"
+    for a version the registry has not recorded yet."""
+    if version is None or version.registered_model is None or version.registry_version is None:
+        return UNKNOWN
+    label = " · ".join([*version.aliases, f"v{version.registry_version}"])
+    run = f" · run {version.run_id[:8]}" if version.run_id else ""
+    if not mlflow_url:
+        return label + run
+    model = quote(version.registered_model, safe="")
+    url = f"{mlflow_url.rstrip('/')}/#/models/{model}/versions/{version.registry_version}"
+    return f"[{label}]({url}){run}"
 
 
 def build_models_overview(handlers: ModelsOverviewHandlers) -> tuple[gr.HTML, gr.Dataframe]:
@@ -74,6 +92,7 @@ def build_models_overview(handlers: ModelsOverviewHandlers) -> tuple[gr.HTML, gr
             value=models_frame(None),
             label="Loaded: holds a worker now · archived: loads on its first request",
             interactive=False,
+            datatype=["str", "str", "str", "number", "markdown"],
             elem_id="models-table",
         )
     refresh.click(handlers.show, outputs=[budget, table], api_name="models_overview")

@@ -193,7 +193,12 @@ def _category_model(
 def _registry_facts(item: RecordedVersion | None) -> dict[str, Any]:
     if item is None:
         return {}
-    return {"registry_version": item.registry_version, "aliases": list(item.aliases), "run_id": item.run_id}
+    return {
+        "registry_version": item.registry_version,
+        "aliases": list(item.aliases),
+        "run_id": item.run_id,
+        "registered_model": item.registered_model,
+    }
 
 
 def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:

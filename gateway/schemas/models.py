@@ -44,6 +44,10 @@ class ModelVersion(BaseModel):
         description="Its registry aliases: `champion` is the served version, `previous` the one before it.",
     )
     run_id: str | None = Field(default=None, description="The MLflow run that trained it.")
+    registered_model: str | None = Field(
+        default=None,
+        description="Its registered model in MLflow (`mlflow.registry_prefix` + the model name).",
+    )
 
 
 class CategoryModel(BaseModel):

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from core.errors import SalescastError
 from core.settings import load_settings
-from salescast.cli import archive_cmd, bench_cmd, data_cmd, serve_cmd, train_cmd, up_cmd
+from salescast.cli import archive_cmd, bench_cmd, data_cmd, models_cmd, serve_cmd, train_cmd, up_cmd
 
-COMMAND_MODULES = (data_cmd, train_cmd, archive_cmd, serve_cmd, up_cmd, bench_cmd)
+COMMAND_MODULES = (data_cmd, train_cmd, archive_cmd, models_cmd, serve_cmd, up_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

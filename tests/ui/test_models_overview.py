@@ -22,7 +22,17 @@ BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 
             "model_name": "beauty",
             "default_version": "20261205.071518",
             "loaded": True,
-            "versions": [{"version": "20261205.071518", "is_default": True, "loaded": True}],
+            "versions": [
+                {
+                    "version": "20261205.071518",
+                    "is_default": True,
+                    "loaded": True,
+                    "registered_model": "salescast.beauty",
+                    "registry_version": "3",
+                    "aliases": ["champion"],
+                    "run_id": "1a2b3c4d5e6f",
+                }
+            ],
         },
         {
             "category": "Books",
@@ -48,15 +58,16 @@ def test_a_budgeted_answer_shows_the_budget_and_each_state() -> None:
     listed = ModelList.model_validate(BUDGETED)
     line = budget_line(listed)
     assert "at most 3 versions loaded at once" in line and "(1 loaded, 1 archived)" in line
-    frame = models_frame(listed)
+    frame = models_frame(listed, "http://127.0.0.1:5000/")
     assert list(frame.columns) == COLUMNS
+    beauty_link = "[champion · v3](http://127.0.0.1:5000/#/models/salescast.beauty/versions/3) · run 1a2b3c4d"
     assert frame.values.tolist() == [
-        ["Beauty", "20261205.071518", LOADED, 1],
-        ["Books", "20240101.000000", ARCHIVED, 2],
+        ["Beauty", "20261205.071518", LOADED, 1, beauty_link],
+        ["Books", "20240101.000000", ARCHIVED, 2, "—"],  # not recorded in the registry yet
     ]
     older = ModelList.model_validate({"models": [{"category": "Beauty"}]})  # a gateway that does not say
     assert budget_line(older) == "Memory budget: none — every served category keeps its worker (1 served)."
-    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", 0]]
+    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", 0, "—"]]
 
 
 @pytest.fixture(scope="module")
