@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.datasets import DatasetStore
 from core.errors import SalescastError
 from core.settings import Settings
 from gateway.body_limit import BodyLimit, BodySizeLimitMiddleware
@@ -26,6 +27,7 @@ from gateway.openapi import install_openapi
 from gateway.routes import allowed_methods, api_router
 from gateway.routes.responses import error_answer
 from gateway.state import GatewayState
+from gateway.training_metrics import TrainingMetricsCollector
 
 log = logging.getLogger(__name__)
 UPLOAD_FORM_SLACK_BYTES = 64 * 1024  # multipart boundaries and the mapping fields around the file
@@ -41,7 +43,8 @@ in this gateway's configuration list it under `security`. Every error answers `{
 
 def create_app(settings: Settings) -> FastAPI:
     """A gateway app for `settings`; its clients open at start-up and close at shutdown."""
-    metrics = GatewayMetrics()
+    training = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings))
+    metrics = GatewayMetrics(training)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await state.close()
+            training.close()
             log.info("gateway stopped")
 
     app = FastAPI(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -12,10 +13,13 @@ _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 
 class GatewayMetrics:
-    """Requests by route and status, latency, predictions by category, training jobs by outcome."""
+    """Requests by route and status, latency, predictions by category, training jobs by outcome;
+    `training` adds the job store's gauges read at scrape time (`gateway.training_metrics`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, training: Collector | None = None) -> None:
         self.registry = CollectorRegistry()
+        if training is not None:
+            self.registry.register(training)
         self.requests = Counter(
             "salescast_gateway_requests",
             "HTTP requests answered, by route template, method and status.",
@@ -39,6 +43,14 @@ class GatewayMetrics:
             "salescast_gateway_training_jobs",
             "Training jobs finished, by outcome.",
             ["outcome"],
+            registry=self.registry,
+        )
+        # Declared for the alert rules, but absent until live accuracy lands: nothing sets it yet, so
+        # no series is exported (the rule fires only once one exists).
+        self.live_rmse_ratio = Gauge(
+            "salescast_live_rmse_ratio_to_seasonal_naive",
+            "Served model's RMSE on the days since it was trained over the seasonal naive's, by category.",
+            ["category"],
             registry=self.registry,
         )
 
