@@ -36,6 +36,7 @@ PREVIOUS = "previous"
 TAG_VERSION = "salescast.version"
 TAG_CATEGORY = "salescast.category"
 TAG_SHA256 = "salescast.archive_sha256"
+ARCHIVE_SOURCE_SCHEME = "salescast-archive"  # source of a version recorded from its archive alone
 _PAGE = 1000
 T = TypeVar("T")
 
@@ -218,9 +219,11 @@ class ModelRecord:
                 raise
 
     def _source(self, run_id: str | None, model_name: str, version: str) -> str:
+        """The run's artifacts; for a version without a run (archived before the registry) a name,
+        not a path: a tracking server refuses a local path as the source unless a run contains it."""
         if run_id is not None:
             return str(self._client.get_run(run_id).info.artifact_uri)
-        return (self.model_store / archive_file_name(model_name, version)).resolve().as_uri()
+        return f"{ARCHIVE_SOURCE_SCHEME}:/{archive_file_name(model_name, version)}"
 
     def _recorded(self, item: Any, aliases: list[str] | None = None) -> RecordedVersion:
         tags = dict(item.tags or {})

@@ -12,6 +12,7 @@ import pytest
 from core import supervisor
 from salescast import mlflow_ui
 from salescast.mlflow_ui import MlflowUiError
+from serving.model_record import ModelRecord
 from tests.conftest import make_test_settings
 from tests.up.stack_env import isolated_env
 
@@ -70,5 +71,30 @@ def test_serve_mlflow_answers_offline_and_stops_on_sigterm(tmp_path: Path) -> No
         _, alive = psutil.wait_procs(tree, timeout=30)
         assert not alive
         assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    finally:
+        server.stop(timeout_s=10)
+
+
+@pytest.mark.slow
+def test_the_registry_works_through_a_tracking_server(tmp_path: Path) -> None:
+    """Aliases and run-less versions (adopted from an archive) through `serve mlflow`'s REST API,
+    which refuses a local path as a version's source unless a run contains it."""
+    env = isolated_env(tmp_path)
+    url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
+    command = [sys.executable, "-m", "salescast", "serve", "mlflow"]
+    server = supervisor.start_process("serve mlflow", command, tmp_path / "mlflow.log", env, cwd=tmp_path)
+    try:
+        with httpx.Client(timeout=5, trust_env=False) as client:
+
+            def healthy() -> str | None:
+                return None if client.get(f"{url}/health").status_code == 200 else "/health is not 200"
+
+            supervisor.wait_ready(server, healthy, MLFLOW_START_TIMEOUT_S, poll_s=0.5)
+        settings = make_test_settings(tmp_path / "client", mlflow={"tracking_uri": url})
+        record = ModelRecord(settings)
+        record.promote("Beauty", "beauty", "20240101.000000")  # recorded from its archive alone
+        record.promote("Beauty", "beauty", "20240201.000000")
+        versions = {item.version: item.aliases for item in record.versions("beauty")}
+        assert versions == {"20240201.000000": ("champion",), "20240101.000000": ("previous",)}
     finally:
         server.stop(timeout_s=10)
