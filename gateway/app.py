@@ -26,6 +26,7 @@ from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.openapi import install_openapi
 from gateway.routes import allowed_methods, api_router
 from gateway.routes.responses import error_answer
+from gateway.served_metrics import ServedVersionsCollector
 from gateway.state import GatewayState
 from gateway.training_metrics import TrainingMetricsCollector
 
@@ -44,12 +45,14 @@ in this gateway's configuration list it under `security`. Every error answers `{
 def create_app(settings: Settings) -> FastAPI:
     """A gateway app for `settings`; its clients open at start-up and close at shutdown."""
     training = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings))
-    metrics = GatewayMetrics(training)
+    served = ServedVersionsCollector()
+    metrics = GatewayMetrics(training, served)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = GatewayState.open(settings, metrics)
         app.state.gateway = state
+        served.watch(state.registry)
         await state.start()
         log.info(
             "gateway ready torchserve=%s jobs_db=%s",
@@ -59,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            served.watch(None)
             await state.close()
             training.close()
             log.info("gateway stopped")

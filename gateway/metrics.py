@@ -14,12 +14,13 @@ _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 class GatewayMetrics:
     """Requests by route and status, latency, predictions by category, training jobs by outcome;
-    `training` adds the job store's gauges read at scrape time (`gateway.training_metrics`)."""
+    `collectors` add gauges read at scrape time (the job store's: `gateway.training_metrics`, the
+    served versions: `gateway.served_metrics`)."""
 
-    def __init__(self, training: Collector | None = None) -> None:
+    def __init__(self, *collectors: Collector) -> None:
         self.registry = CollectorRegistry()
-        if training is not None:
-            self.registry.register(training)
+        for collector in collectors:
+            self.registry.register(collector)
         self.requests = Counter(
             "salescast_gateway_requests",
             "HTTP requests answered, by route template, method and status.",

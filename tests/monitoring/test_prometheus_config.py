@@ -15,6 +15,7 @@ import yaml
 from core.datasets import DatasetStore
 from gateway.job_store import JobStore
 from gateway.metrics import GatewayMetrics
+from gateway.served_metrics import ServedVersionsCollector
 from gateway.training_metrics import TrainingMetricsCollector
 from tests.conftest import REPO_ROOT, make_test_settings
 
@@ -87,7 +88,7 @@ def gateway_sample_names(tmp_path: Path) -> set[str]:
     JobStore(settings.paths.jobs_db).close()
     collector = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings))
     try:
-        families = list(GatewayMetrics(collector).registry.collect())
+        families = list(GatewayMetrics(collector, ServedVersionsCollector()).registry.collect())
     finally:
         collector.close()
     return {family.name + suffix for family in families for suffix in _SAMPLE_SUFFIXES[family.type]}
