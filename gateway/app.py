@@ -7,6 +7,7 @@ message, an outage of TorchServe 503, and only a real bug in the gateway a logge
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,7 +83,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
+        # In a worker thread: the job store's gauges read SQLite (a first scrape parses every finished job).
+        return Response(await asyncio.to_thread(metrics.render), media_type=CONTENT_TYPE)
 
     # Innermost first: metrics see every answer, including a 413 from the body limit; the predict
     # fast path sees only bodies within the limit.

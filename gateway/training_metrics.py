@@ -2,8 +2,8 @@
 
 Every gateway replica reading one job store reports the same values, so dashboards and alert rules
 aggregate these gauges with `max()`, never `sum()` (`monitoring/prometheus/rules/salescast.yml`).
-A scrape costs one `PRAGMA data_version` while the store is unchanged; after a write, two SQL queries
-whose JSON is parsed by SQLite, and the active dataset's record (a small JSON file).
+A scrape costs one `PRAGMA data_version` while the store is unchanged, after a write one scan of ids
+and statuses plus the records of jobs finished since, and the active dataset's record (a small file).
 """
 
 from __future__ import annotations
@@ -15,35 +15,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from core.datasets import DatasetStore
 from core.errors import SalescastError
-from gateway.schemas.jobs import JobStatus
+from gateway.schemas.jobs import Job, JobStatus
 
 log = logging.getLogger(__name__)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
-
-# Per category, its newest succeeded training in a finished job. With one aggregate, MAX(), SQLite takes
-# the row's other columns from the row holding the maximum (documented "bare columns" behaviour).
-_LAST_SUCCESS = """
-SELECT json_extract(r.value, '$.category') AS category,
-       MAX(json_extract(j.record, '$.finished_at')) AS finished_at,
-       json_extract(r.value, '$.seconds') AS seconds,
-       json_extract(r.value, '$.metrics.test_end') AS data_end
-FROM jobs AS j, json_each(j.record, '$.results') AS r
-WHERE j.status IN ('succeeded', 'failed') AND json_extract(r.value, '$.state') = 'succeeded'
-      AND json_extract(j.record, '$.finished_at') IS NOT NULL
-GROUP BY category
-"""
+FINISHED = ("succeeded", "failed")
+_READ_BATCH = 500  # records fetched per query
 
 
 @dataclass(frozen=True)
 class LastTraining:
-    """A category's newest succeeded training: when its job finished, how long it trained (None when
-    the record has no time), the last day of the data it read (None without metrics)."""
+    """A category's succeeded training: when its job finished, how long it trained (None when the
+    record has no time), the last day of the data it read (None without metrics)."""
 
     finished_at: float
     seconds: float | None
@@ -59,8 +48,10 @@ class StoreSnapshot:
 class TrainingMetricsCollector:
     """A prometheus_client collector over the SQLite job store (`paths.jobs_db`) and the active dataset.
 
-    It opens its own read-only connection, so it never waits on the gateway's writes; a store it cannot
-    read is logged and exported as empty families (the scrape itself never fails).
+    It opens its own read-only connection, so it never waits on the gateway's writes. A finished job's
+    record never changes, so each is parsed once (`Job`, the store's own model) and remembered; a
+    scrape after a write reads the ids and statuses and only the newly finished records. A store it
+    cannot read is logged and exported as empty families (the scrape itself never fails).
     """
 
     def __init__(self, jobs_db: Path, datasets: DatasetStore) -> None:
@@ -69,6 +60,7 @@ class TrainingMetricsCollector:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._finished: dict[str, dict[str, LastTraining]] = {}  # job id -> its succeeded trainings
         self._snapshot = StoreSnapshot()
 
     def describe(self) -> Iterator[Metric]:
@@ -93,14 +85,39 @@ class TrainingMetricsCollector:
                 # Changes whenever another connection (the gateway's store, another replica) commits.
                 version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
                 if version != self._version:
-                    self._snapshot = _snapshot(self._db)
+                    self._snapshot = self._refresh(self._db)
                     self._version = version
-            except (sqlite3.Error, ValueError) as exc:  # ValueError: a record's date unreadable
+            except sqlite3.Error as exc:
                 log.warning("training metrics: job store %s unreadable: %s", self._jobs_db, exc)
                 if self._db is not None:
                     self._db.close()
                 self._db, self._version, self._snapshot = None, None, StoreSnapshot()
             return self._snapshot
+
+    def _refresh(self, db: sqlite3.Connection) -> StoreSnapshot:
+        statuses = {
+            str(job_id): str(status) for job_id, status in db.execute("SELECT job_id, status FROM jobs")
+        }
+        finished = {job_id for job_id, status in statuses.items() if status in FINISHED}
+        self._finished = {job_id: found for job_id, found in self._finished.items() if job_id in finished}
+        new = sorted(finished - self._finished.keys())
+        for start in range(0, len(new), _READ_BATCH):
+            batch = new[start : start + _READ_BATCH]
+            marks = ",".join("?" for _ in batch)
+            query = f"SELECT job_id, record FROM jobs WHERE job_id IN ({marks})"
+            for job_id, record in db.execute(query, batch):
+                self._finished[str(job_id)] = _succeeded_trainings(str(job_id), record)
+
+        jobs: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
+        for status in statuses.values():
+            jobs[status] = jobs.get(status, 0) + 1
+        trainings: dict[str, LastTraining] = {}
+        for found in self._finished.values():
+            for category, training in found.items():
+                newest = trainings.get(category)
+                if newest is None or training.finished_at > newest.finished_at:
+                    trainings[category] = training
+        return StoreSnapshot(jobs=jobs, trainings=trainings)
 
     def _data_ends(self) -> dict[str, float]:
         """Last day per category of the active dataset when it is an upload (its record holds them);
@@ -115,20 +132,36 @@ class TrainingMetricsCollector:
         return {summary.category: _day_seconds(summary.last) for summary in record.categories}
 
 
-def _snapshot(db: sqlite3.Connection) -> StoreSnapshot:
-    jobs: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
-    for status, count in db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"):
-        jobs[str(status)] = int(count)
-    trainings: dict[str, LastTraining] = {}
-    for category, finished_at, seconds, data_end in db.execute(_LAST_SUCCESS):
-        if category is None:
-            continue
-        trainings[str(category)] = LastTraining(
-            finished_at=_timestamp_seconds(str(finished_at)),
-            seconds=float(seconds) if seconds is not None else None,
-            data_end=_day_seconds(date.fromisoformat(data_end)) if data_end else None,
+def _succeeded_trainings(job_id: str, record: str | bytes) -> dict[str, LastTraining]:
+    """The categories a finished job trained successfully; none (and a warning) for an unreadable record."""
+    try:
+        job = Job.model_validate_json(record)
+        if job.finished_at is None:
+            return {}
+        finished_at = _timestamp_seconds(job.finished_at)
+    except ValueError as exc:  # pydantic's ValidationError included
+        log.warning("training metrics: job %s unreadable, left out: %s", job_id, exc)
+        return {}
+    return {
+        outcome.category: LastTraining(
+            finished_at=finished_at,
+            seconds=outcome.seconds,
+            data_end=_data_end(outcome.metrics),
         )
-    return StoreSnapshot(jobs=jobs, trainings=trainings)
+        for outcome in job.results
+        if outcome.state == "succeeded"
+    }
+
+
+def _data_end(metrics: dict[str, Any] | None) -> float | None:
+    """`test_end` of the version's `metrics.json` (the test days are the most recent ones)."""
+    test_end = (metrics or {}).get("test_end")
+    if not isinstance(test_end, str):
+        return None
+    try:
+        return _day_seconds(date.fromisoformat(test_end))
+    except ValueError:
+        return None
 
 
 def _families(snapshot: StoreSnapshot, data_ends: dict[str, float]) -> Iterator[Metric]:
