@@ -25,7 +25,7 @@ from tests.containers.build_context import build_context
 from tests.containers.conftest import REPO_ROOT, Dockerfile
 
 APP_SERVICES = ("mlflow", "trainer", "gateway", "ui")  # run from Dockerfile.train
-LONG_RUNNING = ("mlflow", "torchserve", "gateway", "ui")
+LONG_RUNNING = ("seaweedfs", "mlflow", "torchserve", "gateway", "ui")
 PUBLISHED = {"mlflow", "gateway", "ui"}
 # Variables read by third-party code or by the serve image's entrypoint, with where they are read.
 OTHER_ENV = {
@@ -36,6 +36,8 @@ OTHER_ENV = {
     "PIP_DISABLE_PIP_VERSION_CHECK": "pip",
     "GRADIO_ANALYTICS_ENABLED": "gradio",
     "DO_NOT_TRACK": "mlflow telemetry",
+    "AWS_SHARED_CREDENTIALS_FILE": "boto3 (the S3 key the seaweedfs service generates)",
+    "S3_BUCKET": "docker/seaweedfs/run_seaweedfs.py",
 }
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
@@ -110,7 +112,7 @@ def test_serve_image_entrypoint_runs_serve_forever(dockerfiles: dict[str, Docker
 
 
 def test_images_run_as_a_non_root_user() -> None:
-    for name in ("Dockerfile.train", "Dockerfile.serve"):
+    for name in ("Dockerfile.train", "Dockerfile.serve", "Dockerfile.seaweedfs"):
         users = re.findall(r"^USER\s+(\S+)", (REPO_ROOT / name).read_text(), flags=re.MULTILINE)
         assert users, f"{name} has no USER"
         assert users[-1].split(":")[0] not in ("root", "0"), f"{name} runs as root"
@@ -119,8 +121,8 @@ def test_images_run_as_a_non_root_user() -> None:
 # ---- docker-compose.yml -----------------------------------------------------------------------
 
 
-def test_compose_has_the_five_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"mlflow", "trainer", "torchserve", "gateway", "ui"}
+def test_compose_has_the_six_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"seaweedfs", "mlflow", "trainer", "torchserve", "gateway", "ui"}
 
 
 def test_service_commands_parse_with_the_project_cli(
@@ -173,6 +175,7 @@ def test_service_urls_point_at_services_and_their_ports(compose: dict[str, Any])
         },
         "gateway": {_environment(services["gateway"])["SALESCAST_GATEWAY__PORT"]},
         "mlflow": {_environment(services["mlflow"])["SALESCAST_MLFLOW__UI_PORT"]},
+        "seaweedfs": {str(port) for port in services["seaweedfs"]["expose"]},
     }
     seen = 0
     for name, service in services.items():
@@ -188,6 +191,7 @@ def test_service_urls_point_at_services_and_their_ports(compose: dict[str, Any])
 
 def test_dependencies_follow_the_start_order(compose: dict[str, Any]) -> None:
     services = compose["services"]
+    assert services["mlflow"]["depends_on"] == {"seaweedfs": {"condition": "service_healthy"}}
     assert services["trainer"]["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
     assert services["torchserve"]["depends_on"] == {
         "trainer": {"condition": "service_completed_successfully"}

@@ -154,6 +154,30 @@ def test_a_second_deploy_unregisters_the_oldest_version(stack: Stack, steps: Ste
     assert stack.served_versions()[TRAIN_CATEGORY] == outcome["version"]
 
 
+def test_the_bucket_alone_restores_every_served_version(stack: Stack, steps: Steps) -> None:
+    """SeaweedFS (auth on) holds every champion: `salescast models pull` into an empty folder brings
+    each served version back, SHA-256 checked; the generated S3 secret is in no service's log."""
+    served = stack.served_versions()
+    with steps.step("salescast models pull into an empty model store (the bucket alone)"):
+        pulled = stack.compose.run(
+            "exec",
+            "-T",
+            "-e",
+            "SALESCAST_PATHS__MODEL_STORE=/tmp/restored",
+            "gateway",
+            "salescast",
+            "models",
+            "pull",
+        ).stdout
+    for category, version in served.items():
+        assert f"{category}: version {version}" in pulled, pulled
+    credentials = stack.compose.run("exec", "-T", "gateway", "cat", "/srv/secrets/aws_credentials").stdout
+    [secret] = [line.split("=", 1)[1].strip() for line in credentials.splitlines() if "secret" in line]
+    assert len(secret) >= 32
+    logs = stack.compose.run("logs", "--no-color").stdout
+    assert secret not in logs + pulled
+
+
 def test_the_ui_holds_the_key_server_side(stack: Stack, steps: Steps) -> None:
     with steps.step("ui train tab: recent jobs through the UI (needs the key)"):
         client = Client(stack.ui_url, verbose=False, analytics_enabled=False, download_files=False)
