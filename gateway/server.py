@@ -11,6 +11,7 @@ from core.api_key import with_api_key_from_file
 from core.net import is_loopback
 from core.settings import Settings
 from gateway.app import create_app
+from serving.bucket_sync import BucketSync
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ def run(settings: Settings) -> int:
             "SALESCAST_API_KEY (gateway.api_key) is set",
             settings.gateway.host,
         )
+    # With storage.uri the bucket must answer now: a missing bucket or a refused key is a clear
+    # error at start (ObjectStoreError names bucket and endpoint), not a failure at the first deploy.
+    BucketSync(settings).check()
     app = create_app(settings)
     # Everything loaded so far (FastAPI, pydantic, pandas, the app) lives as long as the process:
     # keep it out of the cyclic collector, which otherwise walked it again and again while a batch

@@ -8,6 +8,7 @@ newest); then the model store, the artifacts folder and the MLflow database are 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,26 @@ def test_serve_restores_an_empty_model_store_and_refuses_a_bad_bucket(
     with pytest.raises(ObjectStoreError) as refused:
         restore_if_empty(settings)
     assert "wrong-secret-value" not in str(refused.value) and "wrong-secret-value" not in str(raised.value)
+
+
+def test_the_gateway_refuses_to_start_on_a_missing_bucket(
+    tmp_path: Path, seaweedfs: SeaweedS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_test_settings(
+        tmp_path, storage=seaweedfs.storage(bucket="no-such-bucket-here").model_dump(mode="json")
+    )
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    started = subprocess.run(
+        [sys.executable, "-m", "salescast", "--config", str(config), "serve", "gateway"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **seaweedfs.admin.environ()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert "no-such-bucket-here" in started.stderr, started.stderr
+    assert "Traceback" not in started.stderr
+    assert seaweedfs.admin.secret_key not in started.stdout + started.stderr
