@@ -19,7 +19,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIER_VARIABLE = "SALESCAST_CONTAINER_TIER"
 collect_ignore = [] if os.environ.get(TIER_VARIABLE) == "1" else ["stack"]
-DOCKERFILES = ("Dockerfile.train", "Dockerfile.serve", "Dockerfile.seaweedfs")
+DOCKERFILES = ("Dockerfile.train", "Dockerfile.serve", "Dockerfile.seaweedfs", "Dockerfile.prometheus")
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
 

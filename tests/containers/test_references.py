@@ -22,11 +22,14 @@ import tomllib
 from core.settings import ENV_ALIASES, ENV_PREFIX, Settings, load_settings
 from salescast.cli.main import build_parser
 from tests.containers.build_context import build_context
-from tests.containers.conftest import REPO_ROOT, Dockerfile
+from tests.containers.conftest import DOCKERFILES, REPO_ROOT, Dockerfile
 
 APP_SERVICES = ("mlflow", "trainer", "gateway", "ui")  # run from Dockerfile.train
 LONG_RUNNING = ("seaweedfs", "mlflow", "torchserve", "gateway", "ui")
 PUBLISHED = {"mlflow", "gateway", "ui"}
+# The `monitoring` profile: started only by `docker compose --profile monitoring up`.
+MONITORING = {"prometheus", "alertmanager", "grafana"}
+MONITORING_PUBLISHED = {"prometheus", "grafana"}
 # Variables read by third-party code or by the serve image's entrypoint, with where they are read.
 OTHER_ENV = {
     "PATH": "the shell",
@@ -38,6 +41,17 @@ OTHER_ENV = {
     "DO_NOT_TRACK": "mlflow telemetry",
     "AWS_SHARED_CREDENTIALS_FILE": "boto3 (the S3 key the seaweedfs service generates)",
     "S3_BUCKET": "docker/seaweedfs/run_seaweedfs.py",
+    **dict.fromkeys(
+        (
+            "GF_AUTH_ANONYMOUS_ENABLED",
+            "GF_AUTH_ANONYMOUS_ORG_ROLE",
+            "GF_USERS_ALLOW_SIGN_UP",
+            "GF_ANALYTICS_REPORTING_ENABLED",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES",
+            "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
+        ),
+        "grafana (the monitoring profile)",
+    ),
 }
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
@@ -112,7 +126,7 @@ def test_serve_image_entrypoint_runs_serve_forever(dockerfiles: dict[str, Docker
 
 
 def test_images_run_as_a_non_root_user() -> None:
-    for name in ("Dockerfile.train", "Dockerfile.serve", "Dockerfile.seaweedfs"):
+    for name in DOCKERFILES:
         users = re.findall(r"^USER\s+(\S+)", (REPO_ROOT / name).read_text(), flags=re.MULTILINE)
         assert users, f"{name} has no USER"
         assert users[-1].split(":")[0] not in ("root", "0"), f"{name} runs as root"
@@ -121,8 +135,60 @@ def test_images_run_as_a_non_root_user() -> None:
 # ---- docker-compose.yml -----------------------------------------------------------------------
 
 
-def test_compose_has_the_six_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"seaweedfs", "mlflow", "trainer", "torchserve", "gateway", "ui"}
+def _default_services(compose: dict[str, Any]) -> dict[str, Any]:
+    """The services `docker compose up` starts: those in no profile."""
+    return {name: service for name, service in compose["services"].items() if not service.get("profiles")}
+
+
+def test_compose_has_the_six_services_and_the_monitoring_profile(compose: dict[str, Any]) -> None:
+    assert set(_default_services(compose)) == {
+        "seaweedfs",
+        "mlflow",
+        "trainer",
+        "torchserve",
+        "gateway",
+        "ui",
+    }
+    monitoring = {name for name, service in compose["services"].items() if service.get("profiles")}
+    assert monitoring == MONITORING
+    for name in MONITORING:
+        assert compose["services"][name]["profiles"] == ["monitoring"], name
+
+
+def test_monitoring_services_run_the_copied_configuration(
+    compose: dict[str, Any], dockerfiles: dict[str, Dockerfile]
+) -> None:
+    """Prometheus and Alertmanager come from Dockerfile.prometheus and read the files it copies from
+    monitoring/; Grafana is pinned by digest and mounts the provisioning folders; no default service
+    waits for a monitoring one."""
+    services = compose["services"]
+    image = dockerfiles["Dockerfile.prometheus"]
+    copied = dict(_copies(REPO_ROOT / "Dockerfile.prometheus"))
+    for name, command in (("prometheus", image.cmd), ("alertmanager", services["alertmanager"]["command"])):
+        assert services[name]["build"]["dockerfile"] == "Dockerfile.prometheus", name
+        (config,) = [word.partition("=")[2] for word in command if word.startswith("--config.file=")]
+        assert config in copied.values(), f"{name} reads {config}, which Dockerfile.prometheus does not copy"
+    assert "command" not in services["prometheus"]
+    assert copied["monitoring/prometheus/rules"] == str(
+        Path(copied["monitoring/prometheus/prometheus.yml"]).parent / "rules"
+    )
+    grafana = services["grafana"]
+    assert re.fullmatch(r"grafana/grafana:[\w.]+@sha256:[0-9a-f]{64}", grafana["image"]), grafana["image"]
+    assert "build" not in grafana
+    for mount in grafana["volumes"]:
+        source = mount.split(":")[0]
+        assert source in compose["volumes"] or (REPO_ROOT / source).is_dir(), mount
+    for name, service in _default_services(compose).items():
+        assert not set(service.get("depends_on", {})) & MONITORING, name
+
+
+def _copies(dockerfile: Path) -> list[tuple[str, str]]:
+    """(source, destination) of each single-source COPY."""
+    text = dockerfile.read_text(encoding="utf-8")
+    return [
+        (source, destination)
+        for source, destination in re.findall(r"^COPY (\S+) (\S+)$", text, flags=re.MULTILINE)
+    ]
 
 
 def test_service_commands_parse_with_the_project_cli(
@@ -147,8 +213,10 @@ def test_every_environment_variable_maps_to_a_setting_and_loads(compose: dict[st
 
 
 def test_only_gateway_ui_and_mlflow_are_published(compose: dict[str, Any]) -> None:
-    published = {name for name, service in compose["services"].items() if service.get("ports")}
+    published = {name for name, service in _default_services(compose).items() if service.get("ports")}
     assert published == PUBLISHED
+    monitoring = {name for name in MONITORING if compose["services"][name].get("ports")}
+    assert monitoring == MONITORING_PUBLISHED
     torchserve = compose["services"]["torchserve"]
     assert "ports" not in torchserve and "network_mode" not in torchserve
 
@@ -199,7 +267,7 @@ def test_dependencies_follow_the_start_order(compose: dict[str, Any]) -> None:
     assert services["gateway"]["depends_on"]["torchserve"] == {"condition": "service_healthy"}
     assert services["ui"]["depends_on"] == {"gateway": {"condition": "service_healthy"}}
     assert services["trainer"]["restart"] == "no"
-    for name in LONG_RUNNING:
+    for name in (*LONG_RUNNING, *sorted(MONITORING)):
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
 
 
@@ -236,6 +304,8 @@ def _image_owned_paths(dockerfile: str) -> set[str]:
 def test_every_named_volume_mounts_on_a_folder_the_image_owns(compose: dict[str, Any]) -> None:
     """Docker creates a mount point the image lacks as root; the non-root services then cannot write."""
     for name, service in compose["services"].items():
+        if "build" not in service:  # a registry's image (grafana) owns its own folders
+            continue
         dockerfile = service["build"]["dockerfile"]
         owned = _image_owned_paths(dockerfile)
         for volume in service.get("volumes", []):
@@ -245,7 +315,7 @@ def test_every_named_volume_mounts_on_a_folder_the_image_owns(compose: dict[str,
 
 
 def test_published_ports_listen_on_loopback_unless_asked(compose: dict[str, Any]) -> None:
-    for name in PUBLISHED:
+    for name in PUBLISHED | MONITORING_PUBLISHED:
         for mapping in compose["services"][name]["ports"]:
             assert str(mapping).startswith("${SALESCAST_PUBLISH_ADDRESS:-127.0.0.1}:"), (name, mapping)
 
