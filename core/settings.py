@@ -37,6 +37,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from core.cron import CronError, parse_cron
 from core.errors import SalescastError
 from core.net import http_url
 
@@ -337,6 +338,51 @@ class StorageSettings(_Section):
         return self.uri.removeprefix("s3://").partition("/")[2]
 
 
+RetrainTrigger = Literal["data_changed", "stale_days", "accuracy_drop"]
+_DEFAULT_TRIGGERS: tuple[RetrainTrigger, ...] = ("data_changed", "stale_days")
+
+
+class RetrainSettings(_Section):
+    """Scheduled retraining (docs/retraining.md): at each `cron` time one gateway process files a
+    `train_all` job when one of `triggers` holds."""
+
+    enabled: bool = False
+    cron: str = "0 3 * * *"
+    triggers: list[RetrainTrigger] = Field(default_factory=lambda: list(_DEFAULT_TRIGGERS))
+    stale_days: PositiveFloat = 7
+    deploy: DeployPolicy = "if_better"
+    only_changed: bool = True
+    poll_s: PositiveFloat = 60.0
+    timezone: str = Field(default="UTC", min_length=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str) -> str:
+        try:
+            parse_cron(value)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("triggers")
+    @classmethod
+    def _distinct(cls, value: list[RetrainTrigger]) -> list[RetrainTrigger]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return value
+
+
 class BenchSettings(_Section):
     seeds: list[int] = Field(default_factory=lambda: [42, 43, 44], min_length=1)
     folds: PositiveInt = 5
@@ -394,6 +440,7 @@ class Settings(BaseSettings):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
     def settings_customise_sources(

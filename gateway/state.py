@@ -17,6 +17,7 @@ from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
+from gateway.retrain_scheduler import RetrainScheduler
 from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
 
@@ -38,6 +39,7 @@ class GatewayState:
     history: HistoryCache
     datasets: DatasetService
     champions: Champions
+    retrain: RetrainScheduler
     _reconciled: asyncio.Task[None] | None = None
 
     @classmethod
@@ -71,6 +73,7 @@ class GatewayState:
         store = DatasetStore(settings)
         champions = Champions(settings, management)
         job_runner = JobRunner(settings, job_store, registry, metrics, store, loaded, champions)
+        history = HistoryCache(settings, store)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -82,9 +85,10 @@ class GatewayState:
             predictor=predictor,
             job_store=job_store,
             job_runner=job_runner,
-            history=HistoryCache(settings, store),
+            history=history,
             datasets=DatasetService(settings, store),
             champions=champions,
+            retrain=RetrainScheduler(settings, job_store, job_runner, history),
         )
 
     async def start(self) -> None:
@@ -97,6 +101,7 @@ class GatewayState:
         # Served means champion: TorchServe and MLflow's registry agree before any job runs (a job
         # moves champions too); MLflow's import and queries stay off the start-up path.
         self._reconciled = asyncio.create_task(self._reconcile_then_release())
+        self.retrain.start()
 
     async def _reconcile_then_release(self) -> None:
         try:
@@ -107,6 +112,7 @@ class GatewayState:
     async def close(self) -> None:
         if self._reconciled is not None:
             self._reconciled.cancel()
+        await self.retrain.stop()
         await self.job_runner.stop()
         await self.inference.close()
         await self.management.aclose()

@@ -22,13 +22,26 @@ from gateway.routes import (
     models,
     plots,
     predict,
+    schedule,
     train,
 )
 
 API_PREFIX = "/api"
 ROUTERS = tuple(
     module.router
-    for module in (predict, train, jobs, models, plots, history, datasets, forecast, forecast_batch, health)
+    for module in (
+        predict,
+        train,
+        jobs,
+        models,
+        plots,
+        history,
+        datasets,
+        forecast,
+        forecast_batch,
+        health,
+        schedule,
+    )
 )
 api_router = APIRouter(prefix=API_PREFIX)
 for _router in ROUTERS:

@@ -31,6 +31,7 @@ ROUTES = {
     ("get", "/api/forecast/{category}"),
     ("post", "/api/forecast_batch"),
     ("get", "/api/health"),
+    ("get", "/api/schedule"),
 }
 
 
