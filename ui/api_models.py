@@ -214,3 +214,21 @@ class TorchServeHealth(_Answer):
 class Health(_Answer):
     status: str
     torchserve: TorchServeHealth
+
+
+class ScheduledRun(_Answer):
+    at: str
+    reason: str | None = None
+    job_id: str | None = None
+    skipped: str | None = None
+    error: str | None = None
+
+
+class Schedule(_Answer):
+    enabled: bool
+    cron: str
+    timezone: str
+    next_run: str | None
+    last_run: ScheduledRun | None
+    last_job_status: str | None = None
+    runner: str

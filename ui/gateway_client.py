@@ -31,6 +31,7 @@ from ui.api_models import (
     JobList,
     ModelList,
     Prediction,
+    Schedule,
 )
 
 API_KEY_HEADER = "X-API-Key"
@@ -188,6 +189,10 @@ class GatewayClient:
     def jobs(self) -> JobList:
         """Recent jobs, newest first."""
         return self._call("GET", "/api/jobs", JobList)
+
+    def schedule(self) -> Schedule:
+        """Scheduled retraining: next run, last run and why."""
+        return self._call("GET", "/api/schedule", Schedule)
 
     # ---- plumbing -------------------------------------------------------------------------------
 

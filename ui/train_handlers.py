@@ -38,6 +38,7 @@ from ui.formatting import (
     outcome_frame,
 )
 from ui.gateway_client import GatewayClient, GatewayError
+from ui.schedule_line import schedule_markdown
 from ui.updates import Skip, skip
 
 GATEWAY_DEFAULT = "default"
@@ -135,6 +136,13 @@ class TrainHandlers:
         except GatewayError as exc:
             return JobsView(empty_frame(JOBS_COLUMNS), message_html("error", f"Could not list jobs: {exc}"))
         return JobsView(jobs_frame(jobs), "")
+
+    def schedule_line(self) -> str:
+        """Scheduled retraining's next and last run, or why the gateway could not say."""
+        try:
+            return schedule_markdown(self.client.schedule())
+        except GatewayError as exc:
+            return schedule_markdown(None, str(exc))
 
     def pick_job(self, event: gr.SelectData) -> str | Skip:
         """The job id of the clicked row of the recent-jobs table."""

@@ -93,6 +93,9 @@ def build_train_tab(handlers: TrainHandlers) -> TrainTab:
         gr.Markdown("### Recent jobs")
         refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="train-refresh")
     jobs_message = gr.HTML()
+    schedule = gr.Markdown(
+        handlers.schedule_line, elem_id="train-schedule"
+    )  # a callable: read on each page load
     jobs = gr.Dataframe(
         value=empty_frame(JOBS_COLUMNS),
         label="Click a row to show that job",
@@ -126,6 +129,7 @@ def build_train_tab(handlers: TrainHandlers) -> TrainTab:
         handlers.show_job, inputs=[job_id], outputs=view, api_visibility="private", show_progress="hidden"
     )
     refresh.click(handlers.recent_jobs, outputs=outputs_for(JobsView, parts), api_name="recent_jobs")
+    refresh.click(handlers.schedule_line, outputs=[schedule], api_visibility="private")
     jobs.select(handlers.pick_job, outputs=[job_id], api_visibility="private").then(
         handlers.show_job, inputs=[job_id], outputs=view, api_visibility="private"
     )

@@ -40,6 +40,7 @@ READS: dict[str, type[BaseModel]] = {
     "POST /api/train_all 202": api_models.JobAccepted,
     "GET /api/jobs/{job_id} 200": api_models.Job,
     "GET /api/jobs 200": api_models.JobList,
+    "GET /api/schedule 200": api_models.Schedule,
 }
 
 
