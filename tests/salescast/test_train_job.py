@@ -163,10 +163,8 @@ def _deploy_recorded(
     return asyncio.run(run())
 
 
-def test_a_failed_deploy_records_the_version_and_leaves_the_champion(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path)  # no TorchServe listens: the deploy step fails
-    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
-    archive_version(settings, "Beauty", VERSION)
+def _served_first_and_trained_next(settings: Settings) -> tuple[ModelRecord, CategoryResult]:
+    """VERSION is the registry's champion; NEXT_VERSION is trained, as a job's result."""
     record = ModelRecord(settings)
     record.promote("Beauty", "beauty", VERSION)
     write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
@@ -176,6 +174,14 @@ def test_a_failed_deploy_records_the_version_and_leaves_the_champion(tmp_path: P
         version=NEXT_VERSION,
         metrics=metrics("Beauty", NEXT_VERSION, 14),
     )
+    return record, trained
+
+
+def test_a_failed_deploy_records_the_version_and_leaves_the_champion(tmp_path: Path) -> None:
+    settings = make_test_settings(tmp_path)  # no TorchServe listens: the deploy step fails
+    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
+    archive_version(settings, "Beauty", VERSION)
+    record, trained = _served_first_and_trained_next(settings)
     result = _deploy_recorded(settings, trained, record, served=VERSION)
     assert (result.status, result.failed_step) == ("failed", "deploy")
     recorded = {item.version: item.aliases for item in record.versions("beauty")}
@@ -191,15 +197,7 @@ def test_a_deploy_moves_the_champion_and_a_registry_that_refuses_it_switches_bac
     settings = make_test_settings(tmp_path, torchserve={"drain_s": 0.0})
     write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
     server = isolated_torchserve(settings, [archive_version(settings, "Beauty", VERSION)])
-    record = ModelRecord(settings)
-    record.promote("Beauty", "beauty", VERSION)
-    write_scripted_version(settings.paths.artifacts, "Beauty", NEXT_VERSION, seed=2)
-    trained = CategoryResult(
-        category="Beauty",
-        status="succeeded",
-        version=NEXT_VERSION,
-        metrics=metrics("Beauty", NEXT_VERSION, 14),
-    )
+    record, trained = _served_first_and_trained_next(settings)
 
     def served() -> str:
         answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": [1.0] * 14})

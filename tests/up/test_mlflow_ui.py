@@ -46,20 +46,31 @@ def test_command_reads_the_store_and_artifacts_of_the_settings(tmp_path: Path) -
     assert command[command.index("--workers") + 1] == "2"
 
 
+def start_serve_mlflow(root: Path, env: dict[str, str]) -> tuple[supervisor.ManagedProcess, str]:
+    """`salescast serve mlflow` started in `root` and answering /health; (its process, its URL)."""
+    url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
+    command = [sys.executable, "-m", "salescast", "serve", "mlflow"]
+    server = supervisor.start_process("serve mlflow", command, root / "mlflow.log", env, cwd=root)
+    with httpx.Client(timeout=5, trust_env=False) as client:
+
+        def healthy() -> str | None:
+            return None if client.get(f"{url}/health").status_code == 200 else "/health is not 200"
+
+        try:
+            supervisor.wait_ready(server, healthy, MLFLOW_START_TIMEOUT_S, poll_s=0.5)
+        except BaseException:
+            server.stop(timeout_s=10)
+            raise
+    return server, url
+
+
 @pytest.mark.slow
 def test_serve_mlflow_answers_offline_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = isolated_env(tmp_path)
     env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")  # any outbound call fails
-    url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
-    command = [sys.executable, "-m", "salescast", "serve", "mlflow"]
-    server = supervisor.start_process("serve mlflow", command, tmp_path / "mlflow.log", env, cwd=tmp_path)
+    server, url = start_serve_mlflow(tmp_path, env)
     try:
         with httpx.Client(timeout=5, trust_env=False) as client:
-
-            def healthy() -> str | None:
-                return None if client.get(f"{url}/health").status_code == 200 else "/health is not 200"
-
-            supervisor.wait_ready(server, healthy, MLFLOW_START_TIMEOUT_S, poll_s=0.5)
             assert client.get(f"{url}/").status_code == 200
             experiments = client.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 10})
             assert experiments.status_code == 200
@@ -79,17 +90,8 @@ def test_serve_mlflow_answers_offline_and_stops_on_sigterm(tmp_path: Path) -> No
 def test_the_registry_works_through_a_tracking_server(tmp_path: Path) -> None:
     """Aliases and run-less versions (adopted from an archive) through `serve mlflow`'s REST API,
     which refuses a local path as a version's source unless a run contains it."""
-    env = isolated_env(tmp_path)
-    url = f"http://127.0.0.1:{env['SALESCAST_MLFLOW__UI_PORT']}"
-    command = [sys.executable, "-m", "salescast", "serve", "mlflow"]
-    server = supervisor.start_process("serve mlflow", command, tmp_path / "mlflow.log", env, cwd=tmp_path)
+    server, url = start_serve_mlflow(tmp_path, isolated_env(tmp_path))
     try:
-        with httpx.Client(timeout=5, trust_env=False) as client:
-
-            def healthy() -> str | None:
-                return None if client.get(f"{url}/health").status_code == 200 else "/health is not 200"
-
-            supervisor.wait_ready(server, healthy, MLFLOW_START_TIMEOUT_S, poll_s=0.5)
         settings = make_test_settings(tmp_path / "client", mlflow={"tracking_uri": url})
         record = ModelRecord(settings)
         record.promote("Beauty", "beauty", "20240101.000000")  # recorded from its archive alone
