@@ -161,6 +161,8 @@ def test_the_dashboard_provider_loads_the_folder_compose_mounts() -> None:
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in grafana["volumes"]}
     assert mounts[provider["options"]["path"]] == "./monitoring/grafana/dashboards"
     assert mounts["/etc/grafana/provisioning"] == "./monitoring/grafana/provisioning"
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert home == Path(provider["options"]["path"]) / DASHBOARD.name
 
 
 # ---- against a real Prometheus ------------------------------------------------------------------
