@@ -22,6 +22,7 @@ from serving.archive import archive_version
 from serving.management_client import ManagementClient
 from serving.model_record import ModelRecord
 from tests.conftest import make_test_settings
+from tests.fixtures.seaweedfs import SeaweedS3
 from tests.fixtures.torchserve import StartTorchServe
 from tests.handlers.scripted_artifacts import metrics, write_scripted_version
 
@@ -223,3 +224,21 @@ def test_a_deploy_moves_the_champion_and_a_registry_that_refuses_it_switches_bac
     assert recorded == {NEXT_VERSION: ("champion",), VERSION: ("previous",)}
     champion = read_champions(settings.paths.model_store).models["beauty"]
     assert (champion.version, champion.previous) == (NEXT_VERSION, VERSION)
+
+
+def test_a_failed_upload_is_not_deployed_and_leaves_the_champion(
+    tmp_path: Path, seaweedfs: SeaweedS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With storage.uri a version must reach the bucket before it may serve: a refused key fails
+    its archive step (nothing is deployed, TorchServe is never asked) and the champion stays."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.admin.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    settings = make_test_settings(tmp_path, storage=seaweedfs.storage().model_dump(mode="json"))
+    write_scripted_version(settings.paths.artifacts, "Beauty", VERSION, seed=1)
+    archive_version(settings, "Beauty", VERSION)
+    record, trained = _served_first_and_trained_next(settings)
+    result = _deploy_recorded(settings, trained, record, served=VERSION)
+    assert (result.status, result.failed_step, result.deployed) == ("failed", "archive", False), result
+    assert "upload to the bucket failed" in (result.error or "")
+    assert "not-the-secret" not in (result.error or "")
+    assert read_champions(settings.paths.model_store).models["beauty"].version == VERSION
