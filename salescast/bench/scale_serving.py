@@ -212,11 +212,15 @@ class _Background:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        """At least one prediction, however short the block: a few loads on an idle machine can end
+        before the thread's first request, which would leave nothing to report."""
         with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
+            while True:
                 elapsed, error = _predict(client, *self._args)
                 if error is None:
                     self.latencies.append(elapsed)
+                if self._stop.is_set():
+                    return
 
 
 def _predict(

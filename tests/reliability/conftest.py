@@ -70,14 +70,23 @@ class ReliabilityStack:
         raise AssertionError(f"job {job_id} did not finish within {timeout_s:g} s")
 
     def wait_until_idle(self, timeout_s: float = JOB_WAIT_S) -> None:
-        """Wait until no job is queued or running (jobs left by an earlier test)."""
+        """Wait until no job is queued or running (jobs left by an earlier test) and the gateway has
+        recorded every served version as its category's champion (its start-up reconciliation
+        writes champions.json in the model store: not a change a later job made)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             jobs = httpx.get(f"{self.url}/api/jobs", headers=self.headers, timeout=10).json()["jobs"]
-            if all(job["status"] in ("succeeded", "failed") for job in jobs):
+            models = httpx.get(f"{self.url}/api/models", timeout=10).json()["models"]
+            champions = [
+                "champion" in version["aliases"]
+                for model in models
+                for version in model["versions"]
+                if version["is_default"]
+            ]
+            if all(job["status"] in ("succeeded", "failed") for job in jobs) and champions and all(champions):
                 return
             time.sleep(0.5)
-        raise AssertionError(f"training jobs still busy after {timeout_s:g} s")
+        raise AssertionError(f"training jobs still busy, or versions not recorded, after {timeout_s:g} s")
 
 
 @pytest.fixture(scope="session")
