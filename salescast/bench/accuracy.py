@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
+from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
 from training.evaluation import calibrate_intervals
@@ -99,6 +100,15 @@ class CategoryAccuracy:
         levels = self.coverage[horizon][0]
         return {level: float(np.mean([seed[level] for seed in self.coverage[horizon]])) for level in levels}
 
+    def kupiec(self, horizon: int) -> dict[str, float]:
+        """Kupiec's p-value of each level's coverage (mean over seeds) over this category's target
+        days: below 5 %, the interval's calibration is rejected for the category."""
+        days = len(self.actual[horizon])
+        return {
+            level: kupiec_pvalue(round(covered / 100 * days), days, float(level) / 100)
+            for level, covered in self.mean_coverage(horizon).items()
+        }
+
 
 @dataclass
 class AccuracyReport:
@@ -133,6 +143,11 @@ class AccuracyReport:
         bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
         return [value / bar for value in self.overall_model_rmse(horizon)]
 
+    def kupiec_rejected(self, horizon: int) -> dict[str, int]:
+        """Categories whose coverage Kupiec's test rejects at 5 %, per level."""
+        per_category = [c.kupiec(horizon) for c in self.categories]
+        return {level: sum(p[level] < REJECT_BELOW for p in per_category) for level in per_category[0]}
+
     def coverage(self, horizon: int) -> dict[str, float]:
         """Percent of target days inside each level's interval, mean over categories and seeds."""
         per_category = [c.mean_coverage(horizon) for c in self.categories]
@@ -153,6 +168,7 @@ class AccuracyReport:
                     "best_reference": self.best_reference(h),
                     "model_to_best": _spread(self.overall_ratios(h)),
                     "coverage": self.coverage(h),
+                    "kupiec_rejected_categories": self.kupiec_rejected(h),
                 }
                 for h in HORIZONS
             },
@@ -170,6 +186,7 @@ class AccuracyReport:
                             "model_to_best": _spread(c.ratios(h)),
                             "model_to_ma14": _spread(c.ratios(h, "ma14")),
                             "coverage": c.mean_coverage(h),
+                            "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
                         }
                         for h in HORIZONS
                     },

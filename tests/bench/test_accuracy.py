@@ -48,6 +48,8 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
             assert category.ratios(horizon) == pytest.approx([v / bar for v in category.model_rmse(horizon)])
             assert set(category.mean_coverage(horizon)) == {"80", "95"}
             assert all(0 <= value <= 100 for value in category.mean_coverage(horizon).values())
+            assert set(category.kupiec(horizon)) == {"80", "95"}
+            assert all(0 <= p <= 1 for p in category.kupiec(horizon).values())
         assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
         assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14"}
     assert len(report.overall_ratios(1)) == 2
@@ -58,6 +60,9 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     assert written["overall"]["h1"]["model_to_best"]["n"] == 2
     markdown = accuracy_markdown(report)
     assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
+    assert "Kupiec's test rejects" in markdown and "(p " in markdown
+    rejected = written["overall"]["h1"]["kupiec_rejected_categories"]
+    assert set(rejected) == {"80", "95"} and all(0 <= count <= 2 for count in rejected.values())
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000
 
 
