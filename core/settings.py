@@ -338,6 +338,34 @@ class StorageSettings(_Section):
         return self.uri.removeprefix("s3://").partition("/")[2]
 
 
+class RedisSettings(_Section):
+    """Shared state of gateway replicas (docs/shared-state.md): `url` null = none (the embedded
+    default: jobs in the SQLite file `paths.jobs_db`, an in-process forecast cache); `redis://host:port/db`
+    = the job store, the one-job-at-a-time lock and the forecast cache live in that Redis, shared by
+    every gateway pointed at it. A password belongs in the URL given by the environment
+    (`SALESCAST_REDIS__URL`), never in a committed file; messages print the URL without it."""
+
+    url: str | None = None
+    key_prefix: str = Field(default="salescast:", pattern=r"^[A-Za-z0-9_.:-]*$")
+    connect_timeout_s: PositiveFloat = 2.0
+    socket_timeout_s: PositiveFloat = 5.0
+    lock_ttl_s: PositiveFloat = 30.0
+    forecast_cache_ttl_s: PositiveFloat = 3600.0
+    forecast_cache_entries: PositiveInt = 10000
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("url")
+    @classmethod
+    def _is_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be null (no shared state) or a redis://, rediss:// or unix:// URL")
+        return value
+
+
 RetrainTrigger = Literal["data_changed", "stale_days", "accuracy_drop"]
 _DEFAULT_TRIGGERS: tuple[RetrainTrigger, ...] = ("data_changed", "stale_days")
 
@@ -440,6 +468,7 @@ class Settings(BaseSettings):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
