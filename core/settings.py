@@ -201,6 +201,14 @@ class TorchServeSettings(_Section):
     cold_load_timeout_s: PositiveFloat = 60.0
     inference_url: str | None = None
     management_url: str | None = None
+    shard_map: Path | None = None
+    shard: str | None = None
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard_name(cls, value: object) -> object:
+        """Shard names are strings; `SALESCAST_TORCHSERVE__SHARD=0` arrives as the number 0."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def inference_base_url(self) -> str:

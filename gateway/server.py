@@ -10,6 +10,7 @@ import uvicorn
 from core.api_key import with_api_key_from_file
 from core.net import is_loopback
 from core.settings import Settings
+from core.shard_map import shard_map_of
 from gateway.app import create_app
 from serving.bucket_sync import BucketSync
 
@@ -28,6 +29,7 @@ def run(settings: Settings) -> int:
     # With storage.uri the bucket must answer now: a missing bucket or a refused key is a clear
     # error at start (ObjectStoreError names bucket and endpoint), not a failure at the first deploy.
     BucketSync(settings).check()
+    shard_map_of(settings)  # a shard map that does not parse stops the start with what is wrong in it
     app = create_app(settings)
     # Everything loaded so far (FastAPI, pydantic, pandas, the app) lives as long as the process:
     # keep it out of the cyclic collector, which otherwise walked it again and again while a batch

@@ -18,8 +18,10 @@ from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
 from gateway.retrain_scheduler import RetrainScheduler
+from gateway.sharded_inference import inference_client
 from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
+from serving.sharded_management import management_client
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +49,10 @@ class GatewayState:
         """Create the clients and stores (inside the running event loop); nothing here needs
         TorchServe to be up."""
         gateway = settings.gateway
-        inference = InferenceClient(
-            settings.torchserve.inference_base_url,
-            timeout_s=gateway.predict_timeout_s,
-            max_connections=gateway.max_connections,
-        )
-        management = ManagementClient(
-            settings.torchserve.management_base_url, timeout_s=gateway.management_timeout_s
-        )
+        inference = inference_client(settings)
+        management = management_client(settings, timeout_s=gateway.management_timeout_s)
         # Reads on the request path (model list, health) must fail fast when TorchServe hangs.
-        management_reads = ManagementClient(
-            settings.torchserve.management_base_url, timeout_s=gateway.predict_timeout_s
-        )
+        management_reads = management_client(settings, timeout_s=gateway.predict_timeout_s)
         loaded = LoadedModels(settings, management)
         registry = ModelRegistry(settings, management_reads, loaded)
         predictor = Predictor(

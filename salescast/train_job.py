@@ -32,6 +32,7 @@ from serving.deploy_policy import decide_deploy
 from serving.management_client import ManagementClient, ManagementError
 from serving.model_record import ModelRecord, ModelRecordError
 from serving.object_store import ObjectStoreError
+from serving.sharded_management import management_client
 from training.pipeline import available_categories, train_categories
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ async def _served_versions(settings: Settings, categories: Sequence[str]) -> dic
     """The version TorchServe serves by default for each category that has one (best effort: an
     unreachable TorchServe is reported when the deploy itself fails)."""
     served: dict[str, str] = {}
-    async with ManagementClient(settings.torchserve.management_base_url, timeout_s=10) as client:
+    async with management_client(settings, timeout_s=10) as client:
         for category in categories:
             try:
                 served[category] = await client.default_version(category_slug(category))
@@ -256,9 +257,8 @@ async def _deploy_all(
     served: Mapping[str, str],
     progress: ProgressFile,
 ) -> list[CategoryResult]:
-    management = settings.torchserve.management_base_url
     record = await asyncio.to_thread(_model_record, settings)
-    async with ManagementClient(management, timeout_s=settings.gateway.management_timeout_s) as client:
+    async with management_client(settings, timeout_s=settings.gateway.management_timeout_s) as client:
         return [
             await deploy_trained_version(
                 settings, client, result, policy, served.get(result.category), progress, record

@@ -37,6 +37,7 @@ from core.contracts.manifest import MANIFEST_FILE, read_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.errors import SalescastError
 from core.settings import Settings
+from core.shard_map import ShardMapError, shard_map_of
 from core.slugs import category_slug
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,8 @@ def newest_archives(settings: Settings) -> dict[str, ArchiveInfo]:
 
 def served_archives(settings: Settings) -> dict[str, ArchiveInfo]:
     """model name → the archive to serve: its champion (champions.json) where that archive is in
-    the model store, else its newest (a category trained before the registry, or never deployed)."""
+    the model store, else its newest (a category trained before the registry, or never deployed).
+    With `torchserve.shard`, only the categories the shard map gives that shard."""
     archives = list_archives(settings)
     chosen = newest_archives(settings)
     champions = read_champions(settings.paths.model_store).models
@@ -248,7 +250,14 @@ def served_archives(settings: Settings) -> dict[str, ArchiveInfo]:
         champion = champions.get(info.model_name)
         if champion is not None and champion.version == info.version:
             chosen[info.model_name] = info
-    return chosen
+    shard = settings.torchserve.shard
+    if shard is None:
+        return chosen
+    shard_map = shard_map_of(settings)
+    if shard not in {item.name for item in shard_map.shards}:
+        names = [item.name for item in shard_map.shards]
+        raise ShardMapError(f"torchserve.shard {shard!r} is not in the shard map (shards: {names})")
+    return {name: info for name, info in chosen.items() if shard_map.shard_for(name).name == shard}
 
 
 def prune_archives(settings: Settings, model_name: str) -> list[Path]:

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
 
+from core.atomic import atomic_path
 from core.errors import SalescastError
 from core.settings import Settings
+from core.shard_map import shard_map_of
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient, ManagementError
 from serving.workers import WorkerLoadError, load_workers
@@ -187,6 +190,7 @@ async def _registered_versions(client: ManagementClient, model: str) -> list[str
 
 async def _register(client: ManagementClient, archive: ArchiveInfo, settings: Settings) -> None:
     """Register the archive and load its workers (`serving.workers`: polled, never synchronous)."""
+    await asyncio.to_thread(_place_on_shard, archive, settings)
     try:
         await client.register(archive.file_name, initial_workers=settings.archive.workers, synchronous=False)
         await load_workers(
@@ -222,7 +226,8 @@ async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Set
             f"{archive.model_name} version {archive.version} cannot describe itself: {exc}"
         ) from exc
     body = {"sales": [0.0] * window_size}
-    url = f"{settings.torchserve.inference_base_url}/predictions/{archive.model_name}/{archive.version}"
+    shard = shard_map_of(settings).shard_for(archive.model_name)
+    url = f"{shard.inference_url.rstrip('/')}/predictions/{archive.model_name}/{archive.version}"
     try:
         async with httpx.AsyncClient(timeout=settings.archive.response_timeout_s) as http:
             for _ in range(settings.torchserve.warmup_requests):
@@ -235,6 +240,20 @@ async def _warm_up(client: ManagementClient, archive: ArchiveInfo, settings: Set
             "the previous version keeps serving"
         ) from exc
     logger.info("warmed up category=%s version=%s", archive.category, archive.version)
+
+
+def _place_on_shard(archive: ArchiveInfo, settings: Settings) -> None:
+    """Copy the archive into its shard's own model store (a shard map entry with `model_store`)
+    before that TorchServe is told to register it by file name; atomically, so a shard never opens
+    half an archive."""
+    store = shard_map_of(settings).shard_for(archive.model_name).model_store
+    source = settings.paths.model_store / archive.file_name
+    target = None if store is None else store / archive.file_name
+    if target is None or target.resolve() == source.resolve() or target.is_file():
+        return
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    logger.info("archive copied to its shard's store category=%s path=%s", archive.category, target)
 
 
 def _beyond_keep(registered: list[str], default: str, keep: int) -> list[str]:

@@ -411,7 +411,7 @@ def test_prod_holds_no_secret_and_the_doc_says_which_to_create() -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_shard_map_names_every_shard_and_its_services(overlay: str) -> None:
-    """shards.yaml and the StatefulSets agree; the gateway calls shard 0 (routing is the next step)."""
+    """shards.yaml and the StatefulSets agree; the gateway and every shard read the map."""
     objects = rendered(overlay)
     (config_map,) = [
         item
@@ -435,16 +435,21 @@ def test_shard_map_names_every_shard_and_its_services(overlay: str) -> None:
         assert statefulset["spec"]["serviceName"] == shard["pods_service"]
     assert set(shard_map["pins"].values()) <= set(statefulsets)
     gateway = pod_spec(named(objects, "Deployment", "gateway"))
-    first = next(shard for shard in shard_map["shards"] if shard["name"] == "0")
-    assert (
-        env_value(gateway["containers"][0], "SALESCAST_TORCHSERVE__INFERENCE_URL") == first["inference_url"]
+    _reads_the_shard_map(gateway, config_map["metadata"]["name"])
+    for name, statefulset in statefulsets.items():
+        spec = pod_spec(statefulset)
+        _reads_the_shard_map(spec, config_map["metadata"]["name"])
+        assert env_value(spec["containers"][0], "SALESCAST_TORCHSERVE__SHARD") == name
+
+
+def _reads_the_shard_map(spec: dict[str, Any], config_map: str) -> None:
+    """The pod mounts the map's ConfigMap where SALESCAST_TORCHSERVE__SHARD_MAP points."""
+    volume = next(
+        item["name"] for item in spec["volumes"] if item.get("configMap", {}).get("name") == config_map
     )
-    assert (
-        env_value(gateway["containers"][0], "SALESCAST_TORCHSERVE__MANAGEMENT_URL") == first["management_url"]
-    )
-    assert config_map["metadata"]["name"] in {
-        volume.get("configMap", {}).get("name") for volume in gateway["volumes"]
-    }
+    container = spec["containers"][0]
+    mount = next(item["mountPath"] for item in container["volumeMounts"] if item["name"] == volume)
+    assert env_value(container, "SALESCAST_TORCHSERVE__SHARD_MAP") == f"{mount}/shards.yaml"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
