@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null \
 	  || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" 2>/dev/null \
 	  || $(PY) -m pip install --quiet torch --index-url $(TORCH_CPU_INDEX)
-	$(PY) -m pip install --quiet -e ".[all,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[all,dev,bench,ray]"
 	@touch $@
 
 venv: $(VENV)/.installed
