@@ -149,6 +149,8 @@ class TrainingSettings(_Section):
     network_workers: int = Field(default=2, ge=0)
     min_history_days: int = Field(default=14, ge=7)
     short_history_profile_weeks: PositiveInt = 4
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
 
 
 class PathSettings(_Section):
