@@ -15,6 +15,9 @@ version (`training.windows.make_short_windows`, `fit_classical_only`) whose mani
 (`fallback`); the shared networks leave it out. Each category is independent:
 a failing one is recorded in its `CategoryResult` and the others still train. A version folder
 appears only complete: everything is written to `.tmp-<version>` and renamed at the end.
+With `training.executor: ray` each category's work is a Ray task (`training.ray_executor`); the
+shared networks are still trained once here, and its MLflow run is recorded in the task and written
+here (`training.recorded_run`), so both executors leave the same versions and runs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -71,8 +74,9 @@ from training.fitting import fit_classical_only, fit_forecaster, torch_threads
 from training.forecaster import WindowForecaster, as_forecaster, served_normalization
 from training.multistep import Forecaster
 from training.plots import plot_forecast, plot_loss
+from training.recorded_run import RecordingTracker, RunLog, RunOpener, RunRecord, replay
 from training.shared import LossCurve, SharedNetworks, load_shared_networks, train_shared_networks
-from training.tracking import TrackedRun, Tracker, flatten_metrics, mlflow_artifact_root
+from training.tracking import Tracker, flatten_metrics, mlflow_artifact_root
 from training.windows import (
     CategoryWindows,
     FloatArray,
@@ -181,39 +185,153 @@ def train_categories(
         else train_shared_networks(sales, settings, datetime.now(UTC))
     )
     shared_seconds = time.monotonic() - started
-    results = []
-    for category in categories:
-        if category in unchanged:
-            results.append(_unchanged(settings, unchanged[category]))
-            continue
-        start = time.monotonic()
-        try:
-            series = get_category(sales, category)
-            # the calibration's recursive paths too run on `training.num_threads` (two threads
-            # spin-wait on a busy 2-core machine: several times slower than one)
-            with torch_threads(settings.training.num_threads):
-                result = _train_category(
-                    category_windows(series, settings),
-                    sales,
-                    settings,
-                    tracker,
-                    {**data_info, "series_sha256": series_sha256(series)},
-                    compare.get(category),
-                    listener,
-                    shared,
-                )
-        except Exception as exc:  # one category must not stop the others; the error is in its result
-            if not isinstance(exc, SalescastError):
-                logger.exception("training failed category=%s", category)
-            message = str(exc) or type(exc).__name__
-            logger.error("training failed category=%s error=%s", category, message)
-            result = CategoryResult(category=category, status="failed", error=message, failed_step="training")
+    work = CategoryWork(sales, settings, data_info, shared)
+    outcomes = (
+        _ray_outcomes(training, work, compare, tracker, listener)
+        if settings.training.executor == "ray"
+        else _local_outcomes(training, work, compare, tracker, listener)
+    )
+    finished = {}
+    for result, seconds in outcomes:  # as each category finishes
         # each category's seconds include its share of the shared networks' training
-        seconds = time.monotonic() - start + shared_seconds / len(training)
-        result = result.model_copy(update={"seconds": round(seconds, 3)})
-        listener(CategoryProgress(category=category, state=result.status, version=result.version))
-        results.append(result)
-    return results
+        result = result.model_copy(update={"seconds": round(seconds + shared_seconds / len(training), 3)})
+        listener(CategoryProgress(category=result.category, state=result.status, version=result.version))
+        finished[result.category] = result
+    return [
+        _unchanged(settings, unchanged[category]) if category in unchanged else finished[category]
+        for category in categories
+    ]
+
+
+class CategoryWork(NamedTuple):
+    """What every category of a run trains from: the whole file's series (the pooled networks' other
+    categories), the settings, the data file's record and the run's shared networks."""
+
+    sales: Mapping[str, pd.Series]
+    settings: Settings
+    data_info: Mapping[str, str]
+    shared: SharedNetworks | None
+
+
+def train_category(
+    category: str,
+    compare_version: str | None,
+    work: CategoryWork,
+    tracker: RunOpener,
+    listener: Listener = _ignore,
+) -> CategoryResult:
+    """Train one category of a run on `training.num_threads` torch threads (either executor); a
+    failure is its result, not an exception."""
+    try:
+        series = get_category(work.sales, category)
+        # the calibration's recursive paths too run on `training.num_threads` (two threads
+        # spin-wait on a busy 2-core machine: several times slower than one)
+        with torch_threads(work.settings.training.num_threads):
+            return _train_category(
+                category_windows(series, work.settings),
+                work.sales,
+                work.settings,
+                tracker,
+                {**work.data_info, "series_sha256": series_sha256(series)},
+                compare_version,
+                listener,
+                work.shared,
+            )
+    except Exception as exc:  # one category must not stop the others; the error is in its result
+        return _failed(category, exc)
+
+
+def _failed(category: str, exc: BaseException) -> CategoryResult:
+    if not isinstance(exc, SalescastError):
+        logger.error("training failed category=%s", category, exc_info=exc)
+    message = str(exc) or type(exc).__name__
+    logger.error("training failed category=%s error=%s", category, message)
+    return CategoryResult(category=category, status="failed", error=message, failed_step="training")
+
+
+def _local_outcomes(
+    categories: Sequence[str],
+    work: CategoryWork,
+    compare: Mapping[str, str],
+    tracker: RunOpener,
+    listener: Listener,
+) -> Iterator[tuple[CategoryResult, float]]:
+    """Each category's result and seconds, one after another in this process."""
+    for category in categories:
+        start = time.monotonic()
+        result = train_category(category, compare.get(category), work, tracker, listener)
+        yield result, time.monotonic() - start
+
+
+class _TaskResult(NamedTuple):
+    """What a Ray task hands back: the result, the MLflow run it recorded and the progress it heard."""
+
+    result: CategoryResult
+    runs: list[RunRecord]
+    events: list[CategoryProgress]
+
+
+def _train_recorded(
+    category: str, compare_version: str | None, work: CategoryWork, experiment_id: str
+) -> _TaskResult:
+    """A Ray task's category: MLflow calls and progress events recorded for the driver."""
+    tracker = RecordingTracker(experiment_id)
+    events: list[CategoryProgress] = []
+    result = train_category(category, compare_version, work, tracker, events.append)
+    return _TaskResult(result, tracker.runs, events)
+
+
+def _ray_outcomes(
+    categories: Sequence[str],
+    work: CategoryWork,
+    compare: Mapping[str, str],
+    tracker: Tracker,
+    listener: Listener,
+) -> Iterator[tuple[CategoryResult, float]]:
+    """Each category's result and seconds from a Ray task (`training.ray_executor`), as they finish;
+    the tasks' progress and MLflow runs are replayed here (MLflow is written by this process only)."""
+    from training.ray_executor import map_on_ray, ray_session, task_settings
+
+    with ray_session(work.settings):
+        remote_work = work._replace(settings=task_settings(work.settings))
+        items = [(category, compare.get(category)) for category in categories]
+        common = {"work": remote_work, "experiment_id": str(tracker.experiment_id)}
+        for index, output in map_on_ray(work.settings, _train_recorded, items, common):
+            category = categories[index]
+            if isinstance(output, Exception):
+                yield _failed(category, output), 0.0
+                continue
+            logger.info(
+                "ray task done category=%s node=%s seconds=%.1f", category, output.node_id, output.seconds
+            )
+            for event in output.value.events:
+                listener(event)
+            yield _logged(output.value, tracker, output.node_id), output.seconds
+
+
+def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult:
+    """The task's result once its MLflow run is written here; a version folder this process cannot see
+    (`paths.artifacts` is not shared with the task's node) fails the category."""
+    result = task.result
+    folder = Path(result.artifact_dir) if result.artifact_dir is not None else None
+    visible = folder if folder is not None and folder.is_dir() else None
+    try:
+        run_ids = [replay(run, tracker, visible, {"salescast.ray_node": node_id}) for run in task.runs]
+    except Exception as exc:  # as when the category logs locally: the tracking error is its result
+        return _failed(result.category, exc)
+    if result.status == "succeeded" and visible is None:
+        return _failed(
+            result.category,
+            TrainingError(
+                f"version folder {folder} written by Ray node {node_id} is not visible here: "
+                "paths.artifacts must be a volume every node mounts at the same path"
+            ),
+        )
+    if not run_ids:
+        return result
+    return result.model_copy(
+        update={"mlflow_run_id": run_ids[-1], "mlflow_experiment_id": str(tracker.experiment_id)}
+    )
 
 
 def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
@@ -255,7 +373,7 @@ def _train_category(
     windows: CategoryWindows,
     sales: Mapping[str, pd.Series],
     settings: Settings,
-    tracker: Tracker,
+    tracker: RunOpener,
     data_info: Mapping[str, str],
     compare_version: str | None,
     listener: Listener,
@@ -266,7 +384,7 @@ def _train_category(
     category = windows.category
     version, staging = _claim_version(settings, category)
     serving = windows.for_serving(settings.split)
-    run: TrackedRun | None = None
+    run: RunLog | None = None
     fallback = fallback_of(windows, serving, settings)
     try:
         run = tracker.start_run(category, version)
@@ -325,7 +443,7 @@ def _train_category(
 
 
 def _log_start(
-    run: TrackedRun,
+    run: RunLog,
     settings: Settings,
     windows: CategoryWindows,
     serving: CategoryWindows,
@@ -363,7 +481,7 @@ class Histories(NamedTuple):
 
     @classmethod
     def start(
-        cls, run: TrackedRun, category: str, version: str, settings: Settings, listener: Listener
+        cls, run: RunLog, category: str, version: str, settings: Settings, listener: Listener
     ) -> Histories:
         epochs = settings.training.max_epochs
         return cls(
@@ -478,7 +596,7 @@ def _plot(
     )
 
 
-def _log_results(run: TrackedRun, metrics: VersionMetrics, staging: Path) -> None:
+def _log_results(run: RunLog, metrics: VersionMetrics, staging: Path) -> None:
     """The test scores, coverage and every file of the version to MLflow; the run succeeded."""
     run.log_metrics(flatten_metrics(metrics.test))
     run.log_metrics({f"test_coverage_{level}": value for level, value in metrics.coverage.items()})
@@ -506,7 +624,7 @@ class LossHistory(Callback):
 
     def __init__(
         self,
-        run: TrackedRun,
+        run: RunLog,
         category: str,
         version: str,
         max_epochs: int,

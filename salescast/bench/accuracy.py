@@ -20,7 +20,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,23 +223,60 @@ def run_accuracy(
     # the networks learn from every category of the file, as a run's (training.pipeline) do
     every = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), data_path)
     networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress)
-    results = []
-    for category in sales:
-        start = time.monotonic()
-        result = _category_accuracy(
-            category, sales[category], layouts[category], networks, settings, seeds, statistical, progress
-        )
+    items = [(category, sales[category], layouts[category]) for category in sales]
+    common = {"networks": networks, "seeds": seeds, "statistical": statistical}
+    outcomes = (
+        _ray_accuracies(items, common, settings)
+        if settings.training.executor == "ray"
+        else _local_accuracies(items, common, settings, progress)
+    )
+    finished = {}
+    for result, seconds in outcomes:  # as each category finishes
         # as in a training run, each category's seconds include its share of the shared networks'
-        result.seconds = time.monotonic() - start + sum(shared_seconds.values()) / len(sales)
+        result.seconds = seconds + sum(shared_seconds.values()) / len(sales)
         ratios = result.ratios(1)
+        category = result.category
         progress(
             f"{category}: model/best ({result.best_reference(1)}) one day ahead {np.mean(ratios):.3f} "
             f"± {np.std(ratios):.3f} over {len(seeds)} seed(s), coverage {result.mean_coverage(1)} "
             f"({result.seconds:.0f} s)"
         )
-        results.append(result)
+        finished[category] = result
     window = settings.window.size
+    results = [finished[category] for category in sales]
     return AccuracyReport(str(data_path), folds, fold_days, window, seeds, results, shared_seconds)
+
+
+def _local_accuracies(
+    items: Sequence[tuple[str, pd.Series, Sequence[Fold]]],
+    common: Mapping[str, Any],
+    settings: Settings,
+    progress: Progress,
+) -> Iterator[tuple[CategoryAccuracy, float]]:
+    """Each category's accuracy and seconds, one after another in this process."""
+    for item in items:
+        start = time.monotonic()
+        result = _category_accuracy(*item, settings=settings, progress=progress, **common)
+        yield result, time.monotonic() - start
+
+
+def _ray_accuracies(
+    items: Sequence[tuple[str, pd.Series, Sequence[Fold]]], common: Mapping[str, Any], settings: Settings
+) -> Iterator[tuple[CategoryAccuracy, float]]:
+    """Each category's accuracy and seconds from a Ray task (`training.executor: ray`), as they finish;
+    the folds' networks go to the cluster once. A task's fold lines are its log lines."""
+    from training.ray_executor import map_on_ray, ray_session, task_settings
+
+    with ray_session(settings):
+        common = {**common, "settings": task_settings(settings), "progress": _log_progress}
+        for _, output in map_on_ray(settings, _category_accuracy, items, common):
+            if isinstance(output, Exception):
+                raise output
+            yield output.value, output.seconds
+
+
+def _log_progress(message: str) -> None:
+    logger.info("%s", message)
 
 
 def _fold_networks(
