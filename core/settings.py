@@ -380,6 +380,23 @@ RetrainTrigger = Literal["data_changed", "stale_days", "accuracy_drop"]
 _DEFAULT_TRIGGERS: tuple[RetrainTrigger, ...] = ("data_changed", "stale_days")
 
 
+class LiveAccuracySettings(_Section):
+    """Live accuracy (docs/monitoring.md): served forecasts logged when issued, scored as data arrives."""
+
+    enabled: bool = True
+    horizon: PositiveInt = 7
+    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0])
+    min_days: PositiveInt = 7
+    poll_s: PositiveFloat = 30.0
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_are_percentages(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0.0 < level < 100.0 for level in value):
+            raise ValueError(f"expected one or more interval levels between 0 and 100, got {value}")
+        return value
+
+
 class RetrainSettings(_Section):
     """Scheduled retraining (docs/retraining.md): at each `cron` time one gateway process files a
     `train_all` job when one of `triggers` holds."""
@@ -480,6 +497,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    live_accuracy: LiveAccuracySettings = Field(default_factory=LiveAccuracySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,7 @@ from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
+from gateway.live_accuracy import LiveAccuracy
 from gateway.loaded_models import LoadedModels
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
@@ -56,6 +57,7 @@ JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]
 HistoryDep = Annotated[HistoryCache, Depends(_part("history"))]
 DatasetsDep = Annotated[DatasetService, Depends(_part("datasets"))]
 ChampionsDep = Annotated[Champions, Depends(_part("champions"))]
+LiveAccuracyDep = Annotated[LiveAccuracy, Depends(_part("live_accuracy"))]
 
 
 async def get_bulk_forecaster(request: Request, state: StateDep) -> BulkForecaster:

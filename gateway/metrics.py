@@ -46,8 +46,8 @@ class GatewayMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        # Declared for the alert rules, but absent until live accuracy lands: nothing sets it yet, so
-        # no series is exported (the rule fires only once one exists).
+        # Set by gateway.live_accuracy once a served version has enough scored days; absent before
+        # (the alert rule fires only once a series exists).
         self.live_rmse_ratio = Gauge(
             "salescast_live_rmse_ratio_to_seasonal_naive",
             "Served model's RMSE on the days since it was trained over the seasonal naive's, by category.",

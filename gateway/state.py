@@ -13,6 +13,7 @@ from gateway.datasets import DatasetService
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
 from gateway.job_store import JobStore
+from gateway.live_accuracy import LiveAccuracy
 from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
@@ -41,6 +42,7 @@ class GatewayState:
     history: HistoryCache
     datasets: DatasetService
     champions: Champions
+    live_accuracy: LiveAccuracy
     retrain: RetrainScheduler
     _reconciled: asyncio.Task[None] | None = None
 
@@ -82,6 +84,7 @@ class GatewayState:
             history=history,
             datasets=DatasetService(settings, store),
             champions=champions,
+            live_accuracy=LiveAccuracy(settings, registry, history, metrics),
             retrain=RetrainScheduler(settings, job_store, job_runner, history),
         )
 
@@ -96,6 +99,7 @@ class GatewayState:
         # moves champions too); MLflow's import and queries stay off the start-up path.
         self._reconciled = asyncio.create_task(self._reconcile_then_release())
         self.retrain.start()
+        self.live_accuracy.start()
 
     async def _reconcile_then_release(self) -> None:
         try:
@@ -107,6 +111,7 @@ class GatewayState:
         if self._reconciled is not None:
             self._reconciled.cancel()
         await self.retrain.stop()
+        await self.live_accuracy.stop()
         await self.job_runner.stop()
         await self.inference.close()
         await self.management.aclose()

@@ -41,6 +41,9 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
         "members": 1,
     },
     "training": {"max_epochs": 3, "batch_size": 64, "patience": 2, "num_threads": 1},
+    # Off for the many short-lived test gateways (each would run a bulk forecast at start);
+    # tests/gateway/test_live_accuracy.py turns it on.
+    "live_accuracy": {"enabled": False},
 }
 
 

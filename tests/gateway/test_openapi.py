@@ -22,6 +22,7 @@ ROUTES = {
     ("get", "/api/jobs/{job_id}"),
     ("get", "/api/models"),
     ("get", "/api/models/{category}/backtest"),
+    ("get", "/api/models/{category}/live"),
     ("put", "/api/models/{category}/default"),
     ("get", "/api/history/{category}"),
     ("post", "/api/datasets"),
