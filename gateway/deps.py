@@ -15,9 +15,10 @@ from core.settings import Settings
 from gateway.bulk_forecasts import BulkForecaster
 from gateway.champions import Champions
 from gateway.datasets import DatasetService
+from gateway.forecast_cache import ForecastCache
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
-from gateway.job_store import JobStore
+from gateway.job_store import JobRecords
 from gateway.live_accuracy import LiveAccuracy
 from gateway.loaded_models import LoadedModels
 from gateway.model_registry import ModelRegistry
@@ -52,12 +53,13 @@ ManagementDep = Annotated[ManagementClient, Depends(_part("management"))]
 RegistryDep = Annotated[ModelRegistry, Depends(_part("registry"))]
 LoadedDep = Annotated[LoadedModels, Depends(_part("loaded"))]
 PredictorDep = Annotated[Predictor, Depends(_part("predictor"))]
-JobStoreDep = Annotated[JobStore, Depends(_part("job_store"))]
+JobStoreDep = Annotated[JobRecords, Depends(_part("job_store"))]
 JobRunnerDep = Annotated[JobRunner, Depends(_part("job_runner"))]
 HistoryDep = Annotated[HistoryCache, Depends(_part("history"))]
 DatasetsDep = Annotated[DatasetService, Depends(_part("datasets"))]
 ChampionsDep = Annotated[Champions, Depends(_part("champions"))]
 LiveAccuracyDep = Annotated[LiveAccuracy, Depends(_part("live_accuracy"))]
+ForecastCacheDep = Annotated[ForecastCache, Depends(_part("forecast_cache"))]
 
 
 async def get_bulk_forecaster(request: Request, state: StateDep) -> BulkForecaster:

@@ -1,13 +1,17 @@
-"""Training jobs: a bounded queue and one worker task that runs each job as a `salescast train` process.
+"""Training jobs: a bounded queue in the job store and a worker task that runs each job as a
+`salescast train` process.
 
 The job's spec (`core.contracts.job_spec`: categories, dataset, deploy policy, settings, output files)
 is written to a file and the process is `salescast train --job-spec FILE`, nothing more. The process
 does the whole job — train, decide by the deploy policy, archive, hot-swap into
 TorchServe (`salescast.train_job`) — so Lightning never loads in the gateway and the gateway never
 opens an artifact or an archive. One job runs at a time (parallel runs would lock the SQLite MLflow
-store). While it runs, its progress file (`core.contracts.job_progress`) is mirrored into the
-durable job store, so `GET /api/jobs/{id}` shows each category's state, epoch and losses; when it
-ends, its result file (`core.contracts.job_result`) becomes the job's outcome.
+store): the job store is the queue, and whichever gateway holds the one-job lock (`gateway.job_lock`:
+a file lock, or a Redis key shared by replicas) takes its oldest queued job. A cancel request travels
+through the store too: the runner sees it at its next poll and stops the process. While it runs,
+its progress file (`core.contracts.job_progress`) is mirrored into the durable job store, so
+`GET /api/jobs/{id}` shows each category's state, epoch and losses; when it ends, its result file
+(`core.contracts.job_result`) becomes the job's outcome.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from core.datasets import DatasetSource, DatasetStore, UnknownDatasetError
 from core.settings import DeployPolicy, Settings
 from core.slugs import category_slug
 from gateway.champions import Champions, reconcile_served
-from gateway.errors import ConflictError, QueueFullError
-from gateway.job_store import JobStore, utc_now
+from gateway.errors import ConflictError, NotFoundError, QueueFullError
+from gateway.forecast_cache import ForecastCache
+from gateway.job_lock import FileJobLock, JobLock
+from gateway.job_store import JobRecords, utc_now
 from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
@@ -45,6 +51,8 @@ from serving.management_client import ManagementError
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopped while the job was running"
+CANCEL_REASON = "cancelled by a request"
+LOCK_LOST_REASON = "the one-job lock was lost (Redis unreachable longer than redis.lock_ttl_s); stopped"
 _LOG_TAIL_CHARS = 1500
 
 
@@ -93,17 +101,19 @@ def training_data(source: DatasetSource, sha256: str | None = None) -> TrainingD
 
 
 class JobRunner:
-    """Owns the queue and the worker task; `submit` is called by the routes."""
+    """Owns the worker task that runs queued jobs; `submit` and `cancel` are called by the routes."""
 
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        store: JobRecords,
         registry: ModelRegistry,
         metrics: GatewayMetrics,
         datasets: DatasetStore,
         loaded: LoadedModels | None = None,
         champions: Champions | None = None,
+        lock: JobLock | None = None,
+        forecasts: ForecastCache | None = None,
     ) -> None:
         self._settings = settings
         self._loaded = loaded
@@ -115,23 +125,24 @@ class JobRunner:
         self._store = store
         self._registry = registry
         self._metrics = metrics
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.gateway.job_queue_size)
-        self._active: dict[str, Job] = {}
+        self._lock = lock or FileJobLock(
+            settings.paths.jobs_db.with_name(f"{settings.paths.jobs_db.name}.lock")
+        )
+        self._forecasts = forecasts
+        self._wake = asyncio.Event()  # a job was filed here: look now, not at the next poll
+        self._active: dict[str, Job] = {}  # the job this process runs
         self._worker: asyncio.Task[None] | None = None
         self._process: supervisor.ManagedProcess | None = None
         self._jobs_dir = settings.paths.run / "jobs"
 
     async def start(self) -> None:
-        """Fail jobs a dead gateway left running, re-queue the ones still waiting, start the worker."""
-        for job in self._store.fail_interrupted():
-            log.warning("job=%s marked failed: %s", job.job_id, job.error)
-            self._metrics.jobs.labels(outcome="failed").inc()
-        for job in self._store.with_status("queued"):
+        """Fail jobs a dead gateway left running (unless another gateway holds the lock: then they are
+        its own), start the worker; queued jobs wait in the store."""
+        if await self._lock.acquire():
             try:
-                self._queue.put_nowait(job.job_id)
-                self._active[job.job_id] = job
-            except asyncio.QueueFull:
-                self._finish(job, "failed", "training queue was full when the gateway restarted")
+                self._fail_orphans()
+            finally:
+                await self._lock.release()
         self._worker = asyncio.create_task(self._work(), name="salescast-job-runner")
 
     async def stop(self) -> None:
@@ -141,6 +152,8 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await self._stop_process()
+        await self._lock.release()
+        self._lock.close()
 
     def submit(
         self,
@@ -156,14 +169,14 @@ class JobRunner:
         """Queue a job on `dataset` (default: the configured file); 409 when a category is already
         queued or running, 429 when the queue is full. `only_changed` and `shared_network` travel in
         the job's spec (`core.contracts.job_spec`)."""
-        busy = sorted(
-            {category for job in self._active.values() for category in job.categories} & set(categories)
-        )
+        waiting = self._store.with_status("queued", "running")
+        busy = sorted({category for job in waiting for category in job.categories} & set(categories))
         if busy:
             raise ConflictError(f"already queued or training: {', '.join(busy)}; wait for that job to finish")
-        if self._queue.full():
+        queue_size = self._settings.gateway.job_queue_size
+        if sum(job.status == "queued" for job in waiting) >= queue_size:
             raise QueueFullError(
-                f"training queue is full ({self._queue.maxsize} jobs waiting); retry later",
+                f"training queue is full ({queue_size} jobs waiting); retry later",
                 retry_after_s=self._settings.gateway.retry_after_s,
             )
         job = Job(
@@ -182,8 +195,7 @@ class JobRunner:
             results=[CategoryOutcome(category=category, state="queued") for category in categories],
         )
         self._store.save(job)
-        self._active[job.job_id] = job
-        self._queue.put_nowait(job.job_id)
+        self._wake.set()
         log.info(
             "job=%s queued categories=%s experiment=%s", job.job_id, ",".join(categories), experiment_name
         )
@@ -196,22 +208,57 @@ class JobRunner:
     def release_jobs(self) -> None:
         self._jobs_released.set()
 
+    def cancel(self, job_id: str) -> Job:
+        """Ask for `job_id` to stop, through the store: a queued job fails at once, a running one when
+        its runner (this gateway or another) next polls. 404 unknown, 409 already finished."""
+        job = self._store.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        if job.status not in ("queued", "running"):
+            raise ConflictError(f"job {job_id} already {job.status} at {job.finished_at}; nothing to cancel")
+        self._store.request_cancel(job_id)
+        job = self._store.get(job_id) or job
+        if job.status == "queued":  # a runner taking it meanwhile sees the request before it starts
+            self._finish(job, "failed", CANCEL_REASON)
+        log.info("job=%s cancel requested", job_id)
+        return self._store.get(job_id) or job
+
     async def _work(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._jobs_released.wait(), self._settings.gateway.management_timeout_s)
         while True:
-            job_id = await self._queue.get()
-            job = self._active.get(job_id) or self._store.get(job_id)
-            if job is None:
-                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.gateway.job_poll_s)
+            self._wake.clear()
+            try:
+                if self._store.with_status("queued") and await self._lock.acquire():
+                    try:
+                        await self._run_queued()
+                    finally:
+                        await self._lock.release()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the shared store did not answer: try again at the next poll
+                log.error("job runner: %s: %s", type(exc).__name__, exc)
+
+    async def _run_queued(self) -> None:
+        """Holding the lock: fail what a dead runner left running, then run queued jobs, oldest first."""
+        self._fail_orphans()
+        while not self._lock.lost and (queued := self._store.with_status("queued")):
+            job = queued[0]
             try:
                 await self._run(job)
             except asyncio.CancelledError:
                 self._finish(self._current(job), "failed", STOP_REASON)
                 raise
             except Exception as exc:
-                log.exception("job=%s crashed", job_id)
+                log.exception("job=%s crashed", job.job_id)
                 self._finish(self._current(job), "failed", f"job runner error: {type(exc).__name__}: {exc}")
+
+    def _fail_orphans(self) -> None:
+        for job in self._store.fail_interrupted():
+            log.warning("job=%s marked failed: %s", job.job_id, job.error)
+            self._metrics.jobs.labels(outcome="failed").inc()
 
     def _current(self, job: Job) -> Job:
         return self._active.get(job.job_id) or self._store.get(job.job_id) or job
@@ -244,11 +291,16 @@ class JobRunner:
             for outcome in job.results
         ]
         job = self._update(job, status="running", started_at=utc_now(), results=outcomes)
+        if self._store.cancel_requested(job.job_id):  # asked while it was being taken
+            self._finish(job, "failed", CANCEL_REASON)
+            return
         log.info("job=%s running categories=%s", job.job_id, ",".join(job.categories))
         try:
             results, failure = await self._train(job, served)
         finally:
             self._registry.invalidate()  # the job may have switched default versions
+            if self._forecasts is not None and job.deploy_policy != "never":
+                await self._forecasts.drop([category_slug(category) for category in job.categories])
         job = self._current(job)
         if failure is not None:
             self._finish(job, "failed", failure)
@@ -308,6 +360,9 @@ class JobRunner:
                     if time.monotonic() > deadline:
                         await self._stop_process()
                         return {}, f"training took longer than {gateway.job_timeout_s:g} s and was stopped"
+                    if stop := self._stop_reason(job.job_id):
+                        await self._stop_process()
+                        return {}, stop
                     await asyncio.sleep(gateway.job_poll_s)
                 self._mirror_progress(job.job_id, progress_path)
                 await self._adopt_deployed(None)
@@ -328,6 +383,12 @@ class JobRunner:
         finally:
             result_path.unlink(missing_ok=True)
         return {result.category: result for result in results}, None
+
+    def _stop_reason(self, job_id: str) -> str | None:
+        """Why the running job must stop now: a cancel request in the store, or the lock lost."""
+        if self._store.cancel_requested(job_id):
+            return CANCEL_REASON
+        return LOCK_LOST_REASON if self._lock.lost else None
 
     def _mirror_progress(self, job_id: str, path: Path) -> str | None:
         """Copy the job process's progress into the stored job (only when something changed); returns

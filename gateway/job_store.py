@@ -1,7 +1,11 @@
-"""Durable training-job records in a small SQLite file (`paths.jobs_db`).
+"""Durable training-job records: the `JobRecords` every store offers, and the embedded one, a small
+SQLite file (`paths.jobs_db`). With `redis.url` the records live in Redis instead
+(`gateway.redis_job_store`), shared by every gateway replica.
 
 One row per job holding the whole `Job` as JSON, so the record a client reads after a gateway
-restart is exactly the one it read before. Writes are tiny and rare; each is one transaction.
+restart is exactly the one it read before. Writes are tiny and rare; each is one transaction. A
+cancel request is kept beside the record, not in it: the runner saves its own copy of the record
+while the job runs and must never write a request away.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from gateway.schemas.jobs import FINAL_STATES, Job
 
@@ -22,7 +27,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS cancels (job_id TEXT PRIMARY KEY);
 """
+_SELECT = "SELECT record, cancels.job_id IS NOT NULL FROM jobs LEFT JOIN cancels USING (job_id)"
 
 
 def utc_now() -> str:
@@ -30,8 +37,53 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class JobRecords(Protocol):
+    """What the job runner, the routes and the retrain scheduler need from a job store."""
+
+    def save(self, job: Job) -> None:
+        """Insert or replace the whole record (a cancel request stays)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def recent(self, limit: int) -> list[Job]:
+        """Newest first."""
+
+    def with_status(self, *statuses: str) -> list[Job]:
+        """Jobs in any of `statuses`, oldest first."""
+
+    def request_cancel(self, job_id: str) -> None:
+        """Mark the job `cancel_requested`; whichever runner runs it stops it at its next poll."""
+
+    def cancel_requested(self, job_id: str) -> bool: ...
+
+    def fail_interrupted(self) -> list[Job]:
+        """Mark jobs left `running` as failed; only for a caller holding the one-job lock."""
+
+    def close(self) -> None: ...
+
+
+def with_cancel_flag(record: str | bytes, cancelled: bool) -> Job:
+    """The stored record as a `Job`, `cancel_requested` from the store's own flag."""
+    job = Job.model_validate_json(record)
+    return job.model_copy(update={"cancel_requested": True}) if cancelled else job
+
+
+def interrupted(job: Job) -> Job:
+    """`job`, left running by a runner that is gone, as failed (every unfinished category too)."""
+    results = [
+        outcome.model_copy(update={"state": "failed", "error": outcome.error or RESTART_REASON})
+        if outcome.state not in FINAL_STATES
+        else outcome
+        for outcome in job.results
+    ]
+    return job.model_copy(
+        update={"status": "failed", "error": RESTART_REASON, "finished_at": utc_now(), "results": results}
+    )
+
+
 class JobStore:
-    """Save, load and list jobs; safe to call from the event loop and worker threads."""
+    """The embedded `JobRecords`: save, load and list jobs; safe to call from the event loop and
+    worker threads."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,45 +107,38 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            row = self._db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return Job.model_validate_json(row[0]) if row else None
+            row = self._db.execute(f"{_SELECT} WHERE job_id = ?", (job_id,)).fetchone()
+        return with_cancel_flag(*row) if row else None
 
     def recent(self, limit: int) -> list[Job]:
         """Newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT record FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                f"{_SELECT} ORDER BY created_at DESC, jobs.rowid DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [Job.model_validate_json(row[0]) for row in rows]
+        return [with_cancel_flag(*row) for row in rows]
 
     def with_status(self, *statuses: str) -> list[Job]:
         """Jobs in any of `statuses`, oldest first."""
         marks = ",".join("?" for _ in statuses)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT record FROM jobs WHERE status IN ({marks}) ORDER BY created_at, rowid",
-                statuses,
+                f"{_SELECT} WHERE status IN ({marks}) ORDER BY created_at, jobs.rowid", statuses
             ).fetchall()
-        return [Job.model_validate_json(row[0]) for row in rows]
+        return [with_cancel_flag(*row) for row in rows]
+
+    def request_cancel(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO cancels (job_id) VALUES (?)", (job_id,))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM cancels WHERE job_id = ?", (job_id,)).fetchone()
+        return row is not None
 
     def fail_interrupted(self) -> list[Job]:
-        """Mark jobs left `running` by a dead gateway as failed (called at start-up); returns them."""
-        failed: list[Job] = []
-        for job in self.with_status("running"):
-            results = [
-                outcome.model_copy(update={"state": "failed", "error": outcome.error or RESTART_REASON})
-                if outcome.state not in FINAL_STATES
-                else outcome
-                for outcome in job.results
-            ]
-            job = job.model_copy(
-                update={
-                    "status": "failed",
-                    "error": RESTART_REASON,
-                    "finished_at": utc_now(),
-                    "results": results,
-                }
-            )
+        """Mark jobs left `running` by a dead gateway as failed (by the lock's holder); returns them."""
+        failed = [interrupted(job) for job in self.with_status("running")]
+        for job in failed:
             self.save(job)
-            failed.append(job)
         return failed

@@ -38,7 +38,7 @@ from gateway.datasets import active_dataset_or_503
 from gateway.errors import DataUnavailableError
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner, TrainingData, training_data
-from gateway.job_store import JobStore
+from gateway.job_store import JobRecords
 from gateway.schemas.jobs import Job
 from gateway.schemas.schedule import Schedule, ScheduledRun, ScheduleRecord
 
@@ -123,7 +123,7 @@ class Decision:
     notes: list[str] = field(default_factory=list)
 
 
-def decide(retrain: RetrainSettings, now: datetime, store: JobStore, active_sha256: str) -> Decision:
+def decide(retrain: RetrainSettings, now: datetime, store: JobRecords, active_sha256: str) -> Decision:
     """Check every configured trigger against the job store: a job queued or running skips the run;
     otherwise each trigger that holds is a reason."""
     busy = store.with_status("queued", "running")
@@ -177,7 +177,7 @@ class RetrainScheduler:
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        store: JobRecords,
         runner: JobRunner,
         history: HistoryCache,
         clock: Clock = utc_clock,

@@ -12,6 +12,7 @@ from core.net import is_loopback
 from core.settings import Settings
 from core.shard_map import shard_map_of
 from gateway.app import create_app
+from gateway.redis_connection import check_reachable
 from serving.bucket_sync import BucketSync
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def run(settings: Settings) -> int:
     # With storage.uri the bucket must answer now: a missing bucket or a refused key is a clear
     # error at start (ObjectStoreError names bucket and endpoint), not a failure at the first deploy.
     BucketSync(settings).check()
+    check_reachable(settings.redis)  # redis.url set but not answering: a clear error, not a lone replica
     shard_map_of(settings)  # a shard map that does not parse stops the start with what is wrong in it
     app = create_app(settings)
     # Everything loaded so far (FastAPI, pydantic, pandas, the app) lives as long as the process:

@@ -10,14 +10,18 @@ from core.datasets import DatasetStore
 from core.settings import Settings
 from gateway.champions import Champions, reconcile_served
 from gateway.datasets import DatasetService
+from gateway.forecast_cache import ForecastCache
 from gateway.history import HistoryCache
+from gateway.job_lock import RedisJobLock
 from gateway.job_runner import JobRunner
-from gateway.job_store import JobStore
+from gateway.job_store import JobRecords, JobStore
 from gateway.live_accuracy import LiveAccuracy
 from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.predictions import Predictor
+from gateway.redis_connection import check_reachable
+from gateway.redis_job_store import RedisJobStore
 from gateway.retrain_scheduler import RetrainScheduler
 from gateway.sharded_inference import inference_client
 from gateway.torchserve_client import InferenceClient
@@ -37,8 +41,9 @@ class GatewayState:
     registry: ModelRegistry
     loaded: LoadedModels
     predictor: Predictor
-    job_store: JobStore
+    job_store: JobRecords
     job_runner: JobRunner
+    forecast_cache: ForecastCache
     history: HistoryCache
     datasets: DatasetService
     champions: Champions
@@ -65,10 +70,18 @@ class GatewayState:
             gateway.max_instances_per_call,
             settings.forecast.max_horizon,
         )
-        job_store = JobStore(settings.paths.jobs_db)
+        # With redis.url, jobs, the one-job lock and cached forecasts are shared with other replicas;
+        # a Redis that does not answer stops the start (SharedStateUnavailableError).
+        shared = settings.redis
+        check_reachable(shared)
+        job_store: JobRecords = RedisJobStore.open(shared) if shared.url else JobStore(settings.paths.jobs_db)
+        lock = RedisJobLock.open(shared) if shared.url else None
+        forecast_cache = ForecastCache.open(shared)
         store = DatasetStore(settings)
         champions = Champions(settings, management)
-        job_runner = JobRunner(settings, job_store, registry, metrics, store, loaded, champions)
+        job_runner = JobRunner(
+            settings, job_store, registry, metrics, store, loaded, champions, lock, forecast_cache
+        )
         history = HistoryCache(settings, store)
         return cls(
             settings=settings,
@@ -81,6 +94,7 @@ class GatewayState:
             predictor=predictor,
             job_store=job_store,
             job_runner=job_runner,
+            forecast_cache=forecast_cache,
             history=history,
             datasets=DatasetService(settings, store),
             champions=champions,
@@ -117,3 +131,4 @@ class GatewayState:
         await self.management.aclose()
         await self.management_reads.aclose()
         self.job_store.close()
+        await self.forecast_cache.close()

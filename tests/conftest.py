@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.torchserve",
     "tests.fixtures.gateway",
     "tests.fixtures.seaweedfs",
+    "tests.fixtures.redis_server",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,14 +1,18 @@
-"""GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days."""
+"""GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days.
+
+Answers are cached (`gateway.forecast_cache`) by category, served version, dataset SHA-256, last day,
+horizon and levels; the `X-Cache` header says `hit` or `miss`."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from gateway.deps import HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
+from gateway.deps import ForecastCacheDep, HistoryDep, PredictKeyDep, PredictorDep, RegistryDep
 from gateway.errors import InputError
+from gateway.forecast_cache import ForecastKey
 from gateway.routes.responses import errors
 from gateway.schemas.common import (
     HORIZON_DESCRIPTION,
@@ -20,19 +24,21 @@ from gateway.schemas.common import (
 from gateway.schemas.forecast import Forecast
 
 router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep])
+CACHE_HEADER = "X-Cache"
 
 
-@router.get("/forecast/{category}", responses=errors(401, 403, 404, 422, 502, 503))
+@router.get("/forecast/{category}", response_model=Forecast, responses=errors(401, 403, 404, 422, 502, 503))
 async def forecast(
     category: str,
     history: HistoryDep,
     registry: RegistryDep,
     predictor: PredictorDep,
+    cache: ForecastCacheDep,
     horizon: Annotated[int, Query(ge=1, description=HORIZON_DESCRIPTION)] = 1,
     levels: Annotated[
         list[float] | None, Query(description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA})
     ] = None,
-) -> Forecast:
+) -> Response:
     """The day after the data's last day (and up to `horizon` days), predicted by the served model from
     the last N days, with prediction intervals."""
     model = await registry.resolve(category)
@@ -48,22 +54,42 @@ async def forecast(
         levels = check_levels(levels)
     except ValueError as exc:
         raise InputError(f"levels: {exc}") from None
+    history_end = last.index[-1]
+    key = ForecastKey(
+        model_name=model.model_name,
+        version=model.version,
+        dataset_sha256=await cache.dataset_sha256(history.source()),
+        history_end=history_end.strftime("%Y-%m-%d"),
+        horizon=horizon,
+        levels=tuple(levels) if levels is not None else None,
+    )
+    cached = await cache.get(key)
+    if cached is not None:
+        return Response(cached, media_type="application/json", headers={CACHE_HEADER: "hit"})
     sales = [0.0] * (window - len(last)) + [float(value) for value in last.to_numpy()]
     answer = await predictor.predict(model.category, sales, horizon, levels)
-    history_end = last.index[-1]
     steps = [
         ForecastStep.model_validate(
             {**step, "date": (history_end + timedelta(days=step["step"])).strftime("%Y-%m-%d")}
         )
         for step in answer["forecast"]
     ]
-    return Forecast(
-        category=answer["category"],
-        date=(history_end + timedelta(days=1)).strftime("%Y-%m-%d"),
-        prediction=answer["prediction"],
-        model_version=answer["model_version"],
-        window_size=answer["window_size"],
-        history_end=history_end.strftime("%Y-%m-%d"),
-        horizon=answer["horizon"],
-        forecast=steps,
+    body = (
+        Forecast(
+            category=answer["category"],
+            date=(history_end + timedelta(days=1)).strftime("%Y-%m-%d"),
+            prediction=answer["prediction"],
+            model_version=answer["model_version"],
+            window_size=answer["window_size"],
+            history_end=history_end.strftime("%Y-%m-%d"),
+            horizon=answer["horizon"],
+            forecast=steps,
+        )
+        .model_dump_json()
+        .encode()
     )
+    # Kept only when the version that answered is the one in the key (a registry behind a deploy
+    # elsewhere must not file the new version's answer under the old version).
+    if answer["model_version"] == model.version:
+        await cache.put(key, body)
+    return Response(body, media_type="application/json", headers={CACHE_HEADER: "miss"})

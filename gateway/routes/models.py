@@ -10,7 +10,15 @@ from fastapi import APIRouter, Query
 
 from core.settings import Settings
 from gateway.champions import RegistryUnavailableError
-from gateway.deps import ApiKeyDep, ChampionsDep, LoadedDep, ManagementDep, RegistryDep, SettingsDep
+from gateway.deps import (
+    ApiKeyDep,
+    ChampionsDep,
+    ForecastCacheDep,
+    LoadedDep,
+    ManagementDep,
+    RegistryDep,
+    SettingsDep,
+)
 from gateway.errors import ModelServerUnavailableError, NotFoundError
 from gateway.loaded_models import LoadedModels
 from gateway.model_registry import ModelRegistry, ServedModel, VersionFacts
@@ -96,6 +104,7 @@ async def set_default_version(
     champions: ChampionsDep,
     loaded: LoadedDep,
     settings: SettingsDep,
+    forecasts: ForecastCacheDep,
 ) -> CategoryModel:
     """Pin (or roll back to) an archived version; predictions switch to it at once, and it becomes
     the registry's `champion` (the version it replaces `previous`)."""
@@ -124,6 +133,7 @@ async def set_default_version(
         raise NotFoundError(exc.message) from exc
     finally:
         registry.invalidate(model.model_name)
+        await forecasts.drop([model.model_name])  # every replica's cached forecasts of it, with redis.url
     log.info("default version set category=%s version=%s", model.category, body.version)
     updated = {m.model_name: m for m in await registry.describe_all()}[model.model_name]
     return _category_model(updated, registry, await champions.recorded())

@@ -75,6 +75,12 @@ class Job(BaseModel):
     shared_network: str | None = Field(
         default=None, description="Saved shared networks the categories refit against (`latest` or an id)."
     )
+    cancel_requested: bool = Field(
+        default=False,
+        description="`DELETE /api/jobs/{job_id}` asked to stop it: a queued job fails at once, a running "
+        'one when its runner (any gateway replica) next polls; either ends `failed`, "cancelled by a '
+        'request".',
+    )
     results: list[CategoryOutcome]
 
 
