@@ -14,6 +14,7 @@ horizon check, the metrics).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 from typing_extensions import TypedDict
 
-from gateway.errors import GatewayError, InputError, ModelServerUnavailableError
+from gateway.errors import GatewayError, InputError, ModelServerError, ModelServerUnavailableError
 from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry, ServedModel
@@ -34,6 +35,8 @@ from gateway.torchserve_client import (
     ModelNotServedError,
     NoWorkerError,
 )
+
+log = logging.getLogger(__name__)
 
 
 class PredictAnswer(TypedDict):
@@ -100,6 +103,19 @@ class Predictor:
         except GatewayError:
             self.metrics.predicted(model.category, "error")
             raise
+        if answer.category is not None and answer.category != model.category:
+            # Never pass on another category's numbers: a routing fault upstream must be an error.
+            log.error(
+                "model server answered for %r (version %s) when asked for %r (model %s)",
+                answer.category,
+                answer.model_version,
+                model.category,
+                model.model_name,
+            )
+            self.metrics.predicted(model.category, "error")
+            raise ModelServerError(
+                f"model server answered with {answer.category!r}'s model when asked for {model.category!r}"
+            )
         self.registry.note_answer(model.model_name, answer.model_version)
         self.metrics.predicted(model.category, "ok")
         return {

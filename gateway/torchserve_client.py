@@ -55,6 +55,7 @@ class ForecastStepAnswer(TypedDict):
 class _SingleAnswer(TypedDict):
     prediction: float
     model_version: str
+    category: NotRequired[str | None]
     window_size: int
     horizon: NotRequired[int]
     forecast: NotRequired[list[ForecastStepAnswer] | None]
@@ -80,6 +81,7 @@ class Prediction:
     window_size: int
     horizon: int
     forecast: list[ForecastStepAnswer]
+    category: str | None = None  # the answering version's own category (older handlers send none)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class InferenceClient:
             window_size=body["window_size"],
             horizon=body.get("horizon", 1),
             forecast=_steps(body.get("forecast"), body["prediction"]),
+            category=body.get("category"),
         )
 
     async def predict_instances(
