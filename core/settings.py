@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -397,6 +398,30 @@ class LiveAccuracySettings(_Section):
         return value
 
 
+class FreezeWindow(_Section):
+    """Days of every year (`MM-DD` to `MM-DD`, inclusive, in the schedule's time zone; a window may
+    wrap the new year) when scheduled jobs train and archive but do not deploy: peak season."""
+
+    start: str
+    end: str
+    name: str | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        try:
+            month, day = (int(part) for part in value.split("-"))
+            date(2024, month, day)  # a leap year: 02-29 is a day some years have
+        except ValueError:
+            raise ValueError(f"expected a month and day as MM-DD (e.g. 11-15), got {value!r}") from None
+        return f"{month:02d}-{day:02d}"
+
+    def bounds(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        start_month, start_day = (int(part) for part in self.start.split("-"))
+        end_month, end_day = (int(part) for part in self.end.split("-"))
+        return (start_month, start_day), (end_month, end_day)
+
+
 class RetrainSettings(_Section):
     """Scheduled retraining (docs/retraining.md): at each `cron` time one gateway process files a
     `train_all` job when one of `triggers` holds."""
@@ -409,6 +434,8 @@ class RetrainSettings(_Section):
     only_changed: bool = True
     poll_s: PositiveFloat = 60.0
     timezone: str = Field(default="UTC", min_length=1)
+    accuracy_drop_ratio: PositiveFloat = 1.0
+    freeze: list[FreezeWindow] = Field(default_factory=list)
 
     @field_validator("cron")
     @classmethod

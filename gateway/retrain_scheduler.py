@@ -20,7 +20,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,7 +33,7 @@ from core.atomic import write_json_atomic
 from core.cron import CronSchedule, parse_cron
 from core.errors import SalescastError
 from core.hashing import file_sha256
-from core.settings import RetrainSettings, Settings
+from core.settings import FreezeWindow, RetrainSettings, Settings
 from gateway.datasets import active_dataset_or_503
 from gateway.errors import DataUnavailableError
 from gateway.history import HistoryCache
@@ -45,8 +45,11 @@ from gateway.schemas.schedule import Schedule, ScheduledRun, ScheduleRecord
 log = logging.getLogger(__name__)
 LOCK_FILE = "retrain-scheduler.lock"
 STATE_FILE = "schedule.json"
-ACCURACY_NOT_AVAILABLE = "accuracy_drop: not available until live accuracy lands (nothing measures it yet)"
+ACCURACY_NOT_SCORED = (
+    "accuracy_drop: no served version has live_accuracy.min_days scored days yet (docs/monitoring.md)"
+)
 Clock = Callable[[], datetime]
+LiveRatios = Callable[[], Mapping[str, float]]
 
 
 def utc_clock() -> datetime:
@@ -123,9 +126,16 @@ class Decision:
     notes: list[str] = field(default_factory=list)
 
 
-def decide(retrain: RetrainSettings, now: datetime, store: JobRecords, active_sha256: str) -> Decision:
-    """Check every configured trigger against the job store: a job queued or running skips the run;
-    otherwise each trigger that holds is a reason."""
+def decide(
+    retrain: RetrainSettings,
+    now: datetime,
+    store: JobRecords,
+    active_sha256: str,
+    live_ratios: Mapping[str, float] | None = None,
+) -> Decision:
+    """Check every configured trigger against the job store and live accuracy (category → served
+    version's live RMSE over the seasonal naive's, where scored): a job queued or running skips the
+    run; otherwise each trigger that holds is a reason."""
     busy = store.with_status("queued", "running")
     if busy:
         return Decision(skipped=f"a job is running ({busy[0].job_id}, {busy[0].status})")
@@ -135,7 +145,7 @@ def decide(retrain: RetrainSettings, now: datetime, store: JobRecords, active_sh
     notes: list[str] = []
     for trigger in retrain.triggers:
         if trigger == "accuracy_drop":
-            notes.append(ACCURACY_NOT_AVAILABLE)
+            _accuracy_drop(retrain.accuracy_drop_ratio, live_ratios or {}, reasons, fine, notes)
         elif newest is None:
             reasons.append(f"{trigger}: no succeeded training in the job store")
         elif trigger == "data_changed":
@@ -163,6 +173,31 @@ def decide(retrain: RetrainSettings, now: datetime, store: JobRecords, active_sh
     return Decision(skipped=f"nothing to do: {why}", notes=notes)
 
 
+def _accuracy_drop(
+    limit: float, ratios: Mapping[str, float], reasons: list[str], fine: list[str], notes: list[str]
+) -> None:
+    if not ratios:
+        notes.append(ACCURACY_NOT_SCORED)
+        return
+    worse = {category: ratio for category, ratio in sorted(ratios.items()) if ratio > limit}
+    if worse:
+        shown = ", ".join(f"{category} {ratio:.3f}" for category, ratio in worse.items())
+        reasons.append(f"accuracy_drop: live RMSE over the seasonal naive's above {limit:g} for {shown}")
+    else:
+        fine.append(f"live accuracy within {limit:g} of the seasonal naive ({len(ratios)} scored)")
+
+
+def active_freeze(windows: list[FreezeWindow], moment: datetime) -> FreezeWindow | None:
+    """The freeze window `moment` (in the schedule's time zone) falls in, if any."""
+    day = (moment.month, moment.day)
+    for window in windows:
+        start, end = window.bounds()
+        inside = start <= day <= end if start <= end else (day >= start or day <= end)  # wraps the new year
+        if inside:
+            return window
+    return None
+
+
 def _finished(job: Job) -> datetime:
     return parse_utc(job.finished_at or job.created_at)
 
@@ -181,6 +216,7 @@ class RetrainScheduler:
         runner: JobRunner,
         history: HistoryCache,
         clock: Clock = utc_clock,
+        live_ratios: LiveRatios | None = None,
     ) -> None:
         self._settings = settings
         self._retrain = settings.retrain
@@ -190,6 +226,7 @@ class RetrainScheduler:
         self._runner = runner
         self._history = history
         self._clock = clock
+        self._live_ratios = live_ratios
         self.lock = SchedulerLock(settings.paths.run / LOCK_FILE)
         self.state_path = settings.paths.run / STATE_FILE
         self._record: ScheduleRecord | None = None
@@ -255,15 +292,27 @@ class RetrainScheduler:
         stamp = {"at": iso_utc(now), "due": iso_utc(due)}
         try:
             data = await self._active_data()
-            decision = await asyncio.to_thread(decide, self._retrain, now, self._store, data.sha256)
+            ratios = await asyncio.to_thread(self._live_ratios) if self._live_ratios else {}
+            decision = await asyncio.to_thread(decide, self._retrain, now, self._store, data.sha256, ratios)
             if decision.skipped is not None:
                 log.info("scheduled retraining skipped: %s", decision.skipped)
                 return ScheduledRun(**stamp, skipped=decision.skipped, notes=decision.notes)
+            deploy, frozen = (
+                self._retrain.deploy,
+                active_freeze(self._retrain.freeze, now.astimezone(self._zone)),
+            )
+            if frozen is not None:
+                deploy = "never"
+                decision.notes.append(
+                    f"freeze {frozen.start}..{frozen.end}"
+                    + (f" ({frozen.name})" if frozen.name else "")
+                    + ": automatic deploys suspended, the job trains and archives only"
+                )
             job = self._runner.submit(
                 "train_all",
                 await self._history.categories(),
                 self._settings.mlflow.experiment,
-                self._retrain.deploy,
+                deploy,
                 data,
                 only_changed=self._retrain.only_changed,
             )
@@ -272,7 +321,7 @@ class RetrainScheduler:
             return ScheduledRun(**stamp, error=str(exc))
         reason = "; ".join(decision.reasons)
         log.info("scheduled retraining job=%s reason=%s", job.job_id, reason)
-        return ScheduledRun(**stamp, reason=reason, job_id=job.job_id, notes=decision.notes)
+        return ScheduledRun(**stamp, reason=reason, job_id=job.job_id, deploy=deploy, notes=decision.notes)
 
     async def _active_data(self) -> TrainingData:
         """The active dataset as POST /api/train_all names it (the configured file hashed here)."""
@@ -311,6 +360,7 @@ class RetrainScheduler:
             next_run = next_run or iso_utc(self.next_after(self._clock()))
         last = record.last_run
         job = self._store.get(last.job_id) if last and last.job_id else None
+        frozen = active_freeze(self._retrain.freeze, self._clock().astimezone(self._zone))
         return Schedule(
             enabled=self._retrain.enabled,
             cron=self._retrain.cron,
@@ -318,6 +368,8 @@ class RetrainScheduler:
             triggers=self._retrain.triggers,
             deploy=self._retrain.deploy,
             only_changed=self._retrain.only_changed,
+            freeze=[window.model_dump() for window in self._retrain.freeze],
+            frozen_now=None if frozen is None else f"{frozen.start}..{frozen.end}",
             next_run=next_run,
             last_run=last,
             last_job_status=job.status if job else None,

@@ -83,6 +83,7 @@ class GatewayState:
             settings, job_store, registry, metrics, store, loaded, champions, lock, forecast_cache
         )
         history = HistoryCache(settings, store)
+        live = LiveAccuracy(settings, registry, history, metrics)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -98,8 +99,8 @@ class GatewayState:
             history=history,
             datasets=DatasetService(settings, store),
             champions=champions,
-            live_accuracy=LiveAccuracy(settings, registry, history, metrics),
-            retrain=RetrainScheduler(settings, job_store, job_runner, history),
+            live_accuracy=live,
+            retrain=RetrainScheduler(settings, job_store, job_runner, history, live_ratios=live.ratios),
         )
 
     async def start(self) -> None:

@@ -25,9 +25,13 @@ class ScheduledRun(BaseModel):
         default=None, description="Why nothing was filed (nothing to do, a job running)."
     )
     error: str | None = Field(default=None, description="Why the run failed; retried at the next tick.")
+    deploy: DeployPolicy | None = Field(
+        default=None, description="The filed job's deploy policy (`never` inside a freeze window)."
+    )
     notes: list[str] = Field(
         default_factory=list,
-        description="Triggers that could not be checked (accuracy_drop until live accuracy lands).",
+        description="Triggers that could not be checked yet (accuracy_drop before any live scores), and "
+        "a freeze window that suspended the deploy.",
     )
 
 
@@ -49,6 +53,12 @@ class Schedule(BaseModel):
     triggers: list[RetrainTrigger]
     deploy: DeployPolicy
     only_changed: bool
+    freeze: list[dict[str, str | None]] = Field(
+        default_factory=list, description="`retrain.freeze`: yearly windows without automatic deploys."
+    )
+    frozen_now: str | None = Field(
+        default=None, description="The freeze window in force now (`MM-DD..MM-DD`), null outside them."
+    )
     next_run: str | None = Field(description="Next cron time (UTC, ISO 8601); null when disabled.")
     last_run: ScheduledRun | None
     last_job_status: JobStatus | None = Field(

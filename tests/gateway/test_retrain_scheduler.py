@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from core.cron import CronError, parse_cron
 from core.datasets import DatasetStore
 from core.hashing import file_sha256
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import FreezeWindow, Settings, SettingsError, load_settings
 from gateway.app import create_app
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner
@@ -29,10 +29,11 @@ from gateway.job_store import JobStore
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry
 from gateway.retrain_scheduler import (
-    ACCURACY_NOT_AVAILABLE,
+    ACCURACY_NOT_SCORED,
     LOCK_FILE,
     RetrainScheduler,
     SchedulerLock,
+    active_freeze,
     decide,
     iso_utc,
 )
@@ -135,7 +136,7 @@ def test_an_empty_store_holds_both_triggers(settings: Settings, store: JobStore)
         "data_changed: no succeeded training in the job store",
         "stale_days: no succeeded training in the job store",
     ]
-    assert decision.notes == [ACCURACY_NOT_AVAILABLE]
+    assert decision.notes == [ACCURACY_NOT_SCORED]
 
 
 def test_changed_data_is_a_reason(settings: Settings, store: JobStore) -> None:
@@ -254,7 +255,7 @@ def test_a_due_tick_files_one_train_all_job_and_keeps_its_state(settings: Settin
             "data_changed: no succeeded training in the job store; "
             "stale_days: no succeeded training in the job store"
         )
-        assert run.notes == [ACCURACY_NOT_AVAILABLE]
+        assert run.notes == [ACCURACY_NOT_SCORED]
         job = store.get(run.job_id)
         assert job is not None
         assert (job.kind, job.status, job.deploy_policy, job.only_changed) == (
@@ -361,3 +362,76 @@ def test_two_apps_on_one_run_folder_run_one_scheduler(tmp_path: Path) -> None:
         assert {body["next_run"] for body in bodies} == {bodies[0]["next_run"]}
         assert datetime.fromisoformat(bodies[0]["next_run"]).strftime("%H:%M %a") == "04:30 Mon"
         assert bodies[0]["enabled"] is True and bodies[0]["last_run"] is None
+
+
+# ---- accuracy_drop and freeze windows -------------------------------------------------------------
+
+
+def test_accuracy_drop_holds_for_categories_worse_than_the_seasonal_naive(
+    settings: Settings, store: JobStore
+) -> None:
+    store.save(_job("succeeded", NOW - timedelta(days=1)))
+    worse = decide(settings.retrain, NOW, store, "a" * 64, {"Beauty": 1.25, "Clothing": 0.9})
+    assert (
+        worse.reasons == ["accuracy_drop: live RMSE over the seasonal naive's above 1 for Beauty 1.250"]
+        and worse.notes == []
+    )
+    fine = decide(settings.retrain, NOW, store, "a" * 64, {"Beauty": 0.95})
+    assert (
+        fine.skipped is not None and "live accuracy within 1 of the seasonal naive (1 scored)" in fine.skipped
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "frozen"),
+    [
+        ("2026-11-14", False),
+        ("2026-11-15", True),
+        ("2026-12-31", True),
+        ("2027-01-10", True),
+        ("2027-01-11", False),
+    ],
+)
+def test_a_freeze_window_wraps_the_new_year(day: str, frozen: bool) -> None:
+    window = FreezeWindow(start="11-15", end="1-10", name="peak")
+    moment = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    assert (active_freeze([window], moment) is not None) == frozen
+    assert window.end == "01-10"
+
+
+@pytest.mark.parametrize("bad", ["13-01", "02-30", "11/15", "peak"])
+def test_a_bad_freeze_day_is_a_clear_settings_error(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(SettingsError, match="expected a month and day as MM-DD"):
+        make_test_settings(tmp_path, retrain={"freeze": [{"start": bad, "end": "01-10"}]})
+
+
+def test_a_due_run_inside_a_freeze_window_trains_without_deploying(tmp_path: Path) -> None:
+    settings = make_test_settings(
+        tmp_path,
+        retrain={
+            "enabled": True,
+            "deploy": "always",
+            "freeze": [{"start": "12-01", "end": "12-31", "name": "peak"}],
+        },
+    )
+    clock = FakeClock(NOW - timedelta(hours=1))
+    store = JobStore(settings.paths.jobs_db)
+
+    async def scenario() -> None:
+        scheduler, _ = _scheduler(settings, store, clock)
+        assert await scheduler.tick() is None
+        assert scheduler.status().frozen_now == "12-01..12-31"
+        clock.now = NOW + timedelta(seconds=30)
+        run = await scheduler.tick()
+        assert run is not None and run.job_id is not None and run.deploy == "never"
+        assert any(
+            note.startswith("freeze 12-01..12-31 (peak): automatic deploys suspended") for note in run.notes
+        )
+        job = store.get(run.job_id)
+        assert job is not None and job.deploy_policy == "never"
+        await scheduler.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
