@@ -72,6 +72,27 @@ class Backtest(_Answer):
     forecasts: dict[str, list[float]]
 
 
+class LiveScore(_Answer):
+    """One version's logged forecasts scored against the days that came after."""
+
+    version: str
+    days: int
+    rmse: float
+    mae: float
+    ratio_to_seasonal_naive: float | None
+    coverage: dict[str, float]
+    first_day: str
+    last_day: str
+    ready: bool
+
+
+class LiveAccuracy(_Answer):
+    category: str
+    served_version: str | None
+    min_days: int
+    served: LiveScore | None
+
+
 class CategorySummary(_Answer):
     category: str
     days: int

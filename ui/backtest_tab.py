@@ -1,8 +1,11 @@
-"""Backtest tab: how the served version did on its held-out test days, against the baselines.
+"""Backtest tab: how the served version did on its held-out test days, against the baselines, and
+how its forecasts held up live.
 
 `GET /api/models/{category}/backtest` gives the test days, the actual sales and every forecaster's
 one-step forecasts; the chart draws them together and the table gives the test metrics of the served
-version (`GET /api/models`). A gateway without that route says so instead of failing.
+version (`GET /api/models`). Beside them, `GET /api/models/{category}/live`: the forecasts it issued,
+scored against the days that came after (a row of the table and a line under the chart). A gateway
+without those routes says so instead of failing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ui.api_models import LiveAccuracy
 from ui.charts import backtest_figure, message_figure
 from ui.downloads import write_csv
 from ui.formatting import FORECASTER_NAMES, METRIC_NAMES, message_html
@@ -69,12 +73,27 @@ class BacktestHandlers:
             if backtest.dates
             else ""
         )
+        metrics = self._metrics(category)
+        live = self._live(category)
+        if live is not None and live.served is not None:
+            score = live.served
+            row = [
+                "Served version, live",
+                *(_number(getattr(score, metric, None)) for metric in METRIC_NAMES),
+            ]
+            metrics = pd.concat([metrics, pd.DataFrame([row], columns=METRICS_COLUMNS)], ignore_index=True)
         return ChartView(
             figure,
-            self._metrics(category),
-            message_html("ok", text),
+            metrics,
+            message_html("ok", f"{text} {live_line(live)}".strip()),
             write_csv(frame, f"backtest-{category}"),
         )
+
+    def _live(self, category: str) -> LiveAccuracy | None:
+        try:
+            return self.client.live_accuracy(category)
+        except GatewayError:
+            return None
 
     def _metrics(self, category: str) -> pd.DataFrame:
         try:
@@ -91,6 +110,31 @@ class BacktestHandlers:
             if isinstance(scores, dict)
         ]
         return pd.DataFrame(rows, columns=METRICS_COLUMNS)
+
+
+def live_line(live: LiveAccuracy | None) -> str:
+    """One sentence on the served version's live record (forecasts scored after they were issued)."""
+    if live is None:
+        return "Live accuracy: not available from this gateway."
+    score = live.served
+    if score is None:
+        return (
+            "Live accuracy: none of the served version's logged forecasts has been scored yet "
+            "(its days are not in the data yet)."
+        )
+    ratio = (
+        f", {score.ratio_to_seasonal_naive:.2f}× the seasonal naive's RMSE"
+        if score.ratio_to_seasonal_naive is not None
+        else ""
+    )
+    covered = ", ".join(
+        f"{float(level):g} % interval held {share * 100:.0f} %" for level, share in score.coverage.items()
+    )
+    pending = "" if score.ready else f" (counts from {live.min_days} days)"
+    return (
+        f"Live accuracy of {score.version}: {score.days} days scored from {score.first_day} to "
+        f"{score.last_day}{pending}: RMSE {score.rmse:,.2f}{ratio}; {covered}."
+    )
 
 
 def _number(value: object) -> str:

@@ -29,6 +29,7 @@ from ui.api_models import (
     Job,
     JobAccepted,
     JobList,
+    LiveAccuracy,
     ModelList,
     Prediction,
     Schedule,
@@ -138,6 +139,10 @@ class GatewayClient:
     def backtest(self, category: str) -> Backtest:
         """The served version's held-out test days: actual vs the model and each baseline."""
         return self._call("GET", f"/api/models/{_segment(category)}/backtest", Backtest)
+
+    def live_accuracy(self, category: str) -> LiveAccuracy:
+        """The served version's logged forecasts scored against the days that came after."""
+        return self._call("GET", f"/api/models/{_segment(category)}/live", LiveAccuracy)
 
     def version_plot(self, category: str, version: str, name: str) -> bytes:
         """A PNG saved with a trained version (`loss` or `forecast`)."""

@@ -33,6 +33,7 @@ READS: dict[str, type[BaseModel]] = {
     "GET /api/forecast/{category} 200": api_models.Forecast,
     "POST /api/predict 200": api_models.Prediction,
     "GET /api/models/{category}/backtest 200": api_models.Backtest,
+    "GET /api/models/{category}/live 200": api_models.LiveAccuracy,
     "GET /api/datasets 200": api_models.DatasetList,
     "POST /api/datasets 201": api_models.DatasetUploaded,
     "PUT /api/datasets/active 200": api_models.Dataset,

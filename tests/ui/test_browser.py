@@ -255,6 +255,7 @@ def test_backtest_tab_draws_actual_model_and_baselines(opened: OpenedPage, gatew
     page.get_by_role("tab", name="Backtest").click()
     _choose(page, "backtest-category", "Beauty")
     expect(page.locator("#backtest-message")).to_contain_text("test days from")
+    expect(page.locator("#backtest-message")).to_contain_text("Live accuracy")
     _plotly(page, "backtest-chart")
     for name in ("actual", "model", "Seasonal naive"):
         expect(page.locator("#backtest-chart .legendtext", has_text=name).first).to_be_attached()
