@@ -38,6 +38,7 @@ class Shard(BaseModel):
     inference_url: str = Field(min_length=1)
     management_url: str = Field(min_length=1)
     pods_service: str | None = None  # Kubernetes: the headless Service naming each pod of the shard
+    pods: list[str] = Field(default_factory=list)  # each pod's management URL, where no DNS lists them
     model_store: Path | None = None  # the shard's own model store, when it is not the shared one
 
     @field_validator("name", mode="before")

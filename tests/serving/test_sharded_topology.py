@@ -1,8 +1,8 @@
-"""The sharded topology for real: two TorchServe instances, each with its own ports and model store,
-and one gateway routing by the shard map (`torchserve.shard_map`), as the Kubernetes StatefulSet of
-shards runs it. Every category answers through the gateway, each shard registers only its own
-categories, a training job's deploy lands on the category's shard alone, and killing one shard
-turns only its categories into 503s naming it, until it comes back."""
+"""The sharded topology for real: two shards, each with its own ports and model store, shard "a" of
+two TorchServe pods (as `prod` runs two per shard), and one gateway routing by the shard map
+(`torchserve.shard_map`). Every category answers through the gateway, each shard registers only its
+own categories, a training job's deploy lands on every pod of the category's shard and nowhere
+else, and killing one shard turns only its categories into 503s naming it, until it comes back."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ class ShardedStack:
         return server
 
 
+SECOND_POD = "a-pod-1"  # shard "a"'s second pod: its own ports, the shard's model store
+
+
 @pytest.fixture(scope="module")
 def sharded_stack(
     tmp_path_factory: pytest.TempPathFactory, archive_copies: ArchiveCopies
@@ -67,6 +70,11 @@ def sharded_stack(
         )
         for name in SHARDS
     }
+    shard_settings[SECOND_POD] = make_test_settings(
+        root / f"shard-{SECOND_POD}",
+        torchserve={"shard_map": str(map_path), "shard": "a"},
+        paths={"model_store": str(shard_settings["a"].paths.model_store)},
+    )
     map_path.write_text(
         yaml.safe_dump(
             {
@@ -78,8 +86,13 @@ def sharded_stack(
                         "inference_url": settings.torchserve.inference_base_url,
                         "management_url": settings.torchserve.management_base_url,
                         "model_store": str(settings.paths.model_store),
+                        "pods": [settings.torchserve.management_base_url]
+                        + (
+                            [shard_settings[SECOND_POD].torchserve.management_base_url] if name == "a" else []
+                        ),
                     }
                     for name, settings in shard_settings.items()
+                    if name in SHARDS
                 ],
             }
         ),
@@ -97,11 +110,12 @@ def sharded_stack(
     shard_map = read_shard_map(map_path)
     shard_of = {info.category: shard_map.shard_for(info.model_name).name for info in archives}
     assert set(shard_of.values()) == set(SHARDS), shard_of  # both shards serve something
-    for shard in shard_settings.values():  # every shard's store holds every archive; it serves its own
-        shutil.copytree(settings.paths.model_store, shard.paths.model_store, dirs_exist_ok=True)
+    for name in SHARDS:  # every shard's store holds every archive; it serves its own
+        store = shard_settings[name].paths.model_store
+        shutil.copytree(settings.paths.model_store, store, dirs_exist_ok=True)
     stack = ShardedStack("", shard_settings, {}, shard_of, root / "gateway")
     try:
-        for name in SHARDS:
+        for name in (*SHARDS, SECOND_POD):
             stack.start_shard(name)
         with GatewayLauncher(settings, root / "gateway") as gateway:
             stack.url, stack.gateway_log = gateway.url, gateway.log_path
@@ -129,9 +143,10 @@ def _wait_for(stack: ShardedStack, category: str, status: int, timeout_s: float 
 def test_each_shard_registers_only_its_categories_and_every_category_answers(
     sharded_stack: ShardedStack,
 ) -> None:
-    for shard, server in sharded_stack.servers.items():
+    for pod, server in sharded_stack.servers.items():
+        shard = "a" if pod == SECOND_POD else pod
         own = {category.lower() for category in sharded_stack.categories_of(shard)}
-        assert _registered(server) == own, shard
+        assert _registered(server) == own, pod
     for category in sharded_stack.shard_of:
         answer = sharded_stack.predict(category)
         assert answer.status_code == 200, (category, answer.text)
@@ -139,9 +154,8 @@ def test_each_shard_registers_only_its_categories_and_every_category_answers(
     assert sorted(model["category"] for model in listed) == sorted(sharded_stack.shard_of)
 
 
-def test_a_deploy_reaches_the_categorys_shard_only(sharded_stack: ShardedStack) -> None:
-    target = next(category for category in sharded_stack.categories_of("b") if category not in SCRIPTED)
-    other = next(name for name in SHARDS if name != "b")
+def test_a_deploy_reaches_every_pod_of_the_categorys_shard_only(sharded_stack: ShardedStack) -> None:
+    target = next(category for category in sharded_stack.categories_of("a") if category not in SCRIPTED)
     with httpx.Client(timeout=60, headers={"X-API-Key": API_KEY}) as client:
         accepted = client.post(
             f"{sharded_stack.url}/api/train", json={"categories": [target], "deploy": "always"}
@@ -156,10 +170,11 @@ def test_a_deploy_reaches_the_categorys_shard_only(sharded_stack: ShardedStack) 
     assert job["status"] == "succeeded", job
     version = job["results"][0]["version"]
     model = target.lower()
-    on_shard = httpx.get(f"{sharded_stack.servers['b'].management_url}/models/{model}", timeout=30).json()
-    assert on_shard[0]["modelVersion"] == version  # the new default, on shard b
-    assert (sharded_stack.shard_settings["b"].paths.model_store / f"{model}-{version}.mar").is_file()
-    assert model not in _registered(sharded_stack.servers[other])
+    for pod in ("a", SECOND_POD):  # the new default, on both pods of shard a
+        on_pod = httpx.get(f"{sharded_stack.servers[pod].management_url}/models/{model}", timeout=30).json()
+        assert on_pod[0]["modelVersion"] == version, pod
+    assert (sharded_stack.shard_settings["a"].paths.model_store / f"{model}-{version}.mar").is_file()
+    assert model not in _registered(sharded_stack.servers["b"])
     answer = _wait_for(sharded_stack, target, 200)
     assert answer.json()["model_version"] == version, answer.text
 
@@ -167,7 +182,7 @@ def test_a_deploy_reaches_the_categorys_shard_only(sharded_stack: ShardedStack) 
 def test_a_dead_shard_turns_only_its_categories_into_503_until_it_returns(
     sharded_stack: ShardedStack,
 ) -> None:
-    down, up = "a", "b"
+    down, up = "b", "a"
     sharded_stack.servers.pop(down).stop()
     try:
         for category in sharded_stack.categories_of(down):
