@@ -10,10 +10,11 @@ logged twice), and its actual is filled in when a later dataset holds the target
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.sqlite_file import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS forecasts (
@@ -58,12 +59,9 @@ class ForecastLog:
     """Append issued forecasts, fill their actuals, read them back; safe from threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -10,12 +10,12 @@ while the job runs and must never write a request away.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from core.sqlite_file import open_database
 from gateway.schemas.jobs import FINAL_STATES, Job
 
 RESTART_REASON = "gateway restarted while the job was running"
@@ -86,12 +86,9 @@ class JobStore:
     worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
