@@ -29,6 +29,7 @@ DAG_ID = "salescast_retrain"
 API_KEY = "airflow-test-key"
 MIGRATE_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 240
+JOB_TIMEOUT_S = 120
 REPORT = "DAG_REPORT "
 
 pytestmark = [
@@ -174,3 +175,27 @@ def test_a_wrong_api_key_in_the_environment_fails_the_run_with_the_gateways_answ
     assert report["tasks"]["file_job"] == "failed", report
     assert "POST /api/train_all answered 403: wrong X-API-Key" in output, output[-5000:]
     assert len(_jobs(gateway.url)) == before  # nothing filed
+
+
+def test_a_job_already_running_skips_the_run_without_failing_it(
+    airflow_env: dict[str, str], gateway: GatewayProcess
+) -> None:
+    headers = {"X-API-Key": API_KEY}
+    # A cheap real job (unchanged data) that holds Beauty for the ~10 s its training process takes.
+    filed = httpx.post(
+        f"{gateway.url}/api/train",
+        headers=headers,
+        json={"categories": ["Beauty"], "only_changed": True, "deploy": "never"},
+        timeout=30,
+    )
+    assert filed.status_code == 202, filed.text
+    env = {**airflow_env, "SALESCAST_GATEWAY_URL": gateway.url, "SALESCAST_API_KEY": API_KEY}
+    report, output = _run_dag(env, {"deploy": "never"})
+    assert "POST /api/train_all answered 409: already queued or training: Beauty" in output, output[-5000:]
+    assert report["state"] == "success", output[-5000:]
+    assert report["tasks"] == {"file_job": "skipped", "wait_for_job": "skipped"}, report
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    job_url = f"{gateway.url}/api/jobs/{filed.json()['job_id']}"
+    while (job := httpx.get(job_url, headers=headers, timeout=30).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
