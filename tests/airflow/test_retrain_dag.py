@@ -114,22 +114,34 @@ def gateway(
         yield process
 
 
-def _run_dag(env: dict[str, str], conf: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """One `dag.test()` in .venv-airflow with `env`: the report and everything printed."""
-    result = subprocess.run(
+def _start_dag(env: dict[str, str], conf: dict[str, Any]) -> subprocess.Popen[str]:
+    """One `dag.test()` in .venv-airflow with `env`, started."""
+    return subprocess.Popen(
         [str(AIRFLOW_VENV / "bin" / "python"), "-c", RUN_ONCE, json.dumps(conf)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
     )
-    output = result.stdout + result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith(REPORT)]
-    assert result.returncode == 0 and lines, output[-5000:]
+
+
+def _report(process: subprocess.Popen[str]) -> tuple[dict[str, Any], str]:
+    """The started run's report and everything it printed, once it ended."""
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        process.kill()
+    output = stdout + stderr
+    lines = [line for line in stdout.splitlines() if line.startswith(REPORT)]
+    assert process.returncode == 0 and lines, output[-5000:]
     report: dict[str, Any] = json.loads(lines[-1].removeprefix(REPORT))
     assert report["import_errors"] == {} and DAG_ID in report["dag_ids"], report
     return report, output
+
+
+def _run_dag(env: dict[str, str], conf: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """One `dag.test()` in .venv-airflow with `env`: the report and everything printed."""
+    return _report(_start_dag(env, conf))
 
 
 def _jobs(url: str) -> list[dict[str, Any]]:
@@ -199,3 +211,25 @@ def test_a_job_already_running_skips_the_run_without_failing_it(
     while (job := httpx.get(job_url, headers=headers, timeout=30).json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
+
+
+def test_a_failed_job_fails_the_run_with_the_jobs_error(
+    airflow_env: dict[str, str], gateway: GatewayProcess
+) -> None:
+    headers = {"X-API-Key": API_KEY}
+    before = {job["job_id"] for job in _jobs(gateway.url)}
+    env = {**airflow_env, "SALESCAST_GATEWAY_URL": gateway.url, "SALESCAST_API_KEY": API_KEY}
+    process = _start_dag(env, {"deploy": "never"})
+    try:  # the job the DAG files is cancelled through the API: it fails, "cancelled by a request"
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while not (filed := [job for job in _jobs(gateway.url) if job["job_id"] not in before]):
+            assert time.monotonic() < deadline and process.poll() is None, "the DAG filed no job"
+            time.sleep(0.2)
+        (job,) = filed
+        cancel = httpx.delete(f"{gateway.url}/api/jobs/{job['job_id']}", headers=headers, timeout=30)
+        assert cancel.status_code in (200, 202) and cancel.json()["cancel_requested"], cancel.text
+    finally:
+        report, output = _report(process)
+    assert report["state"] == "failed", output[-5000:]
+    assert report["tasks"] == {"file_job": "success", "wait_for_job": "failed"}, report
+    assert f"job {job['job_id']} failed: cancelled by a request" in output, output[-5000:]
