@@ -177,6 +177,12 @@ def train_categories(
     if not training:
         logger.info("nothing to train: every category's data is the data its latest version learned from")
         return [_unchanged(settings, unchanged[category]) for category in categories]
+    if (
+        settings.training.executor == "ray"
+    ):  # a missing Ray or cluster fails now, not after the shared networks
+        from training.ray_executor import preflight
+
+        preflight(settings)
     tracker = Tracker(settings.mlflow, experiment_name, mlflow_artifact_root(settings))
     started = time.monotonic()
     shared = (

@@ -222,6 +222,12 @@ def run_accuracy(
     cutoffs = sorted({sales[c].index[fold.cutoff] for c, layout in layouts.items() for fold in layout})
     # the networks learn from every category of the file, as a run's (training.pipeline) do
     every = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), data_path)
+    if (
+        settings.training.executor == "ray"
+    ):  # a missing Ray or cluster fails now, not after the folds' networks
+        from training.ray_executor import preflight
+
+        preflight(settings)
     networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress)
     items = [(category, sales[category], layouts[category]) for category in sales]
     common = {"networks": networks, "seeds": seeds, "statistical": statistical}
