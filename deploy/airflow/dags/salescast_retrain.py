@@ -106,9 +106,10 @@ def salescast_retrain() -> None:
         try:
             job = call("POST", "/api/train_all", body)
         except urllib.error.HTTPError as error:
-            if error.code >= 500:
-                raise  # the gateway's trouble, not the request's: Airflow retries
             message = f"POST /api/train_all answered {error.code}: {detail(error)}"
+            if error.code >= 500:
+                log.warning("%s", message)
+                raise  # the gateway's trouble, not the request's: Airflow retries
             if error.code in BUSY:
                 raise AirflowSkipException(f"{message} (a job is already queued or running)") from None
             raise AirflowFailException(message) from None
