@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -122,7 +123,12 @@ def test_failed_deploy_keeps_the_previous_version_and_client_errors_carry_torchs
                 await client.register("nothing-here.mar", initial_workers=1)
             assert unknown_file.value.status_code in (400, 404)
             assert await client.scale_workers("beauty", V1, min_workers=2)
-            assert (await client.describe("beauty", V1))[0].ready_workers == 2
+            # "synchronous" answers once the workers started; on a busy machine a new worker can
+            # still be restarting then, so its readiness is polled (as serving.workers does).
+            deadline = time.monotonic() + 60
+            while (ready := (await client.describe("beauty", V1))[0].ready_workers) < 2:
+                assert time.monotonic() < deadline, ready
+                await asyncio.sleep(0.5)
 
     asyncio.run(scenario())
     answer = httpx.post(f"{server.inference_url}/predictions/beauty", json={"sales": WINDOW})
