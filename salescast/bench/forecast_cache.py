@@ -1,10 +1,10 @@
 """What the forecast cache buys: `GET /api/forecast/{category}` missed vs hit, side by side, over many
 categories, with the in-process cache and with the Redis one (`redis.url`).
 
-`python -m salescast.bench.forecast_cache --categories 30 --work bench-results/forecast-cache`
+`salescast bench forecast-cache --categories 30 --hits 5` (JSON and Markdown into `bench.out_dir`)
 
 The generated `retailer` data (`core.retailer_sample`) with `--categories` categories is trained
-briefly into `--work` (the configured model, `SERVING_ONLY_EPOCHS` epochs: a forecast costs the same
+briefly into the work folder (the configured model, `SERVING_ONLY_EPOCHS` epochs: a forecast costs the same
 however long its model trained), archived and served by a private TorchServe. For each cache a
 gateway is started; every category is asked once per horizon (a miss: TorchServe computes it) and
 then `--hits` times more (hits), after one uncounted ask per category (TorchServe's first call of a
@@ -14,11 +14,8 @@ machine's load average is printed beside them. Nothing of a running stack is tou
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from core.retailer_sample import write_retailer_sample
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from salescast.bench.isolation import free_port
 from salescast.bench.redis_server import start_redis
 from salescast.bench.serving_stack import GatewayLauncher, archive_all, servable_settings, torchserve_process
@@ -123,24 +120,3 @@ def run(settings: Settings, work: Path, count: int, hits: int) -> dict[str, Any]
         "load_average": os.getloadavg(),
         "runs": runs,
     }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--config", type=Path, default=None, help="settings YAML (default: configs/default.yaml)"
-    )
-    parser.add_argument("--categories", type=int, default=30, help="retailer categories to serve")
-    parser.add_argument("--hits", type=int, default=5, help="cached asks per category and horizon")
-    parser.add_argument("--work", type=Path, default=Path("bench-results/forecast-cache"))
-    args = parser.parse_args(argv)
-    print(f"load average before: {os.getloadavg()}", flush=True)
-    report = run(load_settings(args.config), args.work, args.categories, args.hits)
-    (args.work / "forecast_cache.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"load average after: {report['load_average']}")
-    print(markdown(report["runs"], report["categories"]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

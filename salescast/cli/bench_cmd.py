@@ -84,6 +84,14 @@ def register(subparsers: Any) -> None:
     scale.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     scale.set_defaults(handler=_scale)
 
+    cache = actions.add_parser(
+        "forecast-cache", help="GET /api/forecast cached vs not, in-process and in Redis, side by side"
+    )
+    cache.add_argument("--categories", type=_positive, default=30, help="retailer categories to serve")
+    cache.add_argument("--hits", type=_positive, default=5, help="cached asks per category and horizon")
+    cache.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
+    cache.set_defaults(handler=_forecast_cache)
+
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     from core.sample_data import PROFILE_YEARS, ensure_sample_data, write_sample
@@ -113,6 +121,14 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     stem = f"accuracy-{data.name.split('.')[0]}"
     plot_accuracy(report, out / f"{stem}.png")
     return _report(out / stem, report.to_dict(), accuracy_markdown(report), also=".png")
+
+
+def _forecast_cache(args: argparse.Namespace, settings: Settings) -> int:
+    from salescast.bench.forecast_cache import markdown, run
+
+    out = _out(args, settings)
+    report = run(settings, out / "forecast-cache-work", args.categories, args.hits)
+    return _report(out / "forecast-cache", report, markdown(report["runs"], report["categories"]))
 
 
 def _serving(args: argparse.Namespace, settings: Settings) -> int:
