@@ -30,11 +30,12 @@ from gateway.redis_connection import sync_client
 
 log = logging.getLogger(__name__)
 
-_RENEW = """
+# Compare-and-act by token: only the holder renews or releases (the loaded-set mutex shares them).
+RENEW_BY_TOKEN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-_RELEASE = """
+RELEASE_BY_TOKEN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -95,8 +96,8 @@ class RedisJobLock:
         self._client = client
         self._key = key
         self._ttl_ms = max(1, int(ttl_s * 1000))
-        self._renew_script = client.register_script(_RENEW)
-        self._release_script = client.register_script(_RELEASE)
+        self._renew_script = client.register_script(RENEW_BY_TOKEN)
+        self._release_script = client.register_script(RELEASE_BY_TOKEN)
         self._token: str | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._lost = False

@@ -9,8 +9,14 @@ requests in flight on it have drained. Loads under way hold their slots: when th
 budget, the next load waits for one of them. Without a budget every version a request reaches is
 kept loaded.
 
-The gateway process is the owner (one per TorchServe instance: the gateway runs one process). A
-training job deploys from its own process, so while one runs the owner keeps `DEPLOY_HEADROOM`
+One gateway process is the owner of a TorchServe; with `redis.url` set, several replicas in front
+of one TorchServe share the set (`gateway.shared_loaded_set`): every decision, with the load or
+unload it makes, is taken under one Redis mutex against one sorted set of loaded versions scored by
+last use, so they stay within the budget together. A version another replica loaded is used as it
+is; the one unloaded is the least recently used with nothing in flight *here*, once the requests
+other replicas may have begun on it are answered. A version known loaded here and confirmed in
+Redis within the last second is used without asking Redis. A training job
+deploys from its own process, so while one runs the owner keeps `DEPLOY_HEADROOM`
 slots free for the job's new version and its draining predecessor, and takes each deployed
 category's versions from TorchServe once the job has moved on (`reconcile`). The order of use is
 written to the model store's `usage.json`, so the next start of TorchServe loads hot ones first.
@@ -26,12 +32,16 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import Settings
 from gateway.errors import ModelServerUnavailableError
 from serving.management_client import ManagementClient, ManagementError, ModelDescription
 from serving.usage_order import write_usage_order
 from serving.workers import WorkerLoadError, load_workers, unload_workers
+
+if TYPE_CHECKING:
+    from gateway.shared_loaded_set import SharedLoadedSet
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +52,11 @@ DEPLOY_HEADROOM = 2  # a deploying job's new version + the old one draining besi
 class LoadedModels:
     """LRU set of loaded versions under a budget; `use()` wraps every inference call."""
 
-    def __init__(self, settings: Settings, management: ManagementClient) -> None:
+    def __init__(
+        self, settings: Settings, management: ManagementClient, shared: SharedLoadedSet | None = None
+    ) -> None:
         self._management = management
+        self._shared = shared  # the set other replicas share (redis.url), else None: this one decides alone
         self._budget = settings.torchserve.max_loaded_models
         self._workers = settings.archive.workers
         self._load_timeout_s = settings.torchserve.cold_load_timeout_s
@@ -58,6 +71,7 @@ class LoadedModels:
         self._loads_under_way = 0
         self._load_ended = asyncio.Event()
         self._decide = asyncio.Lock()  # one decision on the set at a time
+        self._unsure: set[Key] = set()  # found without a worker here: the shared set may be wrong on it
         self.loads = 0
         self.evictions = 0
         self.peak = 0
@@ -79,6 +93,8 @@ class LoadedModels:
         key = (model, version)
         if key in self._loaded:
             self._inflight[key] += 1
+            if self._shared is not None and self._shared.due(key):
+                await self._confirm(key)
         else:
             await self._load(key)  # counts this request in flight once the version is ready
         if key in self._loaded:  # (not when an unload is draining it already: it waits for this request)
@@ -96,9 +112,37 @@ class LoadedModels:
             if event is not None:
                 event.set()
 
+    async def _confirm(self, key: Key) -> None:
+        """Record the use in the shared set; a version another replica unloaded is loaded again."""
+        assert self._shared is not None
+        try:
+            held = await self._shared.touch(key)
+        except BaseException:
+            self._leave(key)
+            raise
+        if not held:
+            self._leave(key)
+            self._loaded.pop(key, None)
+            await self._load(key)
+
     def forget(self, model: str, version: str) -> None:
         """TorchServe said the version has no worker (restarted, scaled elsewhere): load it next time."""
         self._loaded.pop((model, version), None)
+        self._unsure.add((model, version))
+
+    async def close(self) -> None:
+        if self._shared is not None:
+            await self._shared.close()
+
+    @asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[None]:
+        """One decision on the set at a time: in this process, and across replicas when shared."""
+        async with self._decide:
+            if self._shared is None:
+                yield
+            else:
+                async with self._shared.decision():
+                    yield
 
     def adopt(self, described: Iterable[ModelDescription], recent_first: list[str]) -> None:
         """Take TorchServe's state as it is (at start-up): versions with a ready worker are loaded."""
@@ -109,8 +153,11 @@ class LoadedModels:
         self.peak = max(self.peak, len(self._loaded))
 
     async def fit_budget(self) -> None:
-        """Unload the least recently used versions until the set fits (after adopting more)."""
-        async with self._decide:
+        """Unload the least recently used versions until the set fits (after adopting more); the
+        first replica seeds the shared set with what it adopted."""
+        async with self._deciding():
+            if self._shared is not None:
+                await self._shared.seed(list(self._loaded))
             await self._make_room(0)
 
     @asynccontextmanager
@@ -119,20 +166,28 @@ class LoadedModels:
         if self._budget is None:
             yield
             return
-        async with self._decide:
+        async with self._deciding():
             await self._make_room(DEPLOY_HEADROOM)
-            self._reserved += DEPLOY_HEADROOM
+            if self._shared is not None:
+                await self._shared.reserve(DEPLOY_HEADROOM)
+            else:
+                self._reserved += DEPLOY_HEADROOM
         try:
             yield
         finally:
-            self._reserved -= DEPLOY_HEADROOM
+            if self._shared is not None:
+                await self._shared.unreserve()
+            else:
+                self._reserved -= DEPLOY_HEADROOM
 
     async def reconcile(self, models: Iterable[str]) -> None:
         """Take what TorchServe holds for `models` after a deploy made elsewhere (a training job):
         the default version is the most recent, any other loaded version goes first when room is
         needed (it stays registered for a rollback); then the set is fitted to its budget."""
-        async with self._decide:
+        models = list(models)
+        async with self._deciding():
             before = set(self._loaded)
+            newest: list[Key] = []
             for model in models:
                 try:
                     described = await self._management.describe_all(model)
@@ -148,6 +203,11 @@ class LoadedModels:
                         key = (model, description.version)
                         self._loaded[key] = None
                         self._loaded.move_to_end(key, last=description.version == default)
+                        if description.version == default:
+                            newest.append(key)
+            if self._shared is not None:
+                kept = [key for key in self._loaded if key[0] in models and key not in newest]
+                await self._shared.replace_models(models, kept, newest)
             self.peak = max(self.peak, len(self._loaded))
             await self._make_room(0)
             if set(self._loaded) != before:  # a failed job changed nothing: leave the store untouched
@@ -179,6 +239,11 @@ class LoadedModels:
     async def _load_once(self, key: Key) -> None:
         """Load `key`, then count every request waiting for it in flight (in one step: no other
         load can evict it before they are answered)."""
+        if self._shared is not None:
+            async with self._deciding():
+                await self._load_shared(key)
+            self._inflight[key] += self._waiting.pop(key, 0)
+            return
         async with self._decide:
             loading = key not in self._loaded
             if loading:
@@ -193,6 +258,18 @@ class LoadedModels:
                 self._loads_under_way -= 1
                 self._load_ended.set()
         self._inflight[key] += self._waiting.pop(key, 0)
+
+    async def _load_shared(self, key: Key) -> None:
+        """Under the shared mutex: use `key` when another replica loaded it, else make room and load."""
+        assert self._shared is not None
+        if key not in self._unsure and await self._shared.holds(key):
+            self._loaded[key] = None
+            await self._shared.touch(key)
+            return
+        await self._make_room(1)
+        await self._load_workers(key)
+        await self._shared.add(key)
+        self._unsure.discard(key)
 
     async def _load_workers(self, key: Key) -> None:
         model, version = key
@@ -214,6 +291,9 @@ class LoadedModels:
         """Unload least recently used versions until `slots` more fit beside the reservations."""
         if self._budget is None:
             return
+        if self._shared is not None:
+            await self._make_shared_room(slots)
+            return
         while len(self._loaded) + self._reserved + slots > self._budget:
             if self._loaded:
                 await self._unload(self._victim())
@@ -223,6 +303,20 @@ class LoadedModels:
             else:  # only a job's headroom is reserved (a budget below it): load beside it
                 return
 
+    async def _make_shared_room(self, slots: int) -> None:
+        """Under the shared mutex: unload the least recently used versions of every replica (first
+        those with nothing in flight here) until `slots` more fit beside a job's headroom."""
+        assert self._shared is not None and self._budget is not None
+        members = await self._shared.members()
+        for key in [key for key in self._loaded if key not in members]:
+            del self._loaded[key]  # another replica unloaded it
+        reserved = await self._shared.reserved()
+        while members and len(members) + reserved + slots > self._budget:
+            victim = next((key for key in members if not self._inflight.get(key)), members[0])
+            await self._shared.retire(victim)
+            await self._unload(victim)
+            members.remove(victim)
+
     def _victim(self) -> Key:
         """The least recently used version with nothing in flight, else the least recently used."""
         for key in self._loaded:
@@ -231,7 +325,7 @@ class LoadedModels:
         return next(iter(self._loaded))
 
     async def _unload(self, key: Key) -> None:
-        del self._loaded[key]  # new requests for it now wait for a load
+        self._loaded.pop(key, None)  # new requests for it now wait for a load
         if self._inflight.get(key):
             event = self._drained.setdefault(key, asyncio.Event())
             try:

@@ -24,6 +24,7 @@ from gateway.redis_connection import check_reachable
 from gateway.redis_job_store import RedisJobStore
 from gateway.retrain_scheduler import RetrainScheduler
 from gateway.sharded_inference import inference_client
+from gateway.shared_loaded_set import SharedLoadedSet
 from gateway.torchserve_client import InferenceClient
 from serving.management_client import ManagementClient
 from serving.sharded_management import management_client
@@ -60,7 +61,8 @@ class GatewayState:
         management = management_client(settings, timeout_s=gateway.management_timeout_s)
         # Reads on the request path (model list, health) must fail fast when TorchServe hangs.
         management_reads = management_client(settings, timeout_s=gateway.predict_timeout_s)
-        loaded = LoadedModels(settings, management)
+        # With redis.url and a budget, the loaded set is shared with the replicas in front of this TorchServe.
+        loaded = LoadedModels(settings, management, SharedLoadedSet.open(settings))
         registry = ModelRegistry(settings, management_reads, loaded)
         predictor = Predictor(
             registry,
@@ -133,3 +135,4 @@ class GatewayState:
         await self.management_reads.aclose()
         self.job_store.close()
         await self.forecast_cache.close()
+        await self.loaded.close()
