@@ -1,8 +1,9 @@
 """The memory budget shared by gateway replicas (`redis.url`): one real TorchServe with six categories
 behind a budget of three, a real redis-server and two real gateway processes. Threads predict every
 category through both gateways at once; every request is answered and at no sampled moment do more
-than three versions hold a worker. The control, the same traffic through two gateways without
-Redis, goes beyond the budget (each keeps its own set of three): the test can fail."""
+than three versions hold a worker, also while a training job deploys a new version (its headroom
+and reconcile go through the shared set). The control, the same traffic through two gateways
+without Redis, goes beyond the budget (each keeps its own set of three): the test can fail."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -31,6 +32,9 @@ from tests.reliability.test_memory_budget import WorkerSampler
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
 BUDGET = 3
+API_KEY = "shared-budget-key-0123456789"
+HEADERS = {"X-API-Key": API_KEY}
+JOB_WAIT_S = 300.0  # a tiny training job on a busy 2-core machine, with deploy
 SCRIPTED = ("Books", "Garden", "Toys")  # beside the sample's three trained categories
 SCRIPTED_VERSION = "20240101.000000"
 WINDOW = [float(100 + 10 * i) for i in range(14)]
@@ -52,7 +56,10 @@ def six_categories(
     """One TorchServe: six categories registered, three of them loaded (the budget)."""
     root = tmp_path_factory.mktemp("shared-budget")
     settings = make_test_settings(
-        root, data={"path": str(SAMPLE_DATA)}, torchserve={"max_loaded_models": BUDGET}
+        root,
+        data={"path": str(SAMPLE_DATA)},
+        torchserve={"max_loaded_models": BUDGET},
+        gateway={"api_key": API_KEY, "deploy_policy": "always", "job_poll_s": 0.2},
     )
     archives = archive_copies(settings)
     for category in SCRIPTED:
@@ -165,6 +172,43 @@ def test_two_gateways_on_one_redis_stay_within_the_budget(
     assert sampler.samples and max(sampler.samples) <= BUDGET, sampler.samples
     assert members == holding and len(members) <= BUDGET, (members, holding)
     assert len(logs) == 2 and all("model loaded model=" in log for log in logs)  # both decided
+
+
+def test_a_deploy_under_load_keeps_the_shared_budget(
+    six_categories: SixCategories, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A training job deploys a new version while both gateways predict every category: its headroom
+    holds in the shared set, its reconcile puts the new version there, no request is lost and the
+    budget holds throughout."""
+    shared = redis_server.settings()
+    settings = six_categories.settings.with_overrides({"redis": shared.model_dump()})
+    target = "Beauty"
+    headroom_key = (
+        f"{shared.key_prefix}loaded-headroom:{six_categories.settings.torchserve.management_base_url}"
+    )
+    headroom_seen: set[bytes | None] = set()
+    with two_gateways(six_categories, tmp_path, settings) as urls, redis_server.client() as redis_client:
+        with (
+            WorkerSampler(six_categories.torchserve.management_url, six_categories.model_names) as sampler,
+            Traffic() as traffic,
+            httpx.Client(timeout=30, headers=HEADERS) as client,
+        ):
+            traffic.start(routes(urls, six_categories.categories)[2:])  # two threads: the job needs a core
+            accepted = client.post(f"{urls[0]}/api/train", json={"categories": [target], "deploy": "always"})
+            assert accepted.status_code == 202, accepted.text
+            deadline = time.monotonic() + JOB_WAIT_S
+            job: dict[str, Any] = {}
+            while time.monotonic() < deadline and job.get("status") not in ("succeeded", "failed"):
+                time.sleep(0.5)
+                headroom_seen.add(cast(bytes | None, redis_client.get(headroom_key)))
+                job = client.get(f"{urls[0]}/api/jobs/{accepted.json()['job_id']}").json()
+        answer = httpx.post(f"{urls[0]}/api/predict", json={"category": target, "sales": WINDOW}, timeout=60)
+    assert job.get("status") == "succeeded", job
+    assert b"2" in headroom_seen, headroom_seen  # the job's deploy slots, seen by both gateways
+    assert answer.status_code == 200 and answer.json()["model_version"] == job["results"][0]["version"]
+    failed = [answer for answer in traffic.answers if answer[2] != 200]
+    assert failed == [], failed[:5]
+    assert sampler.samples and max(sampler.samples) <= BUDGET, sampler.samples
 
 
 def test_two_gateways_without_redis_exceed_the_budget(six_categories: SixCategories, tmp_path: Path) -> None:
