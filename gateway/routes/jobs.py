@@ -1,4 +1,4 @@
-"""GET /api/jobs and /api/jobs/{job_id}: durable training-job records; DELETE /api/jobs/{job_id} cancels."""
+"""GET /api/jobs and /api/jobs/{job_id}: durable training-job records; POST …/{job_id}/cancel cancels."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ async def get_job(job_id: str, store: JobStoreDep) -> Job:
     return job
 
 
-@router.delete(
-    "/jobs/{job_id}", status_code=status.HTTP_202_ACCEPTED, responses=errors(401, 403, 404, 409, 422, 503)
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(401, 403, 404, 409, 422, 503),
 )
 async def cancel_job(job_id: str, runner: JobRunnerDep) -> Job:
     """Cancel a queued or running job: a queued one ends `failed` ("cancelled by a request") at once; a

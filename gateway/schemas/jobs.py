@@ -77,9 +77,9 @@ class Job(BaseModel):
     )
     cancel_requested: bool = Field(
         default=False,
-        description="`DELETE /api/jobs/{job_id}` asked to stop it: a queued job fails at once, a running "
-        'one when its runner (any gateway replica) next polls; either ends `failed`, "cancelled by a '
-        'request".',
+        description="`POST /api/jobs/{job_id}/cancel` asked to stop it: a queued job fails at once, a "
+        'running one when its runner (any gateway replica) next polls; either ends `failed`, "cancelled '
+        'by a request".',
     )
     results: list[CategoryOutcome]
 

@@ -208,7 +208,8 @@ def test_a_job_already_running_skips_the_run_without_failing_it(
     assert report["tasks"] == {"file_job": "skipped", "wait_for_job": "skipped"}, report
     deadline = time.monotonic() + JOB_TIMEOUT_S
     job_url = f"{gateway.url}/api/jobs/{filed.json()['job_id']}"
-    httpx.delete(job_url, headers=headers, timeout=30)  # 409 if it finished meanwhile: either is fine
+    # a 409 if it finished meanwhile: either is fine
+    httpx.post(f"{job_url}/cancel", headers=headers, timeout=30)
     while (job := httpx.get(job_url, headers=headers, timeout=30).json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
@@ -227,7 +228,7 @@ def test_a_failed_job_fails_the_run_with_the_jobs_error(
             assert time.monotonic() < deadline and process.poll() is None, "the DAG filed no job"
             time.sleep(0.2)
         (job,) = filed
-        cancel = httpx.delete(f"{gateway.url}/api/jobs/{job['job_id']}", headers=headers, timeout=30)
+        cancel = httpx.post(f"{gateway.url}/api/jobs/{job['job_id']}/cancel", headers=headers, timeout=30)
         assert cancel.status_code in (200, 202) and cancel.json()["cancel_requested"], cancel.text
     finally:
         report, output = _report(process)

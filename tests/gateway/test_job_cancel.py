@@ -1,4 +1,4 @@
-"""DELETE /api/jobs/{job_id} on the embedded gateway (SQLite job store, file lock): 404, 409, and a
+"""POST /api/jobs/{job_id}/cancel on the embedded gateway (SQLite job store, file lock): 404, 409, and a
 queued job cancelled at once while another holder of the one-job lock keeps it from starting."""
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ def test_cancel_needs_the_key_and_a_known_unfinished_job(
     store.save(finished)
     store.close()
     client = make_client(paths={"jobs_db": str(jobs_db)}, gateway={"api_key": API_KEY})
-    assert client.delete("/api/jobs/done").status_code == 401
-    missing = client.delete("/api/jobs/nope", headers=HEADERS)
+    assert client.post("/api/jobs/done/cancel").status_code == 401
+    missing = client.post("/api/jobs/nope/cancel", headers=HEADERS)
     assert (missing.status_code, missing.json()) == (404, {"detail": "no job with id 'nope'"})
-    conflict = client.delete("/api/jobs/done", headers=HEADERS)
+    conflict = client.post("/api/jobs/done/cancel", headers=HEADERS)
     assert conflict.status_code == 409
     assert conflict.json() == {
         "detail": "job done already succeeded at 2026-12-05T10:01:00Z; nothing to cancel"
@@ -64,7 +64,7 @@ def test_a_queued_job_is_cancelled_at_once_and_never_starts(
         job_id = accepted.json()["job_id"]
         time.sleep(1.0)  # ten polls: the lock is taken, so the job waits
         assert client.get(f"/api/jobs/{job_id}", headers=HEADERS).json()["status"] == "queued"
-        cancelled = client.delete(f"/api/jobs/{job_id}", headers=HEADERS)
+        cancelled = client.post(f"/api/jobs/{job_id}/cancel", headers=HEADERS)
         assert cancelled.status_code == 202
         body = cancelled.json()
         assert (body["status"], body["error"], body["cancel_requested"]) == ("failed", CANCEL_REASON, True)
@@ -72,8 +72,8 @@ def test_a_queued_job_is_cancelled_at_once_and_never_starts(
         # the category is free again: a new job for it is accepted
         again = client.post("/api/train", json={"categories": ["Beauty"], "deploy": "never"}, headers=HEADERS)
         assert again.status_code == 202
-        assert client.delete(f"/api/jobs/{job_id}", headers=HEADERS).status_code == 409
-        assert client.delete(f"/api/jobs/{again.json()['job_id']}", headers=HEADERS).status_code == 202
+        assert client.post(f"/api/jobs/{job_id}/cancel", headers=HEADERS).status_code == 409
+        assert client.post(f"/api/jobs/{again.json()['job_id']}/cancel", headers=HEADERS).status_code == 202
     finally:
         asyncio.run(holder.release())
     job_logs = [path for path in (tmp_path / "app0").rglob("*.log") if path.parent.name == "jobs"]

@@ -139,7 +139,7 @@ def test_a_job_filed_through_one_gateway_is_read_and_cancelled_through_the_other
     runner = 0 if process.ppid() == shared_stack.pid(0) else 1
     assert process.ppid() == shared_stack.pid(runner)
     other = 1 - runner  # told to cancel: it has no process of this job to signal
-    response = httpx.delete(f"{shared_stack.url(other)}/api/jobs/{job_id}", headers=HEADERS, timeout=30)
+    response = httpx.post(f"{shared_stack.url(other)}/api/jobs/{job_id}/cancel", headers=HEADERS, timeout=30)
     assert response.status_code == 202, response.text
     assert response.json()["cancel_requested"] is True
 
@@ -150,7 +150,7 @@ def test_a_job_filed_through_one_gateway_is_read_and_cancelled_through_the_other
     while process.is_running() and process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-    again = httpx.delete(f"{shared_stack.url(runner)}/api/jobs/{job_id}", headers=HEADERS, timeout=30)
+    again = httpx.post(f"{shared_stack.url(runner)}/api/jobs/{job_id}/cancel", headers=HEADERS, timeout=30)
     assert again.status_code == 409
 
 
