@@ -60,7 +60,11 @@ def calibrate_intervals(
         return tail
     whole = from_origins(np.concatenate([windows.train, windows.val]))
     widest = np.maximum(np.asarray(tail.quantiles), np.asarray(whole.quantiles))
-    return tail.model_copy(update={"quantiles": widest.tolist()})
+    update: dict[str, Any] = {"quantiles": widest.tolist()}
+    if tail.total_quantiles is not None and whole.total_quantiles is not None:
+        totals = np.maximum(np.asarray(tail.total_quantiles), np.asarray(whole.total_quantiles))
+        update["total_quantiles"] = totals.tolist()
+    return tail.model_copy(update=update)
 
 
 def evaluate_version(

@@ -3,7 +3,10 @@
 A held-out error is divided by the scale of the window it was forecast from; the level's quantile q of
 those scores (with the finite-sample correction ⌈(n+1)·level⌉) gives the interval
 `forecast ± q × scale(window)` for any later window. Scores are kept per day ahead, so the interval
-widens with the horizon. `SCALES` must stay equal to the handler's `window_scale` (a test checks it).
+widens with the horizon. The total of days 1..k gets its own scores, |Σ actual − Σ forecast| / scale:
+summing per-day half-widths would assume every day misses in the same direction (too wide for
+independent errors), and per-day quantiles do not add up. `SCALES` must stay equal to the handler's
+`window_scale` (a test checks it).
 """
 
 from __future__ import annotations
@@ -73,22 +76,53 @@ def calibrate(
     default_levels: Sequence[int],
     non_negative: bool,
 ) -> IntervalCalibration:
-    """Quantiles of every level in 50..99 for every step, from `forecasts`/`actual` `[B, H]` made
-    from `windows` `[B, N]` (NaN actuals, past the data's end, are left out of their step)."""
-    scores = np.abs(actual - forecasts) / window_scale(windows, scale, floor)[:, None]
-    quantiles = [
-        [conformal_quantile(scores[:, step], level / 100) for step in range(scores.shape[1])]
-        for level in CALIBRATED_LEVELS
-    ]
-    # A wider level never gets a narrower interval, nor a later day a narrower one than an earlier.
-    table = np.maximum.accumulate(np.maximum.accumulate(np.asarray(quantiles), axis=0), axis=1)
+    """Quantiles of every level in 50..99 for every step and for the total of days 1..k, from
+    `forecasts`/`actual` `[B, H]` made from `windows` `[B, N]` (NaN actuals, past the data's end, are
+    left out of their step and of every total that includes it)."""
+    scale_of = window_scale(windows, scale, floor)[:, None]
+    day_scores = np.abs(actual - forecasts) / scale_of
+    # cumsum carries a NaN actual into every later total, which conformal_quantile leaves out.
+    total_scores = np.abs(np.cumsum(actual, axis=1) - np.cumsum(forecasts, axis=1)) / scale_of
     return IntervalCalibration(
         scale=scale,
         scale_floor=floor,
         levels=CALIBRATED_LEVELS,
         default_levels=sorted(default_levels),
-        quantiles=table.tolist(),
+        quantiles=quantile_table(day_scores).tolist(),
         non_negative=non_negative,
+        total_quantiles=quantile_table(total_scores).tolist(),
+    )
+
+
+def quantile_table(scores: FloatArray) -> FloatArray:
+    """`[levels, H]` conformal quantiles of `scores` `[B, H]` for every calibrated level, made
+    monotone: a wider level never gets a narrower interval, nor a later day (or a total of more
+    days) a narrower one than an earlier."""
+    quantiles = [
+        [conformal_quantile(scores[:, step], level / 100) for step in range(scores.shape[1])]
+        for level in CALIBRATED_LEVELS
+    ]
+    return np.maximum.accumulate(np.maximum.accumulate(np.asarray(quantiles), axis=0), axis=1)
+
+
+def nearest_level(calibration: IntervalCalibration, level: float) -> int:
+    """The calibrated level closest to `level` (ties: the lower), as the handler maps an asked one."""
+    return min(calibration.levels, key=lambda known: (abs(known - level), known))
+
+
+def total_half_width(
+    calibration: IntervalCalibration, windows: FloatArray, days: int, level: float
+) -> FloatArray:
+    """`[B]` half-width of the `level` interval of the total of the `days` days after each window
+    `[B, N]` (the handler's `total` answer: `Σ forecast ± this`, lower bound clamped at 0 when
+    `non_negative`). ValueError when the calibration has no totals or `days` is beyond its steps."""
+    if calibration.total_quantiles is None:
+        raise ValueError("this calibration has no total_quantiles (calibrated before totals were)")
+    if not 1 <= days <= calibration.steps:
+        raise ValueError(f"days must be from 1 to {calibration.steps}, got {days}")
+    row = calibration.total_quantiles[calibration.levels.index(nearest_level(calibration, level))]
+    return row[days - 1] * window_scale(
+        np.asarray(windows, dtype=np.float64), calibration.scale, calibration.scale_floor
     )
 
 

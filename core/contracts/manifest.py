@@ -43,6 +43,11 @@ class IntervalCalibration(BaseModel):
     `quantiles[i][h - 1]` belongs to `levels[i]` and step h; `default_levels` are answered when a
     request names none; a window's scale is never below `scale_floor` (a flat window still gets an
     interval). With `non_negative` (no negative day in training) lower bounds stop at 0.
+
+    `total_quantiles[i][k - 1]` does the same for the total of days 1..k, which per-day quantiles
+    cannot give (errors of different days partly cancel): `Σ forecast ± total_quantiles[i][k - 1] ×
+    scale(window)`, from conformal quantiles of |Σ actual − Σ forecast| / scale. None (versions
+    calibrated before it): the version has no interval for a total, and its answers say so.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -53,6 +58,7 @@ class IntervalCalibration(BaseModel):
     default_levels: list[int] = Field(min_length=1)
     quantiles: list[list[float]]
     non_negative: bool = True
+    total_quantiles: list[list[float]] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> IntervalCalibration:
@@ -66,6 +72,12 @@ class IntervalCalibration(BaseModel):
             raise ValueError("quantiles must hold one row per level, all rows of one length (the steps)")
         if not all(math.isfinite(q) and q >= 0 for row in self.quantiles for q in row):
             raise ValueError("quantiles must be finite and non-negative")
+        totals = self.total_quantiles
+        if totals is not None:
+            if len(totals) != len(self.levels) or {len(row) for row in totals} != {self.steps}:
+                raise ValueError("total_quantiles must hold one row per level, as long as the quantiles rows")
+            if not all(math.isfinite(q) and q >= 0 for row in totals for q in row):
+                raise ValueError("total_quantiles must be finite and non-negative")
         return self
 
     @property
