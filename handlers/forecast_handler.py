@@ -14,6 +14,9 @@ Request bodies (bytes, str, or JSON TorchServe already parsed for `Content-Type:
 Both take optional `"horizon"` (1..the version's max_horizon: later days come from feeding the
 forecasts back) and `"levels"` (interval levels in percent; default the version's). An interval is
 `forecast ± quantile(level, step) × scale(window)` from the manifest's conformal calibration.
+With horizon ≥ 2 the answer also holds the total of the days, `"total"` (`"totals"`, one per
+instance): `{"days", "prediction", "intervals"}` from the manifest's own quantiles of totals, or
+`{"days", "prediction", "note"}` when the version has none (calibrated before them).
 A bad request in a batch gets its own 4xx (message as the reason); the rest of the batch is answered.
 """
 

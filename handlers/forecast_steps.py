@@ -45,6 +45,11 @@ INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
 SEASON = 7
 MIN_LEVEL, MAX_LEVEL = 50, 99
 NUMBER_TYPES = frozenset((int, float))
+TOTAL_WITHOUT_INTERVALS = (
+    "no interval for the total: this version was calibrated before intervals of totals existed "
+    "(retrain it for one); per-day intervals do not add up"
+)
+TOTAL_WITHOUT_CALIBRATION = "no interval for the total: this version has no interval calibration"
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -146,6 +151,16 @@ def check_intervals(calibration: Any, where: str) -> None:
         raise ValueError(f"{where}: intervals.quantiles rows must be non-empty lists of one length")
     if not all(isinstance(q, (int, float)) and math.isfinite(q) and q >= 0 for row in quantiles for q in row):
         raise ValueError(f"{where}: intervals.quantiles must be finite non-negative numbers")
+    totals = calibration.get("total_quantiles")
+    if totals is not None:
+        if not isinstance(totals, list) or len(totals) != len(levels):
+            raise ValueError(f"{where}: intervals.total_quantiles must hold one row per level")
+        if {len(row) if isinstance(row, list) else -1 for row in totals} != widths:
+            raise ValueError(f"{where}: intervals.total_quantiles rows must be as long as the quantiles rows")
+        if not all(
+            isinstance(q, (int, float)) and math.isfinite(q) and q >= 0 for row in totals for q in row
+        ):
+            raise ValueError(f"{where}: intervals.total_quantiles must be finite non-negative numbers")
     defaults = calibration.get("default_levels")
     if not isinstance(defaults, list) or not defaults or not set(defaults) <= set(levels):
         raise ValueError(f"{where}: intervals.default_levels must be calibrated levels")
@@ -153,8 +168,8 @@ def check_intervals(calibration: Any, where: str) -> None:
 
 def prepare_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest as the handler serves it: `normalization` says what is applied whatever the
-    format version (see the module docstring), and the interval quantile table (levels × days) is
-    one float64 tensor made at load, not on every request."""
+    format version (see the module docstring), and the interval quantile tables (levels × days, of
+    single days and of totals) are float64 tensors made at load, not on every request."""
     prepared = dict(stats)
     if prepared.get("format_version", 1) < 2:
         if prepared.get("model_input") == "raw":
@@ -167,8 +182,11 @@ def prepare_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
                 "non_negative": False,
             }
     if prepared.get("intervals") is not None:
-        table = torch.tensor(prepared["intervals"]["quantiles"], dtype=torch.float64)
-        prepared["intervals"] = {**prepared["intervals"], "quantiles": table}
+        block = dict(prepared["intervals"])
+        for key in ("quantiles", "total_quantiles"):
+            if block.get(key) is not None:
+                block[key] = torch.tensor(block[key], dtype=torch.float64)
+        prepared["intervals"] = block
     return prepared
 
 
@@ -437,21 +455,71 @@ def window_scale(rows: torch.Tensor, method: str, floor: float) -> torch.Tensor:
     return scale.clamp(min=floor)
 
 
+def calibrated_levels(calibration: Mapping[str, Any], levels: list[int]) -> list[int]:
+    """Each asked level mapped to the nearest calibrated one (ties: the lower)."""
+    calibrated: list[int] = calibration["levels"]
+    return [min(calibrated, key=lambda known: (abs(known - level), known)) for level in levels]
+
+
+def interval_scale(windows: torch.Tensor, calibration: Mapping[str, Any]) -> torch.Tensor:
+    """[B] the calibration's scale of each input window [B, N]."""
+    return window_scale(windows, calibration["scale"], float(calibration.get("scale_floor", 0.0)))
+
+
 def interval_bounds(
     paths: torch.Tensor, windows: torch.Tensor, calibration: Mapping[str, Any], levels: list[int]
 ) -> tuple[list[int], torch.Tensor, torch.Tensor]:
     """(levels, lower [B, L, H], upper [B, L, H]) around `paths` [B, H] from the input `windows`
     [B, N]: each asked level maps to the nearest calibrated one."""
-    calibrated: list[int] = calibration["levels"]
-    chosen = [min(calibrated, key=lambda known: (abs(known - level), known)) for level in levels]
+    chosen = calibrated_levels(calibration, levels)
     table = torch.as_tensor(calibration["quantiles"], dtype=torch.float64)  # [levels, steps]
-    quantiles = table[[calibrated.index(level) for level in chosen], : paths.shape[1]]  # [L, H]
-    scale = window_scale(windows, calibration["scale"], float(calibration.get("scale_floor", 0.0)))
-    half = scale[:, None, None] * quantiles[None, :, :]  # [B, L, H]
+    quantiles = table[[calibration["levels"].index(level) for level in chosen], : paths.shape[1]]  # [L, H]
+    half = interval_scale(windows, calibration)[:, None, None] * quantiles[None, :, :]  # [B, L, H]
     lower = paths[:, None, :] - half
     if calibration.get("non_negative", True):
         lower = lower.clamp(min=0.0)
     return chosen, lower, paths[:, None, :] + half
+
+
+def total_bounds(
+    totals: torch.Tensor, days: int, windows: torch.Tensor, calibration: Mapping[str, Any], levels: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lower [B, L], upper [B, L]) around `totals` [B] of the first `days` days ahead of `windows`
+    [B, N], at the calibrated `levels`: `total ± total_quantiles[level][days − 1] × scale(window)`.
+    The total's own quantile, not the sum of the days' (per-day quantiles do not add up)."""
+    table = torch.as_tensor(calibration["total_quantiles"], dtype=torch.float64)  # [levels, steps]
+    quantiles = table[[calibration["levels"].index(level) for level in levels], days - 1]  # [L]
+    half = interval_scale(windows, calibration)[:, None] * quantiles[None, :]  # [B, L]
+    lower = totals[:, None] - half
+    if calibration.get("non_negative", True):
+        lower = lower.clamp(min=0.0)
+    return lower, totals[:, None] + half
+
+
+def total_answers(
+    paths: torch.Tensor, windows: torch.Tensor, calibration: Mapping[str, Any] | None, levels: list[int]
+) -> list[dict[str, Any]]:
+    """`{"days", "prediction", "intervals": [{"level", "lower", "upper"}]}` per row of `paths` [B, H]:
+    the total of its H days with an interval per (calibrated) level; a version without intervals of
+    totals answers the sum with `"note"` saying why instead of `"intervals"`."""
+    days = paths.shape[1]
+    totals = paths.sum(dim=1)
+    values: list[float] = totals.tolist()
+    if calibration is None or calibration.get("total_quantiles") is None:
+        note = TOTAL_WITHOUT_CALIBRATION if calibration is None else TOTAL_WITHOUT_INTERVALS
+        return [{"days": days, "prediction": value, "note": note} for value in values]
+    lower, upper = (bounds.tolist() for bounds in total_bounds(totals, days, windows, calibration, levels))
+    return [
+        {
+            "days": days,
+            "prediction": value,
+            "intervals": [
+                {"level": level, "lower": low, "upper": high}
+                for level, low, high in zip(levels, lower[row], upper[row], strict=True)
+            ],
+        }
+        for row, value in enumerate(values)
+    ]
 
 
 def format_steps(
@@ -476,7 +544,7 @@ def answer_request(
     request: Request, paths: torch.Tensor, windows: torch.Tensor, stats: Mapping[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     """The (status, JSON answer) for one validated request from its input `windows` [rows, N] and
-    forecasts `paths` [rows, ≥ horizon]."""
+    forecasts `paths` [rows, ≥ horizon]; with horizon ≥ 2 also the total of the days (`total_answers`)."""
     form, _, horizon, asked = request
     paths = paths[:, :horizon]
     if not bool(torch.isfinite(paths).all()) or float(paths.abs().max()) > FLOAT32_MAX:
@@ -486,6 +554,8 @@ def answer_request(
     if calibration is not None:
         levels = asked if asked is not None else list(calibration["default_levels"])
     path_lists: list[list[float]] = paths.tolist()
+    if calibration is not None:
+        levels = calibrated_levels(calibration, levels)
     if levels and calibration is not None:
         levels, lower_t, upper_t = interval_bounds(paths, windows, calibration, levels)
         lower, upper = lower_t.tolist(), upper_t.tolist()
@@ -498,9 +568,16 @@ def answer_request(
         "window_size": stats["window_size"],
         "horizon": horizon,
     }
+    totals = total_answers(paths, windows, calibration, levels) if horizon >= 2 else None
     if form == INSTANCES_FORM:
-        return 200, {"predictions": [path[0] for path in path_lists], "forecasts": steps, **meta}
-    return 200, {"prediction": path_lists[0][0], "forecast": steps[0], **meta}
+        answer = {"predictions": [path[0] for path in path_lists], "forecasts": steps, **meta}
+        if totals is not None:
+            answer["totals"] = totals
+        return 200, answer
+    answer = {"prediction": path_lists[0][0], "forecast": steps[0], **meta}
+    if totals is not None:
+        answer["total"] = totals[0]
+    return 200, answer
 
 
 def answer_batch(

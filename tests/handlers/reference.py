@@ -35,3 +35,47 @@ def reference_next_day(model_dir: Path, windows: Sequence[Sequence[float]]) -> l
             y = model(((x - mean) / std).float()).double() * std + mean
     values: list[float] = y.tolist()
     return values
+
+
+def reference_total(
+    model_dir: Path, window: Sequence[float], days: int, levels: Sequence[int]
+) -> tuple[float, dict[int, tuple[float, float]] | None]:
+    """(the total of the `days` days after `window`, {level: (lower, upper)} or None when the
+    manifest has no `total_quantiles`), as `IntervalCalibration`'s docstring says: each day fed back
+    into the window, `Σ forecast ± total_quantiles[level][days − 1] × scale(window)`, lower ≥ 0 with
+    `non_negative`; an asked level answered by the nearest calibrated one (ties: the lower)."""
+    current, total = list(window), 0.0
+    for _ in range(days):
+        value = reference_next_day(model_dir, [current])[0]
+        total += value
+        current = [*current[1:], value]
+    calibration = json.loads((model_dir / "norm_stats.json").read_text(encoding="utf-8")).get("intervals")
+    if calibration is None or calibration.get("total_quantiles") is None:
+        return total, None
+    scale = max(_scale(list(window), calibration["scale"]), calibration.get("scale_floor", 0.0))
+    bounds = {}
+    for asked in levels:
+        level = min(calibration["levels"], key=lambda known: (abs(known - asked), known))
+        half = calibration["total_quantiles"][calibration["levels"].index(level)][days - 1] * scale
+        lower = total - half
+        if calibration.get("non_negative", True):
+            lower = max(lower, 0.0)
+        bounds[level] = (lower, total + half)
+    return total, bounds
+
+
+def _scale(x: list[float], method: str) -> float:
+    """The manifest's window scales, written out over a plain list."""
+    n = len(x)
+    mean = sum(x) / n
+    if method == "none":
+        return 1.0
+    if method == "diff":
+        return sum(abs(x[t] - x[t - 1]) for t in range(1, n)) / (n - 1)
+    if method == "msd":
+        lag = 7 if n > 7 else 1
+        return sum(abs(x[t] - x[t - lag]) for t in range(lag, n)) / (n - lag)
+    if method == "mad":
+        return sum(abs(v - mean) for v in x) / n
+    assert method == "std", method
+    return float((sum((v - mean) ** 2 for v in x) / n) ** 0.5)

@@ -116,8 +116,12 @@ def metrics(category: str, version: str, window_size: int) -> VersionMetrics:
     )
 
 
-def calibration(steps: int, *, scale: str = "none", floor: float = 0.0) -> IntervalCalibration:
-    """Intervals of half-width `level / 10 × step` (× the window scale): easy to check by hand."""
+def calibration(
+    steps: int, *, scale: str = "none", floor: float = 0.0, totals: bool = True
+) -> IntervalCalibration:
+    """Intervals of half-width `level / 10 × step` (× the window scale), and for the total of days
+    1..k `level / 20 × k` (half the k-th day's, as partly cancelling errors give): easy to check by
+    hand. Without `totals`, a calibration made before intervals of totals existed."""
     levels = [50, 80, 95]
     return IntervalCalibration.model_validate(
         {
@@ -126,6 +130,9 @@ def calibration(steps: int, *, scale: str = "none", floor: float = 0.0) -> Inter
             "levels": levels,
             "default_levels": [80, 95],
             "quantiles": [[level / 10 * step for step in range(1, steps + 1)] for level in levels],
+            "total_quantiles": (
+                [[level / 20 * days for days in range(1, steps + 1)] for level in levels] if totals else None
+            ),
         }
     )
 

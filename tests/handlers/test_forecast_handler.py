@@ -6,6 +6,7 @@ import ast
 import json
 import math
 import sys
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from ts.utils.util import list_classes_from_module
 
 import handlers.forecast_handler as handler_module
 import handlers.forecast_steps as steps_module
+from core.sales_data import load_daily_sales
+from core.settings import Settings
 from handlers.forecast_handler import ForecastHandler
 from handlers.forecast_steps import (
     denormalize,
@@ -31,7 +34,8 @@ from handlers.forecast_steps import (
     request_body,
     validate_values,
 )
-from tests.handlers.reference import reference_next_day
+from serving.archive import ArchiveInfo
+from tests.handlers.reference import reference_next_day, reference_total
 from tests.handlers.scripted_artifacts import KINDS, calibration, write_scripted_version
 
 CATEGORY = "Home & Garden"
@@ -435,3 +439,119 @@ def test_a_version_without_calibration_forecasts_one_day_without_intervals(
     assert context.get_response_status(0) == (400, "horizon must be a whole number from 1 to 1, got 2")
     _, [levels] = run_batch(handler, model_dir, [{"body": {"sales": WINDOW, "levels": [80]}}])
     assert levels["forecast"][0]["intervals"] == []
+
+
+# ---- the total of the days ahead ------------------------------------------------------------------
+
+
+def assert_total_matches_reference(total: Mapping[str, Any], folder: Path, window: list[float]) -> None:
+    days = total["days"]
+    levels = [interval["level"] for interval in total.get("intervals", [])]
+    want, bounds = reference_total(folder, window, days, levels)
+    assert total["prediction"] == pytest.approx(want, rel=1e-6, abs=1e-3)
+    assert bounds is not None
+    for interval in total["intervals"]:
+        lower, upper = bounds[interval["level"]]
+        assert interval["lower"] == pytest.approx(lower, rel=1e-6, abs=1e-3)
+        assert interval["upper"] == pytest.approx(upper, rel=1e-6, abs=1e-3)
+
+
+def test_a_multi_day_answer_holds_the_total_with_its_own_interval(
+    calibrated: ForecastHandler, calibrated_dir: Path
+) -> None:
+    context, [answer] = run_batch(calibrated, calibrated_dir, [{"body": {"sales": WINDOW, "horizon": 4}}])
+    assert context.get_response_status(0)[0] == 200
+    total = answer["total"]
+    assert total["days"] == 4
+    assert total["prediction"] == pytest.approx(sum(step["prediction"] for step in answer["forecast"]))
+    assert [interval["level"] for interval in total["intervals"]] == [80, 95]
+    for interval in total["intervals"]:
+        half = interval["level"] / 20 * 4  # scale "none": the total's own quantile
+        assert interval["upper"] == pytest.approx(total["prediction"] + half, abs=1e-6)
+        assert interval["lower"] == pytest.approx(max(0.0, total["prediction"] - half), abs=1e-6)
+        # narrower than adding the days' half-widths (level / 10 × (1 + 2 + 3 + 4))
+        assert half < interval["level"] / 10 * 10
+    assert_total_matches_reference(total, calibrated_dir, WINDOW)
+
+
+def test_every_instance_gets_its_total_at_the_asked_levels(
+    calibrated: ForecastHandler, calibrated_dir: Path
+) -> None:
+    rows = [WINDOW, WINDOW[::-1]]
+    body = {"instances": rows, "horizon": 3, "levels": [52, 94.6]}
+    context, [answer] = run_batch(calibrated, calibrated_dir, [{"body": body}])
+    assert context.get_response_status(0)[0] == 200
+    assert len(answer["totals"]) == 2
+    for row, total, steps in zip(rows, answer["totals"], answer["forecasts"], strict=True):
+        assert [interval["level"] for interval in total["intervals"]] == [50, 95]  # the nearest calibrated
+        assert total["prediction"] == pytest.approx(sum(step["prediction"] for step in steps))
+        assert_total_matches_reference(total, calibrated_dir, row)
+
+
+def test_one_day_has_no_total(calibrated: ForecastHandler, calibrated_dir: Path) -> None:
+    _, [answer] = run_batch(calibrated, calibrated_dir, [{"body": {"sales": WINDOW}}])
+    assert "total" not in answer
+    _, [answer] = run_batch(calibrated, calibrated_dir, [{"body": {"instances": [WINDOW]}}])
+    assert "totals" not in answer
+
+
+def test_a_volatile_window_widens_the_total_and_its_lower_bound_stops_at_zero(tmp_path: Path) -> None:
+    folder = write_scripted_version(
+        tmp_path, CATEGORY, VERSION, window_size=N, max_horizon=3, intervals=calibration(3, scale="diff")
+    )
+    wild = [300.0 + (60.0 if i % 2 else -60.0) for i in range(N)]  # mean |day-to-day change| = 120
+    with initialized_handler(folder) as handler:
+        _, [answer] = run_batch(handler, folder, [{"body": {"sales": wild, "horizon": 3, "levels": [80]}}])
+    [interval] = answer["total"]["intervals"]
+    assert interval["upper"] - answer["total"]["prediction"] == pytest.approx(80 / 20 * 3 * 120.0, abs=1e-3)
+    assert interval["lower"] == 0.0
+    assert_total_matches_reference(answer["total"], folder, wild)
+
+
+@pytest.mark.parametrize("intervals", [calibration(3, totals=False), None], ids=["before-totals", "none"])
+def test_a_version_without_total_intervals_answers_the_sum_and_says_why(
+    tmp_path: Path, intervals: Any
+) -> None:
+    folder = write_scripted_version(
+        tmp_path, CATEGORY, VERSION, window_size=N, max_horizon=3, intervals=intervals, kind="window_level"
+    )
+    with initialized_handler(folder) as handler:
+        context, [answer] = run_batch(handler, folder, [{"body": {"sales": WINDOW, "horizon": 3}}])
+    assert context.get_response_status(0)[0] == 200
+    total = answer["total"]
+    assert "intervals" not in total and total["note"].startswith("no interval for the total")
+    assert total["prediction"] == pytest.approx(sum(step["prediction"] for step in answer["forecast"]))
+    assert total["prediction"] == pytest.approx(reference_total(folder, WINDOW, 3, [])[0], abs=1e-3)
+    if intervals is not None:
+        assert "retrain" in total["note"] and answer["forecast"][2]["intervals"]  # the days keep theirs
+
+
+def test_the_handler_refuses_a_total_table_of_the_wrong_shape(tmp_path: Path) -> None:
+    folder = write_scripted_version(
+        tmp_path, CATEGORY, VERSION, window_size=N, max_horizon=3, intervals=calibration(3)
+    )
+    stats_file = folder / steps_module.NORM_STATS_FILE
+    stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    stats["intervals"]["total_quantiles"] = [[1.0, 2.0]] * 3
+    stats_file.write_text(json.dumps(stats), encoding="utf-8")
+    with pytest.raises(ValueError, match="total_quantiles rows must be as long as the quantiles rows"):
+        steps_module.load_norm_stats(stats_file)
+
+
+@pytest.mark.slow
+def test_a_trained_archive_answers_the_total_the_manifest_gives(
+    model_store_archives: dict[str, ArchiveInfo], test_settings: Settings, tmp_path: Path
+) -> None:
+    """A real `.mar` of the session's training: its manifest holds totals, and the handler's total is
+    the one the files alone give."""
+    with zipfile.ZipFile(model_store_archives["Beauty"].path) as mar:
+        mar.extractall(tmp_path)
+    stats = json.loads((tmp_path / steps_module.NORM_STATS_FILE).read_text(encoding="utf-8"))
+    assert stats["intervals"]["total_quantiles"] is not None
+    horizon = min(7, stats["max_horizon"])
+    history = load_daily_sales(test_settings.data)["Beauty"]
+    window = [float(value) for value in history.iloc[-stats["window_size"] :]]
+    with initialized_handler(tmp_path) as handler:
+        _, [answer] = run_batch(handler, tmp_path, [{"body": {"sales": window, "horizon": horizon}}])
+    assert answer["total"]["days"] == horizon and len(answer["total"]["intervals"]) == 2
+    assert_total_matches_reference(answer["total"], tmp_path, window)
