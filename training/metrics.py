@@ -49,7 +49,27 @@ def rmsse(actual: FloatArray, predicted: FloatArray, insample: FloatArray) -> fl
     return rmse(actual, predicted, insample) / scale if scale > 0 else math.nan
 
 
-METRICS: dict[str, Metric] = {"mae": mae, "rmse": rmse, "smape": smape, "mase": mase, "rmsse": rmsse}
+def bias(actual: FloatArray, predicted: FloatArray, insample: FloatArray) -> float:
+    """Mean of forecast − actual: above 0 the forecast runs high (stock left over), below 0 low."""
+    return float(np.mean(-_errors(actual, predicted)))
+
+
+def wape(actual: FloatArray, predicted: FloatArray, insample: FloatArray) -> float:
+    """Weighted absolute percentage error: total absolute error over total sales, in percent (NaN
+    when nothing sold); unlike MAPE, defined on days without a sale."""
+    total = float(np.sum(np.abs(actual)))
+    return 100.0 * float(np.sum(np.abs(_errors(actual, predicted)))) / total if total > 0 else math.nan
+
+
+METRICS: dict[str, Metric] = {
+    "mae": mae,
+    "rmse": rmse,
+    "smape": smape,
+    "mase": mase,
+    "rmsse": rmsse,
+    "bias": bias,
+    "wape": wape,
+}
 
 
 def evaluate(actual: FloatArray, predicted: FloatArray, insample: FloatArray) -> dict[str, float]:

@@ -32,6 +32,8 @@ METRIC_NAMES: dict[str, str] = {
     "smape": "sMAPE %",
     "mase": "MASE",
     "rmsse": "RMSSE",
+    "wape": "WAPE %",
+    "bias": "Bias",
 }
 METRICS_COLUMNS = ["Category", "Forecaster", *METRIC_NAMES.values()]
 OUTCOME_COLUMNS = [

@@ -17,8 +17,9 @@ METRICS_FILE = "metrics.json"
 
 
 class ForecastScores(BaseModel):
-    """One forecaster's errors on the test days, in sales units (sMAPE in percent). MASE and RMSSE
-    are undefined (null) when the in-sample seasonal-naive error is 0."""
+    """One forecaster's errors on the test days, in sales units (sMAPE and WAPE in percent). MASE and
+    RMSSE are undefined (null) when the in-sample seasonal-naive error is 0; versions trained before
+    bias and WAPE were recorded lack them."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -27,6 +28,10 @@ class ForecastScores(BaseModel):
     smape: float | None = None
     mase: float | None = None
     rmsse: float | None = None
+    bias: float | None = None
+    """Mean of forecast − actual (above 0: the forecast runs high)."""
+    wape: float | None = None
+    """Total absolute error / total sales, in percent (null when nothing sold)."""
 
 
 class Backtest(BaseModel):

@@ -34,6 +34,7 @@ from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
 from training.evaluation import calibrate_intervals
+from training.interval_scores import interval_score, pinball_loss
 from training.intervals import window_scale
 from training.metrics import METRICS, evaluate
 from training.multistep import recursive_paths
@@ -66,6 +67,8 @@ class CategoryAccuracy:
     references: dict[int, dict[str, FloatArray]]
     model: dict[int, list[FloatArray]]
     coverage: dict[int, list[dict[str, float]]]
+    interval_scores: dict[int, list[dict[str, float]]]
+    """Per seed: `pinball` (mean over the median and every level's bounds) and `interval_score_<level>`."""
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -99,6 +102,11 @@ class CategoryAccuracy:
     def mean_coverage(self, horizon: int) -> dict[str, float]:
         levels = self.coverage[horizon][0]
         return {level: float(np.mean([seed[level] for seed in self.coverage[horizon]])) for level in levels}
+
+    def mean_interval_scores(self, horizon: int) -> dict[str, float]:
+        """Pinball loss and interval scores, mean over seeds (sales units: lower is better)."""
+        seeds = self.interval_scores[horizon]
+        return {name: float(np.mean([seed[name] for seed in seeds])) for name in seeds[0]}
 
     def kupiec(self, horizon: int) -> dict[str, float]:
         """Kupiec's p-value of each level's coverage (mean over seeds) over this category's target
@@ -153,6 +161,11 @@ class AccuracyReport:
         per_category = [c.mean_coverage(horizon) for c in self.categories]
         return {level: float(np.mean([c[level] for c in per_category])) for level in per_category[0]}
 
+    def interval_scores(self, horizon: int) -> dict[str, float]:
+        """Pinball loss and interval scores, mean over categories and seeds."""
+        per_category = [c.mean_interval_scores(horizon) for c in self.categories]
+        return {name: float(np.mean([c[name] for c in per_category])) for name in per_category[0]}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "data_file": self.data_file,
@@ -169,6 +182,7 @@ class AccuracyReport:
                     "model_to_best": _spread(self.overall_ratios(h)),
                     "coverage": self.coverage(h),
                     "kupiec_rejected_categories": self.kupiec_rejected(h),
+                    "interval_scores": self.interval_scores(h),
                 }
                 for h in HORIZONS
             },
@@ -187,6 +201,7 @@ class AccuracyReport:
                             "model_to_ma14": _spread(c.ratios(h, "ma14")),
                             "coverage": c.mean_coverage(h),
                             "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
+                            "interval_scores": c.mean_interval_scores(h),
                         }
                         for h in HORIZONS
                     },
@@ -329,6 +344,7 @@ def _category_accuracy(
     references: list[dict[int, dict[str, FloatArray]]] = []
     model: list[list[dict[int, FloatArray]]] = [[] for _ in seeds]
     coverage: list[list[dict[int, dict[str, float]]]] = [[] for _ in seeds]
+    scores: list[list[dict[int, dict[str, float]]]] = [[] for _ in seeds]
     errors: dict[str, str] = {}
     for fold in layout:
         progress(f"{category}: fold {fold.number + 1}/{folds} (cut-off {dates[fold.cutoff].date()})")
@@ -350,11 +366,12 @@ def _category_accuracy(
         references.append(fold_references)
         for index, seed in enumerate(seeds):
             seeded = settings.with_overrides({"training": {"seed": seed}})
-            forecasts, covered = _model_forecasts(
+            forecasts, covered, scored = _model_forecasts(
                 category, values, dates, fold.cutoff, origins, seeded, networks[dates[fold.cutoff], seed]
             )
             model[index].append(forecasts)
             coverage[index].append(covered)
+            scores[index].append(scored)
     targets = {h: np.concatenate([_targets(fold.targets, h) for fold in layout]) for h in HORIZONS}
     shared = {
         h: [
@@ -372,15 +389,23 @@ def _category_accuracy(
             h: {n: np.concatenate([f[h][n] for f in references]) for n in shared[h]} for h in HORIZONS
         },
         model={h: [np.concatenate([f[h] for f in per_seed]) for per_seed in model] for h in HORIZONS},
-        coverage={
-            h: [
-                _mean_coverage([f[h] for f in per_seed], [len(_targets(fold.targets, h)) for fold in layout])
-                for per_seed in coverage
-            ]
-            for h in HORIZONS
-        },
+        coverage=_over_folds(coverage, layout),
+        interval_scores=_over_folds(scores, layout),
         errors=errors,
     )
+
+
+def _over_folds(
+    per_seed: Sequence[Sequence[Mapping[int, dict[str, float]]]], layout: Sequence[Fold]
+) -> dict[int, list[dict[str, float]]]:
+    """Each seed's per-fold numbers as one mean over every fold's target days, by horizon."""
+    return {
+        h: [
+            _mean_coverage([f[h] for f in folds], [len(_targets(fold.targets, h)) for fold in layout])
+            for folds in per_seed
+        ]
+        for h in HORIZONS
+    }
 
 
 def _targets(origins: IndexArray, horizon: int) -> IndexArray:
@@ -412,10 +437,10 @@ def _model_forecasts(
     origins: IndexArray,
     settings: Settings,
     networks: Sequence[CNNLSTM] | None,
-) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]]]:
+) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]], dict[int, dict[str, float]]]:
     """The forecaster made from the days before `cutoff` (freezing in the fold's shared `networks`, or
-    training its own when None): its forecasts h days ahead from `origins` and the coverage of its
-    intervals (calibrated on its own validation tail) on those days."""
+    training its own when None): its forecasts h days ahead from `origins`, and the coverage, pinball
+    loss and interval scores of its intervals (calibrated on its own validation tail) on those days."""
     import torch
 
     from training.fitting import fit_forecaster
@@ -441,20 +466,31 @@ def _model_forecasts(
     scale = window_scale(window_inputs(values, origins, size), calibration.scale, calibration.scale_floor)
     forecasts: dict[int, FloatArray] = {}
     covered: dict[int, dict[str, float]] = {}
+    scored: dict[int, dict[str, float]] = {}
     for h in HORIZONS:
         predicted = _at(paths, h)
         actual = values[_targets(origins, h)]
         forecasts[h] = predicted
-        covered[h] = {}
+        covered[h], scored[h] = {}, {}
+        losses = [pinball_loss(actual, predicted, 0.5)]
         for level in calibration.default_levels:
             half = calibration.quantiles[calibration.levels.index(level)][h - 1] * scale[: len(predicted)]
             lower = np.maximum(predicted - half, 0.0) if calibration.non_negative else predicted - half
-            covered[h][str(level)] = 100.0 * float(np.mean((actual >= lower) & (actual <= predicted + half)))
-    return forecasts, covered
+            upper = predicted + half
+            covered[h][str(level)] = 100.0 * float(np.mean((actual >= lower) & (actual <= upper)))
+            scored[h][f"interval_score_{level}"] = float(
+                np.mean(interval_score(actual, lower, upper, level / 100))
+            )
+            losses += [
+                pinball_loss(actual, lower, (1 - level / 100) / 2),
+                pinball_loss(actual, upper, (1 + level / 100) / 2),
+            ]
+        scored[h]["pinball"] = float(np.mean(losses))
+    return forecasts, covered, scored
 
 
 def _mean_coverage(per_fold: list[dict[str, float]], sizes: list[int]) -> dict[str, float]:
-    """Coverage over every fold's target days (folds weighted by their number of days)."""
+    """Coverage (or any per-day mean) over every fold's target days, folds weighted by their days."""
     total = sum(sizes)
     return {
         level: sum(fold[level] * size for fold, size in zip(per_fold, sizes, strict=True)) / total
@@ -470,12 +506,13 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
     return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "n": len(values)}
 
 
+METRIC_COLUMNS = ("rmse", "rmsse", "mae", "smape", "mase", "wape", "bias")
+"""The metrics' order in the docs' tables."""
+
+
 def metric_rows(metrics: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> list[list[str]]:
-    """Table rows `method, RMSE, RMSSE, MAE, sMAPE, MASE` (the order the docs use)."""
-    return [
-        [method, *(_fmt(metrics[method][name]) for name in ("rmse", "rmsse", "mae", "smape", "mase"))]
-        for method in methods
-    ]
+    """Table rows `method, RMSE, RMSSE, MAE, sMAPE, MASE, WAPE, bias` (the order the docs use)."""
+    return [[method, *(_fmt(metrics[method][name]) for name in METRIC_COLUMNS)] for method in methods]
 
 
 def _fmt(value: float) -> str:

@@ -42,7 +42,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         for fold, message in category.errors.items():
             parts.append(f"\n_{fold}: {message}_")
     parts += ["", "**Every metric, one day ahead** (model: mean over seeds)"]
-    headers = ["category / method", "RMSE", "RMSSE", "MAE", "sMAPE %", "MASE"]
+    headers = ["category / method", "RMSE", "RMSSE", "MAE", "sMAPE %", "MASE", "WAPE %", "bias"]
     rows: list[list[str]] = []
     for category in report.categories:
         metrics = category.metrics()
@@ -52,7 +52,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
 
 
 def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "coverage"]
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "coverage", "pinball"]
     rows = []
     for h in HORIZONS:
         refs = report.overall_rmse(h)
@@ -64,13 +64,14 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
                 _pm(model),
                 f"{_pm(report.overall_ratios(h), 3)} ({report.best_reference(h)})",
                 _coverage(report.coverage(h)),
+                _number(report.interval_scores(h)["pinball"]),
             ]
         )
     return headers, rows
 
 
 def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "model / ma14", "coverage"]
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "model / ma14", "coverage", "pinball"]
     rows = []
     for h in HORIZONS:
         refs = category.reference_rmse(h)
@@ -82,6 +83,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
                 f"{_pm(category.ratios(h), 3)} ({category.best_reference(h)})",
                 _pm(category.ratios(h, "ma14"), 3),
                 _coverage(category.mean_coverage(h), category.kupiec(h)),
+                _number(category.mean_interval_scores(h)["pinball"]),
             ]
         )
     return headers, rows

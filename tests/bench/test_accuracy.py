@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
             assert all(0 <= value <= 100 for value in category.mean_coverage(horizon).values())
             assert set(category.kupiec(horizon)) == {"80", "95"}
             assert all(0 <= p <= 1 for p in category.kupiec(horizon).values())
+            scores = category.mean_interval_scores(horizon)
+            assert set(scores) == {"pinball", "interval_score_80", "interval_score_95"}
+            assert all(0 < value < math.inf for value in scores.values())
         assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
         assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14"}
     assert len(report.overall_ratios(1)) == 2
@@ -60,7 +64,12 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     assert written["overall"]["h1"]["model_to_best"]["n"] == 2
     markdown = accuracy_markdown(report)
     assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
-    assert "Kupiec's test rejects" in markdown and "(p " in markdown
+    assert "Kupiec's test rejects" in markdown and "(p " in markdown and "pinball" in markdown
+    assert set(written["overall"]["h7"]["interval_scores"]) == {
+        "pinball",
+        "interval_score_80",
+        "interval_score_95",
+    }
     rejected = written["overall"]["h1"]["kupiec_rejected_categories"]
     assert set(rejected) == {"80", "95"} and all(0 <= count <= 2 for count in rejected.values())
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000

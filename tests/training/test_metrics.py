@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import METRICS, evaluate, mae, mase, rmse, rmsse, smape
+from training.metrics import METRICS, bias, evaluate, mae, mase, rmse, rmsse, smape, wape
 
 ACTUAL = np.array([2.0, 0.0, 4.0, 0.0])
 PREDICTED = np.array([1.0, 0.0, 6.0, 3.0])  # errors 1, 0, -2, -3
@@ -37,6 +37,17 @@ def test_rmsse_scales_by_in_sample_seasonal_naive_rmse() -> None:
     assert rmsse(ACTUAL, PREDICTED, INSAMPLE) == pytest.approx(math.sqrt(3.5) / 1.0)
 
 
+def test_bias_is_the_mean_overforecast() -> None:
+    # forecast − actual: -1, 0, 2, 3 → 4 / 4
+    assert bias(ACTUAL, PREDICTED, INSAMPLE) == pytest.approx(1.0)
+
+
+def test_wape_is_total_absolute_error_over_total_sales() -> None:
+    # |errors| 1 + 0 + 2 + 3 = 6 over sales 2 + 0 + 4 + 0 = 6 → 100 %
+    assert wape(ACTUAL, PREDICTED, INSAMPLE) == pytest.approx(100.0)
+    assert math.isnan(wape(np.zeros(4), PREDICTED, INSAMPLE))
+
+
 def test_scaled_metrics_are_nan_for_a_perfectly_weekly_training_segment() -> None:
     weekly = np.tile(np.arange(7, dtype=np.float64), 3)
     assert math.isnan(mase(ACTUAL, PREDICTED, weekly))
@@ -45,7 +56,7 @@ def test_scaled_metrics_are_nan_for_a_perfectly_weekly_training_segment() -> Non
 
 def test_perfect_forecast_scores_zero() -> None:
     scores = evaluate(ACTUAL, ACTUAL.copy(), INSAMPLE)
-    assert set(scores) == {"mae", "rmse", "smape", "mase", "rmsse"}
+    assert set(scores) == {"mae", "rmse", "smape", "mase", "rmsse", "bias", "wape"}
     assert all(value == 0.0 for value in scores.values())
 
 

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 
 ARTIFACT_FILES = {MODEL_FILE, MANIFEST_FILE, METRICS_FILE, LOSS_PLOT_FILE, FORECAST_PLOT_FILE}
 FORECASTERS = {"model", "naive", "seasonal_naive", "moving_average"}
-METRIC_NAMES = {"mae", "rmse", "smape", "mase", "rmsse"}
+METRIC_NAMES = {"mae", "rmse", "smape", "mase", "rmsse", "bias", "wape"}
 
 
 @pytest.fixture(scope="module")
