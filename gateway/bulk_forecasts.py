@@ -250,6 +250,7 @@ def _failed(category: str, status: int, error: str) -> dict[str, Any]:
         "date": None,
         "prediction": None,
         "forecast": None,
+        "total": None,
     }
 
 
@@ -272,4 +273,5 @@ def _answer(target: Target, outcome: BulkOutcome) -> dict[str, Any]:
         "date": steps[0]["date"],
         "prediction": steps[0]["prediction"],
         "forecast": steps,
+        "total": outcome.total.model_dump() if outcome.total is not None else None,
     }

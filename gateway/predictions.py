@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from gateway.errors import GatewayError, InputError, ModelServerError, ModelServerUnavailableError
 from gateway.loaded_models import LoadedModels
@@ -34,6 +34,7 @@ from gateway.torchserve_client import (
     InferenceClient,
     ModelNotServedError,
     NoWorkerError,
+    TotalAnswer,
 )
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class PredictAnswer(TypedDict):
     window_size: int
     horizon: int
     forecast: list[ForecastStepAnswer]
+    total: NotRequired[TotalAnswer]
 
 
 class BatchResultAnswer(TypedDict):
@@ -61,6 +63,7 @@ class BatchResultAnswer(TypedDict):
     window_size: int | None
     forecast: list[ForecastStepAnswer] | None
     error: str | None
+    total: NotRequired[TotalAnswer]
 
 
 class BatchAnswer(TypedDict):
@@ -118,7 +121,7 @@ class Predictor:
             )
         self.registry.note_answer(model.model_name, answer.model_version)
         self.metrics.predicted(model.category, "ok")
-        return {
+        result: PredictAnswer = {
             "category": model.category,
             "prediction": answer.prediction,
             "model_version": answer.model_version,
@@ -126,6 +129,9 @@ class Predictor:
             "horizon": answer.horizon,
             "forecast": answer.forecast,
         }
+        if answer.total is not None:
+            result["total"] = answer.total
+        return result
 
     async def predict_batch(
         self, items: Sequence[BatchItem], horizon: int = 1, levels: Sequence[float] | None = None
@@ -218,8 +224,10 @@ class Predictor:
             return {(model.category, "error"): len(members)}
         self.registry.note_answer(model.model_name, answer.model_version)
         category, version, window = model.category, answer.model_version, answer.window_size
-        for (index, _), prediction, steps in zip(members, answer.predictions, answer.forecasts, strict=True):
-            results[index] = {
+        for row, ((index, _), prediction, steps) in enumerate(
+            zip(members, answer.predictions, answer.forecasts, strict=True)
+        ):
+            result: BatchResultAnswer = {
                 "index": index,
                 "category": category,
                 "status": 200,
@@ -229,6 +237,9 @@ class Predictor:
                 "forecast": steps,
                 "error": None,
             }
+            if answer.totals is not None:
+                result["total"] = answer.totals[row]
+            results[index] = result
         return {(category, "ok"): len(members)}
 
 

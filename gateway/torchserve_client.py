@@ -42,6 +42,16 @@ class IntervalAnswer(TypedDict):
     upper: float
 
 
+class TotalAnswer(TypedDict):
+    """The total of the days ahead: `gateway.schemas.common.ForecastTotal` as a plain dict (`intervals`
+    absent, `note` saying why, when the version has no intervals of totals)."""
+
+    days: int
+    prediction: float
+    intervals: NotRequired[list[IntervalAnswer]]
+    note: NotRequired[str]
+
+
 class ForecastStepAnswer(TypedDict):
     """One day ahead: `gateway.schemas.common.ForecastStep` as a plain dict. The handler leaves `date` out
     (it does not know the days); the gateway's answers carry it."""
@@ -59,6 +69,7 @@ class _SingleAnswer(TypedDict):
     window_size: int
     horizon: NotRequired[int]
     forecast: NotRequired[list[ForecastStepAnswer] | None]
+    total: NotRequired[TotalAnswer | None]
 
 
 class _InstancesAnswer(TypedDict):
@@ -67,6 +78,7 @@ class _InstancesAnswer(TypedDict):
     window_size: int
     horizon: NotRequired[int]
     forecasts: NotRequired[list[list[ForecastStepAnswer]] | None]
+    totals: NotRequired[list[TotalAnswer] | None]
 
 
 _Answer = TypeVar("_Answer")
@@ -82,6 +94,7 @@ class Prediction:
     horizon: int
     forecast: list[ForecastStepAnswer]
     category: str | None = None  # the answering version's own category (older handlers send none)
+    total: TotalAnswer | None = None  # horizon ≥ 2 (older handlers send none)
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ class Predictions:
     window_size: int
     horizon: int
     forecasts: list[list[ForecastStepAnswer]]
+    totals: list[TotalAnswer] | None = None  # one per instance with horizon ≥ 2 (older handlers send none)
 
 
 class InferenceClient:
@@ -116,6 +130,7 @@ class InferenceClient:
             horizon=body.get("horizon", 1),
             forecast=_steps(body.get("forecast"), body["prediction"]),
             category=body.get("category"),
+            total=body.get("total"),
         )
 
     async def predict_instances(
@@ -135,6 +150,9 @@ class InferenceClient:
         forecasts = body.get("forecasts")
         if forecasts is not None and len(forecasts) != len(predictions):
             raise _unexpected(model_name, raw)
+        totals = body.get("totals")
+        if totals is not None and len(totals) != len(predictions):
+            raise _unexpected(model_name, raw)
         if forecasts is None:
             forecasts = [_steps(None, value) for value in predictions]
         else:
@@ -147,6 +165,7 @@ class InferenceClient:
             window_size=body["window_size"],
             horizon=body.get("horizon", 1),
             forecasts=forecasts,
+            totals=totals,
         )
 
     async def ping(self) -> str:

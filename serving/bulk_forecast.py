@@ -130,6 +130,7 @@ def outcome_of(category: str, status: int, answer: dict[str, Any], stats: dict[s
             "model_version": answer["model_version"],
             "window_size": answer["window_size"],
             "forecast": answer["forecast"],
+            "total": answer.get("total"),
         }
     )
 

@@ -42,6 +42,16 @@ class BulkStep(BaseModel):
     intervals: list[BulkInterval] = Field(default_factory=list)
 
 
+class BulkTotal(BaseModel):
+    """The total of the days ahead as the handler answers it (`intervals` None, `note` saying why,
+    when the version has no intervals of totals)."""
+
+    days: int
+    prediction: float
+    intervals: list[BulkInterval] | None = None
+    note: str | None = None
+
+
 class BulkOutcome(BaseModel):
     """One item's answer: status 200 with the forecast, or the item's own status and error (404 no
     history, 422 too little history or a horizon beyond the version's, 503 archive unreadable)."""
@@ -52,6 +62,7 @@ class BulkOutcome(BaseModel):
     model_version: str | None = None
     window_size: int | None = None
     forecast: list[BulkStep] | None = None
+    total: BulkTotal | None = Field(default=None, description="the total of the days, horizon ≥ 2")
 
 
 class BulkForecastAnswer(BaseModel):

@@ -19,6 +19,7 @@ from gateway.schemas.common import (
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
     ForecastStep,
+    ForecastTotal,
     check_levels,
 )
 from gateway.schemas.forecast import Forecast
@@ -84,6 +85,7 @@ async def forecast(
             history_end=history_end.strftime("%Y-%m-%d"),
             horizon=answer["horizon"],
             forecast=steps,
+            total=ForecastTotal.model_validate(answer["total"]) if "total" in answer else None,
         )
         .model_dump_json()
         .encode()

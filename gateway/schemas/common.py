@@ -1,5 +1,6 @@
 """Bodies and checks several routers share: the error body, forecast steps with their intervals, the
-horizon and levels fields, and the facts the documented examples are built from."""
+total of the days ahead, the horizon and levels fields, and the facts the documented examples are
+built from."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ EXAMPLE_STEP: dict[str, Any] = {
         {"level": 80, "lower": 712.4, "upper": 1357.0},
         {"level": 95, "lower": 514.9, "upper": 1554.5},
     ],
+}
+EXAMPLE_TOTAL: dict[str, Any] = {
+    "days": 7,
+    "prediction": 7243.0,
+    "intervals": [
+        {"level": 80, "lower": 6211.8, "upper": 8274.2},
+        {"level": 95, "lower": 5610.3, "upper": 8875.7},
+    ],
+    "note": None,
 }
 EXAMPLE_METRICS: dict[str, Any] = {
     "model": {"mae": 412.3, "rmse": 561.2, "smape": 48.1, "mase": 0.71, "rmsse": 0.69},
@@ -85,6 +95,25 @@ class ForecastStep(BaseModel):
     intervals: list[Interval] = Field(
         default_factory=list, description="One per level; empty when the version has no calibration."
     )
+
+
+class ForecastTotal(BaseModel):
+    """The total of the days ahead, with intervals of its own: per-day intervals do not add up (errors
+    of different days partly cancel, so adding the days' bounds gives a far too wide range)."""
+
+    days: int = Field(description="How many days the total adds up: days 1 to `horizon`.")
+    prediction: float = Field(description="The sum of the days' forecasts.")
+    intervals: list[Interval] | None = Field(
+        default=None,
+        description="One per level, calibrated on totals of this many days; absent or null when the "
+        "version has none (`note` says why).",
+    )
+    note: str | None = Field(
+        default=None, description="Why `intervals` is absent (e.g. a version calibrated before totals were)."
+    )
+
+
+TOTAL_DESCRIPTION = "With `horizon` ≥ 2: the total of the days with its own intervals; absent for one day."
 
 
 def check_levels(levels: list[Any] | None) -> list[float] | None:

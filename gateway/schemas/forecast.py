@@ -12,8 +12,10 @@ from gateway.schemas.common import (
     HORIZON_DESCRIPTION,
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
+    TOTAL_DESCRIPTION,
     ConfiguredParts,
     ForecastStep,
+    ForecastTotal,
     ServiceFacts,
     StrictBody,
     check_levels,
@@ -31,6 +33,7 @@ class Forecast(BaseModel):
     forecast: list[ForecastStep] = Field(
         default_factory=list, description="Every day from `date` on, up to `horizon` days, with intervals."
     )
+    total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
 
 
 def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
@@ -83,6 +86,7 @@ class BulkForecastItem(BaseModel):
     forecast: list[ForecastStep] | None = Field(
         default=None, description="Every day up to `horizon`, dated, with intervals."
     )
+    total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
 
 
 class BulkForecastResponse(BaseModel):

@@ -9,11 +9,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from gateway.schemas.common import (
     EXAMPLE_STEP,
+    EXAMPLE_TOTAL,
     HORIZON_DESCRIPTION,
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
+    TOTAL_DESCRIPTION,
     ConfiguredParts,
     ForecastStep,
+    ForecastTotal,
     ServiceFacts,
     StrictBody,
     check_levels,
@@ -92,6 +95,7 @@ class PredictResponse(BaseModel):
     forecast: list[ForecastStep] = Field(
         default_factory=list, description="Every day ahead up to `horizon`, each with its intervals."
     )
+    total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
 
 
 class BatchItem(StrictBody):
@@ -124,12 +128,32 @@ class BatchResult(BaseModel):
     window_size: int | None = None
     forecast: list[ForecastStep] | None = None
     error: str | None = None
+    total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
 
 
 class BatchResponse(BaseModel):
     results: list[BatchResult]
     succeeded: int
     failed: int
+
+
+def _week_steps() -> list[dict[str, Any]]:
+    """Seven example days (the example step, each later day a little wider)."""
+    return [
+        {
+            **EXAMPLE_STEP,
+            "step": step,
+            "intervals": [
+                {
+                    **interval,
+                    "lower": round(interval["lower"] - 20 * step, 1),
+                    "upper": round(interval["upper"] + 20 * step, 1),
+                }
+                for interval in EXAMPLE_STEP["intervals"]
+            ],
+        }
+        for step in range(1, 8)
+    ]
 
 
 def example_sales(window_size: int) -> list[float]:
@@ -154,7 +178,12 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
             "properties": {"sales": {"minItems": window, "maxItems": window}, "horizon": horizon},
             "examples": [{"category": category, "sales": sales, "horizon": 1}],
         },
-        "PredictResponse": {"examples": [{**answer, "horizon": 1, "forecast": [EXAMPLE_STEP]}]},
+        "PredictResponse": {
+            "examples": [
+                {**answer, "horizon": 1, "forecast": [EXAMPLE_STEP]},
+                {**answer, "horizon": 7, "forecast": _week_steps(), "total": EXAMPLE_TOTAL},
+            ]
+        },
         "BatchRequest": {
             "properties": {"items": {"maxItems": facts.max_batch_items}, "horizon": horizon},
             "examples": [{"items": [{"category": category, "sales": sales}, short]}],

@@ -180,6 +180,7 @@ def test_an_unknown_category_fails_alone(api: httpx.Client) -> None:
         "date": None,
         "prediction": None,
         "forecast": None,
+        "total": None,
     }
     assert beauty["status"] == 200 and (answer["succeeded"], answer["failed"]) == (1, 1)
     text = api.post("/api/forecast_batch?format=csv", json={"categories": ["Toys"]}).text
