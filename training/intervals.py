@@ -140,3 +140,26 @@ def coverage(
         inside = (actual >= lower) & (actual <= forecasts + q * half_unit)
         result[str(level)] = round(100.0 * float(np.mean(inside)), 2)
     return result
+
+
+def total_coverage(
+    calibration: IntervalCalibration,
+    forecasts: FloatArray,
+    actual: FloatArray,
+    windows: FloatArray,
+    days: int,
+) -> dict[str, float]:
+    """Percent of the totals of the first `days` `actual` values `[B, ≥ days]` inside each default
+    level's interval of the total of `forecasts` (held-out check; rows with a NaN actual left out)."""
+    forecast_total = forecasts[:, :days].sum(axis=1)
+    actual_total = actual[:, :days].sum(axis=1)
+    known = np.isfinite(actual_total)
+    result = {}
+    for level in calibration.default_levels:
+        half = total_half_width(calibration, windows, days, level)
+        lower = forecast_total - half
+        if calibration.non_negative:
+            lower = np.maximum(lower, 0.0)
+        inside = (actual_total >= lower) & (actual_total <= forecast_total + half)
+        result[str(level)] = round(100.0 * float(np.mean(inside[known])), 2) if known.any() else float("nan")
+    return result

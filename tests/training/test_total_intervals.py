@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from core.contracts.manifest import IntervalCalibration, IntervalScale
 from core.settings import SplitSettings
 from training.evaluation import calibrate_intervals
-from training.intervals import CALIBRATED_LEVELS, calibrate, total_half_width
+from training.intervals import CALIBRATED_LEVELS, calibrate, total_coverage, total_half_width
 from training.windows import FloatArray, make_category_windows
 
 H, N = 7, 14
@@ -65,6 +65,13 @@ def test_totals_cover_held_out_totals_at_their_level() -> None:
             total_forecast, total_actual = forecasts[:, :days].sum(axis=1), actual[:, :days].sum(axis=1)
             inside = np.abs(total_actual - total_forecast) <= half
             assert 100 * inside.mean() == pytest.approx(level, abs=2.0), (level, days)
+    covered = total_coverage(calibration, forecasts, actual, windows, H)
+    assert covered.keys() == {"80", "95"}
+    assert covered["80"] == pytest.approx(80, abs=2.0) and covered["95"] == pytest.approx(95, abs=2.0)
+    actual[:10, H - 1] = np.nan  # a total past the data's end is left out, not counted as a miss
+    assert total_coverage(calibration, forecasts, actual, windows, H)["95"] == pytest.approx(
+        covered["95"], abs=0.3
+    )
     # The window scale carries each row's own volatility: a calm row's total interval is narrower.
     half = total_half_width(calibration, windows, H, 80)
     calm, wild = np.argmin(windows.std(axis=1)), np.argmax(windows.std(axis=1))
