@@ -33,15 +33,26 @@ class ForecastStep(_Answer):
     intervals: list[Interval] = []
 
 
+class ForecastTotal(_Answer):
+    """The total of the days ahead with its own intervals (None, with `note` saying why, when the
+    version has none)."""
+
+    days: int
+    prediction: float
+    intervals: list[Interval] | None = None
+    note: str | None = None
+
+
 class _ForecastAnswer(_Answer):
     """What both forecast routes answer: the next day's prediction and, from a gateway with horizons,
-    every day ahead."""
+    every day ahead and (2 days or more) their total."""
 
     category: str
     prediction: float
     model_version: str
     horizon: int | None = None
     forecast: list[ForecastStep] = []
+    total: ForecastTotal | None = None
 
     def steps(self) -> list[ForecastStep]:
         """The forecast days, or the one next-day prediction of a gateway without horizons."""

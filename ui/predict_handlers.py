@@ -16,9 +16,9 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.api_models import ForecastStep, History
+from ui.api_models import ForecastStep, ForecastTotal, History
 from ui.downloads import write_csv
-from ui.formatting import forecast_markdown, message_html, prediction_markdown
+from ui.formatting import forecast_markdown, format_sales, message_html, prediction_markdown
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.input_parsing import InputError, parse_sales_text, sales_entries
 from ui.predict_chart import ForecastChart, empty_chart, forecast_chart
@@ -188,7 +188,12 @@ class PredictHandlers:
             category, answer.model_version, values, input_days, steps, history, self.history_days
         )
         return _forecast_view(
-            category, headline, steps, chart, message_html("warning", warning) if warning else ""
+            category,
+            headline,
+            steps,
+            chart,
+            message_html("warning", warning) if warning else "",
+            answer.total,
         )
 
     def forecast_tomorrow(self, category: str | None, horizon: float | str | None = 1) -> PredictView:
@@ -211,7 +216,7 @@ class PredictHandlers:
         headline = forecast_markdown(
             category, answer.date, steps[0].prediction, answer.model_version, answer.history_end
         )
-        return _forecast_view(category, headline, steps, chart, "")
+        return _forecast_view(category, headline, steps, chart, "", answer.total)
 
     def _refill(self, category: str, size: int) -> FillView:
         try:
@@ -258,12 +263,17 @@ def _cleared(window_info: str, message: str) -> ChooseView:
 
 
 def _forecast_view(
-    category: str, headline: str, steps: Sequence[ForecastStep], chart: ForecastChart, message: str
+    category: str,
+    headline: str,
+    steps: Sequence[ForecastStep],
+    chart: ForecastChart,
+    message: str,
+    total: ForecastTotal | None,
 ) -> PredictView:
-    """What Predict and Forecast tomorrow both show: the headline (with the days ahead), the chart, the
-    message and the chart's numbers as a CSV."""
+    """What Predict and Forecast tomorrow both show: the headline (with the days ahead and their
+    total), the chart, the message and the chart's numbers as a CSV."""
     return PredictView(
-        result=headline + _horizon_line(len(steps)),
+        result=headline + _horizon_line(len(steps)) + total_line(total),
         chart=chart.figure,
         message=message,
         download=write_csv(chart.frame, f"forecast-{category}"),
@@ -280,6 +290,22 @@ def _failed(message: str) -> PredictView:
 
 def _days(count: int) -> str:
     return f"{count} day" if count == 1 else f"{count} days"
+
+
+def total_line(total: ForecastTotal | None) -> str:
+    """`Total of 7 days: **7,243.00** · 80 %: 6,211.80 – 8,274.20 · 95 %: …` on a line of its own (the
+    total's own intervals: the days' bounds do not add up), or the gateway's note why it has none."""
+    if total is None:
+        return ""
+    parts = [f"Total of {_days(total.days)}: **{format_sales(total.prediction)}**"]
+    if total.intervals is not None:
+        parts += [
+            f"{interval.level:g} %: {format_sales(interval.lower)} – {format_sales(interval.upper)}"
+            for interval in total.intervals
+        ]
+    elif total.note:
+        parts.append(total.note)
+    return "\n\n" + " · ".join(parts)
 
 
 def _horizon_line(days: int) -> str:

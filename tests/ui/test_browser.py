@@ -220,6 +220,17 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     assert Path(download.value.path()).read_text(encoding="utf-8").startswith("date,forecast,seasonal_naive")
     opened.screenshot("ui-predict.png")
 
+    # issue 23: several days ahead show their total with its own interval, on a line of its own
+    days = min(7, limit)
+    page.locator("#predict-horizon input").fill(str(days))
+    page.locator("#predict-run").click()
+    body = {"category": "Beauty", "sales": sales, "horizon": days}
+    total = httpx.post(f"{gateway_url}/api/predict", json=body, timeout=10).json()["total"]
+    expect(result).to_contain_text(f"Total of {days} days: {format_sales(total['prediction'])}")
+    low, high = (format_sales(total["intervals"][0][side]) for side in ("lower", "upper"))
+    expect(result).to_contain_text(f"{total['intervals'][0]['level']} %: {low} – {high}")
+    page.locator("#predict-horizon input").fill("1")
+
     # issue 13: choosing another category refills everything from it (nothing of Beauty stays)
     _choose(page, "predict-category", "Clothing")
     expect(page.locator("#predict-message")).to_contain_text("Filled with Clothing's sales")

@@ -283,6 +283,26 @@ def test_forecast_tomorrow_matches_the_gateway(ui_client: Client, gateway_url: s
     assert download is not None
 
 
+def test_a_week_ahead_shows_its_total_with_the_total_interval(ui_client: Client, gateway_url: str) -> None:
+    days = min(7, _served(gateway_url, "Beauty", "max_horizon"))
+    sales = [float(100 + 37 * index % 250) for index in range(_window_size(gateway_url, "Beauty"))]
+    body = {"category": "Beauty", "sales": sales, "horizon": days}
+    total = httpx.post(f"{gateway_url}/api/predict", json=body, timeout=10).json()["total"]
+    headline, *_ = ui_client.predict("Beauty", format_sales_text(sales), days, api_name="/predict")
+    line = headline.splitlines()[-1]
+    assert line.startswith(f"Total of {days} days: **{format_sales(total['prediction'])}**")
+    for interval in total["intervals"]:
+        bounds = f"{format_sales(interval['lower'])} – {format_sales(interval['upper'])}"
+        assert f"{interval['level']} %: {bounds}" in line
+    forecast = httpx.get(f"{gateway_url}/api/forecast/Beauty", params={"horizon": days}, timeout=10).json()
+    headline, *_ = ui_client.predict("Beauty", days, api_name="/forecast")
+    assert headline.splitlines()[-1].startswith(
+        f"Total of {days} days: **{format_sales(forecast['total']['prediction'])}**"
+    )
+    one_day, *_ = ui_client.predict("Beauty", format_sales_text(sales), 1, api_name="/predict")
+    assert "Total of" not in one_day
+
+
 # ---- train (no job is started on the shared stack) ---------------------------------------------
 
 
