@@ -35,9 +35,9 @@ from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_t
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
 from training.evaluation import calibrate_intervals
 from training.interval_scores import interval_score, pinball_loss
-from training.intervals import window_scale
+from training.intervals import total_coverage, window_scale
 from training.metrics import METRICS, evaluate
-from training.multistep import recursive_paths
+from training.multistep import actual_paths, recursive_paths
 from training.windows import SEASON, FloatArray, IndexArray, window_inputs
 
 if TYPE_CHECKING:
@@ -68,7 +68,9 @@ class CategoryAccuracy:
     model: dict[int, list[FloatArray]]
     coverage: dict[int, list[dict[str, float]]]
     interval_scores: dict[int, list[dict[str, float]]]
-    """Per seed: `pinball` (mean over the median and every level's bounds) and `interval_score_<level>`."""
+    """Per seed: `pinball` (mean over the median and every level's bounds), `interval_score_<level>`
+    and, at the longest horizon, `total_coverage_<level>`: how often the total of the days up to it
+    fell inside the total's own interval (percent)."""
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -486,6 +488,15 @@ def _model_forecasts(
                 pinball_loss(actual, upper, (1 + level / 100) / 2),
             ]
         scored[h]["pinball"] = float(np.mean(losses))
+    within = len(origins) - longest + 1  # origins whose days up to the longest horizon lie in the fold
+    totals = total_coverage(
+        calibration,
+        paths[:within],
+        actual_paths(values, origins[:within], longest),
+        window_inputs(values, origins[:within], size),
+        longest,
+    )
+    scored[longest].update({f"total_coverage_{level}": value for level, value in totals.items()})
     return forecasts, covered, scored
 
 

@@ -31,6 +31,8 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         markdown_table(*_summary_rows(report)),
         "",
         _kupiec_line(report),
+        "",
+        _total_line(report),
     ]
     for category in report.categories:
         parts += [
@@ -98,6 +100,16 @@ def _kupiec_line(report: AccuracyReport) -> str:
         for h in HORIZONS
     ]
     return "Categories whose interval coverage Kupiec's test rejects (p < 0.05): " + " · ".join(parts)
+
+
+def _total_line(report: AccuracyReport) -> str:
+    """Coverage of the longest horizon's total (the week a user orders for), mean over categories."""
+    days = max(HORIZONS)
+    scores = report.interval_scores(days)
+    levels = [key.removeprefix("total_coverage_") for key in scores if key.startswith("total_coverage_")]
+    return f"Coverage of the {days}-day total's own interval: " + " · ".join(
+        f"{level}%: {scores[f'total_coverage_{level}']:.1f}" for level in levels
+    )
 
 
 def _number(value: float | None) -> str:

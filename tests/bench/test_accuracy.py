@@ -52,8 +52,10 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
             assert set(category.kupiec(horizon)) == {"80", "95"}
             assert all(0 <= p <= 1 for p in category.kupiec(horizon).values())
             scores = category.mean_interval_scores(horizon)
-            assert set(scores) == {"pinball", "interval_score_80", "interval_score_95"}
-            assert all(0 < value < math.inf for value in scores.values())
+            totals = {"total_coverage_80", "total_coverage_95"} if horizon == max(HORIZONS) else set()
+            assert set(scores) == {"pinball", "interval_score_80", "interval_score_95", *totals}
+            assert all(0 < value < math.inf for name, value in scores.items() if name not in totals)
+            assert all(0 <= scores[name] <= 100 for name in totals)
         assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
         assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14"}
     assert len(report.overall_ratios(1)) == 2
@@ -65,11 +67,12 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     markdown = accuracy_markdown(report)
     assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
     assert "Kupiec's test rejects" in markdown and "(p " in markdown and "pinball" in markdown
-    assert set(written["overall"]["h7"]["interval_scores"]) == {
+    assert set(written["overall"]["h1"]["interval_scores"]) == {
         "pinball",
         "interval_score_80",
         "interval_score_95",
     }
+    assert "Coverage of the 7-day total's own interval: 80%: " in markdown
     rejected = written["overall"]["h1"]["kupiec_rejected_categories"]
     assert set(rejected) == {"80", "95"} and all(0 <= count <= 2 for count in rejected.values())
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000
