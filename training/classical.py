@@ -7,6 +7,10 @@ to see) and how far the level is pulled toward the anchor (`anchor_weight`: spar
 window level is mostly noise) are the triple with the least squared error on the training windows,
 scored causally (each window with the anchor and profile of the days before its target). The triple
 is kept only when it clearly beats the long-run mean (`MIN_T`); otherwise that mean is the forecast.
+
+On intermittent days (`model.intermittent_zero_share` of them without a sale) `TSBForecast`
+(probability of a sale × its size) is fitted the same way and chosen only when it clearly beats
+what the weekly-profile fit chose, on the same windows.
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ from itertools import product
 import numpy as np
 import torch
 
-from training.model import WEEK, WeeklyProfileES, decay_weights
+from core.contracts.manifest import ClassicalPart
+from core.settings import ModelSettings
+from training.model import WEEK, TSBForecast, WeeklyProfileES, decay_weights
 from training.windows import FloatArray, IndexArray, window_inputs
+
+ClassicalForecast = WeeklyProfileES | TSBForecast
+"""The classical part of a forecaster: what `WindowForecaster` blends with its networks."""
 
 PROFILE_BLOCK = 28
 """Target days scored with one weekly profile, estimated from the days before them."""
@@ -61,6 +70,76 @@ def fit_weekly_profile_es(
     mean (shrink 0, anchor weight 1) is chosen unless the best triple clearly beats it.
     `first_day` > 0: `days` before it are the zeros padding a short history (`make_short_windows`);
     the anchor, the profile and the level (`since_first_sale`) come from the days from it on."""
+    module, _ = _fit_weekly(
+        days,
+        target_index,
+        window_size,
+        alphas=alphas,
+        shrinks=shrinks,
+        anchor_weights=anchor_weights,
+        first_day=first_day,
+    )
+    return module
+
+
+def fit_classical(
+    days: FloatArray, target_index: IndexArray, window_size: int, model: ModelSettings
+) -> ClassicalForecast:
+    """The classical part of a full forecaster: the weekly-profile fit (or the long-run mean it falls
+    back to), or, on intermittent training days (at least `model.intermittent_zero_share` of them
+    without a sale), the TSB fit when it clearly beats that choice (`MIN_T`, paired over the same
+    causally scored windows: it must win on windows it did not see the anchors of)."""
+    weekly, weekly_squared = _fit_weekly(
+        days,
+        target_index,
+        window_size,
+        alphas=model.profile_alphas,
+        shrinks=model.profile_shrinks,
+        anchor_weights=model.profile_anchor_weights,
+        first_day=0,
+    )
+    if float(np.mean(days == 0)) < model.intermittent_zero_share:
+        return weekly
+    tsb, tsb_squared = _fit_tsb(
+        days,
+        target_index,
+        window_size,
+        alphas_p=model.intermittent_alphas_p,
+        alphas_z=model.intermittent_alphas_z,
+        shrinks=model.profile_shrinks,
+    )
+    return tsb if _clearly_better(tsb_squared, weekly_squared) else weekly
+
+
+def fit_tsb(
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    *,
+    alphas_p: Sequence[float],
+    alphas_z: Sequence[float],
+    shrinks: Sequence[float] = (0.0,),
+) -> TSBForecast:
+    """The `TSBForecast` with the least squared error on the windows of `days` that predict the days
+    at `target_index`, each window scored from the sale share and size of the days before its target
+    (the served ones are those of all `days`) and with the weekly profile of the days before its block."""
+    module, _ = _fit_tsb(
+        days, target_index, window_size, alphas_p=alphas_p, alphas_z=alphas_z, shrinks=shrinks
+    )
+    return module
+
+
+def _fit_weekly(
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    *,
+    alphas: Sequence[float],
+    shrinks: Sequence[float],
+    anchor_weights: Sequence[float],
+    first_day: int,
+) -> tuple[WeeklyProfileES, torch.Tensor]:
+    """`fit_weekly_profile_es` and the squared errors `[windows]` of its choice on the windows."""
     if not (alphas and shrinks and anchor_weights):
         raise ValueError("fit_weekly_profile_es needs at least one alpha, shrink and anchor weight")
     x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
@@ -86,20 +165,110 @@ def fit_weekly_profile_es(
                 errors[:, index, rows] = ((anchored * season - y[rows]) ** 2).double()
         for (a, alpha), (w, weight) in product(enumerate(alphas), enumerate(anchor_weights)):
             squared[(alpha, shrink, weight)] = errors[a, w]
+    long_run = (known - y).double() ** 2
     best = min(squared, key=lambda triple: float(squared[triple].mean()))
-    if not _clearly_better(squared[best], (known - y).double() ** 2):
+    if not _clearly_better(squared[best], long_run):
         best = LONG_RUN_MEAN
     alpha, shrink, weight = best
     profile = torch.tensor(weekly_profile(days[first_day:]))
     anchor = float(np.mean(days[first_day:]))
-    return WeeklyProfileES(
+    module = WeeklyProfileES(
         profile, alpha, window_size, shrink, anchor, weight, since_first_sale=since_first_sale
     )
+    return module, long_run if best == LONG_RUN_MEAN else squared[best]
 
 
-def is_long_run_mean(module: WeeklyProfileES) -> bool:
+def _fit_tsb(
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    *,
+    alphas_p: Sequence[float],
+    alphas_z: Sequence[float],
+    shrinks: Sequence[float],
+) -> tuple[TSBForecast, torch.Tensor]:
+    """`fit_tsb` and the squared errors `[windows]` of its choice on the windows."""
+    if not (alphas_p and alphas_z and shrinks):
+        raise ValueError("fit_tsb needs at least one alpha_p, alpha_z and shrink")
+    x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
+    y = torch.tensor(days[target_index], dtype=torch.float64)
+    sale_day = days > 0
+    sales_before = np.cumsum(sale_day)[target_index - 1]
+    share = torch.tensor(sales_before / target_index, dtype=torch.float32)
+    amount_before = np.cumsum(np.where(sale_day, days, 0.0))[target_index - 1]
+    size = torch.tensor(amount_before / np.maximum(sales_before, 1), dtype=torch.float32)
+    errors = torch.zeros(len(alphas_p), len(alphas_z), len(shrinks), len(y), dtype=torch.float64)
+    for rows, profile in _causal_blocks(days, target_index):
+        with torch.no_grad():
+            sold = (x[rows] > 0).float()
+            p = torch.stack(
+                [_tsb(profile, alpha, 0.0, window_size).occurrence(sold, share[rows]) for alpha in alphas_p]
+            )
+            z = torch.stack(
+                [_tsb(profile, 0.0, alpha, window_size).size(x[rows], sold, size[rows]) for alpha in alphas_z]
+            )
+            seasons = []
+            for shrink in shrinks:
+                module = _tsb(profile, 0.0, 0.0, window_size, shrink)
+                seasons.append(module.profile[torch.argmax(x[rows] @ module.centered.t(), dim=1)])
+            season = torch.stack(seasons)
+        forecast = p[:, None, None] * z[None, :, None] * season[None, None]  # [P, Z, S, B]
+        errors[..., rows] = (forecast.double() - y[rows]) ** 2
+    squared = {
+        (alpha_p, alpha_z, shrink): errors[a, b, c]
+        for (a, alpha_p), (b, alpha_z), (c, shrink) in product(
+            enumerate(alphas_p), enumerate(alphas_z), enumerate(shrinks)
+        )
+    }
+    best = min(squared, key=lambda triple: float(squared[triple].mean()))
+    alpha_p, alpha_z, shrink = best
+    sale_days = days[sale_day]
+    module = TSBForecast(
+        torch.tensor(weekly_profile(days)),
+        alpha_p,
+        alpha_z,
+        window_size,
+        shrink,
+        float(np.mean(sale_day)),
+        float(sale_days.mean()) if len(sale_days) else 0.0,
+    )
+    return module, squared[best]
+
+
+def _tsb(
+    profile: torch.Tensor, alpha_p: float, alpha_z: float, window_size: int, shrink: float = 0.0
+) -> TSBForecast:
+    """A `TSBForecast` whose anchors the fit passes per window (a sale is any day above 0)."""
+    return TSBForecast(profile, alpha_p, alpha_z, window_size, shrink, 0.0, 0.0)
+
+
+def is_long_run_mean(module: ClassicalForecast) -> bool:
     """Whether `module` forecasts the training days' mean whatever the window (no signal found)."""
-    return module.shrink == 0.0 and module.anchor_weight == 1.0
+    return isinstance(module, WeeklyProfileES) and module.shrink == 0.0 and module.anchor_weight == 1.0
+
+
+def describe_classical(module: ClassicalForecast) -> ClassicalPart:
+    """What the manifest says about a version's classical part: its method and fitted parameters."""
+    if isinstance(module, TSBForecast):
+        return ClassicalPart(
+            method="tsb",
+            parameters={
+                "alpha_p": module.alpha_p,
+                "alpha_z": module.alpha_z,
+                "shrink": module.shrink,
+                "sale_share": module.sale_share,
+                "sale_size": module.sale_size,
+            },
+        )
+    return ClassicalPart(
+        method="long_run_mean" if is_long_run_mean(module) else "weekly_profile_es",
+        parameters={
+            "alpha": module.alpha,
+            "shrink": module.shrink,
+            "anchor": module.anchor,
+            "anchor_weight": module.anchor_weight,
+        },
+    )
 
 
 def _clearly_better(squared: torch.Tensor, baseline: torch.Tensor) -> bool:

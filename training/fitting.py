@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from core.settings import Settings
 from training import network_pool
-from training.classical import fit_weekly_profile_es, is_long_run_mean
+from training.classical import fit_classical, fit_weekly_profile_es, is_long_run_mean
 from training.datamodule import CategoryDataModule
 from training.forecaster import WindowForecaster
 from training.lightning_module import ForecastModule
@@ -45,18 +45,12 @@ def fit_forecaster(
     the same day) when the model pools categories; `callbacks` follow the first network's epochs.
     Given `networks` (trained once for many categories, `training.shared`), none is trained here:
     only the classical part is fitted and the networks are frozen in as they are.
-    Its forecasts are never negative when the training days never were. Where the training
-    windows hold no signal that clearly beats the long-run mean, the networks reading them get the
-    smaller share `model.classical_weight_without_signal` leaves them."""
+    Its classical part is `training.classical.fit_classical`'s choice (weekly profile, long-run mean
+    or, on intermittent days, TSB). Its forecasts are never negative when the training days never
+    were. Where the training windows hold no signal that clearly beats the long-run mean, the
+    networks reading them get the smaller share `model.classical_weight_without_signal` leaves them."""
     model = settings.model
-    classical = fit_weekly_profile_es(
-        windows.training_days,
-        windows.train,
-        windows.window_size,
-        alphas=model.profile_alphas,
-        shrinks=model.profile_shrinks,
-        anchor_weights=model.profile_anchor_weights,
-    )
+    classical = fit_classical(windows.training_days, windows.train, windows.window_size, model)
     if networks is None:
         pooled = list(others) if model.pool_categories else []
         networks = train_networks([windows, *pooled], settings, checkpoints_dir, callbacks=callbacks)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from core.contracts.manifest import VersionManifest, WindowNormalization
 from handlers.forecast_steps import predict, prepare_stats
-from training.model import CNNLSTM, WeeklyProfileES
+from training.model import CNNLSTM, TSBForecast, WeeklyProfileES
 from training.multistep import Forecaster
 from training.windows import FloatArray
 
@@ -30,15 +30,15 @@ LEVEL_FLOOR = 0.2
 
 
 class WindowForecaster(nn.Module):
-    """`classical_weight` × the weekly-profile forecast + the rest × the mean of the networks,
-    blended in scaled units. `forward(z, level, unit)`: z = (x - level) / unit as `normalization()`
-    says; the next day in those units (the handler maps it back and clamps it at 0 when sales are
-    never negative)."""
+    """`classical_weight` × the classical forecast (weekly profile or TSB) + the rest × the mean of
+    the networks, blended in scaled units. `forward(z, level, unit)`: z = (x - level) / unit as
+    `normalization()` says; the next day in those units (the handler maps it back and clamps it at 0
+    when sales are never negative)."""
 
     def __init__(
         self,
         nets: list[CNNLSTM],
-        classical: WeeklyProfileES,
+        classical: WeeklyProfileES | TSBForecast,
         classical_weight: float,
         mean: float,
         std: float,

@@ -2,7 +2,8 @@
 
 `CNNLSTM` is the network: Conv1d → LSTM → linear head over a scaled window. `WeeklyProfileES` is
 the classical forecast it is blended with: a weekly profile times an exponentially smoothed level,
-computed from the request's window alone (no dates needed). `training/forecaster.py` puts them
+computed from the request's window alone (no dates needed); `TSBForecast` is the classical forecast
+chosen instead for intermittent demand (probability of a sale × its size). `training/forecaster.py` puts them
 together; nothing here needs Lightning.
 """
 
@@ -108,16 +109,8 @@ class WeeklyProfileES(nn.Module):
         since_first_sale: bool = False,
     ) -> None:
         super().__init__()
-        flattened = 1.0 + shrink * (profile.double().reshape(WEEK) - 1.0)
-        positions = torch.arange(window_size)
-        # rotations[k, j]: the profile index of window day j when the next day has index k
-        rotations = torch.remainder(
-            torch.arange(WEEK).unsqueeze(1) - window_size + positions.unsqueeze(0), WEEK
-        )
         # plain tensor attributes: TorchScript saves them with the module (CPU only, nothing to train)
-        self.profile = flattened.float()
-        self.rotations = rotations
-        self.centered = (flattened[rotations] - flattened.mean()).float()
+        self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
         self.decay = decay_weights(alpha, window_size)
         self.alpha = alpha
         self.shrink = shrink
@@ -153,6 +146,78 @@ class WeeklyProfileES(nn.Module):
         deseasonalized = x / torch.clamp(window_profile, min=self.closed)
         totals = (open_days * deseasonalized) @ decays.t()
         return totals / torch.clamp(open_days @ decays.t(), min=1e-6)
+
+
+class TSBForecast(nn.Module):
+    """Teunter–Syntetos–Babai forecast of intermittent demand, from the request's window only.
+
+    Two exponential smoothings over the window, oldest day first: the probability of a sale `p`
+    (smoothing `alpha_p`, every day counts: 1 with a sale, 0 without) and the size of a sale `z`
+    (smoothing `alpha_z`, only the days with a sale count). They start from the training days'
+    `sale_share` and `sale_size` (their mean over the days with a sale), so a window without a sale
+    still forecasts a decayed, not a zero, rate. Output: p × z × the next day's weekly profile factor
+    (`profile` pulled toward flat by `shrink`, aligned to the window as in `WeeklyProfileES`; shrink 0
+    is the plain TSB forecast). A day counts as a sale above `SOLD_SHARE` of `sale_size`: the window
+    reaches the model rebuilt from its scaled form, so a true 0 comes back as float32 rounding noise.
+    Days fed back (multi-day forecasts) count as small sales, as any value would.
+    """
+
+    def __init__(
+        self,
+        profile: Tensor,
+        alpha_p: float,
+        alpha_z: float,
+        window_size: int,
+        shrink: float,
+        sale_share: float,
+        sale_size: float,
+    ) -> None:
+        super().__init__()
+        self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
+        self.p_weights = alpha_p * decay_weights(alpha_p, window_size)
+        self.p_kept = (1.0 - alpha_p) ** window_size
+        self.alpha_p = alpha_p
+        self.alpha_z = alpha_z
+        self.shrink = shrink
+        self.sale_share = sale_share
+        self.sale_size = sale_size
+        self.sold_level = SOLD_SHARE * sale_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        sold = self.sold(x)
+        p = self.occurrence(sold, torch.full_like(x[:, 0], self.sale_share))
+        z = self.size(x, sold, torch.full_like(x[:, 0], self.sale_size))
+        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        return p * z * self.profile[phase]
+
+    def sold(self, x: Tensor) -> Tensor:
+        """`[B, N]`: 1 on the window's days with a sale, else 0."""
+        return (x > self.sold_level).float()
+
+    def occurrence(self, sold: Tensor, sale_share: Tensor) -> Tensor:
+        """`[B]`: the smoothed probability of a sale after the window, started from `sale_share` `[B]`
+        (the fit scores each window from the training days before it)."""
+        return self.p_kept * sale_share + sold @ self.p_weights
+
+    def size(self, x: Tensor, sold: Tensor, sale_size: Tensor) -> Tensor:
+        """`[B]`: the smoothed size of a sale after the window's days with a sale, started from
+        `sale_size` `[B]`."""
+        sales = sold.sum(dim=1)
+        later_sales = sales.unsqueeze(1) - torch.cumsum(sold, dim=1)  # sales after each day
+        kept = 1.0 - self.alpha_z
+        weights = sold * self.alpha_z * torch.pow(torch.full_like(x, kept), later_sales)
+        return torch.pow(torch.full_like(sales, kept), sales) * sale_size + (weights * x).sum(dim=1)
+
+
+def profile_tables(profile: Tensor, shrink: float, window_size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The weekly `profile` pulled toward flat by `shrink` `[7]`, the profile index of each window day
+    for each index of the next day `[7, N]`, and each such rotation centred `[7, N]` (a window's phase
+    is the rotation its days correlate with best)."""
+    flattened = 1.0 + shrink * (profile.double().reshape(WEEK) - 1.0)
+    positions = torch.arange(window_size)
+    # rotations[k, j]: the profile index of window day j when the next day has index k
+    rotations = torch.remainder(torch.arange(WEEK).unsqueeze(1) - window_size + positions.unsqueeze(0), WEEK)
+    return flattened.float(), rotations, (flattened[rotations] - flattened.mean()).float()
 
 
 def decay_weights(alpha: float, window_size: int) -> Tensor:

@@ -51,6 +51,7 @@ from core.contracts.job_progress import CategoryProgress, TrainingPhase
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import (
     FORMAT_VERSION,
+    ClassicalPart,
     Evaluation,
     Fallback,
     IntervalCalibration,
@@ -68,6 +69,7 @@ from core.settings import Settings
 from core.slugs import category_slug
 from handlers.forecast_steps import load_model
 from training.changes import CategoryChange, category_changes, series_sha256
+from training.classical import describe_classical
 from training.evaluation import calibrate_intervals, evaluate_version
 from training.export import export_torchscript
 from training.fitting import fit_classical_only, fit_forecaster, torch_threads
@@ -423,6 +425,7 @@ def _train_category(
             fits.served.normalization(),
             shared.record if shared is not None else None,
             fallback,
+            describe_classical(fits.served.classical),
         )
         write_manifest(staging, manifest)
         write_metrics(staging, metrics)
@@ -750,6 +753,7 @@ def _manifest(
     normalization: WindowNormalization,
     shared_network: SharedNetwork | None = None,
     fallback: Fallback | None = None,
+    classical: ClassicalPart | None = None,
 ) -> VersionManifest:
     test = windows.target_dates("test")
     return VersionManifest(
@@ -780,6 +784,7 @@ def _manifest(
         shared_network=shared_network,
         series_sha256=data_info.get("series_sha256"),
         fallback=fallback,
+        classical=classical,
     )
 
 
@@ -813,13 +818,12 @@ def _run_params(
 
 
 def _fit_params(prefix: str, forecaster: WindowForecaster) -> dict[str, Any]:
-    """What a fit chose: the classical part's smoothing, profile shrink and anchor weight, and its
-    share of the blend."""
-    classical = forecaster.classical
+    """What a fit chose: the classical part's method and parameters (smoothing, profile shrink,
+    anchor weight; TSB's smoothings), and its share of the blend."""
+    classical = describe_classical(forecaster.classical)
     return {
-        f"{prefix}.classical_alpha": classical.alpha,
-        f"{prefix}.classical_shrink": classical.shrink,
-        f"{prefix}.classical_anchor_weight": classical.anchor_weight,
+        f"{prefix}.classical_method": classical.method,
+        **{f"{prefix}.classical_{name}": value for name, value in classical.parameters.items()},
         f"{prefix}.classical_weight": forecaster.classical_weight,
     }
 

@@ -137,6 +137,18 @@ class Fallback(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class ClassicalPart(BaseModel):
+    """The classical forecast a version blends with its networks (or serves alone): `weekly_profile_es`
+    (a weekly profile × a smoothed level), `long_run_mean` (the fit found nothing that clearly beats
+    the training days' mean) or `tsb` (intermittent demand: probability of a sale × its size), with
+    the fitted `parameters` by name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    method: Literal["weekly_profile_es", "long_run_mean", "tsb"]
+    parameters: dict[str, float] = Field(default_factory=dict)
+
+
 class VersionManifest(BaseModel):
     """One trained version of one category.
 
@@ -149,7 +161,8 @@ class VersionManifest(BaseModel):
     `series_sha256` the fingerprint of the category's own daily series as training saw it (ISO days
     and float64 values, `training.changes`), which `train --only-changed` compares with the current
     data's (None: trained before it was recorded, so the category counts as changed); `fallback`
-    says why the version serves less than the full model (None: it does not).
+    says why the version serves less than the full model (None: it does not); `classical` is its
+    classical part (None: trained before it was recorded).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -176,6 +189,7 @@ class VersionManifest(BaseModel):
     shared_network: SharedNetwork | None = None
     series_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     fallback: Fallback | None = None
+    classical: ClassicalPart | None = None
 
     @model_validator(mode="after")
     def _normalization_matches_format(self) -> VersionManifest:
