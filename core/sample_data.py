@@ -18,6 +18,8 @@ benchmarks of sparse series), plus two that imitate real exports for the accurac
   without sales, an occasional large order.
 - `retailer` (2 years): 30 categories of four kinds in a fixed mix (`core.retailer_sample`, which
   also makes any other count, for the scale bench).
+- `multiyear` (4 years): four categories with a weekly pattern, a November–December peak, a summer
+  dip in one, and the public holidays of `holiday_country` (`core.multiyear_sample`).
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import write_bytes_atomic
+from core.multiyear_sample import generate_multiyear_sample
 from core.retailer_sample import SampleError as SampleError  # raised here too; callers import it from here
 from core.retailer_sample import generate_retailer_sample, sample_days
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Profile = Literal["default", "sparse", "store", "shop", "retailer"]
-PROFILES: tuple[Profile, ...] = ("default", "sparse", "store", "shop", "retailer")
+Profile = Literal["default", "sparse", "store", "shop", "retailer", "multiyear"]
+PROFILES: tuple[Profile, ...] = ("default", "sparse", "store", "shop", "retailer", "multiyear")
 # History length each profile is meant for (`salescast data sample --profile P` without --years).
 PROFILE_YEARS: dict[Profile, float] = {
     "default": 2.0,
@@ -48,7 +51,9 @@ PROFILE_YEARS: dict[Profile, float] = {
     "store": 4.0,
     "shop": 1.0,
     "retailer": 2.0,
+    "multiyear": 4.0,
 }
+DEFAULT_HOLIDAY_COUNTRY = "US"  # the `multiyear` profile's public holidays unless told (data.holiday_country)
 COLUMNS = (
     "Transaction ID",
     "Date",
@@ -191,13 +196,23 @@ _EXPORT_PROFILES: dict[str, ExportProfile] = dict(
 )
 
 
-def generate_sample(seed: int, start: str, years: float, *, profile: Profile = "default") -> pd.DataFrame:
-    """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows."""
+def generate_sample(
+    seed: int,
+    start: str,
+    years: float,
+    *,
+    profile: Profile = "default",
+    holiday_country: str = DEFAULT_HOLIDAY_COUNTRY,
+) -> pd.DataFrame:
+    """Transactions from `start` for `years` (rounded to days), sorted by date; same seed → same rows.
+    `holiday_country` shapes the `multiyear` profile only."""
     if profile not in PROFILES:
         raise SampleError(f"unknown sample profile {profile!r}; expected one of {', '.join(PROFILES)}")
     days = sample_days(start, years, min_days=1)
     if profile == "retailer":  # many categories in a fixed mix (the scale bench's data)
         return generate_retailer_sample(seed, start, years)
+    if profile == "multiyear":  # yearly season and public holidays
+        return generate_multiyear_sample(seed, start, years, holiday_country)
     rng = np.random.default_rng(seed)
     frames = [_category_transactions(cat, days, rng, profile) for cat in _DEFAULT_CATEGORIES]
     tx = pd.concat(frames, ignore_index=True)
@@ -330,9 +345,16 @@ def _holidays(days: pd.DatetimeIndex, boost: float) -> np.ndarray:
     return factor
 
 
-def sample_csv_bytes(seed: int, start: str, years: float, *, profile: Profile = "default") -> bytes:
+def sample_csv_bytes(
+    seed: int,
+    start: str,
+    years: float,
+    *,
+    profile: Profile = "default",
+    holiday_country: str = DEFAULT_HOLIDAY_COUNTRY,
+) -> bytes:
     """The CSV text of `generate_sample` (UTF-8, LF line endings), as written by `write_sample`."""
-    frame = generate_sample(seed, start, years, profile=profile)
+    frame = generate_sample(seed, start, years, profile=profile, holiday_country=holiday_country)
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
@@ -344,13 +366,14 @@ def write_sample(
     *,
     profile: Profile = "default",
     overwrite: bool = True,
+    holiday_country: str = DEFAULT_HOLIDAY_COUNTRY,
 ) -> Path:
     """Write the sample to `path` atomically (gzip when it ends in `.gz`); byte-identical for a seed.
 
     With `overwrite=False` an existing file with other content is left alone (`SampleError`), so
     a data path pointing at real sales is never replaced by accident.
     """
-    payload = sample_csv_bytes(seed, start, years, profile=profile)
+    payload = sample_csv_bytes(seed, start, years, profile=profile, holiday_country=holiday_country)
     if path.name.endswith(".gz"):
         # mtime=0 and no embedded file name keep the archive byte-identical across runs.
         payload = gzip.compress(payload, compresslevel=9, mtime=0)

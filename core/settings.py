@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import holidays
 import yaml
 from pydantic import (
     BaseModel,
@@ -78,6 +79,14 @@ class DataSettings(_Section):
     date_format: str | None = None
     categories: Literal["auto"] | list[str] = "auto"
     fill_policy: FillPolicy = "zero"
+    holiday_country: str = "US"
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country code the holidays package knows (e.g. US, GB, DE)")
+        return value
 
     @field_validator("categories")
     @classmethod
@@ -477,6 +486,7 @@ class BenchSettings(_Section):
     folds: PositiveInt = 5
     fold_days: PositiveInt = 28
     season_length: PositiveInt = 7
+    retailer_categories: PositiveInt = 8
     out_dir: Path = Path("bench-results")
     serving_duration_s: PositiveFloat = 10.0
     serving_concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 16, 64], min_length=1)

@@ -1,8 +1,9 @@
 """`salescast bench` — accuracy against baselines, serving cost per layer, training cost.
 
-salescast bench accuracy [--data PATH | --profile default|store|shop] [--seeds 42,43,44] [--folds K]
-                         [--fold-days D] [--out DIR] [--no-statistical] [--date-column NAME]
-                         [--category-column NAME] [--amount-column NAME] [--date-format FMT]
+salescast bench accuracy [--data PATH | --profile default|store|shop|multiyear|retailer]
+                         [--seeds 42,43,44] [--folds K] [--fold-days D] [--out DIR] [--no-statistical]
+                         [--date-column NAME] [--category-column NAME] [--amount-column NAME]
+                         [--date-format FMT]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
 salescast bench scale [--categories 3,30,300] [--max-loaded N] [--out DIR]
@@ -17,10 +18,15 @@ import argparse
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.settings import Settings
 from salescast.cli.options import UsageError, add_column_mapping, column_mapping
+
+if TYPE_CHECKING:
+    from core.sample_data import Profile
+
+ACCURACY_PROFILES: tuple[Profile, ...] = ("default", "store", "shop", "multiyear", "retailer")
 
 
 def register(subparsers: Any) -> None:
@@ -33,9 +39,13 @@ def register(subparsers: Any) -> None:
     source.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
     source.add_argument(
         "--profile",
-        choices=("default", "store", "shop"),
+        choices=ACCURACY_PROFILES,
         help="a generated sample like a real export: `store` (4 years, level shifts, large orders), "
-        "`shop` (1 year, ~45 %% of days without sales), or the bundled `default`",
+        "`shop` (1 year, ~45 %% of days without sales), `multiyear` (4 years, Nov-Dec peak, public "
+        "holidays of data.holiday_country; e.g. --folds 12 for a year of monthly origins), `retailer` "
+        "(2 years, bench.retailer_categories categories: at 8, 5 weekly and 2 intermittent ones scored, "
+        "the one launched weeks before the end left out; ~15 min at 3 seeds on 2 cores), or the "
+        "bundled `default`",
     )
     accuracy.add_argument(
         "--seeds", type=_int_list, metavar="42,43,44", help="training seeds (default: bench.seeds)"
@@ -94,7 +104,7 @@ def register(subparsers: Any) -> None:
 
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
-    from core.sample_data import PROFILE_YEARS, ensure_sample_data, write_sample
+    from core.sample_data import ensure_sample_data
     from salescast.bench.accuracy import run_accuracy
     from salescast.bench.report import accuracy_markdown, plot_accuracy
 
@@ -103,9 +113,7 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     if mapping:
         settings = settings.with_overrides({"data": mapping})
     if args.profile not in (None, "default"):
-        data = out / f"sample-{args.profile}.csv"
-        sample = settings.sample
-        write_sample(data, sample.seed, sample.start, PROFILE_YEARS[args.profile], profile=args.profile)
+        data, settings = profile_sample(args.profile, out, settings)
     else:
         data = Path(args.data) if args.data else ensure_sample_data(settings)
     if not data.is_file():
@@ -121,6 +129,26 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     stem = f"accuracy-{data.name.split('.')[0]}"
     plot_accuracy(report, out / f"{stem}.png")
     return _report(out / stem, report.to_dict(), accuracy_markdown(report), also=".png")
+
+
+def profile_sample(profile: Profile, out: Path, settings: Settings) -> tuple[Path, Settings]:
+    """Write `profile`'s generated file into `out` (seed and start from `sample`) and return it with
+    the settings to score it: the retailer's launched categories, too short for any fold, left out."""
+    from core.retailer_sample import category_name, retailer_kinds, write_retailer_sample
+    from core.sample_data import PROFILE_YEARS, write_sample
+
+    sample = settings.sample
+    data = out / f"sample-{profile}.csv"
+    if profile == "retailer":
+        kinds = retailer_kinds(settings.bench.retailer_categories)
+        write_retailer_sample(data, sample.seed, sample.start, categories=len(kinds))
+        scored = [category_name(kind, i) for i, kind in enumerate(kinds, start=1) if kind != "launched"]
+        return data, settings.with_overrides({"data": {"categories": scored}})
+    country = settings.data.holiday_country
+    write_sample(
+        data, sample.seed, sample.start, PROFILE_YEARS[profile], profile=profile, holiday_country=country
+    )
+    return data, settings
 
 
 def _forecast_cache(args: argparse.Namespace, settings: Settings) -> int:

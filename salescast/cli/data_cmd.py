@@ -1,7 +1,7 @@
 """`salescast data` — write the bundled sample dataset, or summarize a sales file per category.
 
 salescast data sample [--out PATH] [--seed N] [--start YYYY-MM-DD] [--years Y]
-                      [--profile default|sparse|store|shop] [--force]
+                      [--profile default|sparse|store|shop|retailer|multiyear] [--force]
 salescast data summary [--data PATH] [--date-column NAME] [--category-column NAME]
                        [--amount-column NAME] [--date-format FMT]
 
@@ -25,7 +25,8 @@ from salescast.cli.options import add_column_mapping, column_mapping
 
 PROFILE_HELP = (
     "`sparse`: ~1000 sales a year; `store`: multi-year store export with level shifts and large orders; "
-    "`shop`: 1-year small shop, ~45 %% of days without sales"
+    "`shop`: 1-year small shop, ~45 %% of days without sales; `retailer`: 2 years, 30 categories of four "
+    "kinds; `multiyear`: 4 years, Nov-Dec peak, public holidays of data.holiday_country"
 )
 
 
@@ -43,7 +44,8 @@ def register(subparsers: Any) -> None:
     sample.add_argument(
         "--years",
         type=float,
-        help="length of the history in years (default: sample.years; store 4, shop 1, sparse 2)",
+        help="length of the history in years (default: sample.years; store and multiyear 4, shop 1, "
+        "sparse and retailer 2)",
     )
     sample.add_argument("--profile", choices=PROFILES, default="default", help=PROFILE_HELP)
     sample.add_argument("--force", action="store_true", help="replace an existing file that differs")
@@ -66,7 +68,15 @@ def _sample(args: argparse.Namespace, settings: Settings) -> int:
     else:
         years = PROFILE_YEARS[args.profile]
     try:
-        write_sample(path, seed, start, years, profile=args.profile, overwrite=args.force)
+        write_sample(
+            path,
+            seed,
+            start,
+            years,
+            profile=args.profile,
+            overwrite=args.force,
+            holiday_country=settings.data.holiday_country,
+        )
     except SampleError as exc:
         raise SampleError(f"{exc} (pass --force to replace it)") from None
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, profile {args.profile}, seed {seed})")
