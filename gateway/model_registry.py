@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from core.contracts.manifest import Fallback
+from core.contracts.manifest import ClassicalPart, Fallback
 from core.contracts.metrics import Backtest
 from core.contracts.served import ServedVersionInfo
 from core.settings import Settings
@@ -53,6 +53,7 @@ class VersionFacts:
     max_horizon: int = 1
     backtest: Backtest | None = None
     fallback: Fallback | None = None
+    classical: ClassicalPart | None = None
 
     @classmethod
     def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
@@ -64,6 +65,7 @@ class VersionFacts:
             max_horizon=info.max_horizon,
             backtest=info.backtest,
             fallback=info.fallback,
+            classical=info.classical,
         )
 
 
@@ -93,6 +95,7 @@ class ServedModel:
     max_horizon: int = 1
     backtest: Backtest | None = None
     fallback: Fallback | None = None
+    classical: ClassicalPart | None = None
 
 
 class ModelRegistry:
@@ -305,6 +308,7 @@ class ModelRegistry:
             max_horizon=facts.max_horizon,
             backtest=facts.backtest,
             fallback=facts.fallback,
+            classical=facts.classical,
         )
 
     def _index_facts(self, name: str, version: str) -> VersionFacts | None:
@@ -341,6 +345,7 @@ def default_facts(model: ServedModel) -> VersionFacts:
         max_horizon=model.max_horizon,
         backtest=model.backtest,
         fallback=model.fallback,
+        classical=model.classical,
     )
 
 

@@ -211,6 +211,7 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "interval_levels": (stats.get("intervals") or {}).get("default_levels", []),
         "backtest": metrics_summary.get("backtest"),
         "fallback": stats.get("fallback"),
+        "classical": stats.get("classical"),
     }
 
 

@@ -58,6 +58,7 @@ def describe_archived(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[st
         "interval_levels": (stats.get("intervals") or {}).get("default_levels", []),
         "backtest": metrics.get("backtest"),
         "fallback": stats.get("fallback"),
+        "classical": stats.get("classical"),
     }
 
 

@@ -247,11 +247,13 @@ def is_long_run_mean(module: ClassicalForecast) -> bool:
     return isinstance(module, WeeklyProfileES) and module.shrink == 0.0 and module.anchor_weight == 1.0
 
 
-def describe_classical(module: ClassicalForecast) -> ClassicalPart:
-    """What the manifest says about a version's classical part: its method and fitted parameters."""
+def describe_classical(module: ClassicalForecast, weight: float) -> ClassicalPart:
+    """What the manifest says about a version's classical part: its method, fitted parameters and
+    `weight` in the blend."""
     if isinstance(module, TSBForecast):
         return ClassicalPart(
             method="tsb",
+            weight=weight,
             parameters={
                 "alpha_p": module.alpha_p,
                 "alpha_z": module.alpha_z,
@@ -262,6 +264,7 @@ def describe_classical(module: ClassicalForecast) -> ClassicalPart:
         )
     return ClassicalPart(
         method="long_run_mean" if is_long_run_mean(module) else "weekly_profile_es",
+        weight=weight,
         parameters={
             "alpha": module.alpha,
             "shrink": module.shrink,

@@ -425,7 +425,7 @@ def _train_category(
             fits.served.normalization(),
             shared.record if shared is not None else None,
             fallback,
-            describe_classical(fits.served.classical),
+            describe_classical(fits.served.classical, fits.served.classical_weight),
         )
         write_manifest(staging, manifest)
         write_metrics(staging, metrics)
@@ -820,7 +820,7 @@ def _run_params(
 def _fit_params(prefix: str, forecaster: WindowForecaster) -> dict[str, Any]:
     """What a fit chose: the classical part's method and parameters (smoothing, profile shrink,
     anchor weight; TSB's smoothings), and its share of the blend."""
-    classical = describe_classical(forecaster.classical)
+    classical = describe_classical(forecaster.classical, forecaster.classical_weight)
     return {
         f"{prefix}.classical_method": classical.method,
         **{f"{prefix}.classical_{name}": value for name, value in classical.parameters.items()},

@@ -162,6 +162,18 @@ class ModelVersion(_Answer):
     run_id: str | None = None
 
 
+class Classical(_Answer):
+    """The classical part of a version's blend and its share (None: the gateway does not say)."""
+
+    method: str
+    weight: float | None = None
+
+
+class Fallback(_Answer):
+    kind: str
+    reason: str = ""
+
+
 class CategoryModel(_Answer):
     """A served category; `max_horizon` is the most days ahead its default version forecasts (1 when
     the gateway does not say: every version forecasts the next day)."""
@@ -172,6 +184,8 @@ class CategoryModel(_Answer):
     max_horizon: int = 1
     test_metrics: dict[str, Any] | None = None
     loaded: bool | None = None  # holds a worker now (None: the gateway does not say)
+    classical: Classical | None = None  # None: an older version or gateway
+    fallback: Fallback | None = None  # why it serves only the classical part (None: it does not)
     versions: list[ModelVersion] = []
 
 

@@ -13,14 +13,19 @@ from urllib.parse import quote
 import gradio as gr
 import pandas as pd
 
-from ui.api_models import ModelList, ModelVersion
+from ui.api_models import CategoryModel, ModelList, ModelVersion
 from ui.formatting import message_html
 from ui.gateway_client import GatewayClient, GatewayError
 
-COLUMNS = ["Category", "Served version", "State", "Versions", "Registry (MLflow)"]
+COLUMNS = ["Category", "Served version", "State", "Model", "Versions", "Registry (MLflow)"]
 LOADED = "loaded"
 ARCHIVED = "archived (loads on first request)"
 UNKNOWN = "—"
+CLASSICAL_NAMES = {
+    "weekly_profile_es": "weekly profile",
+    "long_run_mean": "long-run mean",
+    "tsb": "TSB (intermittent)",
+}
 
 
 @dataclass
@@ -60,12 +65,28 @@ def models_frame(listed: ModelList | None, mlflow_url: str = "") -> pd.DataFrame
             model.category,
             model.default_version or UNKNOWN,
             UNKNOWN if model.loaded is None else LOADED if model.loaded else ARCHIVED,
+            model_cell(model),
             len(model.versions),
             registry_cell(next((v for v in model.versions if v.is_default), None), mlflow_url),
         ]
         for model in (listed.models if listed is not None else [])
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def model_cell(model: CategoryModel) -> str:
+    """What the served version blends: `weekly profile 50 % + CNN-LSTM 50 %`, the classical part
+    alone with why (a short history), or "—" when the gateway or the version does not say."""
+    classical = model.classical
+    name = CLASSICAL_NAMES.get(classical.method, classical.method) if classical is not None else None
+    if model.fallback is not None:
+        return f"{name or 'classical part'} alone (short history)"
+    if classical is None or name is None or classical.weight is None:
+        return UNKNOWN if name is None else name
+    if classical.weight >= 1.0:
+        return f"{name} alone"
+    share = round(100 * classical.weight)
+    return f"{name} {share} % + CNN-LSTM {100 - share} %"
 
 
 def registry_cell(version: ModelVersion | None, mlflow_url: str) -> str:

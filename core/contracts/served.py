@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.contracts.files import ContractError, describe_errors
-from core.contracts.manifest import Fallback
+from core.contracts.manifest import ClassicalPart, Fallback
 from core.contracts.metrics import Backtest, ForecastScores
 
 
@@ -32,6 +32,7 @@ class ServedVersionInfo(BaseModel):
     interval_levels: list[int] = Field(default_factory=list, description="the version's default levels")
     backtest: Backtest | None = None
     fallback: Fallback | None = Field(default=None, description="why it serves less than the full model")
+    classical: ClassicalPart | None = Field(default=None, description="its classical part and blend weight")
 
 
 def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:

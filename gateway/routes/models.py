@@ -218,4 +218,5 @@ def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:
         "test_metrics": facts.test_metrics,
         "max_horizon": facts.max_horizon,
         "fallback": facts.fallback.model_dump() if facts.fallback is not None else None,
+        "classical": facts.classical.model_dump() if facts.classical is not None else None,
     }

@@ -23,6 +23,26 @@ class ModelFallback(BaseModel):
 FALLBACK_DESCRIPTION = "Why this version serves less than the full model (null: it serves the full model)."
 
 
+class ModelClassical(BaseModel):
+    """The classical forecast a version blends with its CNN-LSTM networks, and its share of the blend."""
+
+    method: str = Field(
+        description="`weekly_profile_es` (a weekday profile × a smoothed level), `long_run_mean` (the fit "
+        "found nothing that clearly beats the training days' mean) or `tsb` (intermittent demand: "
+        "chance of a sale × its size)."
+    )
+    parameters: dict[str, float] = Field(default_factory=dict, description="What the fit chose, by name.")
+    weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Its share of the blend; the networks have the rest (1: it serves alone).",
+    )
+
+
+CLASSICAL_DESCRIPTION = "Its classical part and blend weight (null: trained before they were recorded)."
+
+
 class ModelVersion(BaseModel):
     version: str
     is_default: bool
@@ -36,6 +56,7 @@ class ModelVersion(BaseModel):
     test_metrics: dict[str, Any] | None = Field(default=None, description="`test` part of `metrics.json`.")
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
     fallback: ModelFallback | None = Field(default=None, description=FALLBACK_DESCRIPTION)
+    classical: ModelClassical | None = Field(default=None, description=CLASSICAL_DESCRIPTION)
     registry_version: str | None = Field(
         default=None, description="Its model version in MLflow's registry (null: not recorded yet)."
     )
@@ -60,6 +81,9 @@ class CategoryModel(BaseModel):
     loaded: bool = Field(default=False, description="The default version holds a worker now.")
     fallback: ModelFallback | None = Field(
         default=None, description=FALLBACK_DESCRIPTION + " Of the default version."
+    )
+    classical: ModelClassical | None = Field(
+        default=None, description=CLASSICAL_DESCRIPTION + " Of the default version."
     )
     versions: list[ModelVersion]
 

@@ -111,7 +111,7 @@ def test_the_fit_chooses_tsb_on_a_clearly_intermittent_series(model: ModelSettin
     days = intermittent_days(0)
     chosen = fit_classical(days, np.arange(N, len(days)), N, model)
     assert isinstance(chosen, TSBForecast)
-    assert describe_classical(chosen).method == "tsb"
+    assert describe_classical(chosen, 0.5).method == "tsb"
     assert chosen.alpha_p > 0.0
     assert chosen.sale_share == pytest.approx(np.mean(days > 0))
     assert chosen.sale_size == pytest.approx(days[days > 0].mean())
@@ -122,7 +122,7 @@ def test_the_fit_keeps_the_weekly_profile_on_a_weekly_series_with_closed_days(mo
     assert np.mean(days == 0) >= model.intermittent_zero_share  # so TSB is tried
     chosen = fit_classical(days, np.arange(N, len(days)), N, model)
     assert isinstance(chosen, WeeklyProfileES)
-    assert describe_classical(chosen).method == "weekly_profile_es"
+    assert describe_classical(chosen, 0.5).method == "weekly_profile_es"
 
 
 def test_tsb_is_not_tried_below_the_zero_share(model: ModelSettings) -> None:

@@ -106,10 +106,13 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
     assert status == 200 and len(answer["forecast"][0]["intervals"]) == len(levels)
     described = steps.describe(stats, steps.read_metrics_summary(folder / steps.METRICS_FILE))
     assert described["fallback"] == _manifest(result).model_dump(mode="json")["fallback"]
+    assert described["classical"] == _manifest(result).model_dump(mode="json")["classical"]
+    assert described["classical"]["weight"] == 1.0  # the classical part serves alone
     archive = archive_version(short_settings, "Launched", result.version)
     assert archive.path.is_file()
     info = read_archived(archive)
     assert info.fallback == _manifest(result).fallback and info.window_size == WINDOW
+    assert info.classical == _manifest(result).classical
 
 
 @pytest.mark.slow
@@ -132,6 +135,14 @@ def test_torchserve_and_the_gateway_serve_it_from_its_history_and_say_why(
         fallback = _manifest(short_run["Launched"]).model_dump(mode="json")["fallback"]
         assert models["Launched"]["fallback"] == models["Launched"]["versions"][0]["fallback"] == fallback
         assert models["Big"]["fallback"] is None and models["Launched"]["window_size"] == WINDOW
+        # what each blends, and its share: the full model's from the configured weights, the short one alone
+        big = _manifest(short_run["Big"]).model_dump(mode="json")["classical"]
+        assert models["Big"]["classical"] == models["Big"]["versions"][0]["classical"] == big
+        assert big["weight"] in (
+            short_settings.model.classical_weight,
+            short_settings.model.classical_weight_without_signal,
+        )
+        assert models["Launched"]["classical"]["weight"] == 1.0
         # 30 days of history, a 56-day window: the days before the first sale go in as zeros
         forecast = client.get("/api/forecast/Launched", params={"horizon": 7})
         assert forecast.status_code == 200, forecast.text

@@ -22,6 +22,7 @@ BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 
             "model_name": "beauty",
             "default_version": "20261205.071518",
             "loaded": True,
+            "classical": {"method": "weekly_profile_es", "parameters": {"alpha": 0.1}, "weight": 0.5},
             "versions": [
                 {
                     "version": "20261205.071518",
@@ -39,6 +40,8 @@ BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 
             "model_name": "books",
             "default_version": "20240101.000000",
             "loaded": False,
+            "classical": {"method": "weekly_profile_es", "weight": 1.0},
+            "fallback": {"kind": "classical_only", "reason": "40 days; the networks need 84"},
             "versions": [
                 {"version": "20240101.000000", "is_default": True, "loaded": False},
                 {"version": "20231201.000000", "is_default": False, "loaded": False},
@@ -62,12 +65,19 @@ def test_a_budgeted_answer_shows_the_budget_and_each_state() -> None:
     assert list(frame.columns) == COLUMNS
     beauty_link = "[champion · v3](http://127.0.0.1:5000/#/models/salescast.beauty/versions/3) · run 1a2b3c4d"
     assert frame.values.tolist() == [
-        ["Beauty", "20261205.071518", LOADED, 1, beauty_link],
-        ["Books", "20240101.000000", ARCHIVED, 2, "—"],  # not recorded in the registry yet
+        ["Beauty", "20261205.071518", LOADED, "weekly profile 50 % + CNN-LSTM 50 %", 1, beauty_link],
+        [
+            "Books",
+            "20240101.000000",
+            ARCHIVED,
+            "weekly profile alone (short history)",
+            2,
+            "—",
+        ],  # not in the registry yet
     ]
     older = ModelList.model_validate({"models": [{"category": "Beauty"}]})  # a gateway that does not say
     assert budget_line(older) == "Memory budget: none — every served category keeps its worker (1 served)."
-    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", 0, "—"]]
+    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", "—", 0, "—"]]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +99,7 @@ def test_the_train_tab_lists_each_served_version_as_the_gateway_does(
 ) -> None:
     listed = httpx.get(f"{gateway_url}/api/models", timeout=60).json()
     assert listed["max_loaded_models"] is None  # the session's gateway has no budget: all loaded
+    assert any(model["classical"] is not None for model in listed["models"])
     opened = OpenedPage(browser, ui_url)
     try:
         page = opened.page
@@ -104,6 +115,9 @@ def test_the_train_tab_lists_each_served_version_as_the_gateway_does(
             expect(cells.nth(0)).to_have_text(model["category"])
             expect(cells.nth(1)).to_have_text(model["default_version"])
             expect(cells.nth(2)).to_have_text(LOADED if model["loaded"] else ARCHIVED)
+            classical = model["classical"]  # a trained version says what it blends, a scripted one not
+            if classical is not None and model["fallback"] is None:
+                expect(cells.nth(3)).to_contain_text(f"+ CNN-LSTM {100 - round(100 * classical['weight'])} %")
         opened.assert_clean()
     finally:
         opened.close()
