@@ -25,6 +25,7 @@ from tests.fixtures.gateway import GatewayProcess
 from tests.fixtures.torchserve import StartTorchServe
 from tests.training.synthetic import weekly_series, write_transactions
 from training.fitting import fit_classical_only
+from training.model import WeeklyProfileES
 from training.pipeline import train_categories
 from training.windows import ShortHistoryError, make_short_windows, minimum_days
 
@@ -182,6 +183,7 @@ def test_short_windows_pad_with_zeros_and_the_level_ignores_them(test_settings: 
     forecaster = fit_classical_only(serving, test_settings)
     assert len(forecaster.nets) == 0 and forecaster.classical_weight == 1.0
     last = torch.tensor(windows.values[-WINDOW:], dtype=torch.float32)[None]
+    assert isinstance(forecaster.classical, WeeklyProfileES)  # a short history never gets TSB
     level, _ = forecaster.classical.decompose(last)
     assert abs(float(level[0]) - series.to_numpy().mean()) < 0.15 * series.to_numpy().mean()
 
