@@ -145,6 +145,10 @@ class ModelSettings(_Section):
     intermittent_alphas_z: list[Fraction] = Field(
         default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3], min_length=1
     )
+    theta: bool = False
+    theta_alphas: list[Fraction] = Field(
+        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], min_length=1
+    )
 
     @model_validator(mode="after")
     def _stride_fits(self) -> ModelSettings:

@@ -10,11 +10,14 @@ is kept only when it clearly beats the long-run mean (`MIN_T`); otherwise that m
 
 On intermittent days (`model.intermittent_zero_share` of them without a sale) `TSBForecast`
 (probability of a sale × its size) is fitted the same way and chosen only when it clearly beats
-what the weekly-profile fit chose, on the same windows.
+what the weekly-profile fit chose, on the same windows. With `model.theta` the Theta method
+(`ThetaForecast`: smoothing with half the window's trend as drift) is fitted too and replaces that
+choice on the same kind of clear win.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from itertools import product
 
@@ -23,10 +26,12 @@ import torch
 
 from core.contracts.manifest import ClassicalPart
 from core.settings import ModelSettings
-from training.model import WEEK, TSBForecast, WeeklyProfileES, decay_weights
+from training.model import WEEK, ThetaForecast, TSBForecast, WeeklyProfileES, decay_weights
 from training.windows import FloatArray, IndexArray, window_inputs
 
-ClassicalForecast = WeeklyProfileES | TSBForecast
+logger = logging.getLogger(__name__)
+
+ClassicalForecast = WeeklyProfileES | TSBForecast | ThetaForecast
 """The classical part of a forecaster: what `WindowForecaster` blends with its networks."""
 
 PROFILE_BLOCK = 28
@@ -88,7 +93,8 @@ def fit_classical(
     """The classical part of a full forecaster: the weekly-profile fit (or the long-run mean it falls
     back to), or, on intermittent training days (at least `model.intermittent_zero_share` of them
     without a sale), the TSB fit when it clearly beats that choice (`MIN_T`, paired over the same
-    causally scored windows: it must win on windows it did not see the anchors of)."""
+    causally scored windows: it must win on windows it did not see the anchors of); then, with
+    `model.theta`, the Theta fit when it clearly beats what was chosen so far, the same way."""
     weekly, weekly_squared = _fit_weekly(
         days,
         target_index,
@@ -98,17 +104,42 @@ def fit_classical(
         anchor_weights=model.profile_anchor_weights,
         first_day=0,
     )
-    if float(np.mean(days == 0)) < model.intermittent_zero_share:
-        return weekly
-    tsb, tsb_squared = _fit_tsb(
-        days,
-        target_index,
-        window_size,
-        alphas_p=model.intermittent_alphas_p,
-        alphas_z=model.intermittent_alphas_z,
-        shrinks=model.profile_shrinks,
-    )
-    return tsb if _clearly_better(tsb_squared, weekly_squared) else weekly
+    chosen: ClassicalForecast = weekly
+    chosen_squared = weekly_squared
+    if float(np.mean(days == 0)) >= model.intermittent_zero_share:
+        tsb, tsb_squared = _fit_tsb(
+            days,
+            target_index,
+            window_size,
+            alphas_p=model.intermittent_alphas_p,
+            alphas_z=model.intermittent_alphas_z,
+            shrinks=model.profile_shrinks,
+        )
+        if _clearly_better(tsb_squared, weekly_squared):
+            chosen, chosen_squared = tsb, tsb_squared
+    if model.theta:
+        theta, theta_squared = _fit_theta(
+            days, target_index, window_size, alphas=model.theta_alphas, shrinks=model.profile_shrinks
+        )
+        if _clearly_better(theta_squared, chosen_squared):
+            chosen = theta
+    logger.debug("classical part: %s", type(chosen).__name__)
+    return chosen
+
+
+def fit_theta(
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    *,
+    alphas: Sequence[float],
+    shrinks: Sequence[float] = (1.0,),
+) -> ThetaForecast:
+    """The `ThetaForecast` with the least squared error on the windows of `days` that predict the days
+    at `target_index`, each window deseasonalized with the weekly profile of the days before its block
+    (the served profile is that of all `days`)."""
+    module, _ = _fit_theta(days, target_index, window_size, alphas=alphas, shrinks=shrinks)
+    return module
 
 
 def fit_tsb(
@@ -235,6 +266,39 @@ def _fit_tsb(
     return module, squared[best]
 
 
+def _fit_theta(
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    *,
+    alphas: Sequence[float],
+    shrinks: Sequence[float],
+) -> tuple[ThetaForecast, torch.Tensor]:
+    """`fit_theta` and the squared errors `[windows]` of its choice on the windows."""
+    if not (alphas and shrinks):
+        raise ValueError("fit_theta needs at least one alpha and shrink")
+    x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
+    y = torch.tensor(days[target_index], dtype=torch.float64)
+    decays = torch.stack([decay_weights(alpha, window_size) for alpha in alphas])
+    errors = torch.zeros(len(alphas), len(shrinks), len(y), dtype=torch.float64)
+    for rows, profile in _causal_blocks(days, target_index):
+        for index, shrink in enumerate(shrinks):
+            module = ThetaForecast(profile, alphas[0], window_size, shrink)
+            with torch.no_grad():
+                phase, deseasonalized, open_days = module.deseasonalize(x[rows])
+                level, drift = module.smooth(deseasonalized, open_days, decays)  # [B, A]
+                trend = 0.5 * module.slope(deseasonalized, open_days)
+                forecast = (level + trend.unsqueeze(1) * drift) * module.profile[phase].unsqueeze(1)
+            errors[:, index, rows] = (forecast.t().double() - y[rows]) ** 2
+    squared = {
+        (alpha, shrink): errors[a, s]
+        for (a, alpha), (s, shrink) in product(enumerate(alphas), enumerate(shrinks))
+    }
+    alpha, shrink = min(squared, key=lambda pair: float(squared[pair].mean()))
+    module = ThetaForecast(torch.tensor(weekly_profile(days)), alpha, window_size, shrink)
+    return module, squared[(alpha, shrink)]
+
+
 def _tsb(
     profile: torch.Tensor, alpha_p: float, alpha_z: float, window_size: int, shrink: float = 0.0
 ) -> TSBForecast:
@@ -250,6 +314,10 @@ def is_long_run_mean(module: ClassicalForecast) -> bool:
 def describe_classical(module: ClassicalForecast, weight: float) -> ClassicalPart:
     """What the manifest says about a version's classical part: its method, fitted parameters and
     `weight` in the blend."""
+    if isinstance(module, ThetaForecast):
+        return ClassicalPart(
+            method="theta", weight=weight, parameters={"alpha": module.alpha, "shrink": module.shrink}
+        )
     if isinstance(module, TSBForecast):
         return ClassicalPart(
             method="tsb",

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from core.contracts.manifest import VersionManifest, WindowNormalization
 from handlers.forecast_steps import predict, prepare_stats
-from training.model import CNNLSTM, TSBForecast, WeeklyProfileES
+from training.model import CNNLSTM, ThetaForecast, TSBForecast, WeeklyProfileES
 from training.multistep import Forecaster
 from training.windows import FloatArray
 
@@ -38,7 +38,7 @@ class WindowForecaster(nn.Module):
     def __init__(
         self,
         nets: list[CNNLSTM],
-        classical: WeeklyProfileES | TSBForecast,
+        classical: WeeklyProfileES | TSBForecast | ThetaForecast,
         classical_weight: float,
         mean: float,
         std: float,

@@ -3,8 +3,9 @@
 `CNNLSTM` is the network: Conv1d → LSTM → linear head over a scaled window. `WeeklyProfileES` is
 the classical forecast it is blended with: a weekly profile times an exponentially smoothed level,
 computed from the request's window alone (no dates needed); `TSBForecast` is the classical forecast
-chosen instead for intermittent demand (probability of a sale × its size). `training/forecaster.py` puts them
-together; nothing here needs Lightning.
+chosen instead for intermittent demand (probability of a sale × its size), `ThetaForecast` the one
+chosen instead for trending series (the Theta method). `training/forecaster.py` puts them together;
+nothing here needs Lightning.
 """
 
 from __future__ import annotations
@@ -207,6 +208,64 @@ class TSBForecast(nn.Module):
         kept = 1.0 - self.alpha_z
         weights = sold * self.alpha_z * torch.pow(torch.full_like(x, kept), later_sales)
         return torch.pow(torch.full_like(sales, kept), sales) * sale_size + (weights * x).sum(dim=1)
+
+
+class ThetaForecast(nn.Module):
+    """The Theta method (Assimakopoulos & Nikolopoulos 2000, theta = 2) on the window divided by its
+    weekly profile, from the request's window only.
+
+    The window is deseasonalized multiplicatively as in `WeeklyProfileES` (`profile` pulled toward
+    flat by `shrink`, aligned to the window's weekday phase; closed days left out). Theta averages the
+    theta = 0 line (the least-squares trend, extrapolated one day) with the exponentially smoothed
+    theta = 2 line (twice the days minus that trend): Hyndman & Billah (2003, "Unmasking the Theta
+    method", IJF 19(2)) showed this is smoothing with half the trend as drift, ℓ + b/2 · D, with `b` the
+    trend's slope per day and D = N − the smoother's weighted mean of the day positions 0..N−1; for
+    SES started from the first day D = 1/α − (1 − α)^N/α, their one-step term (statsforecast's `Theta`).
+    The smoother here is `WeeklyProfileES`'s (the decay-weighted mean: SES with smoothing `alpha`
+    started from that mean, so alpha 0 is the window's mean, not its first day), D follows from its
+    weights. Output: (ℓ + b/2 · D) × the next day's profile factor; a falling trend may go below 0
+    (the handler clamps it where sales never are).
+    """
+
+    def __init__(self, profile: Tensor, alpha: float, window_size: int, shrink: float) -> None:
+        super().__init__()
+        self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
+        self.decay = decay_weights(alpha, window_size)
+        self.positions = torch.arange(window_size).float()
+        self.window_size = window_size
+        self.alpha = alpha
+        self.shrink = shrink
+        self.closed = CLOSED_PROFILE
+
+    def forward(self, x: Tensor) -> Tensor:
+        phase, deseasonalized, open_days = self.deseasonalize(x)
+        level, drift = self.smooth(deseasonalized, open_days, self.decay.unsqueeze(0))
+        forecast = level.squeeze(1) + 0.5 * self.slope(deseasonalized, open_days) * drift.squeeze(1)
+        return forecast * self.profile[phase]
+
+    def deseasonalize(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The next day's profile index `[B]`, the window divided by its profile `[B, N]` and its open
+        days (1, else 0) `[B, N]`."""
+        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        window_profile = self.profile[self.rotations[phase]]
+        open_days = (window_profile > self.closed).float()
+        return phase, x / torch.clamp(window_profile, min=self.closed), open_days
+
+    def smooth(self, deseasonalized: Tensor, open_days: Tensor, decays: Tensor) -> tuple[Tensor, Tensor]:
+        """`[B, A]` each: the smoothed level under each row of `decays` `[A, N]` and its drift factor
+        D (days from the weighted mean position to the next day), over the open days."""
+        weights = torch.clamp(open_days @ decays.t(), min=1e-6)
+        level = (open_days * deseasonalized) @ decays.t() / weights
+        centre = (open_days * self.positions) @ decays.t() / weights
+        return level, self.window_size - centre
+
+    def slope(self, deseasonalized: Tensor, open_days: Tensor) -> Tensor:
+        """`[B]`: the least-squares slope per day of the open days' deseasonalized values."""
+        count = torch.clamp(open_days.sum(dim=1, keepdim=True), min=1.0)
+        time = self.positions - (open_days * self.positions).sum(dim=1, keepdim=True) / count
+        time = open_days * time
+        spread = torch.clamp((time * time).sum(dim=1), min=1e-6)
+        return (time * deseasonalized).sum(dim=1) / spread
 
 
 def profile_tables(profile: Tensor, shrink: float, window_size: int) -> tuple[Tensor, Tensor, Tensor]:

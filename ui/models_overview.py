@@ -25,6 +25,7 @@ CLASSICAL_NAMES = {
     "weekly_profile_es": "weekly profile",
     "long_run_mean": "long-run mean",
     "tsb": "TSB (intermittent)",
+    "theta": "Theta",
 }
 
 

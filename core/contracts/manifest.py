@@ -140,12 +140,13 @@ class Fallback(BaseModel):
 class ClassicalPart(BaseModel):
     """The classical forecast a version blends with its networks (or serves alone): `weekly_profile_es`
     (a weekly profile × a smoothed level), `long_run_mean` (the fit found nothing that clearly beats
-    the training days' mean) or `tsb` (intermittent demand: probability of a sale × its size), with
+    the training days' mean), `tsb` (intermittent demand: probability of a sale × its size) or
+    `theta` (the Theta method: smoothing with half the window's trend as drift), with
     the fitted `parameters` by name, and its `weight` in the blend (1: it serves alone)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    method: Literal["weekly_profile_es", "long_run_mean", "tsb"]
+    method: Literal["weekly_profile_es", "long_run_mean", "tsb", "theta"]
     parameters: dict[str, float] = Field(default_factory=dict)
     weight: float | None = Field(
         default=None, ge=0.0, le=1.0, description="its share of the blend; the networks have the rest"

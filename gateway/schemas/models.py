@@ -28,8 +28,9 @@ class ModelClassical(BaseModel):
 
     method: str = Field(
         description="`weekly_profile_es` (a weekday profile × a smoothed level), `long_run_mean` (the fit "
-        "found nothing that clearly beats the training days' mean) or `tsb` (intermittent demand: "
-        "chance of a sale × its size)."
+        "found nothing that clearly beats the training days' mean), `tsb` (intermittent demand: "
+        "chance of a sale × its size) or `theta` (the Theta method: smoothing with half the "
+        "window's trend as drift)."
     )
     parameters: dict[str, float] = Field(default_factory=dict, description="What the fit chose, by name.")
     weight: float | None = Field(
