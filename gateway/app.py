@@ -45,7 +45,7 @@ in this gateway's configuration list it under `security`. Every error answers `{
 
 def create_app(settings: Settings) -> FastAPI:
     """A gateway app for `settings`; its clients open at start-up and close at shutdown."""
-    training = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings))
+    training = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings), settings.redis)
     served = ServedVersionsCollector()
     metrics = GatewayMetrics(training, served)
 

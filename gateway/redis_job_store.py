@@ -76,6 +76,34 @@ class RedisJobStore:
         ordered = [job_id for _, job_id in sorted(zip((s or 0.0 for s in scores), ids, strict=True))]
         return [job for job in self._records(ordered) if job.status in statuses]
 
+    def statuses(self) -> dict[str, str]:
+        """Every job's status by id (one pipelined read of the status sets)."""
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for status in STATUSES:
+                pipe.smembers(self._status_key(status))
+            return pipe.execute()
+
+        members = self._call(read)
+        return {
+            _text(job_id): status for status, ids in zip(STATUSES, members, strict=True) for job_id in ids
+        }
+
+    def raw_records(self, ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(id, `Job` JSON) of the jobs among `ids` that exist, unparsed (the metrics parse them once)."""
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hget(self._job_key(job_id), "record")
+            return pipe.execute()
+
+        rows = self._call(read) if ids else []
+        return [
+            (job_id, _text(record)) for job_id, record in zip(ids, rows, strict=True) if record is not None
+        ]
+
     def request_cancel(self, job_id: str) -> None:
         self._call(lambda: self._client.hset(self._job_key(job_id), "cancel", "1"))
 

@@ -2,8 +2,10 @@
 
 Every gateway replica reading one job store reports the same values, so dashboards and alert rules
 aggregate these gauges with `max()`, never `sum()` (`monitoring/prometheus/rules/salescast.yml`).
-A scrape costs one `PRAGMA data_version` while the store is unchanged, after a write one scan of ids
-and statuses plus the records of jobs finished since, and the active dataset's record (a small file).
+With the SQLite store a scrape costs one `PRAGMA data_version` while the store is unchanged, after a
+write one scan of ids and statuses plus the records of jobs finished since; with the shared store in
+Redis (`redis.url`) one pipelined read of the status sets, plus the records of jobs finished since.
+Both read the active dataset's record (a small file).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -21,6 +23,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from core.datasets import DatasetStore
 from core.errors import SalescastError
+from core.settings import RedisSettings
+from gateway.redis_connection import SharedStateUnavailableError
+from gateway.redis_job_store import RedisJobStore
 from gateway.schemas.jobs import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -46,17 +51,20 @@ class StoreSnapshot:
 
 
 class TrainingMetricsCollector:
-    """A prometheus_client collector over the SQLite job store (`paths.jobs_db`) and the active dataset.
+    """A prometheus_client collector over the job store — the SQLite file (`paths.jobs_db`), or the
+    shared one in Redis when `redis` has a URL — and the active dataset.
 
-    It opens its own read-only connection, so it never waits on the gateway's writes. A finished job's
-    record never changes, so each is parsed once (`Job`, the store's own model) and remembered; a
-    scrape after a write reads the ids and statuses and only the newly finished records. A store it
+    It opens its own connection (SQLite: read-only), so it never waits on the gateway's writes. A
+    finished job's record never changes, so each is parsed once (`Job`, the store's own model) and
+    remembered; a scrape reads the ids and statuses and only the newly finished records. A store it
     cannot read is logged and exported as empty families (the scrape itself never fails).
     """
 
-    def __init__(self, jobs_db: Path, datasets: DatasetStore) -> None:
+    def __init__(self, jobs_db: Path, datasets: DatasetStore, redis: RedisSettings | None = None) -> None:
         self._jobs_db = jobs_db
         self._datasets = datasets
+        self._redis = redis if redis is not None and redis.url is not None else None
+        self._shared: RedisJobStore | None = None
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._version: int | None = None
@@ -75,8 +83,13 @@ class TrainingMetricsCollector:
             if self._db is not None:
                 self._db.close()
                 self._db, self._version = None, None
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
 
     def _read_store(self) -> StoreSnapshot:
+        if self._redis is not None:
+            return self._read_shared(self._redis)
         with self._lock:
             try:
                 if self._db is None:
@@ -94,19 +107,42 @@ class TrainingMetricsCollector:
                 self._db, self._version, self._snapshot = None, None, StoreSnapshot()
             return self._snapshot
 
+    def _read_shared(self, redis: RedisSettings) -> StoreSnapshot:
+        """The snapshot of the job store in Redis; empty (and a warning) while Redis does not answer."""
+        with self._lock:
+            try:
+                if self._shared is None:
+                    self._shared = RedisJobStore.open(redis)
+                shared = self._shared
+                self._snapshot = self._snapshot_of(shared.statuses(), shared.raw_records)
+            except SharedStateUnavailableError as exc:
+                log.warning("training metrics: %s", exc)
+                self._snapshot = StoreSnapshot()
+            return self._snapshot
+
     def _refresh(self, db: sqlite3.Connection) -> StoreSnapshot:
         statuses = {
             str(job_id): str(status) for job_id, status in db.execute("SELECT job_id, status FROM jobs")
         }
+
+        def records(ids: list[str]) -> list[tuple[str, str | bytes]]:
+            marks = ",".join("?" for _ in ids)
+            query = f"SELECT job_id, record FROM jobs WHERE job_id IN ({marks})"
+            return [(str(job_id), record) for job_id, record in db.execute(query, ids)]
+
+        return self._snapshot_of(statuses, records)
+
+    def _snapshot_of(
+        self, statuses: dict[str, str], records: Callable[[list[str]], Sequence[tuple[str, str | bytes]]]
+    ) -> StoreSnapshot:
+        """Counts by status and each category's newest succeeded training, reading `records` only
+        for jobs finished since the last scrape."""
         finished = {job_id for job_id, status in statuses.items() if status in FINISHED}
         self._finished = {job_id: found for job_id, found in self._finished.items() if job_id in finished}
         new = sorted(finished - self._finished.keys())
         for start in range(0, len(new), _READ_BATCH):
-            batch = new[start : start + _READ_BATCH]
-            marks = ",".join("?" for _ in batch)
-            query = f"SELECT job_id, record FROM jobs WHERE job_id IN ({marks})"
-            for job_id, record in db.execute(query, batch):
-                self._finished[str(job_id)] = _succeeded_trainings(str(job_id), record)
+            for job_id, record in records(new[start : start + _READ_BATCH]):
+                self._finished[job_id] = _succeeded_trainings(job_id, record)
 
         jobs: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
         for status in statuses.values():

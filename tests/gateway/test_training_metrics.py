@@ -7,17 +7,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.contracts.active_dataset import ActiveDataset, write_active
 from core.contracts.dataset import CategorySummary, DatasetColumns, DatasetRecord, write_dataset
 from core.datasets import DatasetStore
-from gateway.job_store import JobStore
+from core.settings import RedisSettings
+from gateway.job_store import JobRecords, JobStore
 from gateway.metrics import GatewayMetrics
+from gateway.redis_job_store import RedisJobStore
 from gateway.schemas.jobs import CategoryOutcome, Job
 from gateway.training_metrics import TrainingMetricsCollector
+from salescast.bench.isolation import free_port
 from tests.conftest import make_test_settings
+from tests.fixtures.redis_server import RedisServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -183,5 +188,48 @@ def test_an_unreadable_store_gives_empty_families_and_is_read_once_it_exists(tmp
     )
     found = samples(metrics.render().decode())
     assert named(found, "salescast_training_jobs")[(("outcome", "failed"),)] == 1.0
+    assert named(found, "salescast_training_last_success_timestamp_seconds") == {}
+    collector.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_both_job_stores_are_scraped_the_same_way(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """With `redis.url` the jobs live in Redis: the gauges read that shared store, not the (then
+    empty) SQLite file, so every replica reports the jobs any of them ran."""
+    settings = make_test_settings(tmp_path)
+    if kind == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        settings = settings.model_copy(update={"redis": server.settings()})
+    store: JobRecords = (
+        RedisJobStore.open(settings.redis) if kind == "redis" else JobStore(settings.paths.jobs_db)
+    )
+    collector = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings), settings.redis)
+    metrics = GatewayMetrics(collector)
+    try:
+        before = samples(metrics.render().decode())
+        assert named(before, "salescast_training_jobs")[(("outcome", "succeeded"),)] == 0.0
+        store.save(
+            finished_job("j1", "succeeded", "2026-11-26T10:00:00Z", [trained("Clothing", 12.5, "2026-11-24")])
+        )
+        store.save(finished_job("j2", "failed", "2026-11-26T11:00:00Z", []))
+        after = samples(metrics.render().decode())
+        jobs = named(after, "salescast_training_jobs")
+        assert jobs[(("outcome", "succeeded"),)] == 1.0 and jobs[(("outcome", "failed"),)] == 1.0
+        assert named(after, "salescast_training_last_duration_seconds") == {(("category", "Clothing"),): 12.5}
+    finally:
+        collector.close()
+        store.close()
+
+
+def test_a_redis_that_does_not_answer_gives_empty_gauges_not_a_failed_scrape(tmp_path: Path) -> None:
+    nobody = RedisSettings(
+        url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.5, socket_timeout_s=0.5
+    )
+    settings = make_test_settings(tmp_path)
+    collector = TrainingMetricsCollector(settings.paths.jobs_db, DatasetStore(settings), nobody)
+    found = samples(GatewayMetrics(collector).render().decode())
+    assert named(found, "salescast_training_jobs") == {}
     assert named(found, "salescast_training_last_success_timestamp_seconds") == {}
     collector.close()
