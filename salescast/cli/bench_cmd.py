@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         "`shop` (1 year, ~45 %% of days without sales), `multiyear` (4 years, Nov-Dec peak, public "
         "holidays of data.holiday_country; e.g. --folds 12 for a year of monthly origins), `retailer` "
         "(2 years, bench.retailer_categories categories: at 8, 5 weekly and 2 intermittent ones scored, "
-        "the one launched weeks before the end left out; ~15 min at 3 seeds on 2 cores), or the "
+        "the one launched weeks before the end left out; 8 min at 3 seeds on 2 cores), or the "
         "bundled `default`",
     )
     accuracy.add_argument(
