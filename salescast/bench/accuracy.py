@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
+from salescast.bench.day_kinds import day_kinds, segment_scores
 from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
@@ -110,6 +111,16 @@ class CategoryAccuracy:
         seeds = self.interval_scores[horizon]
         return {name: float(np.mean([seed[name] for seed in seeds])) for name in seeds[0]}
 
+    def by_day_kind(self, horizon: int, country: str) -> dict[str, dict[str, float]]:
+        """The model's RMSE over the best reference's and its bias on public holidays, in Nov–Dec and
+        on the other target days (kinds without a target day left out)."""
+        reference = self.references[horizon][self.best_reference(horizon)]
+        return {
+            kind: segment_scores(self.actual[horizon], self.model[horizon], reference, mask)
+            for kind, mask in day_kinds(self.dates[horizon], country).items()
+            if mask.any()
+        }
+
     def kupiec(self, horizon: int) -> dict[str, float]:
         """Kupiec's p-value of each level's coverage (mean over seeds) over this category's target
         days: below 5 %, the interval's calibration is rejected for the category."""
@@ -131,6 +142,8 @@ class AccuracyReport:
     shared_seconds: dict[str, float] = field(default_factory=dict)
     """Seconds training each fold's shared networks (every seed), by cut-off day; empty when the
     networks do not pool categories."""
+    holiday_country: str = "US"
+    """Whose public holidays `by_day_kind` splits the target days by (`data.holiday_country`)."""
 
     def overall_rmse(self, horizon: int) -> dict[str, float]:
         """Each reference's RMSE, mean over categories."""
@@ -204,6 +217,7 @@ class AccuracyReport:
                             "coverage": c.mean_coverage(h),
                             "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
                             "interval_scores": c.mean_interval_scores(h),
+                            "by_day_kind": c.by_day_kind(h, self.holiday_country),
                         }
                         for h in HORIZONS
                     },
@@ -267,7 +281,16 @@ def run_accuracy(
         finished[category] = result
     window = settings.window.size
     results = [finished[category] for category in sales]
-    return AccuracyReport(str(data_path), folds, fold_days, window, seeds, results, shared_seconds)
+    return AccuracyReport(
+        str(data_path),
+        folds,
+        fold_days,
+        window,
+        seeds,
+        results,
+        shared_seconds,
+        settings.data.holiday_country,
+    )
 
 
 def _local_accuracies(

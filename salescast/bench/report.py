@@ -43,6 +43,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         ]
         for fold, message in category.errors.items():
             parts.append(f"\n_{fold}: {message}_")
+    parts += ["", _day_kinds_table(report)]
     parts += ["", "**Every metric, one day ahead** (model: mean over seeds)"]
     headers = ["category / method", "RMSE", "RMSSE", "MAE", "sMAPE %", "MASE", "WAPE %", "bias"]
     rows: list[list[str]] = []
@@ -110,6 +111,32 @@ def _total_line(report: AccuracyReport) -> str:
     return f"Coverage of the {days}-day total's own interval: " + " · ".join(
         f"{level}%: {scores[f'total_coverage_{level}']:.1f}" for level in levels
     )
+
+
+def _day_kinds_table(report: AccuracyReport) -> str:
+    """Per category, one day ahead: model / best reference and the model's bias on public holidays,
+    in Nov–Dec and on the other days (where the window alone cannot see what is coming)."""
+    kinds = {"holidays": "public holidays", "nov_dec": "Nov–Dec", "rest": "other days"}
+    rows = []
+    for category in report.categories:
+        found = category.by_day_kind(1, report.holiday_country)
+        rows.append(
+            [
+                category.category,
+                *(
+                    f"{found[kind]['model_to_reference']:.3f} ({found[kind]['bias_percent']:+.0f} %, "
+                    f"{found[kind]['days']} d)"
+                    if kind in found
+                    else "—"
+                    for kind in kinds
+                ),
+            ]
+        )
+    title = (
+        f"**By kind of target day, one day ahead** (model / best reference, model's bias, days; "
+        f"holidays of {report.holiday_country})"
+    )
+    return title + "\n\n" + markdown_table(["category", *kinds.values()], rows)
 
 
 def _number(value: float | None) -> str:

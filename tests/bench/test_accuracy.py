@@ -73,6 +73,10 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
         "interval_score_95",
     }
     assert "Coverage of the 7-day total's own interval: 80%: " in markdown
+    assert "**By kind of target day, one day ahead**" in markdown
+    kinds = written["categories"]["Beauty"]["h1"]["by_day_kind"]
+    assert set(kinds) <= {"holidays", "nov_dec", "rest"} and "rest" in kinds
+    assert sum(kind["days"] for kind in kinds.values()) == len(report.categories[0].actual[1])
     rejected = written["overall"]["h1"]["kupiec_rejected_categories"]
     assert set(rejected) == {"80", "95"} and all(0 <= count <= 2 for count in rejected.values())
     assert plot_accuracy(report, tmp_path / "a.png").stat().st_size > 1000
