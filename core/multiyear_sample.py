@@ -24,10 +24,9 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from core.retailer_sample import SampleError, sample_days
+from core.retailer_sample import SampleError, assemble_transactions, sample_days
 
 MULTIYEAR_YEARS = 4.0
-_CUSTOMERS = 20_000
 # Monday..Sunday multipliers (mean 1): the store's week, quiet early on, Saturday the busiest.
 _WEEKDAY = np.array([0.80, 0.84, 0.90, 0.96, 1.14, 1.42, 0.94])
 _SEASON_PEAK_DAY = 350  # day of year of the yearly cosine's peak (mid-December)
@@ -110,14 +109,7 @@ def generate_multiyear_sample(
         _category_rows(category, days, holiday_country, np.random.default_rng([seed, i]))
         for i, category in enumerate(CATEGORIES, start=1)
     ]
-    tx = pd.concat(frames, ignore_index=True)
-    tx = tx.sort_values(["Date", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
-    rng = np.random.default_rng([seed, 0])
-    n = len(tx)
-    tx.insert(0, "Transaction ID", np.arange(1, n + 1))
-    tx.insert(2, "Customer ID", [f"CUST{c:05d}" for c in rng.integers(1, _CUSTOMERS + 1, size=n)])
-    tx["Date"] = tx["Date"].dt.strftime("%Y-%m-%d")
-    return tx
+    return assemble_transactions(frames, seed)
 
 
 def expected_transactions(

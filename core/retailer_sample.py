@@ -102,6 +102,12 @@ def generate_retailer_sample(
         _category_rows(kind, category_name(kind, i), days, np.random.default_rng([seed, i]))
         for i, kind in enumerate(retailer_kinds(categories), start=1)
     ]
+    return assemble_transactions(frames, seed)
+
+
+def assemble_transactions(frames: Sequence[pd.DataFrame], seed: int) -> pd.DataFrame:
+    """The generators' categories as one export: rows by date (each category's `order` within a day),
+    transaction ids, customers drawn from `seed`, ISO dates."""
     tx = pd.concat(frames, ignore_index=True)
     tx = tx.sort_values(["Date", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
     rng = np.random.default_rng([seed, 0])
