@@ -5,7 +5,8 @@ Every gateway process (uvicorn workers, several gateways on one `paths.run`) sta
 only the one holding an exclusive non-blocking `flock` on `paths.run/retrain-scheduler.lock` acts;
 the others try again at every tick, so one takes over when the holder dies (the kernel drops the lock
 with the process). The holder keeps its state in `paths.run/schedule.json` (written atomically), so a
-restart keeps the next and the last run, and every process answers `GET /api/schedule` from it.
+restart keeps the next and the last run, and every process answers `GET /api/schedule` from it. With
+`redis.url` both live in Redis instead (`gateway.redis_scheduler_lock`): one scheduler on all hosts.
 
 Decisions: a due run that finds no trigger holding, or a job queued or running, files nothing and
 waits for the next cron time (`skipped`); a run that fails (the dataset cannot be read, the queue is
@@ -39,6 +40,7 @@ from gateway.errors import DataUnavailableError
 from gateway.history import HistoryCache
 from gateway.job_runner import JobRunner, TrainingData, training_data
 from gateway.job_store import JobRecords
+from gateway.redis_scheduler_lock import RedisSchedulerLock
 from gateway.schemas.jobs import Job
 from gateway.schemas.schedule import Schedule, ScheduledRun, ScheduleRecord
 
@@ -227,7 +229,13 @@ class RetrainScheduler:
         self._history = history
         self._clock = clock
         self._live_ratios = live_ratios
-        self.lock = SchedulerLock(settings.paths.run / LOCK_FILE)
+        # With redis.url the replicas of every host elect one scheduler and share its state in Redis.
+        self.shared = (
+            RedisSchedulerLock.open(settings.redis, self._retrain.poll_s) if settings.redis.url else None
+        )
+        self.lock: SchedulerLock | RedisSchedulerLock = self.shared or SchedulerLock(
+            settings.paths.run / LOCK_FILE
+        )
         self.state_path = settings.paths.run / STATE_FILE
         self._record: ScheduleRecord | None = None
         self._task: asyncio.Task[None] | None = None
@@ -243,7 +251,9 @@ class RetrainScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self.lock.release()
+        await asyncio.to_thread(self.lock.release)
+        if self.shared is not None:
+            self.shared.close()
 
     async def _loop(self) -> None:
         while True:
@@ -260,10 +270,11 @@ class RetrainScheduler:
     async def tick(self) -> ScheduledRun | None:
         """One wake-up: take the lock if free; as its holder, run when a cron time is due. Returns the
         run it made, if any."""
-        if not self.lock.held:
-            if not self.lock.try_acquire():
-                return None
-            self._record = None  # the previous holder's file is the truth
+        was_held = self.lock.held
+        if not await asyncio.to_thread(self.lock.try_acquire):  # renews a held lock in Redis
+            return None
+        if not was_held:
+            self._record = None  # the previous holder's state is the truth
             log.info("retrain scheduler runs in pid=%s cron=%r", os.getpid(), self._retrain.cron)
         now = self._clock()
         record = self._record or self._load()
@@ -338,6 +349,13 @@ class RetrainScheduler:
 
     def _load(self) -> ScheduleRecord:
         fresh = ScheduleRecord(cron=self._retrain.cron, timezone=self._retrain.timezone)
+        if self.shared is not None:
+            payload = self.shared.read_state()
+            try:
+                return ScheduleRecord.model_validate_json(payload) if payload is not None else fresh
+            except ValidationError as exc:
+                log.warning("the retrain schedule in Redis cannot be read, starting a fresh one: %s", exc)
+                return fresh
         try:
             return ScheduleRecord.model_validate_json(self.state_path.read_bytes())
         except FileNotFoundError:
@@ -347,7 +365,10 @@ class RetrainScheduler:
             return fresh
 
     def _save(self, record: ScheduleRecord) -> None:
-        write_json_atomic(self.state_path, record.model_dump(mode="json"))
+        if self.shared is not None:
+            self.shared.write_state(record.model_dump_json())
+        else:
+            write_json_atomic(self.state_path, record.model_dump(mode="json"))
         self._record = record
 
     def status(self) -> Schedule:
