@@ -46,9 +46,10 @@ def fit_forecaster(
     Given `networks` (trained once for many categories, `training.shared`), none is trained here:
     only the classical part is fitted and the networks are frozen in as they are.
     Its classical part is `training.classical.fit_classical`'s choice (weekly profile, long-run mean,
-    or where switched on and clearly better, TSB on intermittent days or Theta). Its forecasts are never negative when the training days never
-    were. Where the training windows hold no signal that clearly beats the long-run mean, the
-    networks reading them get the smaller share `model.classical_weight_without_signal` leaves them."""
+    or where switched on and clearly better, TSB on intermittent days or Theta). Its forecasts are
+    never negative when the training days never were. Where the training windows hold no signal
+    that clearly beats the long-run mean, the networks reading them get the smaller share
+    `model.classical_weight_without_signal` leaves them."""
     model = settings.model
     classical = fit_classical(windows.training_days, windows.train, windows.window_size, model)
     if networks is None:
