@@ -251,7 +251,7 @@ class RetrainScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await asyncio.to_thread(self.lock.release)
+        self.lock.release()  # one short Redis call at most: not worth a thread at shutdown
         if self.shared is not None:
             self.shared.close()
 
