@@ -23,10 +23,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+
+if TYPE_CHECKING:
+    from handlers import calendar_terms
+else:
+    try:  # inside a .mar: the archive's own copy (TorchServe puts the model dir on sys.path)
+        import calendar_terms
+    except ModuleNotFoundError as missing:  # in the repository
+        if missing.name != "calendar_terms":
+            raise
+        from handlers import calendar_terms
 
 MODEL_FILE = "model.pt"
 NORM_STATS_FILE = "norm_stats.json"
@@ -105,6 +116,8 @@ def check_stats(stats: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: a normalization block needs format_version 2")
     if stats.get("intervals") is not None:
         check_intervals(stats["intervals"], where)
+    if stats.get("calendar") is not None:
+        calendar_terms.check_calendar(stats["calendar"], where)
 
 
 def check_normalization(block: Any, where: str) -> None:
@@ -212,6 +225,20 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "backtest": metrics_summary.get("backtest"),
         "fallback": stats.get("fallback"),
         "classical": stats.get("classical"),
+        "calendar": calendar_summary(stats.get("calendar")),
+    }
+
+
+def calendar_summary(block: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which calendar terms a version applies (None: none), for describe."""
+    if block is None:
+        return None
+    return {
+        "country": block.get("country"),
+        "holidays": len(block["holidays"]),
+        "holidays_until": block["holidays_until"],
+        "yearly": block.get("yearly") is not None,
+        "month_end": block.get("month_end") is not None,
     }
 
 
@@ -246,8 +273,9 @@ def request_body(request: Any) -> Any:
     return body
 
 
-Request = tuple[str, list[list[float]], int, "list[int] | None"]
-"""One validated request: (form, rows of N floats, days ahead, levels or None for the defaults)."""
+Request = tuple[str, list[list[float]], int, "list[int] | None", "date | None"]
+"""One validated request: (form, rows of N floats, days ahead, levels or None for the defaults,
+date of the last value or None)."""
 
 
 def parse_request(body: Any, stats: Mapping[str, Any]) -> Request:
@@ -274,7 +302,13 @@ def parse_request(body: Any, stats: Mapping[str, Any]) -> Request:
             f'expected a JSON object {{"sales": [{window_size} numbers]}} '
             f'or {{"instances": [[{window_size} numbers], ...]}}'
         )
-    return form, rows, parse_horizon(body.get("horizon"), stats), parse_levels(body.get("levels"), stats)
+    return (
+        form,
+        rows,
+        parse_horizon(body.get("horizon"), stats),
+        parse_levels(body.get("levels"), stats),
+        calendar_terms.parse_last_date(body.get("last_date")),
+    )
 
 
 def parse_horizon(value: Any, stats: Mapping[str, Any]) -> int:
@@ -341,12 +375,17 @@ def validate_values(values: Any, window_size: int) -> list[float]:
 class Batch(NamedTuple):
     """A TorchServe batch after parsing: each request validated (or its error message), every valid
     row stacked in one [R, N] float64 tensor, the longest horizon asked, and whether the answers
-    go out as JSON text (not under a service envelope, which builds its own answer from dicts)."""
+    go out as JSON text (not under a service envelope, which builds its own answer from dicts).
+
+    With calendar terms (the manifest's `calendar` and a request's `last_date`) a row is stored
+    divided by its days' factors, and `target_factors` [R, horizon] holds the factors its forecast
+    is multiplied by (1 for rows without a date); None when no row of the batch has them."""
 
     parsed: list[Request | str]
     windows: torch.Tensor
     horizon: int
     as_text: bool
+    target_factors: torch.Tensor | None = None
 
 
 def parse_batch(requests: Sequence[Any], stats: Mapping[str, Any]) -> Batch:
@@ -362,7 +401,22 @@ def parse_batch(requests: Sequence[Any], stats: Mapping[str, Any]) -> Batch:
     horizon = max((item[2] for item in valid), default=0)
     width = int(stats["window_size"])
     windows = torch.tensor(rows, dtype=torch.float64) if rows else torch.zeros(0, width, dtype=torch.float64)
-    return Batch(parsed, windows, horizon, all(isinstance(raw, Mapping) for raw in requests))
+    as_text = all(isinstance(raw, Mapping) for raw in requests)
+    block = stats.get("calendar")
+    if block is None or all(item[4] is None for item in valid):
+        return Batch(parsed, windows, horizon, as_text)
+    window_factors = torch.ones_like(windows)
+    target_factors = torch.ones(len(rows), horizon, dtype=torch.float64)
+    offset = 0
+    for _, item_rows, _, _, last_date in valid:
+        end = offset + len(item_rows)
+        if last_date is not None:
+            before, ahead = calendar_terms.request_factors(block, last_date, width, horizon)
+            window_factors[offset:end] = torch.tensor(before, dtype=torch.float64)
+            target_factors[offset:end] = torch.tensor(ahead, dtype=torch.float64)
+        offset = end
+    adjusted = windows / window_factors.clamp(min=float(block["floor"]))
+    return Batch(parsed, adjusted, horizon, as_text, target_factors)
 
 
 # ---- normalize -> forward -> de-normalize -------------------------------------------------------
@@ -498,18 +552,29 @@ def total_bounds(
 
 
 def total_answers(
-    paths: torch.Tensor, windows: torch.Tensor, calibration: Mapping[str, Any] | None, levels: list[int]
+    paths: torch.Tensor,
+    windows: torch.Tensor,
+    calibration: Mapping[str, Any] | None,
+    levels: list[int],
+    factors: torch.Tensor | None = None,
 ) -> list[dict[str, Any]]:
     """`{"days", "prediction", "intervals": [{"level", "lower", "upper"}]}` per row of `paths` [B, H]:
     the total of its H days with an interval per (calibrated) level; a version without intervals of
-    totals answers the sum with `"note"` saying why instead of `"intervals"`."""
+    totals answers the sum with `"note"` saying why instead of `"intervals"`. With calendar `factors`
+    [B, H] the total is of the days multiplied back, its interval the adjusted total's scaled alike."""
     days = paths.shape[1]
-    totals = paths.sum(dim=1)
+    adjusted = paths.sum(dim=1)
+    totals = adjusted if factors is None else (paths * factors).sum(dim=1)
     values: list[float] = totals.tolist()
     if calibration is None or calibration.get("total_quantiles") is None:
         note = TOTAL_WITHOUT_CALIBRATION if calibration is None else TOTAL_WITHOUT_INTERVALS
         return [{"days": days, "prediction": value, "note": note} for value in values]
-    lower, upper = (bounds.tolist() for bounds in total_bounds(totals, days, windows, calibration, levels))
+    bounds = total_bounds(adjusted, days, windows, calibration, levels)
+    if factors is not None:
+        # the share the target days' factors give the total (their mean where the forecast is 0)
+        ratio = torch.where(adjusted > 0, totals / adjusted.clamp(min=1e-12), factors.mean(dim=1))
+        bounds = (bounds[0] * ratio[:, None], bounds[1] * ratio[:, None])
+    lower, upper = (side.tolist() for side in bounds)
     return [
         {
             "days": days,
@@ -542,23 +607,33 @@ def format_steps(
 
 
 def answer_request(
-    request: Request, paths: torch.Tensor, windows: torch.Tensor, stats: Mapping[str, Any]
+    request: Request,
+    paths: torch.Tensor,
+    windows: torch.Tensor,
+    stats: Mapping[str, Any],
+    factors: torch.Tensor | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """The (status, JSON answer) for one validated request from its input `windows` [rows, N] and
-    forecasts `paths` [rows, ≥ horizon]; with horizon ≥ 2 also the total of the days (`total_answers`)."""
-    form, _, horizon, asked = request
+    forecasts `paths` [rows, ≥ horizon]; with horizon ≥ 2 also the total of the days (`total_answers`).
+    With calendar `factors` [rows, ≥ horizon] the windows and paths are calendar-adjusted: the
+    forecasts, their intervals and the total are multiplied back by the target days' factors."""
+    form, _, horizon, asked, last_date = request
     paths = paths[:, :horizon]
+    if factors is not None:
+        factors = factors[:, :horizon]
     if not bool(torch.isfinite(paths).all()) or float(paths.abs().max()) > FLOAT32_MAX:
         return UNPROCESSABLE, {"error": "the model produced a non-finite prediction for these values"}
     calibration = stats.get("intervals")
     levels: list[int] = []
     if calibration is not None:
         levels = asked if asked is not None else list(calibration["default_levels"])
-    path_lists: list[list[float]] = paths.tolist()
+    path_lists: list[list[float]] = (paths if factors is None else paths * factors).tolist()
     if calibration is not None:
         levels = calibrated_levels(calibration, levels)
     if levels and calibration is not None:
         levels, lower_t, upper_t = interval_bounds(paths, windows, calibration, levels)
+        if factors is not None:
+            lower_t, upper_t = lower_t * factors[:, None, :], upper_t * factors[:, None, :]
         lower, upper = lower_t.tolist(), upper_t.tolist()
         steps = [format_steps(path, levels, lower[row], upper[row]) for row, path in enumerate(path_lists)]
     else:
@@ -569,7 +644,10 @@ def answer_request(
         "window_size": stats["window_size"],
         "horizon": horizon,
     }
-    totals = total_answers(paths, windows, calibration, levels) if horizon >= 2 else None
+    totals = total_answers(paths, windows, calibration, levels, factors) if horizon >= 2 else None
+    calendar_use = calendar_answer(stats.get("calendar"), last_date, horizon)
+    if calendar_use is not None:
+        meta["calendar"] = calendar_use
     if form == INSTANCES_FORM:
         answer = {"predictions": [path[0] for path in path_lists], "forecasts": steps, **meta}
         if totals is not None:
@@ -594,6 +672,25 @@ def answer_batch(
             results.append((BAD_REQUEST, {"error": item}))
             continue
         end = offset + len(item[1])
-        results.append(answer_request(item, paths[offset:end], batch.windows[offset:end], stats))
+        factors = None
+        if batch.target_factors is not None and item[4] is not None:
+            factors = batch.target_factors[offset:end]
+        results.append(answer_request(item, paths[offset:end], batch.windows[offset:end], stats, factors))
         offset = end
     return results
+
+
+def calendar_answer(
+    block: Mapping[str, Any] | None, last_date: date | None, horizon: int
+) -> dict[str, Any] | None:
+    """`{"applied", "last_date", "note"}` of a version with calendar terms (or one sent a date it
+    does not use); None when neither."""
+    if block is None:
+        return None if last_date is None else {"applied": False, "note": calendar_terms.NOT_TRAINED}
+    if last_date is None:
+        return {"applied": False, "note": calendar_terms.NOT_SENT}
+    answer: dict[str, Any] = {"applied": True, "last_date": last_date.isoformat()}
+    note = calendar_terms.coverage_note(block, last_date, horizon)
+    if note is not None:
+        answer["note"] = note
+    return answer

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 MODEL_CONFIG_FILE = "model-config.yaml"
 HANDLER_MODULE = "handlers.forecast_handler"
 STEPS_MODULE = "handlers.forecast_steps"
+CALENDAR_MODULE = "handlers.calendar_terms"
 _ARCHIVE_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)-(?P<version>\d{8}\.\d{6})\.mar$")
 
 
@@ -143,7 +144,12 @@ def archive_version(settings: Settings, category: str, version: str | None = Non
             model_name=slug,
             version=version,
             model_file=source / MODEL_FILE,
-            extra_files=[handler_file(STEPS_MODULE), source / MANIFEST_FILE, source / METRICS_FILE],
+            extra_files=[
+                handler_file(STEPS_MODULE),
+                handler_file(CALENDAR_MODULE),
+                source / MANIFEST_FILE,
+                source / METRICS_FILE,
+            ],
             config_file=config_path,
             workdir=workdir,
         )

@@ -153,6 +153,31 @@ class ClassicalPart(BaseModel):
     )
 
 
+class MonthEnd(BaseModel):
+    """The factor of the last `days` days of every month."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    days: int = Field(ge=1, le=7, strict=True)
+    factor: float = Field(ge=0.0, allow_inf_nan=False)
+
+
+class CalendarTerms(BaseModel):
+    """A version's calendar terms (`handlers/calendar_terms.py` applies them): sales were divided by
+    a factor per day before fitting — `holidays` by ISO day up to `holidays_until` (public holidays
+    of `country`), `yearly` by day of a leap year (366 values, None: off), `month_end` (None: off) —
+    and a request's window is divided alike (never by less than `floor`), its forecast multiplied back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    country: str
+    holidays: dict[date, float]
+    holidays_until: date
+    yearly: list[float] | None = Field(default=None, min_length=366, max_length=366)
+    month_end: MonthEnd | None = None
+    floor: float = Field(gt=0.0, le=1.0)
+
+
 class VersionManifest(BaseModel):
     """One trained version of one category.
 
@@ -166,7 +191,7 @@ class VersionManifest(BaseModel):
     and float64 values, `training.changes`), which `train --only-changed` compares with the current
     data's (None: trained before it was recorded, so the category counts as changed); `fallback`
     says why the version serves less than the full model (None: it does not); `classical` is its
-    classical part (None: trained before it was recorded).
+    classical part (None: trained before it was recorded); `calendar` its calendar terms (None: none).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -194,6 +219,7 @@ class VersionManifest(BaseModel):
     series_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     fallback: Fallback | None = None
     classical: ClassicalPart | None = None
+    calendar: CalendarTerms | None = None
 
     @model_validator(mode="after")
     def _normalization_matches_format(self) -> VersionManifest:

@@ -21,6 +21,7 @@ from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 from ts.utils.util import list_classes_from_module
 
+import handlers.calendar_terms as calendar_module
 import handlers.forecast_handler as handler_module
 import handlers.forecast_steps as steps_module
 from core.sales_data import load_daily_sales
@@ -255,7 +256,7 @@ def test_pure_steps_round_trip() -> None:
     assert denormalize(out, level, unit, non_negative=False).tolist() == pytest.approx([rows[0, -1].item()])
     assert validate_values([1] * N, N) == [1.0] * N
     stats = {"window_size": N, "max_horizon": 1}
-    assert parse_request({"sales": [2] * N}, stats) == ("sales", [[2.0] * N], 1, None)
+    assert parse_request({"sales": [2] * N}, stats) == ("sales", [[2.0] * N], 1, None, None)
     assert request_body({"body": b'{"sales": []}'}) == {"sales": []}
 
 
@@ -287,8 +288,10 @@ def test_handler_file_fits_torchserve_rules() -> None:
 
 def test_the_steps_need_only_torch_and_the_stdlib() -> None:
     """The steps also run where TorchServe is not installed (training, the bench)."""
-    allowed = set(sys.stdlib_module_names) | {"torch", "__future__"}
+    allowed = set(sys.stdlib_module_names) | {"torch", "__future__", "calendar_terms", "handlers"}
     assert top_level_imports(steps_module) <= allowed, top_level_imports(steps_module) - allowed
+    plain = set(sys.stdlib_module_names) | {"__future__"}
+    assert top_level_imports(calendar_module) <= plain, top_level_imports(calendar_module) - plain
 
 
 def test_base_handler_keeps_the_describe_branch(handler: ForecastHandler, model_dir: Path) -> None:
