@@ -101,7 +101,7 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
     # the zeros before launch do not drag the level: the week ahead is the level since launch
     assert 0.7 * history.mean() < float(paths.mean()) < 1.3 * history.mean()
     status, answer = steps.answer_request(
-        ("sales", [window.tolist()], 7, None), paths, torch.tensor(window)[None], stats
+        ("sales", [window.tolist()], 7, None, None), paths, torch.tensor(window)[None], stats
     )
     levels = stats["intervals"]["default_levels"]
     assert status == 200 and len(answer["forecast"][0]["intervals"]) == len(levels)
