@@ -312,6 +312,26 @@ class ForecastSettings(_Section):
         return sorted(set(value))
 
 
+class CalendarSettings(_Section):
+    """Calendar terms (`training.calendar`, `handlers.calendar_terms`): which are fitted and how."""
+
+    holidays: bool = True
+    holiday_shrink: float = Field(default=1.0, ge=0.0)
+    yearly: bool = True
+    yearly_min_days: int = Field(default=730, ge=365)
+    yearly_smooth_days: int = Field(default=7, ge=1, le=61)
+    month_end: bool = True
+    month_end_days: int = Field(default=2, ge=1, le=7)
+    min_t: float = Field(default=2.0, ge=0.0)
+    floor: float = Field(default=0.2, gt=0.0, le=1.0)
+    holiday_years_ahead: int = Field(default=3, ge=1, le=20)
+
+    @property
+    def any(self) -> bool:
+        """Whether any term is on (off: versions are trained and served as before)."""
+        return self.holidays or self.yearly or self.month_end
+
+
 class StorageSettings(_Section):
     """Where versions are kept besides the local folders: `uri` empty = local files only (the default,
     no server needed); `s3://bucket/prefix` = an S3 bucket (AWS, SeaweedFS, MinIO).
@@ -541,6 +561,7 @@ class Settings(BaseSettings):
     ui: UiSettings
     up: UpSettings
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     bench: BenchSettings = Field(default_factory=BenchSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -73,20 +73,30 @@ def evaluate_version(
     calibration: IntervalCalibration | None,
     served: tuple[str, FloatArray | str] | None,
     version: str,
+    sold: tuple[CategoryWindows, FloatArray] | None = None,
 ) -> tuple[VersionMetrics, dict[str, FloatArray]]:
     """Test metrics of the evaluation model, every baseline and the served version on the same days.
 
     `served` is `(version, forecast)`, or `(version, why not)` when that version could not be scored
     fairly: the new version is still saved, with `served_error` instead of `test["served"]`.
     `calibration` (the evaluation model's, from its validation days) gives the test coverage.
+    With calendar terms `windows` are divided by the days' factors and `sold` is (the same windows
+    of the series as sold, each day's factor): the model's forecasts are multiplied back and every
+    score is in sales as sold (coverage, unchanged by a positive factor, in the model's units).
     """
     inputs = windows.inputs("test")
-    forecasts: dict[str, FloatArray] = {"model": forecaster(inputs)}
+    model = forecaster(inputs)
+    covered = coverage(calibration, model, windows.targets("test"), inputs) if calibration else {}
+    scored = windows
+    if sold is not None:
+        scored, factors = sold
+        model = model * factors[windows.test]
+    forecasts: dict[str, FloatArray] = {"model": model}
     for name, baseline in BASELINES.items():
-        forecasts[name] = baseline(windows.values, windows.test, windows.window_size)
+        forecasts[name] = baseline(scored.values, scored.test, scored.window_size)
     if served is not None and not isinstance(served[1], str):
         forecasts["served"] = served[1]
-    actual = windows.targets("test")
+    actual = scored.targets("test")
     dates = windows.target_dates("test")
     metrics = VersionMetrics(
         category=windows.category,
@@ -96,12 +106,12 @@ def evaluate_version(
         test_start=dates[0].date(),
         test_end=dates[-1].date(),
         test={
-            name: ForecastScores(**_finite(evaluate(actual, forecast, windows.training_days)))
+            name: ForecastScores(**_finite(evaluate(actual, forecast, scored.training_days)))
             for name, forecast in forecasts.items()
         },
         served_version=served[0] if served is not None else None,
         served_error=served[1] if served is not None and isinstance(served[1], str) else None,
-        coverage=coverage(calibration, forecasts["model"], actual, inputs) if calibration else {},
+        coverage=covered,
         backtest=Backtest(
             dates=[day.date() for day in dates],
             actual=actual.tolist(),

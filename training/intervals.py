@@ -148,15 +148,19 @@ def total_coverage(
     actual: FloatArray,
     windows: FloatArray,
     days: int,
+    widen: FloatArray | None = None,
 ) -> dict[str, float]:
     """Percent of the totals of the first `days` `actual` values `[B, ≥ days]` inside each default
-    level's interval of the total of `forecasts` (held-out check; rows with a NaN actual left out)."""
+    level's interval of the total of `forecasts` (held-out check; rows with a NaN actual left out).
+    `widen` [B] multiplies each half-width (calendar terms: the target days' share, as the handler)."""
     forecast_total = forecasts[:, :days].sum(axis=1)
     actual_total = actual[:, :days].sum(axis=1)
     known = np.isfinite(actual_total)
     result = {}
     for level in calibration.default_levels:
         half = total_half_width(calibration, windows, days, level)
+        if widen is not None:
+            half = half * widen
         lower = forecast_total - half
         if calibration.non_negative:
             lower = np.maximum(lower, 0.0)

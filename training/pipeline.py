@@ -51,6 +51,7 @@ from core.contracts.job_progress import CategoryProgress, TrainingPhase
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import (
     FORMAT_VERSION,
+    CalendarTerms,
     ClassicalPart,
     Evaluation,
     Fallback,
@@ -68,6 +69,7 @@ from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
 from handlers.forecast_steps import load_model
+from training.calendar import SeriesCalendar, adjust, series_calendar, series_factors
 from training.changes import CategoryChange, category_changes, series_sha256
 from training.classical import describe_classical
 from training.evaluation import calibrate_intervals, evaluate_version
@@ -187,13 +189,15 @@ def train_categories(
         preflight(settings)
     tracker = Tracker(settings.mlflow, experiment_name, mlflow_artifact_root(settings))
     started = time.monotonic()
+    calendars = {name: calendar_of(series, settings) for name, series in sales.items()}
+    adjusted = {name: calendar.adjusted for name, calendar in calendars.items()}
     shared = (
         saved_shared
         if saved_shared is not None
-        else train_shared_networks(sales, settings, datetime.now(UTC))
+        else train_shared_networks(adjusted, settings, datetime.now(UTC))
     )
     shared_seconds = time.monotonic() - started
-    work = CategoryWork(sales, settings, data_info, shared)
+    work = CategoryWork(adjusted, settings, data_info, shared, calendars)
     outcomes = (
         _ray_outcomes(training, work, compare, tracker, listener)
         if settings.training.executor == "ray"
@@ -213,12 +217,14 @@ def train_categories(
 
 class CategoryWork(NamedTuple):
     """What every category of a run trains from: the whole file's series (the pooled networks' other
-    categories), the settings, the data file's record and the run's shared networks."""
+    categories) divided by their calendar factors, the settings, the data file's record, the run's
+    shared networks and each category's calendar terms (with its series as sold)."""
 
     sales: Mapping[str, pd.Series]
     settings: Settings
     data_info: Mapping[str, str]
     shared: SharedNetworks | None
+    calendars: Mapping[str, SeriesCalendar]
 
 
 def train_category(
@@ -232,18 +238,22 @@ def train_category(
     failure is its result, not an exception."""
     try:
         series = get_category(work.sales, category)
+        calendar = work.calendars[category]
+        sold = get_category({category: calendar.sold}, category)
+        windows = category_windows(series, work.settings)
         # the calibration's recursive paths too run on `training.num_threads` (two threads
         # spin-wait on a busy 2-core machine: several times slower than one)
         with torch_threads(work.settings.training.num_threads):
             return _train_category(
-                category_windows(series, work.settings),
+                windows,
                 work.sales,
                 work.settings,
                 tracker,
-                {**work.data_info, "series_sha256": series_sha256(series)},
+                {**work.data_info, "series_sha256": series_sha256(sold)},
                 compare_version,
                 listener,
                 work.shared,
+                CalendarUse.of(calendar, windows, category_windows(sold, work.settings)),
             )
     except Exception as exc:  # one category must not stop the others; the error is in its result
         return _failed(category, exc)
@@ -342,6 +352,36 @@ def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult
     )
 
 
+def calendar_of(series: pd.Series, settings: Settings) -> SeriesCalendar:
+    """A category's calendar terms, learned from its days before the test segment (none for a
+    history too short to train)."""
+    try:
+        windows = category_windows(series, settings)
+    except InsufficientHistoryError:
+        return series_calendar(series, 0, settings.calendar, settings.data.holiday_country)
+    end = int(windows.test[0]) - windows.first_day
+    return series_calendar(series, end, settings.calendar, settings.data.holiday_country)
+
+
+class CalendarUse(NamedTuple):
+    """A version's calendar terms in its run: the manifest block, the windows of the series as sold
+    (what the scores are in) and each day's factor over those windows' days."""
+
+    block: dict[str, Any]
+    sold: CategoryWindows
+    factors: FloatArray
+
+    @classmethod
+    def of(
+        cls, calendar: SeriesCalendar, windows: CategoryWindows, sold: CategoryWindows
+    ) -> CalendarUse | None:
+        """None without calendar terms (the windows are then the series as sold)."""
+        if calendar.block is None:
+            return None
+        factors = np.concatenate([np.ones(windows.first_day), calendar.factors])
+        return cls(calendar.block, sold, factors)
+
+
 def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
     """The windows a category trains on: the full model's when it has the days the networks need,
     else a short history's (`make_short_windows`: a classical-only version, `fallback_of`), which
@@ -386,9 +426,11 @@ def _train_category(
     compare_version: str | None,
     listener: Listener,
     shared: SharedNetworks | None = None,
+    calendar: CalendarUse | None = None,
 ) -> CategoryResult:
     """fit → export → calibrate → evaluate → write → plot → log, all into the staging folder, which
-    becomes the version folder only when every step succeeded."""
+    becomes the version folder only when every step succeeded. With `calendar` terms the windows
+    are the series divided by its days' factors; the scores and plots are in sales as sold."""
     category = windows.category
     version, staging = _claim_version(settings, category)
     serving = windows.for_serving(settings.split)
@@ -411,9 +453,15 @@ def _train_category(
         intervals, evaluation_intervals = _calibrate(
             served_model, evaluation_model, windows, serving, settings
         )
-        served = _compare(settings, windows, compare_version, version) if compare_version else None
+        sold = windows if calendar is None else calendar.sold
+        served = _compare(settings, sold, compare_version, version) if compare_version else None
         metrics, forecasts = evaluate_version(
-            windows, evaluation_model, evaluation_intervals, served, version
+            windows,
+            evaluation_model,
+            evaluation_intervals,
+            served,
+            version,
+            sold=None if calendar is None else (calendar.sold, calendar.factors),
         )
         manifest = _manifest(
             windows,
@@ -426,10 +474,11 @@ def _train_category(
             shared.record if shared is not None else None,
             fallback,
             describe_classical(fits.served.classical, fits.served.classical_weight),
+            calendar.block if calendar is not None else None,
         )
         write_manifest(staging, manifest)
         write_metrics(staging, metrics)
-        _plot(staging, windows, fits.histories, forecasts["model"], forecasts["seasonal_naive"], version)
+        _plot(staging, sold, fits.histories, forecasts["model"], forecasts["seasonal_naive"], version)
         _log_results(run, metrics, staging)
         final = version_dir(settings, category, version)
         staging.replace(final)
@@ -727,8 +776,12 @@ def served_forecast(settings: Settings, windows: CategoryWindows, version: str) 
         manifest = read_manifest(folder)
         if manifest.last_date < test_dates[0].date():
             model = load_model(folder / MODEL_FILE)
-            inputs = window_inputs(windows.values, windows.test, manifest.window_size)
-            return as_forecaster(model, served_normalization(manifest))(inputs)
+            block = manifest.calendar.model_dump(mode="json") if manifest.calendar is not None else None
+            factors = series_factors(block, windows.dates)
+            values = adjust(windows.values, factors, block["floor"]) if block is not None else windows.values
+            inputs = window_inputs(values, windows.test, manifest.window_size)
+            forecast = as_forecaster(model, served_normalization(manifest))(inputs)
+            return forecast * factors[windows.test]
         backtest = read_metrics(folder).backtest
     except (OSError, ValueError, ContractError, RuntimeError) as exc:
         raise TrainingError(
@@ -754,6 +807,7 @@ def _manifest(
     shared_network: SharedNetwork | None = None,
     fallback: Fallback | None = None,
     classical: ClassicalPart | None = None,
+    calendar: Mapping[str, Any] | None = None,
 ) -> VersionManifest:
     test = windows.target_dates("test")
     return VersionManifest(
@@ -785,6 +839,7 @@ def _manifest(
         series_sha256=data_info.get("series_sha256"),
         fallback=fallback,
         classical=classical,
+        calendar=CalendarTerms.model_validate(calendar) if calendar is not None else None,
     )
 
 
@@ -799,6 +854,8 @@ def _run_params(
     return {
         **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
         **{f"training.{key}": value for key, value in settings.training.model_dump().items()},
+        **{f"calendar.{key}": value for key, value in settings.calendar.model_dump().items()},
+        "data.holiday_country": settings.data.holiday_country,
         "window_size": windows.window_size,
         "split.train": settings.split.train,
         "split.val": settings.split.val,

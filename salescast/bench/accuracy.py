@@ -34,6 +34,7 @@ from salescast.bench.day_kinds import day_kinds, segment_scores
 from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
+from training.calendar import adjust, fit_calendar, series_calendar, series_factors
 from training.evaluation import calibrate_intervals
 from training.interval_scores import interval_score, pinball_loss
 from training.intervals import total_coverage, window_scale
@@ -325,6 +326,19 @@ def _log_progress(message: str) -> None:
     logger.info("%s", message)
 
 
+def adjusted_before(
+    sales: Mapping[str, pd.Series], cutoff: pd.Timestamp, settings: Settings
+) -> dict[str, pd.Series]:
+    """Every category divided by the calendar factors learned from its days before `cutoff`, as a
+    run divides them (`training.pipeline.calendar_of`) before its networks learn from them."""
+    adjusted = {}
+    for name, series in sales.items():
+        end = int(pd.DatetimeIndex(series.index).searchsorted(cutoff))
+        calendar = series_calendar(series, end, settings.calendar, settings.data.holiday_country)
+        adjusted[name] = calendar.adjusted
+    return adjusted
+
+
 def _fold_networks(
     sales: Mapping[str, pd.Series],
     cutoffs: Sequence[pd.Timestamp],
@@ -342,7 +356,8 @@ def _fold_networks(
         start = time.monotonic()
         for seed in seeds:
             seeded = settings.with_overrides({"training": {"seed": seed}})
-            networks[cutoff, seed] = train_networks_before(sales, cutoff, seeded)
+            adjusted = adjusted_before(sales, cutoff, settings)
+            networks[cutoff, seed] = train_networks_before(adjusted, cutoff, seeded)
         if settings.model.pool_categories:
             seconds[str(cutoff.date())] = time.monotonic() - start
             progress(
@@ -472,12 +487,16 @@ def _model_forecasts(
     from training.forecaster import as_forecaster
 
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
+    longest = max(HORIZONS)
+    raw = values
+    block = fit_calendar(values, dates, cutoff, settings.calendar, settings.data.holiday_country)
+    factors = series_factors(block, dates, longest)
+    values = adjust(values, factors, settings.calendar.floor)  # the model's units; 1:1 without a block
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
         fitted = fit_forecaster(windows, settings, Path(checkpoints), networks=networks)
         forecaster = as_forecaster(fitted, fitted.normalization())
     forecast = settings.forecast
-    longest = max(HORIZONS)
     calibration = calibrate_intervals(
         forecaster,
         windows,
@@ -487,19 +506,22 @@ def _model_forecasts(
         history=forecast.interval_history,
     )
     size = settings.window.size
-    paths = recursive_paths(forecaster, values, origins, size, longest)
+    days = origins[:, None] + np.arange(longest)[None, :]
+    adjusted = recursive_paths(forecaster, values, origins, size, longest)
+    paths = adjusted * factors[days]  # multiplied back by the target days' factors, as served
     scale = window_scale(window_inputs(values, origins, size), calibration.scale, calibration.scale_floor)
     forecasts: dict[int, FloatArray] = {}
     covered: dict[int, dict[str, float]] = {}
     scored: dict[int, dict[str, float]] = {}
     for h in HORIZONS:
         predicted = _at(paths, h)
-        actual = values[_targets(origins, h)]
+        actual = raw[_targets(origins, h)]
         forecasts[h] = predicted
         covered[h], scored[h] = {}, {}
         losses = [pinball_loss(actual, predicted, 0.5)]
         for level in calibration.default_levels:
-            half = calibration.quantiles[calibration.levels.index(level)][h - 1] * scale[: len(predicted)]
+            quantile = calibration.quantiles[calibration.levels.index(level)][h - 1]
+            half = quantile * scale[: len(predicted)] * _at(factors[days], h)
             lower = np.maximum(predicted - half, 0.0) if calibration.non_negative else predicted - half
             upper = predicted + half
             covered[h][str(level)] = 100.0 * float(np.mean((actual >= lower) & (actual <= upper)))
@@ -512,12 +534,19 @@ def _model_forecasts(
             ]
         scored[h]["pinball"] = float(np.mean(losses))
     within = len(origins) - longest + 1  # origins whose days up to the longest horizon lie in the fold
+    adjusted_total = adjusted[:within].sum(axis=1)
+    share = np.where(
+        adjusted_total > 0,
+        paths[:within].sum(axis=1) / np.maximum(adjusted_total, 1e-12),
+        factors[days[:within]].mean(axis=1),
+    )  # the handler's rule: the adjusted total's interval times the target days' share
     totals = total_coverage(
         calibration,
         paths[:within],
-        actual_paths(values, origins[:within], longest),
+        actual_paths(raw, origins[:within], longest),
         window_inputs(values, origins[:within], size),
         longest,
+        widen=share,
     )
     scored[longest].update({f"total_coverage_{level}": value for level, value in totals.items()})
     return forecasts, covered, scored

@@ -42,7 +42,9 @@ def test_a_version_folder_the_driver_cannot_see_fails_its_category(
     )
     tracker = Tracker(settings.mlflow, "unshared-artifacts")
     sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), SAMPLE_DATA)
-    work = CategoryWork(sales, settings, {"data_file": str(SAMPLE_DATA), "data_sha256": "0" * 64}, None)
+    calendars = {name: pipeline.calendar_of(series, settings) for name, series in sales.items()}
+    info = {"data_file": str(SAMPLE_DATA), "data_sha256": "0" * 64}
+    work = CategoryWork(sales, settings, info, None, calendars)
     task = pipeline._train_recorded("Beauty", None, work, str(tracker.experiment_id))  # as a task runs it
     assert task.result.status == "succeeded" and task.result.artifact_dir is not None
     shutil.rmtree(task.result.artifact_dir)  # the folder stayed on the task's node

@@ -1,0 +1,83 @@
+"""Calendar factors learned from daily sales: effects that are there are found, noise is left alone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.settings import CalendarSettings
+from handlers.calendar_terms import check_calendar, day_factor, year_position
+from training.calendar import adjust, fit_calendar, series_calendar, series_factors
+
+START = "2021-01-04"  # a Monday
+WEEKDAY = np.array([0.8, 0.85, 0.9, 1.0, 1.15, 1.4, 0.9])
+
+
+def daily(days: int, seed: int, *, holiday: float = 1.0, yearly: float = 0.0) -> pd.Series:
+    """Gamma noise around a weekly pattern, × `holiday` on US public holidays, × a December peak."""
+    dates = pd.date_range(START, periods=days, freq="D")
+    rng = np.random.default_rng(seed)
+    season = 1.0 + yearly * np.cos(2 * np.pi * (dates.dayofyear - 350) / 365)
+    level = 100.0 * WEEKDAY[dates.dayofweek] * season
+    calendar_days = {pd.Timestamp(day) for day in fit_holidays(dates)}
+    level = level * np.where(dates.isin(list(calendar_days)), holiday, 1.0)
+    return pd.Series(level * rng.gamma(20.0, 1 / 20.0, days), index=dates)
+
+
+def fit_holidays(dates: pd.DatetimeIndex) -> list[date]:
+    import holidays
+
+    return list(holidays.country_holidays("US", years=range(dates[0].year, dates[-1].year + 1)))
+
+
+def test_a_holiday_effect_is_found_and_noise_is_not() -> None:
+    settings = CalendarSettings(yearly=False, month_end=False)
+    closed = daily(730, 1, holiday=0.3)
+    block = fit_calendar(closed.to_numpy(), pd.DatetimeIndex(closed.index), 700, settings, "US")
+    assert block is not None
+    check_calendar(block, "test")
+    factors = [block["holidays"][day] for day in ("2021-07-05", "2021-12-24", "2022-07-04")]
+    assert all(0.2 < factor < 0.45 for factor in factors), factors
+    assert block["holidays_until"] == "2025-12-31"  # 3 years after the data's last year
+    assert "2025-12-25" in block["holidays"]  # future holidays are in the table
+    plain = daily(730, 2)
+    assert fit_calendar(plain.to_numpy(), pd.DatetimeIndex(plain.index), 700, settings, "US") is None
+
+
+def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:
+    settings = CalendarSettings(holidays=False, month_end=False)
+    seasonal = daily(3 * 365, 3, yearly=0.4)
+    values, dates = seasonal.to_numpy(), pd.DatetimeIndex(seasonal.index)
+    assert fit_calendar(values, dates, 600, settings, "US") is None  # under yearly_min_days
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is not None and block["yearly"] is not None
+    yearly = np.asarray(block["yearly"])
+    assert yearly.mean() == pytest.approx(1.0)
+    assert yearly[year_position(date(2024, 12, 16))] > 1.25
+    assert yearly[year_position(date(2024, 6, 16))] < 0.75
+
+
+def test_the_calendar_divides_the_series_and_the_factors_extend_past_it() -> None:
+    series = daily(730, 4, holiday=0.3)
+    calendar = series_calendar(series, 700, CalendarSettings(yearly=False, month_end=False), "US")
+    assert calendar.block is not None
+    christmas = series.index.get_loc(pd.Timestamp("2021-12-24"))  # Christmas Day observed
+    assert calendar.factors[christmas] == day_factor(calendar.block, date(2021, 12, 24))
+    expected = series.iloc[christmas] / calendar.factors[christmas]
+    assert calendar.adjusted.iloc[christmas] == pytest.approx(expected)
+    ahead = series_factors(calendar.block, pd.DatetimeIndex(series.index), 10)
+    assert len(ahead) == 740 and np.array_equal(ahead[:730], calendar.factors)
+    assert np.array_equal(adjust(np.zeros(3), np.array([0.0, 0.1, 1.0]), 0.2), np.zeros(3))
+
+
+def test_every_term_off_or_too_short_means_no_block() -> None:
+    series = daily(730, 5, holiday=0.3)
+    values, dates = series.to_numpy(), pd.DatetimeIndex(series.index)
+    off = CalendarSettings(holidays=False, yearly=False, month_end=False)
+    assert fit_calendar(values, dates, 700, off, "US") is None
+    assert fit_calendar(values, dates, 20, CalendarSettings(), "US") is None
+    unused = series_calendar(series, 700, off, "US")
+    assert unused.block is None and unused.adjusted.equals(series)

@@ -1,0 +1,190 @@
+"""Calendar factors learned from a category's training days, written to the manifest's `calendar`.
+
+Sales are divided by a factor per day (public holiday × time of year × month's end) before anything
+is fitted, and forecasts multiplied back; the handler does the same from a request's `last_date`
+(`handlers.calendar_terms`, which also computes every factor here, so training and serving agree).
+
+Each term is estimated against a "normal day" reference — the median of the same weekday one and two
+weeks either side (holidays left out) — and kept only where the data supports it:
+- holidays: Σ sales / Σ reference over every public holiday (of `data.holiday_country`), kept when
+  the per-day ratios differ from 1 by `min_t` standard errors; each holiday name then gets its own
+  ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen);
+- yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
+  year, averaged over the years and smoothed; the Christmas run-up and a summer dip live here;
+- month's end: the same ratio over the last `month_end_days` days of every month, kept when it
+  differs from 1 by `min_t` standard errors.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+from typing import Any, NamedTuple
+
+import holidays
+import numpy as np
+import pandas as pd
+
+from core.settings import CalendarSettings
+from handlers.calendar_terms import YEAR_DAYS, day_factor, year_position
+from training.windows import SEASON, FloatArray
+
+REFERENCE_LAGS = (-2 * SEASON, -SEASON, SEASON, 2 * SEASON)
+YEAR = 365
+
+
+def fit_calendar(
+    values: FloatArray, dates: pd.DatetimeIndex, end: int, settings: CalendarSettings, country: str
+) -> dict[str, Any] | None:
+    """The `calendar` block learned from days `[0, end)` of a daily series, or None when no term is
+    on or none found an effect (the version is then trained and served without calendar terms)."""
+    if not settings.any or end < 4 * SEASON:
+        return None
+    train, days = values[:end], dates[:end]
+    last_year = days[-1].year + settings.holiday_years_ahead
+    names = _holiday_names(country, days[0].year, last_year)
+    marked = np.array([day.date() in names for day in days])
+    holiday_table = _holiday_factors(train, days, names, marked, settings) if settings.holidays else {}
+    block: dict[str, Any] = {
+        "country": country,
+        "holidays": holiday_table,
+        "holidays_until": date(last_year, 12, 31).isoformat(),
+        "yearly": None,
+        "month_end": None,
+        "floor": settings.floor,
+    }
+    if settings.yearly and end >= settings.yearly_min_days:
+        block["yearly"] = _yearly_factors(train / _factors_of(block, days, settings.floor), days, settings)
+    if settings.month_end:
+        adjusted = train / _factors_of(block, days, settings.floor)
+        block["month_end"] = _month_end_factor(adjusted, days, marked, settings)
+    if not block["holidays"] and block["yearly"] is None and block["month_end"] is None:
+        return None
+    return block
+
+
+def series_factors(block: dict[str, Any] | None, dates: pd.DatetimeIndex, extra_days: int = 0) -> FloatArray:
+    """The factor of every day of `dates` and of `extra_days` days after it (1 without a block)."""
+    count = len(dates) + extra_days
+    if block is None:
+        return np.ones(count, dtype=np.float64)
+    span = pd.date_range(dates[0], periods=count, freq="D")
+    return np.array([day_factor(block, day.date()) for day in span], dtype=np.float64)
+
+
+def adjust(values: FloatArray, factors: FloatArray, floor: float) -> FloatArray:
+    """Sales divided by their days' factors (never by less than `floor`): what the model learns from."""
+    return np.asarray(values / np.maximum(factors[: len(values)], floor), dtype=np.float64)
+
+
+def _factors_of(block: dict[str, Any], days: pd.DatetimeIndex, floor: float) -> FloatArray:
+    return np.maximum(series_factors(block, days), floor)
+
+
+def _holiday_names(country: str, first_year: int, last_year: int) -> dict[date, str]:
+    calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
+    return {day: str(name) for day, name in sorted(calendar.items())}
+
+
+def _reference(values: FloatArray, excluded: np.ndarray) -> FloatArray:
+    """Per day, the median of the same weekday 1 and 2 weeks either side (excluded days left out;
+    NaN where fewer than two are known)."""
+    n = len(values)
+    stacked = np.full((len(REFERENCE_LAGS), n), np.nan)
+    for row, lag in enumerate(REFERENCE_LAGS):
+        source = np.arange(n) + lag
+        inside = (source >= 0) & (source < n)
+        stacked[row, inside] = np.where(excluded[source[inside]], np.nan, values[source[inside]])
+    known = np.sum(np.isfinite(stacked), axis=0)
+    with warnings.catch_warnings():  # a day without two known neighbours is NaN, on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.where(known >= 2, stacked, np.nan), axis=0)
+    return np.asarray(median, dtype=np.float64)
+
+
+def _ratio_test(sales: FloatArray, reference: FloatArray) -> tuple[float, float, int]:
+    """(Σ sales / Σ reference, its t against 1 from the per-day ratios, days used)."""
+    usable = np.isfinite(reference) & (reference > 0)
+    if not usable.any():
+        return 1.0, 0.0, 0
+    ratio = float(sales[usable].sum() / reference[usable].sum())
+    if usable.sum() < 2:
+        return ratio, 0.0, 1
+    per_day = sales[usable] / reference[usable]
+    error = float(np.std(per_day, ddof=1) / np.sqrt(usable.sum()))
+    return ratio, (ratio - 1.0) / error if error > 0 else 0.0, int(usable.sum())
+
+
+def _holiday_factors(
+    values: FloatArray,
+    days: pd.DatetimeIndex,
+    names: dict[date, str],
+    marked: np.ndarray,
+    settings: CalendarSettings,
+) -> dict[str, float]:
+    """{ISO day: factor} for every holiday up to the table's end; {} when holidays show no effect."""
+    reference = _reference(values, marked)
+    pooled, t, seen = _ratio_test(values[marked], reference[marked])
+    if abs(t) < settings.min_t:
+        return {}
+    pooled = 1.0 + seen / (seen + settings.holiday_shrink) * (pooled - 1.0)
+    by_name: dict[str, float] = {}
+    day_names = np.array([names.get(day.date(), "") for day in days])
+    for name in sorted(set(names.values())):
+        own = marked & (day_names == name)
+        ratio, _, count = _ratio_test(values[own], reference[own])
+        weight = count / (count + settings.holiday_shrink) if count else 0.0
+        by_name[name] = max(pooled + weight * (ratio - pooled), 0.0)
+    return {day.isoformat(): round(by_name[name], 6) for day, name in names.items()}
+
+
+def _yearly_factors(values: FloatArray, days: pd.DatetimeIndex, settings: CalendarSettings) -> list[float]:
+    """366 factors by day of a leap year: the 7-day mean over the 365-day mean, averaged over years."""
+    series = pd.Series(values, index=days)
+    week = series.rolling(SEASON, center=True, min_periods=SEASON).mean()
+    year = series.rolling(YEAR, center=True, min_periods=YEAR // 2).mean()
+    ratio = (week / year).to_numpy()
+    positions = np.array([year_position(day.date()) for day in days])
+    sums, counts = np.zeros(YEAR_DAYS), np.zeros(YEAR_DAYS)
+    usable = np.isfinite(ratio)
+    np.add.at(sums, positions[usable], ratio[usable])
+    np.add.at(counts, positions[usable], 1)
+    profile = np.where(counts >= 2, sums / np.maximum(counts, 1), 1.0)
+    half = settings.yearly_smooth_days // 2
+    padded = np.concatenate([profile[-half:], profile, profile[:half]]) if half else profile
+    smooth = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+    smooth = smooth / smooth.mean()
+    return [round(float(value), 6) for value in smooth]
+
+
+def _month_end_factor(
+    values: FloatArray, days: pd.DatetimeIndex, marked: np.ndarray, settings: CalendarSettings
+) -> dict[str, Any] | None:
+    """{days, factor} of the months' last days, or None when they sell like other days."""
+    month_end = np.asarray(days.day > days.days_in_month - settings.month_end_days) & ~marked
+    reference = _reference(values, marked | month_end)
+    ratio, t, _ = _ratio_test(values[month_end], reference[month_end])
+    if abs(t) < settings.min_t:
+        return None
+    return {"days": settings.month_end_days, "factor": round(ratio, 6)}
+
+
+class SeriesCalendar(NamedTuple):
+    """A category's calendar terms in a training run: the manifest block (None: none), the series
+    as sold, divided by its days' factors (what every fit learns from), and each day's factor."""
+
+    block: dict[str, Any] | None
+    sold: pd.Series
+    adjusted: pd.Series
+    factors: FloatArray
+
+
+def series_calendar(series: pd.Series, end: int, settings: CalendarSettings, country: str) -> SeriesCalendar:
+    """The calendar terms learned from the first `end` days of `series` (the days before its test
+    segment, so the held-out scores stay held out), applied to all of it."""
+    values = series.to_numpy(dtype=np.float64)
+    dates = pd.DatetimeIndex(series.index)
+    block = fit_calendar(values, dates, end, settings, country) if len(values) else None
+    factors = series_factors(block, dates) if len(values) else np.ones(0)
+    adjusted = pd.Series(adjust(values, factors, settings.floor), index=series.index, name=series.name)
+    return SeriesCalendar(block, series, adjusted, factors)
