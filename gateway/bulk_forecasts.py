@@ -42,6 +42,7 @@ from core.settings import Settings
 from gateway.errors import GatewayError, ModelServerUnavailableError
 from gateway.history import HistoryCache
 from gateway.model_registry import ModelRegistry, ServedModel
+from gateway.schemas.common import CalendarUse
 from serving.archive import archive_file_name
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ class BulkForecaster:
                     category=target.category,
                     archive=str(store / archive_file_name(target.model.model_name, target.model.version)),
                     sales=target.sales,
+                    last_date=_last_date(target),
                 )
                 for target in targets
             ],
@@ -239,6 +241,11 @@ def _lower_priority(pid: int, nice: int) -> None:
         log.warning("cannot lower the priority of the bulk forecast process pid=%d: %s", pid, exc)
 
 
+def _last_date(target: Target) -> str | None:
+    """The history's last day for a version with calendar terms (as `GET /api/forecast` sends it)."""
+    return target.history_end.strftime("%Y-%m-%d") if target.model.calendar is not None else None
+
+
 def _failed(category: str, status: int, error: str) -> dict[str, Any]:
     return {
         "category": category,
@@ -251,6 +258,7 @@ def _failed(category: str, status: int, error: str) -> dict[str, Any]:
         "prediction": None,
         "forecast": None,
         "total": None,
+        "calendar": None,
     }
 
 
@@ -274,4 +282,5 @@ def _answer(target: Target, outcome: BulkOutcome) -> dict[str, Any]:
         "prediction": steps[0]["prediction"],
         "forecast": steps,
         "total": outcome.total.model_dump() if outcome.total is not None else None,
+        "calendar": CalendarUse.model_validate(outcome.calendar).model_dump() if outcome.calendar else None,
     }

@@ -13,6 +13,7 @@ message about a malformed request come from it. `gateway.fast_predict: false` se
 from __future__ import annotations
 
 import hmac
+from datetime import date
 from typing import Any
 
 import orjson
@@ -25,14 +26,14 @@ from gateway.body_limit import replay_body
 from gateway.predictions import sales_values
 from gateway.routes import predict as predict_routes
 from gateway.routes.responses import OrjsonResponse, error_answer
-from gateway.schemas.common import check_levels
+from gateway.schemas.common import check_last_date, check_levels
 from gateway.security import API_KEY_HEADER, key_required
 from gateway.state import GatewayState
 
 PATH = "/api/predict"
-_FIELDS = frozenset(("category", "sales", "horizon", "levels"))
+_FIELDS = frozenset(("category", "sales", "horizon", "levels", "last_date"))
 _API_KEY_HEADER = API_KEY_HEADER.lower().encode()
-PlainRequest = tuple[str, list[float], int, "list[float] | None"]
+PlainRequest = tuple[str, list[float], int, "list[float] | None", "date | None"]
 
 
 class FastPredictMiddleware:
@@ -72,8 +73,9 @@ class FastPredictMiddleware:
 def plain_request(
     body: bytes, headers: list[tuple[bytes, bytes]], api_key: bytes | None
 ) -> PlainRequest | None:
-    """(category, sales, horizon, levels) when the request is certainly a valid `PredictRequest`
-    (its key included), else None: the FastAPI route then answers it."""
+    """(category, sales, horizon, levels, last_date) when the request is certainly a valid
+    `PredictRequest` (its key included), else None: the FastAPI route then answers it (a bad
+    `last_date` included, so its message is the route's)."""
     content_type = given_key = None
     for name, value in headers:
         if name == b"content-type":
@@ -94,13 +96,15 @@ def plain_request(
     if type(data) is not dict or not data.keys() <= _FIELDS:
         return None
     category, sales = data.get("category"), data.get("sales")
-    horizon, levels = data.get("horizon", 1), data.get("levels")
+    horizon, levels, last_date = data.get("horizon", 1), data.get("levels"), data.get("last_date")
     if type(category) is not str or not category or type(sales) is not list:
         return None
     if type(horizon) is not int or horizon < 1 or (levels is not None and type(levels) is not list):
         return None
+    if last_date is not None and type(last_date) is not str:
+        return None
     try:
-        return category, sales_values(sales), horizon, check_levels(levels)
+        return category, sales_values(sales), horizon, check_levels(levels), check_last_date(last_date)
     except ValueError:
         return None
 

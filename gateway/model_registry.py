@@ -54,6 +54,7 @@ class VersionFacts:
     backtest: Backtest | None = None
     fallback: Fallback | None = None
     classical: ClassicalPart | None = None
+    calendar: dict[str, Any] | None = None  # the handler's calendar summary (None: no calendar terms)
 
     @classmethod
     def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
@@ -66,6 +67,7 @@ class VersionFacts:
             backtest=info.backtest,
             fallback=info.fallback,
             classical=info.classical,
+            calendar=info.calendar,
         )
 
 
@@ -96,6 +98,7 @@ class ServedModel:
     backtest: Backtest | None = None
     fallback: Fallback | None = None
     classical: ClassicalPart | None = None
+    calendar: dict[str, Any] | None = None
 
 
 class ModelRegistry:
@@ -309,6 +312,7 @@ class ModelRegistry:
             backtest=facts.backtest,
             fallback=facts.fallback,
             classical=facts.classical,
+            calendar=facts.calendar,
         )
 
     def _index_facts(self, name: str, version: str) -> VersionFacts | None:
@@ -346,6 +350,7 @@ def default_facts(model: ServedModel) -> VersionFacts:
         backtest=model.backtest,
         fallback=model.fallback,
         classical=model.classical,
+        calendar=model.calendar,
     )
 
 

@@ -19,6 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry, ServedModel
 from gateway.schemas.predict import FLOAT32_MAX, BatchItem, check_sales_values
 from gateway.torchserve_client import (
+    CalendarAnswer,
     ForecastStepAnswer,
     InferenceClient,
     ModelNotServedError,
@@ -50,6 +52,7 @@ class PredictAnswer(TypedDict):
     horizon: int
     forecast: list[ForecastStepAnswer]
     total: NotRequired[TotalAnswer]
+    calendar: NotRequired[CalendarAnswer]
 
 
 class BatchResultAnswer(TypedDict):
@@ -64,6 +67,7 @@ class BatchResultAnswer(TypedDict):
     forecast: list[ForecastStepAnswer] | None
     error: str | None
     total: NotRequired[TotalAnswer]
+    calendar: NotRequired[CalendarAnswer]
 
 
 class BatchAnswer(TypedDict):
@@ -89,15 +93,21 @@ class Predictor:
     max_horizon: int
 
     async def predict(
-        self, category: str, sales: Sequence[float], horizon: int = 1, levels: Sequence[float] | None = None
+        self,
+        category: str,
+        sales: Sequence[float],
+        horizon: int = 1,
+        levels: Sequence[float] | None = None,
+        last_date: date | None = None,
     ) -> PredictAnswer:
-        """One forecast from the category's default version; 404/422/503 as GatewayError."""
+        """One forecast from the category's default version (`last_date`: the date of the last value,
+        for its calendar terms); 404/422/503 as GatewayError."""
         model = await self.registry.resolve(category)
         check_window(model, len(sales))
         check_horizon(model, horizon, self.max_horizon)
         try:
             answer = await self._loaded_call(
-                model, lambda: self.inference.predict(model.model_name, sales, horizon, levels)
+                model, lambda: self.inference.predict(model.model_name, sales, horizon, levels, last_date)
             )
         except ModelNotServedError:
             self.registry.invalidate(model.model_name)
@@ -131,6 +141,8 @@ class Predictor:
         }
         if answer.total is not None:
             result["total"] = answer.total
+        if answer.calendar is not None:
+            result["calendar"] = answer.calendar
         return result
 
     async def predict_batch(
@@ -138,9 +150,10 @@ class Predictor:
     ) -> BatchAnswer:
         """Per-item results in request order; only a model-server outage fails the whole batch (503).
 
-        An item's error is the first of: its category, its values, the window size, the horizon."""
+        An item's error is the first of: its category, its values, the window size, the horizon. Items
+        are sent per model and `last_date` (one handler request ends all its windows on one date)."""
         results: list[BatchResultAnswer | None] = [None] * len(items)
-        groups: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
+        groups: dict[tuple[str, date | None], list[tuple[int, list[float]]]] = defaultdict(list)
         categories = [item.category for item in items]
         targets = {category: await self._target(category, horizon) for category in dict.fromkeys(categories)}
         plain = batch_sales_values([item.sales for item in items])
@@ -156,14 +169,17 @@ class Predictor:
                     outcomes[(category, "error")] += 1
                     continue
             assert model is not None and sales is not None
-            groups[model.model_name].append((index, sales))
+            groups[(model.model_name, item.last_date)].append((index, sales))
 
         models = {model.model_name: model for model, _ in targets.values() if model is not None}
         calls = [
             self._predict_chunk(
-                models[name], members[start : start + self.max_instances_per_call], results, horizon, levels
+                models[name],
+                members[start : start + self.max_instances_per_call],
+                results,
+                (horizon, levels, last_date),
             )
-            for name, members in groups.items()
+            for (name, last_date), members in groups.items()
             for start in range(0, len(members), self.max_instances_per_call)
         ]
         for answered_chunk in await asyncio.gather(*calls):
@@ -206,14 +222,16 @@ class Predictor:
         model: ServedModel,
         members: list[tuple[int, list[float]]],
         results: list[BatchResultAnswer | None],
-        horizon: int,
-        levels: Sequence[float] | None,
+        options: tuple[int, Sequence[float] | None, date | None],
     ) -> dict[tuple[str, str], int]:
-        """Fill in the members' results; the count of answers by (category, outcome)."""
+        """Fill in the members' results; the count of answers by (category, outcome). `options`:
+        (horizon, levels, last_date) of the call."""
+        horizon, levels, last_date = options
         try:
             rows = [sales for _, sales in members]
             answer = await self._loaded_call(
-                model, lambda: self.inference.predict_instances(model.model_name, rows, horizon, levels)
+                model,
+                lambda: self.inference.predict_instances(model.model_name, rows, horizon, levels, last_date),
             )
         except ModelServerUnavailableError:
             self.registry.invalidate(model.model_name)
@@ -239,6 +257,8 @@ class Predictor:
             }
             if answer.totals is not None:
                 result["total"] = answer.totals[row]
+            if answer.calendar is not None:
+                result["calendar"] = answer.calendar
             results[index] = result
         return {(category, "ok"): len(members)}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 import orjson
@@ -62,6 +63,15 @@ class ForecastStepAnswer(TypedDict):
     intervals: list[IntervalAnswer]
 
 
+class CalendarAnswer(TypedDict):
+    """How the handler used the version's calendar terms: `gateway.schemas.common.CalendarUse` as a
+    plain dict (absent from the handler's answer when the version has none and no date was sent)."""
+
+    applied: bool
+    last_date: NotRequired[str]
+    note: NotRequired[str]
+
+
 class _SingleAnswer(TypedDict):
     prediction: float
     model_version: str
@@ -70,6 +80,7 @@ class _SingleAnswer(TypedDict):
     horizon: NotRequired[int]
     forecast: NotRequired[list[ForecastStepAnswer] | None]
     total: NotRequired[TotalAnswer | None]
+    calendar: NotRequired[CalendarAnswer | None]
 
 
 class _InstancesAnswer(TypedDict):
@@ -79,6 +90,7 @@ class _InstancesAnswer(TypedDict):
     horizon: NotRequired[int]
     forecasts: NotRequired[list[list[ForecastStepAnswer]] | None]
     totals: NotRequired[list[TotalAnswer] | None]
+    calendar: NotRequired[CalendarAnswer | None]
 
 
 _Answer = TypeVar("_Answer")
@@ -95,6 +107,7 @@ class Prediction:
     forecast: list[ForecastStepAnswer]
     category: str | None = None  # the answering version's own category (older handlers send none)
     total: TotalAnswer | None = None  # horizon ≥ 2 (older handlers send none)
+    calendar: CalendarAnswer | None = None  # a version with calendar terms, or a date sent
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class Predictions:
     horizon: int
     forecasts: list[list[ForecastStepAnswer]]
     totals: list[TotalAnswer] | None = None  # one per instance with horizon ≥ 2 (older handlers send none)
+    calendar: CalendarAnswer | None = None  # the same for every instance: they share one last_date
 
 
 class InferenceClient:
@@ -119,10 +133,17 @@ class InferenceClient:
         await self._http.close()
 
     async def predict(
-        self, model_name: str, sales: Sequence[float], horizon: int = 1, levels: Sequence[float] | None = None
+        self,
+        model_name: str,
+        sales: Sequence[float],
+        horizon: int = 1,
+        levels: Sequence[float] | None = None,
+        last_date: date | None = None,
     ) -> Prediction:
-        """One forecast from the model's default version: tomorrow and up to `horizon` days ahead."""
-        body, _ = await self._ask(model_name, _payload("sales", sales, horizon, levels), _SINGLE)
+        """One forecast from the model's default version: tomorrow and up to `horizon` days ahead
+        (`last_date`: the date of the last value, for the version's calendar terms)."""
+        payload = _payload("sales", sales, horizon, levels, last_date)
+        body, _ = await self._ask(model_name, payload, _SINGLE)
         return Prediction(
             prediction=body["prediction"],
             model_version=body["model_version"],
@@ -131,6 +152,7 @@ class InferenceClient:
             forecast=_steps(body.get("forecast"), body["prediction"]),
             category=body.get("category"),
             total=body.get("total"),
+            calendar=body.get("calendar"),
         )
 
     async def predict_instances(
@@ -139,9 +161,12 @@ class InferenceClient:
         instances: Sequence[Sequence[float]],
         horizon: int = 1,
         levels: Sequence[float] | None = None,
+        last_date: date | None = None,
     ) -> Predictions:
-        """Many windows in one call (KServe v1 `instances` form), answered in order."""
-        body, raw = await self._ask(model_name, _payload("instances", instances, horizon, levels), _INSTANCES)
+        """Many windows in one call (KServe v1 `instances` form), answered in order; they all end on
+        `last_date` (when given)."""
+        payload = _payload("instances", instances, horizon, levels, last_date)
+        body, raw = await self._ask(model_name, payload, _INSTANCES)
         predictions = body["predictions"]
         if len(predictions) != len(instances):
             raise ModelServerError(
@@ -166,6 +191,7 @@ class InferenceClient:
             horizon=body.get("horizon", 1),
             forecasts=forecasts,
             totals=totals,
+            calendar=body.get("calendar"),
         )
 
     async def ping(self) -> str:
@@ -214,7 +240,9 @@ class InferenceClient:
         raise ModelServerError(f"model server failed to predict with {model_name} ({status}): {message}")
 
 
-def _payload(form: str, values: Any, horizon: int, levels: Sequence[float] | None) -> dict[str, Any]:
+def _payload(
+    form: str, values: Any, horizon: int, levels: Sequence[float] | None, last_date: date | None
+) -> dict[str, Any]:
     """The handler's request body; options only when they differ from its defaults (older archives
     accept the plain form)."""
     payload: dict[str, Any] = {form: values}
@@ -222,6 +250,8 @@ def _payload(form: str, values: Any, horizon: int, levels: Sequence[float] | Non
         payload["horizon"] = horizon
     if levels is not None:
         payload["levels"] = list(levels)
+    if last_date is not None:
+        payload["last_date"] = last_date.isoformat()
     return payload
 
 

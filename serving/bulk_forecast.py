@@ -87,6 +87,8 @@ def forecast_archive(archive: Path, items: Sequence[BulkItem], job: BulkForecast
         body: dict[str, Any] = {"sales": sales, "horizon": job.horizon}
         if job.levels is not None:
             body["levels"] = job.levels
+        if item.last_date is not None:
+            body["last_date"] = item.last_date
         requests.append({"body": body})
         asked.append(index)
     if requests:
@@ -131,6 +133,7 @@ def outcome_of(category: str, status: int, answer: dict[str, Any], stats: dict[s
             "window_size": answer["window_size"],
             "forecast": answer["forecast"],
             "total": answer.get("total"),
+            "calendar": answer.get("calendar"),
         }
     )
 

@@ -19,6 +19,7 @@ class BulkItem(BaseModel):
     category: str
     archive: str = Field(description="path of the version's .mar in the model store")
     sales: list[float]
+    last_date: str | None = Field(default=None, description="ISO date of the last value (calendar terms)")
 
 
 class BulkForecastJob(BaseModel):
@@ -63,6 +64,7 @@ class BulkOutcome(BaseModel):
     window_size: int | None = None
     forecast: list[BulkStep] | None = None
     total: BulkTotal | None = Field(default=None, description="the total of the days, horizon ≥ 2")
+    calendar: dict[str, str | bool] | None = Field(default=None, description="the handler's `calendar`")
 
 
 class BulkForecastAnswer(BaseModel):

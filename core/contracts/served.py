@@ -33,6 +33,7 @@ class ServedVersionInfo(BaseModel):
     backtest: Backtest | None = None
     fallback: Fallback | None = Field(default=None, description="why it serves less than the full model")
     classical: ClassicalPart | None = Field(default=None, description="its classical part and blend weight")
+    calendar: dict[str, Any] | None = Field(default=None, description="its calendar terms, summed up")
 
 
 def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:

@@ -1,7 +1,9 @@
-"""GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days.
+"""GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days
+(that day sent as `last_date` to a version with calendar terms).
 
 Answers are cached (`gateway.forecast_cache`) by category, served version, dataset SHA-256, last day,
-horizon and levels; the `X-Cache` header says `hit` or `miss`."""
+horizon and levels (the last day, the calendar terms' date, is in the key); the `X-Cache` header says
+`hit` or `miss`."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from gateway.schemas.common import (
     HORIZON_DESCRIPTION,
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
+    CalendarUse,
     ForecastStep,
     ForecastTotal,
     check_levels,
@@ -68,7 +71,9 @@ async def forecast(
     if cached is not None:
         return Response(cached, media_type="application/json", headers={CACHE_HEADER: "hit"})
     sales = [0.0] * (window - len(last)) + [float(value) for value in last.to_numpy()]
-    answer = await predictor.predict(model.category, sales, horizon, levels)
+    # the history's last day, for a version with calendar terms (the others would only answer a note)
+    last_date = history_end.date() if model.calendar is not None else None
+    answer = await predictor.predict(model.category, sales, horizon, levels, last_date)
     steps = [
         ForecastStep.model_validate(
             {**step, "date": (history_end + timedelta(days=step["step"])).strftime("%Y-%m-%d")}
@@ -86,6 +91,7 @@ async def forecast(
             horizon=answer["horizon"],
             forecast=steps,
             total=ForecastTotal.model_validate(answer["total"]) if "total" in answer else None,
+            calendar=CalendarUse.model_validate(answer["calendar"]) if "calendar" in answer else None,
         )
         .model_dump_json()
         .encode()

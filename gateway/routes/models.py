@@ -219,4 +219,5 @@ def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:
         "max_horizon": facts.max_horizon,
         "fallback": facts.fallback.model_dump() if facts.fallback is not None else None,
         "classical": facts.classical.model_dump() if facts.classical is not None else None,
+        "calendar": facts.calendar,
     }

@@ -20,8 +20,10 @@ router = APIRouter(tags=["predict"], dependencies=[PredictKeyDep], route_class=O
 @router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 502, 503))
 async def predict(body: PredictRequest, predictor: PredictorDep) -> OrjsonResponse:
     """Forecast the next day's total from the last N daily totals (oldest first), and every day up to
-    `horizon` days ahead, each with its prediction intervals."""
-    return OrjsonResponse(await predictor.predict(body.category, body.sales, body.horizon, body.levels))
+    `horizon` days ahead, each with its prediction intervals; with `last_date`, through the version's
+    calendar terms."""
+    answer = await predictor.predict(body.category, body.sales, body.horizon, body.levels, body.last_date)
+    return OrjsonResponse(answer)
 
 
 @router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 413, 422, 502, 503))

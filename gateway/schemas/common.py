@@ -4,7 +4,9 @@ built from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +16,18 @@ from core.settings import Settings
 HORIZON_DESCRIPTION = "Days ahead, 1 (tomorrow, the default) to `forecast.max_horizon` (28)."
 LEVELS_DESCRIPTION = "Prediction-interval levels in percent (50–99); default `forecast.interval_levels`."
 LEVEL_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 50, "maximum": 99}
+LAST_DATE_DESCRIPTION = (
+    "The date of the last sales value (YYYY-MM-DD). A version trained with calendar terms (public "
+    "holidays, time of year, month's end) divides the window by its days' factors and multiplies the "
+    "forecast by the target days' factors; without it the window is used as it is and the answer's "
+    "`calendar.note` says so. Ignored (with a note) by a version without calendar terms."
+)
+CALENDAR_DESCRIPTION = (
+    "Whether the version's calendar terms were applied (`applied`, from `last_date`) and why not, or "
+    "what to know (`note`); absent or null for a version without calendar terms asked without a date."
+)
+EXAMPLE_CALENDAR: dict[str, Any] = {"applied": True, "last_date": "2024-12-24", "note": None}
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 EXAMPLE_CATEGORY = "Beauty"  # a category of the sample data, for data with `data.categories: auto`
 
 EXAMPLE_STEP: dict[str, Any] = {
@@ -113,6 +127,20 @@ class ForecastTotal(BaseModel):
     )
 
 
+class CalendarUse(BaseModel):
+    """How a forecast used the version's calendar terms (the handler's `calendar` answer, passed on)."""
+
+    applied: bool = Field(description="The holiday and season factors were applied around the model.")
+    last_date: str | None = Field(
+        default=None, description="The date of the last value they were applied from (YYYY-MM-DD)."
+    )
+    note: str | None = Field(
+        default=None,
+        description="Why they were not applied (no `last_date` sent, or a version without them), or "
+        "that the days ahead lie past the holidays the version knows.",
+    )
+
+
 TOTAL_DESCRIPTION = "With `horizon` ≥ 2: the total of the days with its own intervals; absent for one day."
 
 
@@ -126,3 +154,16 @@ def check_levels(levels: list[Any] | None) -> list[float] | None:
             shown = f"{level:g}" if number else repr(level)
             raise ValueError(f"each level must be a percent from 50 to 99, got {shown}")
     return [float(level) for level in levels]
+
+
+def check_last_date(value: Any) -> date | None:
+    """The optional `last_date`: exactly YYYY-MM-DD (what the handler reads), never a timestamp or a
+    number pydantic's lax date parsing would accept; the message names the field."""
+    if value is None or type(value) is date:
+        return value
+    if not isinstance(value, str) or _ISO_DAY.fullmatch(value) is None:
+        raise ValueError(f"last_date must be an ISO date (YYYY-MM-DD), got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"last_date must be an ISO date (YYYY-MM-DD), got {value!r}: no such day") from None

@@ -8,11 +8,14 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from gateway.schemas.common import (
+    CALENDAR_DESCRIPTION,
+    EXAMPLE_CALENDAR,
     EXAMPLE_STEP,
     HORIZON_DESCRIPTION,
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
     TOTAL_DESCRIPTION,
+    CalendarUse,
     ConfiguredParts,
     ForecastStep,
     ForecastTotal,
@@ -34,6 +37,9 @@ class Forecast(BaseModel):
         default_factory=list, description="Every day from `date` on, up to `horizon` days, with intervals."
     )
     total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
+    calendar: CalendarUse | None = Field(
+        default=None, description=CALENDAR_DESCRIPTION + " Sent with `history_end` as the last date."
+    )
 
 
 def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
@@ -47,6 +53,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "history_end": "2024-12-31",
         "horizon": 1,
         "forecast": [{**EXAMPLE_STEP, "date": "2025-01-01"}],
+        "calendar": {**EXAMPLE_CALENDAR, "last_date": "2024-12-31"},
     }
     return {"Forecast": {"examples": [forecast]}, **bulk_configured_parts(facts)}
 
@@ -87,6 +94,9 @@ class BulkForecastItem(BaseModel):
         default=None, description="Every day up to `horizon`, dated, with intervals."
     )
     total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
+    calendar: CalendarUse | None = Field(
+        default=None, description=CALENDAR_DESCRIPTION + " Sent with `history_end` as the last date."
+    )
 
 
 class BulkForecastResponse(BaseModel):
@@ -135,6 +145,7 @@ def bulk_configured_parts(facts: ServiceFacts) -> ConfiguredParts:
                             "date": "2025-01-01",
                             "prediction": 1034.7,
                             "forecast": [step],
+                            "calendar": {**EXAMPLE_CALENDAR, "last_date": "2024-12-31"},
                         },
                         {
                             "category": "Toys",

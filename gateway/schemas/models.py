@@ -44,6 +44,19 @@ class ModelClassical(BaseModel):
 CLASSICAL_DESCRIPTION = "Its classical part and blend weight (null: trained before they were recorded)."
 
 
+class ModelCalendar(BaseModel):
+    """The calendar terms a version applies around its model when a forecast sends `last_date`."""
+
+    country: str | None = Field(default=None, description="Whose public holidays (e.g. `US`).")
+    holidays: int = Field(ge=0, description="How many holiday days it knows a factor for.")
+    holidays_until: str = Field(description="The last day its holidays reach (YYYY-MM-DD); later: normal.")
+    yearly: bool = Field(description="A factor by time of year (day of the year).")
+    month_end: bool = Field(description="A factor for the last days of every month.")
+
+
+CALENDAR_TERMS_DESCRIPTION = "Its calendar terms (null: none; `last_date` is then not needed)."
+
+
 class ModelVersion(BaseModel):
     version: str
     is_default: bool
@@ -58,6 +71,7 @@ class ModelVersion(BaseModel):
     max_horizon: int = Field(ge=1, description="Most days ahead (`horizon`) this version forecasts.")
     fallback: ModelFallback | None = Field(default=None, description=FALLBACK_DESCRIPTION)
     classical: ModelClassical | None = Field(default=None, description=CLASSICAL_DESCRIPTION)
+    calendar: ModelCalendar | None = Field(default=None, description=CALENDAR_TERMS_DESCRIPTION)
     registry_version: str | None = Field(
         default=None, description="Its model version in MLflow's registry (null: not recorded yet)."
     )
@@ -85,6 +99,9 @@ class CategoryModel(BaseModel):
     )
     classical: ModelClassical | None = Field(
         default=None, description=CLASSICAL_DESCRIPTION + " Of the default version."
+    )
+    calendar: ModelCalendar | None = Field(
+        default=None, description=CALENDAR_TERMS_DESCRIPTION + " Of the default version."
     )
     versions: list[ModelVersion]
 
@@ -132,6 +149,15 @@ class Backtest(BaseModel):
     )
 
 
+EXAMPLE_CALENDAR_TERMS: dict[str, Any] = {
+    "country": "US",
+    "holidays": 22,
+    "holidays_until": "2025-12-31",
+    "yearly": True,
+    "month_end": False,
+}
+
+
 def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
     """A served category's example, in this gateway's window and horizon."""
     version = {
@@ -142,6 +168,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "loaded": True,
         "test_metrics": EXAMPLE_METRICS,
         "max_horizon": facts.max_horizon,
+        "calendar": EXAMPLE_CALENDAR_TERMS,
     }
     model = {
         "category": facts.category,
@@ -151,6 +178,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "max_horizon": facts.max_horizon,
         "test_metrics": EXAMPLE_METRICS,
         "loaded": True,
+        "calendar": EXAMPLE_CALENDAR_TERMS,
         "versions": [version],
     }
     page = {

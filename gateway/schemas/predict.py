@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from gateway.schemas.common import (
+    CALENDAR_DESCRIPTION,
+    EXAMPLE_CALENDAR,
     EXAMPLE_STEP,
     EXAMPLE_TOTAL,
     HORIZON_DESCRIPTION,
+    LAST_DATE_DESCRIPTION,
     LEVEL_SCHEMA,
     LEVELS_DESCRIPTION,
     TOTAL_DESCRIPTION,
+    CalendarUse,
     ConfiguredParts,
     ForecastStep,
     ForecastTotal,
     ServiceFacts,
     StrictBody,
+    check_last_date,
     check_levels,
 )
 
@@ -74,11 +80,17 @@ class PredictRequest(StrictBody):
     levels: list[Any] | None = Field(
         default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
     )
+    last_date: date | None = Field(default=None, description=LAST_DATE_DESCRIPTION)
 
     @field_validator("sales")
     @classmethod
     def _finite_numbers(cls, values: list[Any]) -> list[float]:
         return check_sales_values(values)
+
+    @field_validator("last_date", mode="before")
+    @classmethod
+    def _last_date(cls, value: Any) -> date | None:
+        return check_last_date(value)
 
     @field_validator("levels")
     @classmethod
@@ -96,6 +108,7 @@ class PredictResponse(BaseModel):
         default_factory=list, description="Every day ahead up to `horizon`, each with its intervals."
     )
     total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
+    calendar: CalendarUse | None = Field(default=None, description=CALENDAR_DESCRIPTION)
 
 
 class BatchItem(StrictBody):
@@ -104,6 +117,12 @@ class BatchItem(StrictBody):
         description="Last N daily totals (numbers), oldest first. Checked per item: a wrong count or a "
         "value that is not a finite float32 number gets this item its own error, not the whole batch."
     )
+    last_date: date | None = Field(default=None, description=LAST_DATE_DESCRIPTION + " Per item.")
+
+    @field_validator("last_date", mode="before")
+    @classmethod
+    def _last_date(cls, value: Any) -> date | None:
+        return check_last_date(value)
 
 
 class BatchRequest(StrictBody):
@@ -129,6 +148,7 @@ class BatchResult(BaseModel):
     forecast: list[ForecastStep] | None = None
     error: str | None = None
     total: ForecastTotal | None = Field(default=None, description=TOTAL_DESCRIPTION)
+    calendar: CalendarUse | None = Field(default=None, description=CALENDAR_DESCRIPTION)
 
 
 class BatchResponse(BaseModel):
@@ -176,11 +196,15 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
     return {
         "PredictRequest": {
             "properties": {"sales": {"minItems": window, "maxItems": window}, "horizon": horizon},
-            "examples": [{"category": category, "sales": sales, "horizon": 1}],
+            "examples": [
+                {"category": category, "sales": sales, "horizon": 1},
+                {"category": category, "sales": sales, "horizon": 1, "last_date": "2024-12-24"},
+            ],
         },
         "PredictResponse": {
             "examples": [
                 {**answer, "horizon": 1, "forecast": [EXAMPLE_STEP]},
+                {**answer, "horizon": 1, "forecast": [EXAMPLE_STEP], "calendar": EXAMPLE_CALENDAR},
                 {**answer, "horizon": 7, "forecast": _week_steps(), "total": EXAMPLE_TOTAL},
             ]
         },

@@ -44,6 +44,19 @@ def _bodies(size: int) -> list[tuple[str, bytes, str]]:
         ("horizon 0", body({"category": "Beauty", "sales": window, "horizon": 0}), json_type),
         ("levels out of range", body({"category": "Beauty", "sales": window, "levels": [10]}), json_type),
         ("levels as text", body({"category": "Beauty", "sales": window, "levels": "80"}), json_type),
+        ("last date", body({"category": "Beauty", "sales": window, "last_date": "2024-12-30"}), json_type),
+        ("null last date", body({"category": "Beauty", "sales": window, "last_date": None}), json_type),
+        (
+            "bad last date",
+            body({"category": "Beauty", "sales": window, "last_date": "30/12/2024"}),
+            json_type,
+        ),
+        (
+            "last date as number",
+            body({"category": "Beauty", "sales": window, "last_date": 20241230}),
+            json_type,
+        ),
+        ("no such day", body({"category": "Beauty", "sales": window, "last_date": "2024-02-30"}), json_type),
         ("short window", body({"category": "Beauty", "sales": window[1:]}), json_type),
         ("empty window", body({"category": "Beauty", "sales": []}), json_type),
         ("unknown category", body({"category": "Garden", "sales": window}), json_type),
@@ -120,6 +133,7 @@ def test_only_certainly_valid_requests_take_the_fast_path() -> None:
         if plain_request(raw, [(b"content-type", content_type.encode())], None) is not None
     }
     valid_requests = {"plain", "integers and any case", "options", "null levels", "charset", "horizon 2"}
+    valid_requests |= {"last date", "null last date"}
     refused_by_predictor = {"horizon past the service", "short window", "empty window", "unknown category"}
     assert taken == valid_requests | refused_by_predictor
     plain = json.dumps({"category": "Beauty", "sales": [1.0] * size}).encode()

@@ -181,6 +181,7 @@ def test_an_unknown_category_fails_alone(api: httpx.Client) -> None:
         "prediction": None,
         "forecast": None,
         "total": None,
+        "calendar": None,
     }
     assert beauty["status"] == 200 and (answer["succeeded"], answer["failed"]) == (1, 1)
     text = api.post("/api/forecast_batch?format=csv", json={"categories": ["Toys"]}).text

@@ -134,7 +134,9 @@ def test_examples_and_limits_follow_the_settings(make_client: Callable[..., Test
     validate(schema)
     components = schema["components"]["schemas"]
     request = components["PredictRequest"]
-    assert [len(example["sales"]) for example in request["examples"]] == [56]
+    assert [len(example["sales"]) for example in request["examples"]] == [56, 56]
+    assert request["examples"][1]["last_date"] == "2024-12-24"
+    assert request["properties"]["last_date"]["anyOf"][0] == {"type": "string", "format": "date"}
     assert request["examples"][0]["category"] == "Clothing"
     assert request["properties"]["sales"]["minItems"] == request["properties"]["sales"]["maxItems"] == 56
     assert request["properties"]["horizon"]["maximum"] == 7

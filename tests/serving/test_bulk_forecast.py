@@ -19,6 +19,7 @@ from serving.archive import ArchiveInfo, archive_version
 from serving.bulk_forecast import run_job
 from tests.conftest import make_test_settings
 from tests.handlers.scripted_artifacts import write_scripted_version
+from tests.serving.calendar_archive import HOLIDAY_FACTOR, calendar_archive
 
 pytestmark = [pytest.mark.slow]
 
@@ -138,3 +139,33 @@ def test_a_classical_only_version_forecasts_a_history_shorter_than_its_window(tm
     first, padded = answer.outcomes
     assert (first.status, padded.status) == (200, 200), answer
     assert first.model_dump() == padded.model_dump()
+
+
+def test_an_items_last_date_applies_the_versions_calendar_terms(tmp_path: Path) -> None:
+    """The gateway sends the history's last day: the bulk forecast applies the calendar terms as the
+    handler does (Dec 25 sells a tenth), and says so in the outcome's `calendar`."""
+    settings = make_test_settings(tmp_path)
+    archive = str(calendar_archive(settings, "Beauty", "20240101.000000").path)
+    window = [float(240 + 7 * (day % 5)) for day in range(14)]  # Dec 11..24: no holiday among them
+    job = BulkForecastJob(
+        horizon=2,
+        levels=[80],
+        items=[
+            BulkItem(category="Beauty", archive=archive, sales=window, last_date="2024-12-24"),
+            BulkItem(category="Beauty", archive=archive, sales=window),
+        ],
+    )
+    dated, plain = run_job(job).outcomes
+    assert dated.forecast is not None and plain.forecast is not None
+    assert dated.forecast[0].prediction == pytest.approx(HOLIDAY_FACTOR * plain.forecast[0].prediction)
+    assert dated.forecast[1].prediction == pytest.approx(plain.forecast[1].prediction)
+    low, high = dated.forecast[0].intervals[0].lower, dated.forecast[0].intervals[0].upper
+    assert (low, high) == pytest.approx(
+        (
+            HOLIDAY_FACTOR * plain.forecast[0].intervals[0].lower,
+            HOLIDAY_FACTOR * plain.forecast[0].intervals[0].upper,
+        )
+    )
+    assert dated.calendar == {"applied": True, "last_date": "2024-12-24"}
+    assert plain.calendar is not None and plain.calendar["applied"] is False
+    assert "send last_date" in str(plain.calendar["note"])
