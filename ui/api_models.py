@@ -43,6 +43,15 @@ class ForecastTotal(_Answer):
     note: str | None = None
 
 
+class CalendarUse(_Answer):
+    """How the forecast used the version's calendar terms (holidays, season): applied from
+    `last_date`, or `note` saying why not (None on the answer: a version without them, no date sent)."""
+
+    applied: bool
+    last_date: str | None = None
+    note: str | None = None
+
+
 class _ForecastAnswer(_Answer):
     """What both forecast routes answer: the next day's prediction and, from a gateway with horizons,
     every day ahead and (2 days or more) their total."""
@@ -53,6 +62,7 @@ class _ForecastAnswer(_Answer):
     horizon: int | None = None
     forecast: list[ForecastStep] = []
     total: ForecastTotal | None = None
+    calendar: CalendarUse | None = None
 
     def steps(self) -> list[ForecastStep]:
         """The forecast days, or the one next-day prediction of a gateway without horizons."""
@@ -174,6 +184,16 @@ class Fallback(_Answer):
     reason: str = ""
 
 
+class CalendarTerms(_Answer):
+    """Which calendar terms a version applies when sent the date of the last value."""
+
+    country: str | None = None
+    holidays: int = 0
+    holidays_until: str | None = None
+    yearly: bool = False
+    month_end: bool = False
+
+
 class CategoryModel(_Answer):
     """A served category; `max_horizon` is the most days ahead its default version forecasts (1 when
     the gateway does not say: every version forecasts the next day)."""
@@ -186,6 +206,7 @@ class CategoryModel(_Answer):
     loaded: bool | None = None  # holds a worker now (None: the gateway does not say)
     classical: Classical | None = None  # None: an older version or gateway
     fallback: Fallback | None = None  # why it serves only the classical part (None: it does not)
+    calendar: CalendarTerms | None = None  # None: no calendar terms (or an older gateway)
     versions: list[ModelVersion] = []
 
 

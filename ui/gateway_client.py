@@ -128,12 +128,17 @@ class GatewayClient:
             raise self._error_for(response)
         return response.text
 
-    def predict(self, category: str, sales: Sequence[float], horizon: int = 1) -> Prediction:
+    def predict(
+        self, category: str, sales: Sequence[float], horizon: int = 1, last_date: str | None = None
+    ) -> Prediction:
         """The next day's forecast (`horizon` > 1: that many days) from `sales` (the last N daily totals,
-        oldest first)."""
+        oldest first); `last_date` (YYYY-MM-DD, the last value's day) lets a version with calendar
+        terms apply them. Options are sent only when set, so an older gateway answers as before."""
         body: dict[str, Any] = {"category": category, "sales": list(sales)}
         if horizon > 1:
             body["horizon"] = horizon
+        if last_date:
+            body["last_date"] = last_date
         return self._call("POST", "/api/predict", Prediction, json=body)
 
     def backtest(self, category: str) -> Backtest:

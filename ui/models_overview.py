@@ -13,11 +13,11 @@ from urllib.parse import quote
 import gradio as gr
 import pandas as pd
 
-from ui.api_models import CategoryModel, ModelList, ModelVersion
+from ui.api_models import CalendarTerms, CategoryModel, ModelList, ModelVersion
 from ui.formatting import message_html
 from ui.gateway_client import GatewayClient, GatewayError
 
-COLUMNS = ["Category", "Served version", "State", "Model", "Versions", "Registry (MLflow)"]
+COLUMNS = ["Category", "Served version", "State", "Model", "Calendar", "Versions", "Registry (MLflow)"]
 LOADED = "loaded"
 ARCHIVED = "archived (loads on first request)"
 UNKNOWN = "—"
@@ -67,6 +67,7 @@ def models_frame(listed: ModelList | None, mlflow_url: str = "") -> pd.DataFrame
             model.default_version or UNKNOWN,
             UNKNOWN if model.loaded is None else LOADED if model.loaded else ARCHIVED,
             model_cell(model),
+            calendar_cell(model.calendar),
             len(model.versions),
             registry_cell(next((v for v in model.versions if v.is_default), None), mlflow_url),
         ]
@@ -88,6 +89,21 @@ def model_cell(model: CategoryModel) -> str:
         return f"{name} alone"
     share = round(100 * classical.weight)
     return f"{name} {share} % + CNN-LSTM {100 - share} %"
+
+
+def calendar_cell(calendar: CalendarTerms | None) -> str:
+    """The calendar terms the served version applies: `holidays (US), yearly, month end`, or "—" for
+    none (or a gateway that does not say)."""
+    if calendar is None:
+        return UNKNOWN
+    terms = []
+    if calendar.holidays:
+        terms.append(f"holidays ({calendar.country})" if calendar.country else "holidays")
+    if calendar.yearly:
+        terms.append("yearly")
+    if calendar.month_end:
+        terms.append("month end")
+    return ", ".join(terms) or UNKNOWN
 
 
 def registry_cell(version: ModelVersion | None, mlflow_url: str) -> str:
@@ -114,7 +130,7 @@ def build_models_overview(handlers: ModelsOverviewHandlers) -> tuple[gr.HTML, gr
             value=models_frame(None),
             label="Loaded: holds a worker now · archived: loads on its first request",
             interactive=False,
-            datatype=["str", "str", "str", "number", "markdown"],
+            datatype=["str", "str", "str", "str", "str", "number", "markdown"],
             elem_id="models-table",
         )
     refresh.click(handlers.show, outputs=[budget, table], api_name="models_overview")

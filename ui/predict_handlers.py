@@ -2,8 +2,10 @@
 
 N (the window size) and the days ahead a model forecasts come from `GET /api/models`. Choosing a
 category refills everything from that category (its last N days), so no value, date, headline or
-chart of another category survives a switch. "Predict" sends the box to `POST /api/predict`;
-"Forecast tomorrow" asks `GET /api/forecast/{category}`. Both draw the same chart (`predict_chart`).
+chart of another category survives a switch; filling from the history also writes the date of its
+last day, which "Predict" sends as `last_date` for a version's calendar terms. "Predict" sends the box
+to `POST /api/predict`; "Forecast tomorrow" asks `GET /api/forecast/{category}`. Both draw the same
+chart (`predict_chart`) and say how the calendar terms were used (the answer's `calendar`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.api_models import ForecastStep, ForecastTotal, History
+from ui.api_models import CalendarUse, ForecastStep, ForecastTotal, History
 from ui.downloads import write_csv
 from ui.formatting import forecast_markdown, format_sales, message_html, prediction_markdown
 from ui.gateway_client import GatewayClient, GatewayError
@@ -32,6 +34,7 @@ from ui.predict_inputs import (
     mirror_table,
     outlier_warning,
     parse_horizon,
+    parse_last_date,
     table_for,
 )
 from ui.updates import Skip, skip
@@ -57,7 +60,8 @@ class PredictView(NamedTuple):
 
 
 class FillView(NamedTuple):
-    """The box, table, box check and remembered dates refilled from the history (skipped on errors)."""
+    """The box, table, box check, remembered dates and the last value's date refilled from the
+    history (skipped on errors)."""
 
     text: str | Skip
     table: pd.DataFrame | Skip
@@ -65,6 +69,7 @@ class FillView(NamedTuple):
     filled: FilledInputs | None
     synced: Synced | Skip
     message: str
+    last_date: str | Skip
 
 
 class ChooseView(NamedTuple):
@@ -83,6 +88,7 @@ class ChooseView(NamedTuple):
     chart: go.Figure | None
     message: str
     download: None
+    last_date: str | Skip
 
 
 @dataclass
@@ -117,9 +123,10 @@ class PredictHandlers:
         )
         refill = self._refill(category, served.size)
         text, table, check, synced = refill.text, refill.table, refill.check, refill.synced
+        last_date = refill.last_date
         if not isinstance(text, str) or not isinstance(table, pd.DataFrame):
             # the history could not be read: clear what belonged to the old category
-            text, table, check, synced = "", table_for([], served.size), "", ()
+            text, table, check, synced, last_date = "", table_for([], served.size), "", (), ""
         return ChooseView(
             window_info=info,
             horizon=gr.Number(value=horizon_within(horizon, served.max_horizon), maximum=served.max_horizon),
@@ -133,6 +140,7 @@ class PredictHandlers:
             chart=empty_chart(),
             message=refill.message,
             download=None,
+            last_date=last_date,
         )
 
     def fill_last_days(self, category: str | None) -> FillView:
@@ -140,7 +148,7 @@ class PredictHandlers:
         history (the box is left as it was when they cannot be read)."""
         if not category:
             return FillView(
-                "", table_for([]), "", None, (), message_html("error", "Choose a category first.")
+                "", table_for([]), "", None, (), message_html("error", "Choose a category first."), skip()
             )
         try:
             size = self.served_window(category).size
@@ -157,15 +165,22 @@ class PredictHandlers:
         return mirror_table(table, synced)
 
     def predict(
-        self, category: str | None, text: str, filled: FilledInputs | None, horizon: float | str | None = 1
+        self,
+        category: str | None,
+        text: str,
+        filled: FilledInputs | None,
+        horizon: float | str | None = 1,
+        last_date: str | None = None,
     ) -> PredictView:
-        """Headline, chart, message and CSV for a forecast from the values in the box (nothing on errors)."""
+        """Headline, chart, message and CSV for a forecast from the values in the box, sent with the
+        date of the last value when given (nothing on errors)."""
         if not category:
             return _failed("Choose a category.")
         try:
             days_ahead = parse_horizon(horizon)
             values = parse_sales_text(text)
-            answer = self.client.predict(category, values, days_ahead)
+            day = parse_last_date(last_date)
+            answer = self.client.predict(category, values, days_ahead, day)
         except (InputError, GatewayError) as exc:
             return _failed(_cannot("predict", exc))
         history: History | None
@@ -194,6 +209,7 @@ class PredictHandlers:
             chart,
             message_html("warning", warning) if warning else "",
             answer.total,
+            answer.calendar,
         )
 
     def forecast_tomorrow(self, category: str | None, horizon: float | str | None = 1) -> PredictView:
@@ -216,7 +232,7 @@ class PredictHandlers:
         headline = forecast_markdown(
             category, answer.date, steps[0].prediction, answer.model_version, answer.history_end
         )
-        return _forecast_view(category, headline, steps, chart, "", answer.total)
+        return _forecast_view(category, headline, steps, chart, "", answer.total, answer.calendar)
 
     def _refill(self, category: str, size: int) -> FillView:
         try:
@@ -236,6 +252,7 @@ class PredictHandlers:
             filled=FilledInputs(category, tuple(dates)),
             synced=tuple(entries),
             message=message_html("info", f"Filled with {category}'s sales from {dates[0]} to {dates[-1]}."),
+            last_date=dates[-1],
         )
 
 
@@ -259,6 +276,7 @@ def _cleared(window_info: str, message: str) -> ChooseView:
         chart=empty_chart(),
         message=message,
         download=None,
+        last_date="",
     )
 
 
@@ -269,11 +287,13 @@ def _forecast_view(
     chart: ForecastChart,
     message: str,
     total: ForecastTotal | None,
+    calendar: CalendarUse | None,
 ) -> PredictView:
-    """What Predict and Forecast tomorrow both show: the headline (with the days ahead and their
-    total), the chart, the message and the chart's numbers as a CSV."""
+    """What Predict and Forecast tomorrow both show: the headline (with the days ahead, how the
+    calendar terms were used, and the days' total), the chart, the message and the chart's numbers
+    as a CSV."""
     return PredictView(
-        result=headline + _horizon_line(len(steps)) + total_line(total),
+        result=headline + _horizon_line(len(steps)) + calendar_line(calendar) + total_line(total),
         chart=chart.figure,
         message=message,
         download=write_csv(chart.frame, f"forecast-{category}"),
@@ -281,7 +301,7 @@ def _forecast_view(
 
 
 def _not_filled(reason: str) -> FillView:
-    return FillView(skip(), skip(), skip(), None, skip(), message_html("error", reason))
+    return FillView(skip(), skip(), skip(), None, skip(), message_html("error", reason), skip())
 
 
 def _failed(message: str) -> PredictView:
@@ -306,6 +326,24 @@ def total_line(total: ForecastTotal | None) -> str:
     elif total.note:
         parts.append(total.note)
     return "\n\n" + " · ".join(parts)
+
+
+def calendar_line(calendar: CalendarUse | None) -> str:
+    """How the version's calendar terms (holidays, season) were used, on a line of its own: applied
+    from the last value's date, with the gateway's note (why not, or what to know); empty for a
+    version without them asked without a date."""
+    if calendar is None:
+        return ""
+    if calendar.applied:
+        text = f"Calendar terms applied (last value on {calendar.last_date})."
+        return "\n\n" + (f"{text} {_sentence(calendar.note)}" if calendar.note else text)
+    return "\n\n" + _sentence(calendar.note or "Calendar terms not applied.")
+
+
+def _sentence(text: str) -> str:
+    """`text` with a capital first letter and a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _horizon_line(days: int) -> str:

@@ -1,5 +1,6 @@
-"""The Predict tab's inputs: the box and its table (two views of the same entries), days ahead, and
-the check of values far outside the history.
+"""The Predict tab's inputs: the box and its table (two views of the same entries), days ahead, the
+date of the last value (for a version's calendar terms), and the check of values far outside the
+history.
 
 The box and the table hold the same entries, text for text: an entry that is not a number stays
 visible in both and is named on the box's check line. Each mirror answers with the entries both now
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -113,6 +115,20 @@ def parse_horizon(value: float | str | None) -> int:
     if not days.is_integer() or days < 1:
         raise InputError(f"days ahead must be a whole number from 1, got {value}")
     return int(days)
+
+
+def parse_last_date(value: str | None) -> str | None:
+    """The "date of the last value" box → an ISO day (YYYY-MM-DD), or None when empty (not sent)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or day.isoformat() != text:
+        raise InputError(f"the date of the last value must be a day written YYYY-MM-DD, got {text!r}")
+    return text
 
 
 def horizon_within(value: float | str | None, limit: int) -> int:

@@ -46,6 +46,15 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
             min_width=120,
             elem_id="predict-horizon",
         )
+        # filled with the history's last day by "Use the last N days"; sent as `last_date`
+        last_date = gr.Textbox(
+            label="Date of the last value (YYYY-MM-DD)",
+            placeholder="optional, e.g. 2024-12-30",
+            info="For a model with calendar terms (holidays, season).",
+            scale=0,
+            min_width=220,
+            elem_id="predict-last-date",
+        )
         window_info = gr.Markdown(elem_id="predict-window")
     with gr.Row():
         with gr.Column(scale=3):
@@ -87,6 +96,7 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
         "chart": chart,
         "message": message,
         "download": download,
+        "last_date": last_date,
     }
 
     # Everything that rewrites the box and its table runs in one ordered queue: a click on "Use the
@@ -126,7 +136,7 @@ def build_predict_tab(handlers: PredictHandlers) -> PredictTab:
         )
     predict.click(
         handlers.predict,
-        inputs=[category, text, filled, horizon],
+        inputs=[category, text, filled, horizon, last_date],
         outputs=outputs_for(PredictView, parts),
         api_name="predict",
     )

@@ -202,6 +202,8 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     text = page.locator("#predict-values textarea").input_value()
     sales = parse_sales_text(text)
     expect(page.locator("#predict-table")).to_contain_text(format(sales[-1], "g"))
+    last_date = page.locator("#predict-last-date").get_by_role("textbox").input_value()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", last_date), last_date  # the history's last day, sent with them
 
     page.locator("#predict-run").click()
     result = page.locator("#predict-result")
@@ -209,7 +211,8 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     _plotly(page, "predict-chart")
     expect(page.locator("#predict-chart .legendtext", has_text="seasonal naive")).to_be_attached()
     expect(page.locator("#predict-chart .legendtext", has_text="history")).to_be_attached()
-    direct = httpx.post(f"{gateway_url}/api/predict", json={"category": "Beauty", "sales": sales}, timeout=10)
+    body = {"category": "Beauty", "sales": sales, "last_date": last_date}
+    direct = httpx.post(f"{gateway_url}/api/predict", json=body, timeout=10)
     direct.raise_for_status()
     shown = re.search(r"Next-day forecast for Beauty: ([\d,.\-]+)", result.inner_text())
     assert shown is not None, result.inner_text()
@@ -224,7 +227,7 @@ def test_predict_tab_shows_the_gateway_prediction(opened: OpenedPage, gateway_ur
     days = min(7, limit)
     page.locator("#predict-horizon input").fill(str(days))
     page.locator("#predict-run").click()
-    body = {"category": "Beauty", "sales": sales, "horizon": days}
+    body = {"category": "Beauty", "sales": sales, "horizon": days, "last_date": last_date}
     total = httpx.post(f"{gateway_url}/api/predict", json=body, timeout=10).json()["total"]
     expect(result).to_contain_text(f"Total of {days} days: {format_sales(total['prediction'])}")
     low, high = (format_sales(total["intervals"][0][side]) for side in ("lower", "upper"))

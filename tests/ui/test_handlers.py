@@ -18,8 +18,10 @@ from gradio_client.exceptions import AppError
 
 from tests.support.ports import free_port
 from tests.ui.conftest import TRAIN_CATEGORY, TRAINING_API_KEY, Stack, UiServer, gradio_client, ui_settings
+from ui.api_models import CalendarUse
 from ui.formatting import format_sales
 from ui.input_parsing import format_sales_text
+from ui.predict_handlers import calendar_line
 
 pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 
@@ -137,12 +139,14 @@ def test_explore_explains_bad_choices(ui_client: Client, args: tuple[Any, ...], 
 
 
 def test_describe_shows_the_served_window_size(ui_client: Client, gateway_url: str) -> None:
-    info, horizon, *_, message, _ = ui_client.predict(
+    info, horizon, *_, message, _, last_date = ui_client.predict(
         "Beauty", api_name="/describe"
     )  # the button label is not in the API
     assert f"reads the last **{_window_size(gateway_url, 'Beauty')}** days" in info
     assert horizon["value"] == 1 and horizon["maximum"] == _served(gateway_url, "Beauty", "max_horizon")
     assert "Filled with Beauty" in message
+    history = httpx.get(f"{gateway_url}/api/history/Beauty", timeout=10).json()
+    assert last_date == history["dates"][-1]
 
 
 def test_days_ahead_are_the_served_models(ui_url: str, gateway_url: str) -> None:
@@ -172,7 +176,7 @@ def test_choosing_another_category_refills_everything(ui_client: Client, gateway
     beauty_text, *_ = ui_client.predict("Beauty", api_name="/fill_last_days")
     ui_client.predict("Beauty", beauty_text, 1, api_name="/predict")
     history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
-    _info, _horizon, text, table, check, result, chart, message, download = ui_client.predict(
+    _info, _horizon, text, table, check, result, chart, message, download, last_date = ui_client.predict(
         "Clothing", api_name="/describe"
     )
     assert text == format_sales_text(history["sales"][-size:]) != beauty_text
@@ -181,13 +185,15 @@ def test_choosing_another_category_refills_everything(ui_client: Client, gateway
     assert result == "" and check == "" and download is None
     assert "Press Predict" in json.dumps(_plot(chart))
     assert "Filled with Clothing" in message
+    assert last_date == history["dates"][-1]
 
 
 def test_fill_uses_the_last_n_days_of_history(ui_client: Client, gateway_url: str) -> None:
     size = _window_size(gateway_url, "Clothing")
     history = httpx.get(f"{gateway_url}/api/history/Clothing", timeout=10).json()
-    text, table, check, message = ui_client.predict("Clothing", api_name="/fill_last_days")
+    text, table, check, message, last_date = ui_client.predict("Clothing", api_name="/fill_last_days")
     assert text == format_sales_text(history["sales"][-size:])
+    assert last_date == history["dates"][-1]  # sent as last_date with the filled values
     assert _column(table, "Day") == history["dates"][-size:]
     assert f"from {history['dates'][-size]} to {history['dates'][-1]}" in message
     assert check == ""  # the box was replaced, so an old check of it is gone
@@ -209,6 +215,24 @@ def test_prediction_equals_the_gateway_answer(ui_client: Client, gateway_url: st
     assert message == ""
     rows = _file_text(download).splitlines()
     assert rows[0].startswith("day,forecast,seasonal_naive")
+
+
+def test_the_last_values_date_is_sent_and_its_calendar_answer_shown(
+    ui_client: Client, gateway_url: str
+) -> None:
+    size = _window_size(gateway_url, "Beauty")
+    sales = [float(100 + 37 * index % 250) for index in range(size)]
+    body = {"category": "Beauty", "sales": sales, "last_date": "2024-12-24"}
+    direct = httpx.post(f"{gateway_url}/api/predict", json=body, timeout=10).json()
+    headline, *_ = ui_client.predict("Beauty", format_sales_text(sales), 1, "2024-12-24", api_name="/predict")
+    assert f"**{format_sales(direct['prediction'])}**" in headline
+    calendar = CalendarUse.model_validate(direct["calendar"]) if direct.get("calendar") else None
+    shown = calendar_line(calendar).strip()
+    assert shown and shown in headline  # applied, or the version's note that it has no calendar terms
+    headline, _, message, _ = ui_client.predict(
+        "Beauty", format_sales_text(sales), 1, "24.12.2024", api_name="/predict"
+    )
+    assert headline == "" and "date of the last value must be a day written YYYY-MM-DD" in message
 
 
 def test_filled_prediction_is_drawn_after_the_last_90_days(ui_client: Client, gateway_url: str) -> None:

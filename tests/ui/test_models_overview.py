@@ -5,6 +5,7 @@ session's gateway, from a budgeted answer of the gateway's shape, and with the m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,8 +13,8 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.ui.conftest import Stack, gradio_client
 from tests.ui.test_browser import CHROMIUM_ARGS, OpenedPage, chromium_path
-from ui.api_models import ModelList
-from ui.models_overview import ARCHIVED, COLUMNS, LOADED, budget_line, models_frame
+from ui.api_models import CalendarTerms, ModelList
+from ui.models_overview import ARCHIVED, COLUMNS, LOADED, budget_line, calendar_cell, models_frame
 
 BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 3 (fields it adds are ignored)
     "models": [
@@ -23,6 +24,13 @@ BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 
             "default_version": "20261205.071518",
             "loaded": True,
             "classical": {"method": "weekly_profile_es", "parameters": {"alpha": 0.1}, "weight": 0.5},
+            "calendar": {
+                "country": "US",
+                "holidays": 22,
+                "holidays_until": "2025-12-31",
+                "yearly": True,
+                "month_end": False,
+            },
             "versions": [
                 {
                     "version": "20261205.071518",
@@ -65,19 +73,44 @@ def test_a_budgeted_answer_shows_the_budget_and_each_state() -> None:
     assert list(frame.columns) == COLUMNS
     beauty_link = "[champion · v3](http://127.0.0.1:5000/#/models/salescast.beauty/versions/3) · run 1a2b3c4d"
     assert frame.values.tolist() == [
-        ["Beauty", "20261205.071518", LOADED, "weekly profile 50 % + CNN-LSTM 50 %", 1, beauty_link],
+        [
+            "Beauty",
+            "20261205.071518",
+            LOADED,
+            "weekly profile 50 % + CNN-LSTM 50 %",
+            "holidays (US), yearly",
+            1,
+            beauty_link,
+        ],
         [
             "Books",
             "20240101.000000",
             ARCHIVED,
             "weekly profile alone (short history)",
+            "—",  # no calendar terms
             2,
             "—",
         ],  # not in the registry yet
     ]
     older = ModelList.model_validate({"models": [{"category": "Beauty"}]})  # a gateway that does not say
     assert budget_line(older) == "Memory budget: none — every served category keeps its worker (1 served)."
-    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", "—", 0, "—"]]
+    assert models_frame(older).values.tolist() == [["Beauty", "—", "—", "—", "—", 0, "—"]]
+
+
+@pytest.mark.parametrize(
+    ("terms", "cell"),
+    [
+        (
+            {"country": "US", "holidays": 11, "holidays_until": "2025-12-31", "month_end": True},
+            "holidays (US), month end",
+        ),
+        ({"holidays": 0, "holidays_until": "2025-12-31", "yearly": True}, "yearly"),
+        ({"holidays": 0, "holidays_until": "2025-12-31"}, "—"),
+        (None, "—"),
+    ],
+)
+def test_the_calendar_column_names_each_term(terms: dict[str, Any] | None, cell: str) -> None:
+    assert calendar_cell(CalendarTerms.model_validate(terms) if terms is not None else None) == cell
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +151,10 @@ def test_the_train_tab_lists_each_served_version_as_the_gateway_does(
             classical = model["classical"]  # a trained version says what it blends, a scripted one not
             if classical is not None and model["fallback"] is None:
                 expect(cells.nth(3)).to_contain_text(f"+ CNN-LSTM {100 - round(100 * classical['weight'])} %")
+            terms = model.get("calendar")
+            expect(cells.nth(4)).to_have_text(
+                calendar_cell(CalendarTerms.model_validate(terms) if terms is not None else None)
+            )
         opened.assert_clean()
     finally:
         opened.close()

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from ui.api_models import CalendarUse
 from ui.downloads import neutralize_formulas, write_csv
 from ui.input_parsing import InputError
 from ui.predict_chart import seasonal_naive
-from ui.predict_handlers import PredictHandlers
+from ui.predict_handlers import PredictHandlers, calendar_line
 from ui.predict_inputs import (
     FilledInputs,
     entry_check,
@@ -17,6 +18,7 @@ from ui.predict_inputs import (
     horizon_within,
     outlier_warning,
     parse_horizon,
+    parse_last_date,
 )
 from ui.updates import skip
 
@@ -92,6 +94,41 @@ def test_horizon(value: Any, expected: int) -> None:
 def test_bad_horizon(value: Any) -> None:
     with pytest.raises(InputError):
         parse_horizon(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("", None), (" 2024-12-30 ", "2024-12-30")])
+def test_the_last_values_date(value: str | None, expected: str | None) -> None:
+    assert parse_last_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["30/12/2024", "2024-12-32", "20241230", "2024-12-30T00:00", "yesterday"])
+def test_a_bad_last_values_date_names_the_format(value: str) -> None:
+    with pytest.raises(InputError, match="date of the last value must be a day written YYYY-MM-DD"):
+        parse_last_date(value)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "line"),
+    [
+        (None, ""),
+        ({"applied": True, "last_date": "2024-12-24"}, "Calendar terms applied (last value on 2024-12-24)."),
+        (
+            {
+                "applied": True,
+                "last_date": "2024-12-24",
+                "note": "holidays after 2025-12-31 are not known",
+            },
+            "Calendar terms applied (last value on 2024-12-24). Holidays after 2025-12-31 are not known.",
+        ),
+        (
+            {"applied": False, "note": "calendar terms not applied: send last_date"},
+            "Calendar terms not applied: send last_date.",
+        ),
+    ],
+)
+def test_the_calendar_line_says_how_the_terms_were_used(calendar: dict[str, Any] | None, line: str) -> None:
+    used = CalendarUse.model_validate(calendar) if calendar is not None else None
+    assert calendar_line(used) == ("\n\n" + line if line else "")
 
 
 @pytest.mark.parametrize(("value", "limit", "kept"), [(7, 28, 7), (28, 7, 7), (None, 28, 1), (2.5, 28, 1)])
