@@ -45,7 +45,9 @@ class _Inference:
     def __init__(self, category: str | None) -> None:
         self.category = category
 
-    async def predict(self, model_name: str, sales: Any, horizon: int = 1, levels: Any = None) -> Prediction:
+    async def predict(
+        self, model_name: str, sales: Any, horizon: int = 1, levels: Any = None, last_date: Any = None
+    ) -> Prediction:
         step: ForecastStepAnswer = {"step": 1, "date": None, "prediction": 5.0, "intervals": []}
         return Prediction(5.0, "1", 3, 1, [step], category=self.category)
 
