@@ -8,6 +8,8 @@ silently falling back to its own state would run a second training job beside th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -15,6 +17,8 @@ import redis.asyncio
 
 from core.settings import RedisSettings
 from gateway.errors import GatewayError
+
+T = TypeVar("T")
 
 
 class SharedStateUnavailableError(GatewayError):
@@ -73,3 +77,14 @@ def unreachable_message(url: str, exc: BaseException) -> str:
         f"redis.url {redacted_url(url)} does not answer ({type(exc).__name__}: {exc}); start Redis "
         "there, or set redis.url to null for a single gateway with its own SQLite job store"
     )
+
+
+def answered(command: Callable[[], T], what: str, where: str) -> T:
+    """Run one Redis command; Redis not answering is a 503 naming `what` and `where` (the URL
+    without credentials), for every sync user of `redis.url` alike."""
+    try:
+        return command()
+    except redis.RedisError as exc:
+        raise SharedStateUnavailableError(
+            f"{what} (redis.url {where}) did not answer: {type(exc).__name__}: {exc}"
+        ) from None

@@ -17,7 +17,7 @@ import redis
 
 from core.settings import RedisSettings
 from gateway.job_store import interrupted, with_cancel_flag
-from gateway.redis_connection import SharedStateUnavailableError, redacted_url, sync_client
+from gateway.redis_connection import answered, redacted_url, sync_client
 from gateway.schemas.jobs import Job, JobStatus
 
 STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed")
@@ -130,12 +130,7 @@ class RedisJobStore:
 
     def _call(self, command: Callable[[], Any]) -> Any:
         """Run one command; Redis not answering is a 503 naming it (without credentials)."""
-        try:
-            return command()
-        except redis.RedisError as exc:
-            raise SharedStateUnavailableError(
-                f"the shared job store (redis.url {self._where}) did not answer: {type(exc).__name__}: {exc}"
-            ) from None
+        return answered(command, "the shared job store", self._where)
 
     @property
     def _ids(self) -> str:

@@ -20,7 +20,7 @@ import redis
 
 from core.settings import RedisSettings
 from gateway.job_lock import RELEASE_BY_TOKEN, RENEW_BY_TOKEN
-from gateway.redis_connection import SharedStateUnavailableError, redacted_url, sync_client
+from gateway.redis_connection import answered, redacted_url, sync_client
 
 log = logging.getLogger(__name__)
 MIN_POLLS_PER_TTL = 3
@@ -102,10 +102,4 @@ class RedisSchedulerLock:
         self._client.close()
 
     def _call(self, command: Callable[[], Any]) -> Any:
-        try:
-            return command()
-        except redis.RedisError as exc:
-            raise SharedStateUnavailableError(
-                f"the retrain schedule in Redis (redis.url {self._where}) did not answer: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        return answered(command, "the retrain schedule in Redis", self._where)
