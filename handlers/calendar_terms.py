@@ -121,3 +121,16 @@ def coverage_note(block: Mapping[str, Any], last_date: date, horizon: int) -> st
             "treated as normal days"
         )
     return None
+
+
+def calendar_summary(block: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which calendar terms a version applies (None: none), for describe and `GET /api/models`."""
+    if block is None:
+        return None
+    return {
+        "country": block.get("country"),
+        "holidays": len(block["holidays"]),
+        "holidays_until": block["holidays_until"],
+        "yearly": block.get("yearly") is not None,
+        "month_end": block.get("month_end") is not None,
+    }

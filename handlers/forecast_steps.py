@@ -225,20 +225,7 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "backtest": metrics_summary.get("backtest"),
         "fallback": stats.get("fallback"),
         "classical": stats.get("classical"),
-        "calendar": calendar_summary(stats.get("calendar")),
-    }
-
-
-def calendar_summary(block: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Which calendar terms a version applies (None: none), for describe."""
-    if block is None:
-        return None
-    return {
-        "country": block.get("country"),
-        "holidays": len(block["holidays"]),
-        "holidays_until": block["holidays_until"],
-        "yearly": block.get("yearly") is not None,
-        "month_end": block.get("month_end") is not None,
+        "calendar": calendar_terms.calendar_summary(stats.get("calendar")),
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.contracts.files import ContractError
 from core.contracts.served import ServedVersionInfo, parse_served_info
+from handlers.calendar_terms import calendar_summary
 from serving.archive import ArchiveInfo, list_archives_in
 
 logger = logging.getLogger(__name__)
@@ -60,20 +61,6 @@ def describe_archived(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[st
         "fallback": stats.get("fallback"),
         "classical": stats.get("classical"),
         "calendar": calendar_summary(stats.get("calendar")),
-    }
-
-
-def calendar_summary(block: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Which calendar terms a version applies (None: none), as `forecast_steps.calendar_summary` says:
-    copied, since the handler's module imports torch and the gateway reads this index."""
-    if block is None:
-        return None
-    return {
-        "country": block.get("country"),
-        "holidays": len(block["holidays"]),
-        "holidays_until": block["holidays_until"],
-        "yearly": block.get("yearly") is not None,
-        "month_end": block.get("month_end") is not None,
     }
 
 
