@@ -52,6 +52,7 @@ def test_each_predict_event_writes_its_view_in_order(app: gr.Blocks) -> None:
         "chart": "predict-chart",
         "message": "predict-message",
         "download": "predict-download",
+        "last_date": "predict-last-date",
     }
     for api_name, view in (("describe", ChooseView), ("predict", PredictView), ("forecast", PredictView)):
         assert _written(app, api_name) == [elem_ids.get(field) for field in view._fields], api_name
