@@ -320,6 +320,7 @@ class CalendarSettings(_Section):
     yearly: bool = True
     yearly_min_days: int = Field(default=730, ge=365)
     yearly_smooth_days: int = Field(default=7, ge=1, le=61)
+    yearly_min_agreement: float = Field(default=0.5, ge=0.0, le=1.0)
     month_end: bool = True
     month_end_days: int = Field(default=2, ge=1, le=7)
     min_t: float = Field(default=2.0, ge=0.0)

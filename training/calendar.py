@@ -10,7 +10,8 @@ weeks either side (holidays left out) — and kept only where the data supports 
   the per-day ratios differ from 1 by `min_t` standard errors; each holiday name then gets its own
   ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
-  year, averaged over the years and smoothed; the Christmas run-up and a summer dip live here;
+  year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
+  agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
 - month's end: the same ratio over the last `month_end_days` days of every month, kept when it
   differs from 1 by `min_t` standard errors.
 """
@@ -138,8 +139,12 @@ def _holiday_factors(
     return {day.isoformat(): round(by_name[name], 6) for day, name in names.items()}
 
 
-def _yearly_factors(values: FloatArray, days: pd.DatetimeIndex, settings: CalendarSettings) -> list[float]:
-    """366 factors by day of a leap year: the 7-day mean over the 365-day mean, averaged over years."""
+def _yearly_factors(
+    values: FloatArray, days: pd.DatetimeIndex, settings: CalendarSettings
+) -> list[float] | None:
+    """366 factors by day of a leap year — the 7-day mean over the 365-day mean, averaged over the
+    years and smoothed — shrunk toward 1 by how well the years agree (`_year_agreement`); None when
+    they agree on less than `yearly_min_agreement` of it (level shifts and bursts, not a season)."""
     series = pd.Series(values, index=days)
     week = series.rolling(SEASON, center=True, min_periods=SEASON).mean()
     year = series.rolling(YEAR, center=True, min_periods=YEAR // 2).mean()
@@ -153,8 +158,30 @@ def _yearly_factors(values: FloatArray, days: pd.DatetimeIndex, settings: Calend
     half = settings.yearly_smooth_days // 2
     padded = np.concatenate([profile[-half:], profile, profile[:half]]) if half else profile
     smooth = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
-    smooth = smooth / smooth.mean()
-    return [round(float(value), 6) for value in smooth]
+    weight = _year_agreement(ratio, positions, settings.yearly_smooth_days)
+    if weight < max(settings.yearly_min_agreement, 1e-9):
+        return None
+    shrunk = 1.0 + weight * (smooth / smooth.mean() - 1.0)
+    shrunk = shrunk / shrunk.mean()
+    return [round(float(value), 6) for value in shrunk]
+
+
+def _year_agreement(ratio: FloatArray, positions: np.ndarray, smooth_days: int) -> float:
+    """The share of the profile's spread that the years agree on: 1 − (variance of a day's mean
+    that its years' disagreement explains) / (variance of the day means), at the served smoothing,
+    in logs, clipped to [0, 1] (a James–Stein weight). A season repeats from year to year; a level
+    shift or a burst of large orders lands on a different day of the year each time."""
+    raw = pd.Series(np.log(np.clip(ratio, 1e-3, None)))
+    logs = raw.rolling(smooth_days, center=True, min_periods=1).mean().to_numpy()
+    usable = np.isfinite(logs)
+    grouped = pd.Series(logs[usable]).groupby(positions[usable])
+    count, mean, spread = grouped.count(), grouped.mean(), grouped.var(ddof=1)
+    seen = count >= 2
+    if not seen.any():
+        return 0.0
+    noise = float((spread[seen] / count[seen]).mean())
+    signal = float(((mean[seen] - mean[seen].mean()) ** 2).mean())
+    return float(np.clip(1.0 - noise / signal, 0.0, 1.0)) if signal > 0 else 0.0
 
 
 def _month_end_factor(

@@ -60,6 +60,23 @@ def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:
     assert yearly[year_position(date(2024, 6, 16))] < 0.75
 
 
+def test_a_yearly_factor_is_left_out_where_the_years_disagree() -> None:
+    """Level shifts on different days of each year look like a season in any one year; the years'
+    disagreement shrinks the profile to nothing (the `store` profile's loss without this)."""
+    settings = CalendarSettings(holidays=False, month_end=False)
+    plain = daily(3 * 365, 6)
+    rng = np.random.default_rng(6)
+    steps = rng.choice([-0.5, 0.5], len(plain))
+    shifts = np.exp(np.cumsum(np.where(rng.random(len(plain)) < 1 / 150, steps, 0.0)))
+    shifted = plain * shifts
+    values, dates = shifted.to_numpy(), pd.DatetimeIndex(shifted.index)
+    assert fit_calendar(values, dates, len(values), settings, "US") is None
+    seasonal = daily(3 * 365, 6, yearly=0.4) * shifts  # a real season survives the same shifts
+    block = fit_calendar(seasonal.to_numpy(), dates, len(values), settings, "US")
+    assert block is not None and block["yearly"] is not None
+    assert block["yearly"][year_position(date(2024, 12, 16))] > 1.15
+
+
 def test_the_calendar_divides_the_series_and_the_factors_extend_past_it() -> None:
     series = daily(730, 4, holiday=0.3)
     calendar = series_calendar(series, 700, CalendarSettings(yearly=False, month_end=False), "US")
