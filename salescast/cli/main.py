@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if getattr(args, "foreground", False):
+        _stop_on_ctrl_c()
     try:
         settings = load_settings(args.config)
         return int(args.handler(args, settings))
@@ -48,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("salescast: interrupted", file=sys.stderr)
         return 130
+
+
+def _stop_on_ctrl_c() -> None:
+    """A foreground service (`up`, `serve`) stops on Ctrl-C even when started with SIGINT ignored, as
+    a shell's background job or `nohup` starts it (Python then installs no KeyboardInterrupt)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":

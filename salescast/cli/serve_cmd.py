@@ -11,6 +11,7 @@ from core.settings import Settings
 def register(subparsers: Any) -> None:
     """Add the `serve` command and its services."""
     parser = subparsers.add_parser("serve", help="run one service in the foreground")
+    parser.set_defaults(foreground=True)  # stops on Ctrl-C even when started with SIGINT ignored
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
     services.add_parser(
         "torchserve", help="TorchServe on model_store/, newest archive of every category"

@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
         "up",
         help="train missing models, then run TorchServe + gateway + UI + MLflow UI until Ctrl-C",
     )
-    up.set_defaults(handler=_up)
+    up.set_defaults(handler=_up, foreground=True)
     down = subparsers.add_parser("down", help="stop the stack started by `salescast up` (from any shell)")
     down.set_defaults(handler=_down)
     missing = subparsers.add_parser(
