@@ -355,12 +355,19 @@ def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult
 def calendar_of(series: pd.Series, settings: Settings) -> SeriesCalendar:
     """A category's calendar terms, learned from its days before the test segment (none for a
     history too short to train)."""
+    end = calendar_end(series, settings)
+    return series_calendar(series, end, settings.calendar, settings.data.holiday_country)
+
+
+def calendar_end(series: pd.Series, settings: Settings) -> int:
+    """How many of the series' first days its calendar terms learn from: those before the test
+    segment (0 for a history too short to train). So the served model's validation tail, which its
+    intervals are calibrated on, lies mostly after them, as the days it will forecast will."""
     try:
         windows = category_windows(series, settings)
     except InsufficientHistoryError:
-        return series_calendar(series, 0, settings.calendar, settings.data.holiday_country)
-    end = int(windows.test[0]) - windows.first_day
-    return series_calendar(series, end, settings.calendar, settings.data.holiday_country)
+        return 0
+    return int(windows.test[0]) - windows.first_day
 
 
 class CalendarUse(NamedTuple):

@@ -329,11 +329,14 @@ def _log_progress(message: str) -> None:
 def adjusted_before(
     sales: Mapping[str, pd.Series], cutoff: pd.Timestamp, settings: Settings
 ) -> dict[str, pd.Series]:
-    """Every category divided by the calendar factors learned from its days before `cutoff`, as a
-    run divides them (`training.pipeline.calendar_of`) before its networks learn from them."""
+    """Every category divided by the calendar factors a run on its days before `cutoff` learns
+    (`training.pipeline.calendar_of`) before its networks learn from them."""
+    from training.pipeline import calendar_end
+
     adjusted = {}
     for name, series in sales.items():
-        end = int(pd.DatetimeIndex(series.index).searchsorted(cutoff))
+        before = series.iloc[: int(pd.DatetimeIndex(series.index).searchsorted(cutoff))]
+        end = calendar_end(before, settings)
         calendar = series_calendar(series, end, settings.calendar, settings.data.holiday_country)
         adjusted[name] = calendar.adjusted
     return adjusted
@@ -485,11 +488,13 @@ def _model_forecasts(
 
     from training.fitting import fit_forecaster
     from training.forecaster import as_forecaster
+    from training.pipeline import calendar_end
 
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
     longest = max(HORIZONS)
     raw = values
-    block = fit_calendar(values, dates, cutoff, settings.calendar, settings.data.holiday_country)
+    end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
+    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country)
     factors = series_factors(block, dates, longest)
     values = adjust(values, factors, settings.calendar.floor)  # the model's units; 1:1 without a block
     windows = fold_windows(category, values, dates, cutoff, settings)
