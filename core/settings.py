@@ -317,6 +317,8 @@ class CalendarSettings(_Section):
 
     holidays: bool = True
     holiday_shrink: float = Field(default=1.0, ge=0.0)
+    closed_share: float = Field(default=0.1, ge=0.0, lt=1.0)
+    closed_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     yearly: bool = True
     yearly_min_days: int = Field(default=730, ge=365)
     yearly_smooth_days: int = Field(default=7, ge=1, le=61)

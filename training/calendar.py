@@ -8,7 +8,8 @@ Each term is estimated against a "normal day" reference — the median of the sa
 weeks either side (holidays left out) — and kept only where the data supports it:
 - holidays: Σ sales / Σ reference over every public holiday (of `data.holiday_country`), kept when
   the per-day ratios differ from 1 by `min_t` standard errors; each holiday name then gets its own
-  ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen);
+  ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen); a
+  holiday the series was closed on every time it was seen keeps its own ratio, test or not;
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
   agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
@@ -123,20 +124,52 @@ def _holiday_factors(
     marked: np.ndarray,
     settings: CalendarSettings,
 ) -> dict[str, float]:
-    """{ISO day: factor} for every holiday up to the table's end; {} when holidays show no effect."""
+    """{ISO day: factor} for every holiday up to the table's end; {} when holidays show no effect
+    (but for the ones the series was closed on, `_closed_names`: only those days are then listed)."""
     reference = _reference(values, marked)
+    day_names = np.array([names.get(day.date(), "") for day in days])
+    closed = _closed_names(values, reference, marked, day_names, settings)
     pooled, t, seen = _ratio_test(values[marked], reference[marked])
     if abs(t) < settings.min_t:
-        return {}
+        return {day.isoformat(): closed[name] for day, name in names.items() if name in closed}
     pooled = 1.0 + seen / (seen + settings.holiday_shrink) * (pooled - 1.0)
     by_name: dict[str, float] = {}
-    day_names = np.array([names.get(day.date(), "") for day in days])
     for name in sorted(set(names.values())):
         own = marked & (day_names == name)
         ratio, _, count = _ratio_test(values[own], reference[own])
         weight = count / (count + settings.holiday_shrink) if count else 0.0
         by_name[name] = max(pooled + weight * (ratio - pooled), 0.0)
+    by_name.update(closed)
     return {day.isoformat(): round(by_name[name], 6) for day, name in names.items()}
+
+
+def _closed_names(
+    values: FloatArray,
+    reference: FloatArray,
+    marked: np.ndarray,
+    day_names: np.ndarray,
+    settings: CalendarSettings,
+) -> dict[str, float]:
+    """{holiday name: its ratio} for the holidays the series sold next to nothing on (≤ `closed_share`
+    of a normal day) every one of the ≥ 2 times it was seen, where normal days do that so rarely that
+    chance explains it below `closed_alpha` (Bonferroni over the names): a shop closed on Christmas
+    every year is closed on the next one, too few days for the pooled test to see, and a large order
+    never makes a zero."""
+    usable = np.isfinite(reference) & (reference > 0)
+    low = np.zeros(len(values), dtype=bool)
+    low[usable] = values[usable] <= settings.closed_share * reference[usable]
+    normal = usable & ~marked
+    if not normal.any():
+        return {}
+    chance = max(float(low[normal].mean()), 1.0 / int(normal.sum()))
+    listed = sorted(set(day_names[marked]))
+    closed = {}
+    for name in listed:
+        own = marked & usable & (day_names == name)
+        count = int(own.sum())
+        if count >= 2 and low[own].all() and chance**count < settings.closed_alpha / len(listed):
+            closed[name] = round(float(values[own].sum() / reference[own].sum()), 6)
+    return closed
 
 
 def _yearly_factors(

@@ -47,6 +47,23 @@ def test_a_holiday_effect_is_found_and_noise_is_not() -> None:
     assert fit_calendar(plain.to_numpy(), pd.DatetimeIndex(plain.index), 700, settings, "US") is None
 
 
+def test_a_closure_every_year_is_kept_where_holidays_as_a_whole_show_nothing() -> None:
+    """Closed on Christmas every year, normal on every other holiday: the pooled test
+    cannot see 3 days in 1000; the closure keeps its own factor. Where normal days are often empty
+    as well, 3 empty Christmases are chance and nothing is kept."""
+    settings = CalendarSettings(yearly=False, month_end=False)
+    series = daily(3 * 365, 7)
+    christmas = series.index.isin([pd.Timestamp(day) for day in ("2021-12-25", "2022-12-25", "2023-12-25")])
+    series[christmas] = 0.0
+    block = fit_calendar(series.to_numpy(), pd.DatetimeIndex(series.index), len(series), settings, "US")
+    assert block is not None
+    assert block["holidays"]["2024-12-25"] == 0.0  # the next Christmas is closed too
+    assert "2024-07-04" not in block["holidays"]  # the other holidays keep factor 1
+    sparse = series * (np.random.default_rng(7).random(len(series)) < 0.5)
+    values = sparse.to_numpy()
+    assert fit_calendar(values, pd.DatetimeIndex(sparse.index), len(values), settings, "US") is None
+
+
 def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:
     settings = CalendarSettings(holidays=False, month_end=False)
     seasonal = daily(3 * 365, 3, yearly=0.4)
