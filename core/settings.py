@@ -138,6 +138,7 @@ class ModelSettings(_Section):
     profile_anchor_weights: list[Fraction] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1
     )
+    profile_anchor_days: int = Field(default=365, ge=0)
     intermittent_zero_share: Fraction = 1.0
     intermittent_alphas_p: list[Fraction] = Field(
         default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3], min_length=1

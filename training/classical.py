@@ -66,12 +66,15 @@ def fit_weekly_profile_es(
     shrinks: Sequence[float],
     anchor_weights: Sequence[float] = (0.0,),
     first_day: int = 0,
+    anchor_days: int = 0,
 ) -> WeeklyProfileES:
     """The `WeeklyProfileES` with the least squared error on the windows of `days` that predict the
     days at `target_index` (the training windows; `days` ends at the last of them).
 
-    The served anchor is the mean of all `days`, but each window is scored with the mean of the days
-    before its target: the full mean knows every window's future and would win in-sample. The long-run
+    The served anchor is the mean of the last `anchor_days` of `days` (0: all of them), but each
+    window is scored with the mean of as many days before its target: the full mean knows every
+    window's future and would win in-sample. A level that moved years ago (a store's level shifts)
+    would hold a long-run anchor below or above today's sales. The long-run
     mean (shrink 0, anchor weight 1) is chosen unless the best triple clearly beats it.
     `first_day` > 0: `days` before it are the zeros padding a short history (`make_short_windows`);
     the anchor, the profile and the level (`since_first_sale`) come from the days from it on."""
@@ -83,6 +86,7 @@ def fit_weekly_profile_es(
         shrinks=shrinks,
         anchor_weights=anchor_weights,
         first_day=first_day,
+        anchor_days=anchor_days,
     )
     return module
 
@@ -103,6 +107,7 @@ def fit_classical(
         shrinks=model.profile_shrinks,
         anchor_weights=model.profile_anchor_weights,
         first_day=0,
+        anchor_days=model.profile_anchor_days,
     )
     chosen: ClassicalForecast = weekly
     chosen_squared = weekly_squared
@@ -169,14 +174,14 @@ def _fit_weekly(
     shrinks: Sequence[float],
     anchor_weights: Sequence[float],
     first_day: int,
+    anchor_days: int = 0,
 ) -> tuple[WeeklyProfileES, torch.Tensor]:
     """`fit_weekly_profile_es` and the squared errors `[windows]` of its choice on the windows."""
     if not (alphas and shrinks and anchor_weights):
         raise ValueError("fit_weekly_profile_es needs at least one alpha, shrink and anchor weight")
     x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
     y = torch.tensor(days[target_index], dtype=torch.float32)
-    since = np.cumsum(days)[target_index - 1] - np.sum(days[:first_day])
-    known = torch.tensor(since / (target_index - first_day), dtype=torch.float32)
+    known = torch.tensor(_anchors(days, target_index, first_day, anchor_days), dtype=torch.float32)
     blocks = _causal_blocks(days, target_index, first_day)
     since_first_sale = first_day > 0
     decays = torch.stack([decay_weights(alpha, window_size) for alpha in alphas])
@@ -202,11 +207,20 @@ def _fit_weekly(
         best = LONG_RUN_MEAN
     alpha, shrink, weight = best
     profile = torch.tensor(weekly_profile(days[first_day:]))
-    anchor = float(np.mean(days[first_day:]))
+    anchor = float(_anchors(days, np.array([len(days)]), first_day, anchor_days)[0])
     module = WeeklyProfileES(
         profile, alpha, window_size, shrink, anchor, weight, since_first_sale=since_first_sale
     )
     return module, long_run if best == LONG_RUN_MEAN else squared[best]
+
+
+def _anchors(days: FloatArray, target_index: IndexArray, first_day: int, anchor_days: int) -> FloatArray:
+    """Per target, the mean of the `anchor_days` days before it (0: all), none before `first_day`."""
+    total = np.concatenate([[0.0], np.cumsum(days)])
+    start = np.full(len(target_index), first_day)
+    if anchor_days > 0:
+        start = np.maximum(start, target_index - anchor_days)
+    return np.asarray((total[target_index] - total[start]) / (target_index - start), dtype=np.float64)
 
 
 def _fit_tsb(

@@ -79,6 +79,7 @@ def fit_classical_only(windows: CategoryWindows, settings: Settings) -> WindowFo
         shrinks=model.profile_shrinks if enough_weeks else (0.0,),
         anchor_weights=model.profile_anchor_weights,
         first_day=windows.first_day,
+        anchor_days=model.profile_anchor_days,
     )
     non_negative = bool(np.all(windows.training_days >= 0))
     stats = windows.stats

@@ -89,3 +89,17 @@ def test_noise_is_forecast_by_its_long_run_mean() -> None:
         days = rng.binomial(1, 0.55, size=365) * rng.gamma(1.5, 400.0, size=365)
         fitted = fit(days)
         assert (fitted.shrink, fitted.anchor_weight) == (0.0, 1.0), f"seed {seed}"
+
+
+def test_the_anchor_is_the_last_anchor_days_level_not_a_level_left_years_ago() -> None:
+    """Two years at 100 then one at 300 (a store's level shift): an anchor over every day would
+    hold a sparse series' forecast near 167; over the last year it is today's 300."""
+    rng = np.random.default_rng(11)
+    level = np.concatenate([np.full(730, 100.0), np.full(365, 300.0)])
+    days = level * rng.gamma(0.5, 2.0, len(level))  # sparse and noisy: the anchor is worth a weight
+    targets = np.arange(N, len(days))
+    every_day = fit_weekly_profile_es(days, targets, N, **GRID)
+    last_year = fit_weekly_profile_es(days, targets, N, **GRID, anchor_days=365)
+    assert every_day.anchor == pytest.approx(days.mean())
+    assert last_year.anchor == pytest.approx(days[-365:].mean())
+    assert last_year.anchor_weight > 0.0
