@@ -192,10 +192,9 @@ def _yearly_factors(
     padded = np.concatenate([profile[-half:], profile, profile[:half]]) if half else profile
     smooth = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
     weight = _year_agreement(ratio, positions, settings.yearly_smooth_days)
-    if weight < max(settings.yearly_min_agreement, 1e-9):
+    if weight == 0.0 or weight < settings.yearly_min_agreement:
         return None
-    shrunk = 1.0 + weight * (smooth / smooth.mean() - 1.0)
-    shrunk = shrunk / shrunk.mean()
+    shrunk = 1.0 + weight * (smooth / smooth.mean() - 1.0)  # still mean 1
     return [round(float(value), 6) for value in shrunk]
 
 

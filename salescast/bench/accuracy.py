@@ -357,9 +357,9 @@ def _fold_networks(
     seconds: dict[str, float] = {}
     for number, cutoff in enumerate(cutoffs):
         start = time.monotonic()
+        adjusted = adjusted_before(sales, cutoff, settings)  # the same for every seed
         for seed in seeds:
             seeded = settings.with_overrides({"training": {"seed": seed}})
-            adjusted = adjusted_before(sales, cutoff, settings)
             networks[cutoff, seed] = train_networks_before(adjusted, cutoff, seeded)
         if settings.model.pool_categories:
             seconds[str(cutoff.date())] = time.monotonic() - start
