@@ -320,6 +320,10 @@ class CalendarSettings(_Section):
     holiday_shrink: float = Field(default=1.0, ge=0.0)
     closed_share: float = Field(default=0.1, ge=0.0, lt=1.0)
     closed_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    holiday_days_before: int = Field(default=2, ge=0, le=14)
+    holiday_days_after: int = Field(default=4, ge=0, le=14)
+    neighbour_alpha: float = Field(default=0.01, gt=0.0, lt=1.0)
+    neighbour_max_zero_share: float = Field(default=0.25, ge=0.0, le=1.0)
     yearly: bool = True
     yearly_min_days: int = Field(default=730, ge=365)
     yearly_smooth_days: int = Field(default=7, ge=1, le=61)

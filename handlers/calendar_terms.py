@@ -7,7 +7,8 @@ the forecast (and its interval) by the target days' factors: the same normalize 
 pattern as the window's level. Without a date the window is used as it is and the answer says so.
 
 The manifest's `calendar` block (what `day_factor` reads; training writes it, `core.contracts`):
-- `holidays`: {"YYYY-MM-DD": factor} for the public holidays of `country` up to `holidays_until`;
+- `holidays`: {"YYYY-MM-DD": factor} for the public holidays of `country` up to `holidays_until`
+  and the days around them that sell differently (Black Friday, the days before New Year);
 - `yearly`: 366 factors by day of a leap year (Jan 1 = 0, Feb 29 = 59), or null;
 - `month_end`: {"days": k, "factor": f} for the last k days of every month, or null;
 - `floor`: a window day is divided by max(factor, floor), so a closed day's 0 is not inflated.

@@ -10,6 +10,11 @@ weeks either side (holidays left out) — and kept only where the data supports 
   the per-day ratios differ from 1 by `min_t` standard errors; each holiday name then gets its own
   ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen); a
   holiday the series was closed on every time it was seen keeps its own ratio, test or not;
+- a holiday's neighbours (`holiday_days_before` / `holiday_days_after` days of it: Christmas Eve,
+  Black Friday as Thanksgiving + 1): each holiday's days before and its days after are a group, kept
+  when its per-day ratios differ from 1 beyond chance (`neighbour_alpha`, Bonferroni over the groups,
+  against the spread of normal days' ratios); each day then gets its own ratio shrunk toward its
+  group's as holidays are. They go into the same table as the holidays (the handler reads one table);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
   agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
@@ -20,7 +25,8 @@ weeks either side (holidays left out) — and kept only where the data supports 
 from __future__ import annotations
 
 import warnings
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 import holidays
@@ -32,16 +38,57 @@ from handlers.calendar_terms import YEAR_DAYS, day_factor, year_position
 from training.windows import SEASON, FloatArray
 
 REFERENCE_LAGS = (-2 * SEASON, -SEASON, SEASON, 2 * SEASON)
+NEIGHBOUR_LAGS = tuple(weeks * SEASON for weeks in (-4, -3, -2, -1, 1, 2, 3, 4))
+"""A holiday's neighbours are compared with the mean of the same weekday up to 4 weeks either side:
+a median of a few sparse days is 0, half a day or a whole one depending on how many are known."""
 YEAR = 365
+NEIGHBOUR_DRAWS = 20_000
+"""Random draws of normal days that a group of a holiday's neighbours is compared with."""
+TAIL_SHARE = 0.1
+"""The share of those draws farthest from a normal day whose tail is extrapolated (`_chance`)."""
 
 
 def fit_calendar(
-    values: FloatArray, dates: pd.DatetimeIndex, end: int, settings: CalendarSettings, country: str
+    values: FloatArray,
+    dates: pd.DatetimeIndex,
+    end: int,
+    settings: CalendarSettings,
+    country: str,
+    groups: frozenset[str] | None = None,
 ) -> dict[str, Any] | None:
     """The `calendar` block learned from days `[0, end)` of a daily series, or None when no term is
-    on or none found an effect (the version is then trained and served without calendar terms)."""
+    on or none found an effect (the version is then trained and served without calendar terms).
+    `groups`: the holiday neighbours the file's categories together sell differently on
+    (`neighbour_groups`); None tests them on this series alone."""
+    return _fit_calendar(values, dates, end, settings, country, groups)[0]
+
+
+def neighbour_groups(
+    sales: Mapping[str, pd.Series], before: pd.Timestamp, settings: CalendarSettings, country: str
+) -> frozenset[str]:
+    """The groups of a holiday's neighbours (`_neighbour_factors`) that the categories of a file sell
+    differently on together, tested on their total over the days before `before`: Black Friday lifts
+    a whole shop, while a burst of large orders after a holiday in one category is diluted there."""
+    if not sales:
+        return frozenset()
+    total = pd.concat(list(sales.values()), axis=1).fillna(0.0).sum(axis=1).sort_index()
+    total = total.asfreq("D", fill_value=0.0)
+    end = int(pd.DatetimeIndex(total.index).searchsorted(before))
+    values = total.to_numpy(dtype=np.float64)
+    return _fit_calendar(values, pd.DatetimeIndex(total.index), end, settings, country, None)[1]
+
+
+def _fit_calendar(
+    values: FloatArray,
+    dates: pd.DatetimeIndex,
+    end: int,
+    settings: CalendarSettings,
+    country: str,
+    groups: frozenset[str] | None,
+) -> tuple[dict[str, Any] | None, frozenset[str]]:
+    """`fit_calendar` and the holiday-neighbour groups it kept."""
     if not settings.any or end < 4 * SEASON:
-        return None
+        return None, frozenset()
     train, days = values[:end], dates[:end]
     last_year = days[-1].year + settings.holiday_years_ahead
     names = _holiday_names(country, days[0].year, last_year)
@@ -60,9 +107,14 @@ def fit_calendar(
     if settings.month_end:
         adjusted = train / _factors_of(block, days, settings.floor)
         block["month_end"] = _month_end_factor(adjusted, days, marked, settings)
+    kept: frozenset[str] = frozenset()
+    if settings.holidays:  # what the other terms leave around the holidays (the run-up is the year's)
+        adjusted = train / _factors_of(block, days, settings.floor)
+        table, kept = _neighbour_factors(adjusted, days, names, marked, settings, groups)
+        block["holidays"].update(table)
     if not block["holidays"] and block["yearly"] is None and block["month_end"] is None:
-        return None
-    return block
+        return None, kept
+    return block, kept
 
 
 def series_factors(block: dict[str, Any] | None, dates: pd.DatetimeIndex, extra_days: int = 0) -> FloatArray:
@@ -88,20 +140,22 @@ def _holiday_names(country: str, first_year: int, last_year: int) -> dict[date, 
     return {day: str(name) for day, name in sorted(calendar.items())}
 
 
-def _reference(values: FloatArray, excluded: np.ndarray) -> FloatArray:
-    """Per day, the median of the same weekday 1 and 2 weeks either side (excluded days left out;
-    NaN where fewer than two are known)."""
+def _reference(
+    values: FloatArray, excluded: np.ndarray, lags: tuple[int, ...] = REFERENCE_LAGS, median: bool = True
+) -> FloatArray:
+    """Per day, the median (or mean) of the same weekday `lags` days away, 1 and 2 weeks either side
+    unless told (excluded days left out; NaN where fewer than two are known)."""
     n = len(values)
-    stacked = np.full((len(REFERENCE_LAGS), n), np.nan)
-    for row, lag in enumerate(REFERENCE_LAGS):
+    stacked = np.full((len(lags), n), np.nan)
+    for row, lag in enumerate(lags):
         source = np.arange(n) + lag
         inside = (source >= 0) & (source < n)
         stacked[row, inside] = np.where(excluded[source[inside]], np.nan, values[source[inside]])
     known = np.sum(np.isfinite(stacked), axis=0)
     with warnings.catch_warnings():  # a day without two known neighbours is NaN, on purpose
         warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(np.where(known >= 2, stacked, np.nan), axis=0)
-    return np.asarray(median, dtype=np.float64)
+        middle = (np.nanmedian if median else np.nanmean)(np.where(known >= 2, stacked, np.nan), axis=0)
+    return np.asarray(middle, dtype=np.float64)
 
 
 def _ratio_test(sales: FloatArray, reference: FloatArray) -> tuple[float, float, int]:
@@ -141,6 +195,117 @@ def _holiday_factors(
         by_name[name] = max(pooled + weight * (ratio - pooled), 0.0)
     by_name.update(closed)
     return {day.isoformat(): round(by_name[name], 6) for day, name in names.items()}
+
+
+def _neighbours(names: dict[date, str], before: int, after: int) -> dict[date, tuple[str, int]]:
+    """{day: (holiday name, offset)} for the days within `before` days before or `after` days after a
+    public holiday that are not holidays themselves; a day near two holidays belongs to the nearer
+    (after one rather than before the other at the same distance)."""
+    nearest: dict[date, tuple[tuple[int, int], str, int]] = {}
+    for day, name in names.items():
+        for offset in [*range(-before, 0), *range(1, after + 1)]:
+            neighbour = day + timedelta(days=offset)
+            rank = (abs(offset), -offset)
+            if neighbour not in names and (neighbour not in nearest or rank < nearest[neighbour][0]):
+                nearest[neighbour] = (rank, name, offset)
+    return {day: (name, offset) for day, (_, name, offset) in sorted(nearest.items())}
+
+
+def _neighbour_factors(
+    values: FloatArray,
+    days: pd.DatetimeIndex,
+    names: dict[date, str],
+    marked: np.ndarray,
+    settings: CalendarSettings,
+    groups: frozenset[str] | None = None,
+) -> tuple[dict[str, float], frozenset[str]]:
+    """{ISO day: factor} for the holidays' neighbours (`_neighbours`) in groups that differ from normal
+    days: a group is one holiday's days before it, or its days after it. It is kept when its ratio to
+    the normal-day reference lies so far from normal days' that as many normal days drawn at random
+    reach as far less often than `neighbour_alpha`, Bonferroni over the groups
+    seen (`_chance`; `values`: the series already divided by the other terms' factors). Factors are
+    relative to a normal day's ratio (a median reference sits below the mean of skewed sales)."""
+    if float(np.mean(values == 0)) > settings.neighbour_max_zero_share:
+        return {}, frozenset()
+    until = max(names, default=None)
+    neighbours = _neighbours(names, settings.holiday_days_before, settings.holiday_days_after)
+    neighbours = {day: place for day, place in neighbours.items() if until is not None and day <= until}
+    near = np.array([day.date() in neighbours for day in days])
+    if not near.any():
+        return {}, frozenset()
+    reference = _reference(values, marked | near, NEIGHBOUR_LAGS, median=False)
+    usable = np.isfinite(reference) & (reference > 0)
+    normal = usable & ~marked & ~near
+    if normal.sum() < 2:
+        return {}, frozenset()
+    normal_ratio = float(values[normal].sum() / reference[normal].sum())
+    places = [neighbours.get(day.date()) for day in days]
+    day_groups = np.array([f"{p[0]}|{p[1] > 0}" if p else "" for p in places])
+    offsets = np.array([f"{p[0]}|{p[1]}" if p else "" for p in places])
+    seen = sorted(set(day_groups[near & usable]))
+    if not seen:
+        return {}, frozenset()
+    kept: dict[str, float] = {}
+    groups_kept: set[str] = set()
+    for group in seen:
+        own = near & usable & (day_groups == group)
+        span = settings.holiday_days_after if group.endswith("True") else settings.holiday_days_before
+        if groups is not None:
+            if group not in groups:
+                continue
+        elif _chance(own, span, values, reference, normal) >= settings.neighbour_alpha / len(seen):
+            continue
+        groups_kept.add(str(group))
+        pooled = float(values[own].sum() / reference[own].sum()) / normal_ratio
+        for place in sorted(set(offsets[own])):
+            day_own = own & (offsets == place)
+            seen_days = int(day_own.sum())
+            weight = seen_days / (seen_days + settings.holiday_shrink)
+            day_ratio = float(values[day_own].sum() / reference[day_own].sum()) / normal_ratio
+            kept[place] = max(pooled + weight * (day_ratio - pooled), 0.0)
+    table = {
+        day.isoformat(): round(kept[f"{name}|{offset}"], 6)
+        for day, (name, offset) in neighbours.items()
+        if f"{name}|{offset}" in kept
+    }
+    return table, frozenset(groups_kept)
+
+
+def _chance(
+    own: np.ndarray, span: int, values: FloatArray, reference: FloatArray, normal: np.ndarray
+) -> float:
+    """How likely as many runs of `span` consecutive normal days, drawn at random (`NEIGHBOUR_DRAWS`
+    times, a fixed seed), sell a ratio (Σ sales / Σ reference) at least as far from normal days' as
+    the days of `own` (one group, `span` days a time) do, in logs, on the same side (two-sided: twice
+    that). Sales come in runs (a slow level,
+    a week of large orders) with a heavy tail, which neither independent days nor a normal
+    approximation show; a ratio of sums is not thrown by a day with a tiny reference. Two years hold
+    a few hundred runs, too few to rank a single occurrence among them at a Bonferroni level, so
+    beyond the draws' 90th percentile the tail is extrapolated as an exponential (peaks over a
+    threshold) fitted to the draws beyond it."""
+    centre = float(values[normal].sum() / reference[normal].sum())
+    kernel = np.ones(span)
+    whole = np.convolve(normal.astype(float), kernel, mode="valid") == span
+    if not whole.any() or centre <= 0:
+        return 1.0
+    sold = np.convolve(np.where(normal, values, 0.0), kernel, mode="valid")[whole]
+    expected = np.convolve(np.where(normal, reference, 0.0), kernel, mode="valid")[whole]
+    times = max(round(int(own.sum()) / span), 1)
+    picks = np.random.default_rng(0).integers(0, len(sold), size=(NEIGHBOUR_DRAWS, times))
+    draws = _log_ratio(sold[picks].sum(axis=1) / np.maximum(expected[picks].sum(axis=1), 1e-12), centre)
+    observed = float(_log_ratio(np.array([values[own].sum() / reference[own].sum()]), centre)[0])
+    if observed < 0:  # the tail on the observed side: outages are not bursts
+        draws, observed = -draws, -observed
+    threshold = float(np.quantile(draws, 1.0 - TAIL_SHARE))
+    if observed <= threshold:
+        return min(2.0 * (int(np.sum(draws >= observed)) + 1) / (NEIGHBOUR_DRAWS + 1), 1.0)
+    scale = max(float(np.mean(draws[draws > threshold] - threshold)), 1e-12)
+    return 2.0 * TAIL_SHARE * float(np.exp(-(observed - threshold) / scale))
+
+
+def _log_ratio(ratios: FloatArray, centre: float) -> FloatArray:
+    """log(ratio / centre), a ratio of 0 counted as a thousandth of the centre."""
+    return np.asarray(np.log(np.maximum(ratios, 1e-3 * centre) / centre), dtype=np.float64)
 
 
 def _closed_names(
@@ -238,12 +403,18 @@ class SeriesCalendar(NamedTuple):
     factors: FloatArray
 
 
-def series_calendar(series: pd.Series, end: int, settings: CalendarSettings, country: str) -> SeriesCalendar:
+def series_calendar(
+    series: pd.Series,
+    end: int,
+    settings: CalendarSettings,
+    country: str,
+    groups: frozenset[str] | None = None,
+) -> SeriesCalendar:
     """The calendar terms learned from the first `end` days of `series` (the days before its test
-    segment, so the held-out scores stay held out), applied to all of it."""
+    segment, so the held-out scores stay held out), applied to all of it; `groups` as `fit_calendar`."""
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
-    block = fit_calendar(values, dates, end, settings, country) if len(values) else None
+    block = fit_calendar(values, dates, end, settings, country, groups) if len(values) else None
     factors = series_factors(block, dates) if len(values) else np.ones(0)
     adjusted = pd.Series(adjust(values, factors, settings.floor), index=series.index, name=series.name)
     return SeriesCalendar(block, series, adjusted, factors)

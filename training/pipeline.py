@@ -69,7 +69,7 @@ from core.sample_data import ensure_sample_data
 from core.settings import Settings
 from core.slugs import category_slug
 from handlers.forecast_steps import load_model
-from training.calendar import SeriesCalendar, adjust, series_calendar, series_factors
+from training.calendar import SeriesCalendar, adjust, neighbour_groups, series_calendar, series_factors
 from training.changes import CategoryChange, category_changes, series_sha256
 from training.classical import describe_classical
 from training.evaluation import calibrate_intervals, evaluate_version
@@ -189,7 +189,8 @@ def train_categories(
         preflight(settings)
     tracker = Tracker(settings.mlflow, experiment_name, mlflow_artifact_root(settings))
     started = time.monotonic()
-    calendars = {name: calendar_of(series, settings) for name, series in sales.items()}
+    groups = file_neighbour_groups(sales, settings)
+    calendars = {name: calendar_of(series, settings, groups) for name, series in sales.items()}
     adjusted = {name: calendar.adjusted for name, calendar in calendars.items()}
     shared = (
         saved_shared
@@ -352,11 +353,23 @@ def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult
     )
 
 
-def calendar_of(series: pd.Series, settings: Settings) -> SeriesCalendar:
+def calendar_of(
+    series: pd.Series, settings: Settings, groups: frozenset[str] | None = None
+) -> SeriesCalendar:
     """A category's calendar terms, learned from its days before the test segment (none for a
-    history too short to train)."""
+    history too short to train); `groups`: the holiday neighbours of its file (`file_neighbour_groups`,
+    None: tested on this series alone)."""
     end = calendar_end(series, settings)
-    return series_calendar(series, end, settings.calendar, settings.data.holiday_country)
+    return series_calendar(series, end, settings.calendar, settings.data.holiday_country, groups)
+
+
+def file_neighbour_groups(sales: Mapping[str, pd.Series], settings: Settings) -> frozenset[str]:
+    """The holiday neighbours the categories of a file sell differently on together
+    (`training.calendar.neighbour_groups`), from the days before the earliest of their test segments."""
+    starts = [series.index[end] for series in sales.values() if (end := calendar_end(series, settings)) > 0]
+    if not starts:
+        return frozenset()
+    return neighbour_groups(sales, min(starts), settings.calendar, settings.data.holiday_country)
 
 
 def calendar_end(series: pd.Series, settings: Settings) -> int:

@@ -260,9 +260,10 @@ def run_accuracy(
         from training.ray_executor import preflight
 
         preflight(settings)
-    networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress)
+    groups = {cutoff: fold_neighbour_groups(every, cutoff, settings) for cutoff in cutoffs}
+    networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress, groups)
     items = [(category, sales[category], layouts[category]) for category in sales]
-    common = {"networks": networks, "seeds": seeds, "statistical": statistical}
+    common = {"networks": networks, "seeds": seeds, "statistical": statistical, "groups": groups}
     outcomes = (
         _ray_accuracies(items, common, settings)
         if settings.training.executor == "ray"
@@ -326,20 +327,37 @@ def _log_progress(message: str) -> None:
     logger.info("%s", message)
 
 
-def adjusted_before(
+def fold_neighbour_groups(
     sales: Mapping[str, pd.Series], cutoff: pd.Timestamp, settings: Settings
+) -> frozenset[str]:
+    """The holiday neighbours a run on the file's days before `cutoff` finds its categories sell
+    differently on together (`training.pipeline.file_neighbour_groups`)."""
+    from training.pipeline import file_neighbour_groups
+
+    return file_neighbour_groups({name: _before(series, cutoff) for name, series in sales.items()}, settings)
+
+
+def adjusted_before(
+    sales: Mapping[str, pd.Series],
+    cutoff: pd.Timestamp,
+    settings: Settings,
+    groups: frozenset[str] | None = None,
 ) -> dict[str, pd.Series]:
     """Every category divided by the calendar factors a run on its days before `cutoff` learns
-    (`training.pipeline.calendar_of`) before its networks learn from them."""
+    (`training.pipeline.calendar_of`, with the file's holiday neighbours `groups`) before its
+    networks learn from them."""
     from training.pipeline import calendar_end
 
     adjusted = {}
     for name, series in sales.items():
-        before = series.iloc[: int(pd.DatetimeIndex(series.index).searchsorted(cutoff))]
-        end = calendar_end(before, settings)
-        calendar = series_calendar(series, end, settings.calendar, settings.data.holiday_country)
-        adjusted[name] = calendar.adjusted
+        end = calendar_end(_before(series, cutoff), settings)
+        country = settings.data.holiday_country
+        adjusted[name] = series_calendar(series, end, settings.calendar, country, groups).adjusted
     return adjusted
+
+
+def _before(series: pd.Series, cutoff: pd.Timestamp) -> pd.Series:
+    return series.iloc[: int(pd.DatetimeIndex(series.index).searchsorted(cutoff))]
 
 
 def _fold_networks(
@@ -348,6 +366,7 @@ def _fold_networks(
     settings: Settings,
     seeds: Sequence[int],
     progress: Progress,
+    groups: Mapping[pd.Timestamp, frozenset[str]],
 ) -> tuple[FoldNetworks, dict[str, float]]:
     """Each fold's and seed's networks, trained once on every category of `sales` before the cut-off
     (None for each when the networks do not pool categories), and each fold's training seconds."""
@@ -357,7 +376,7 @@ def _fold_networks(
     seconds: dict[str, float] = {}
     for number, cutoff in enumerate(cutoffs):
         start = time.monotonic()
-        adjusted = adjusted_before(sales, cutoff, settings)  # the same for every seed
+        adjusted = adjusted_before(sales, cutoff, settings, groups[cutoff])  # the same for every seed
         for seed in seeds:
             seeded = settings.with_overrides({"training": {"seed": seed}})
             networks[cutoff, seed] = train_networks_before(adjusted, cutoff, seeded)
@@ -379,6 +398,7 @@ def _category_accuracy(
     seeds: Sequence[int],
     statistical: bool,
     progress: Progress,
+    groups: Mapping[pd.Timestamp, frozenset[str]] | None = None,
 ) -> CategoryAccuracy:
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
@@ -410,7 +430,14 @@ def _category_accuracy(
         for index, seed in enumerate(seeds):
             seeded = settings.with_overrides({"training": {"seed": seed}})
             forecasts, covered, scored = _model_forecasts(
-                category, values, dates, fold.cutoff, origins, seeded, networks[dates[fold.cutoff], seed]
+                category,
+                values,
+                dates,
+                fold.cutoff,
+                origins,
+                seeded,
+                networks[dates[fold.cutoff], seed],
+                None if groups is None else groups[dates[fold.cutoff]],
             )
             model[index].append(forecasts)
             coverage[index].append(covered)
@@ -480,10 +507,12 @@ def _model_forecasts(
     origins: IndexArray,
     settings: Settings,
     networks: Sequence[CNNLSTM] | None,
+    groups: frozenset[str] | None = None,
 ) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]], dict[int, dict[str, float]]]:
     """The forecaster made from the days before `cutoff` (freezing in the fold's shared `networks`, or
     training its own when None): its forecasts h days ahead from `origins`, and the coverage, pinball
-    loss and interval scores of its intervals (calibrated on its own validation tail) on those days."""
+    loss and interval scores of its intervals (calibrated on its own validation tail) on those days.
+    `groups`: the holiday neighbours of the file before `cutoff` (None: tested on this series alone)."""
     import torch
 
     from training.fitting import fit_forecaster
@@ -494,7 +523,7 @@ def _model_forecasts(
     longest = max(HORIZONS)
     raw = values
     end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
-    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country)
+    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)
     factors = series_factors(block, dates, longest)
     values = adjust(values, factors, settings.calendar.floor)  # the model's units; 1:1 without a block
     windows = fold_windows(category, values, dates, cutoff, settings)

@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import CalendarSettings
 from handlers.calendar_terms import check_calendar, day_factor, year_position
-from training.calendar import adjust, fit_calendar, series_calendar, series_factors
+from training.calendar import adjust, fit_calendar, neighbour_groups, series_calendar, series_factors
 
 START = "2021-01-04"  # a Monday
 WEEKDAY = np.array([0.8, 0.85, 0.9, 1.0, 1.15, 1.4, 0.9])
@@ -62,6 +62,57 @@ def test_a_closure_every_year_is_kept_where_holidays_as_a_whole_show_nothing() -
     sparse = series * (np.random.default_rng(7).random(len(series)) < 0.5)
     values = sparse.to_numpy()
     assert fit_calendar(values, pd.DatetimeIndex(sparse.index), len(values), settings, "US") is None
+
+
+def test_the_days_after_a_holiday_get_factors_of_their_own_and_a_burst_does_not() -> None:
+    """Black Friday (Thanksgiving + 1) sells three normal days' worth and its Saturday two, two years
+    running: the next one gets its factor from the holiday table, above Thanksgiving + 3's (each day
+    its own ratio, pulled a third of the way toward the weekend's: seen twice). Where large
+    orders come on 3 % of days, one after Juneteenth is what normal days show too: no factor."""
+    settings = CalendarSettings(yearly=False, month_end=False)
+    series = daily(730, 11)
+    black_fridays = series.index.isin([pd.Timestamp(day) for day in ("2021-11-26", "2022-11-25")])
+    series[black_fridays] *= 3.0
+    series[np.roll(black_fridays, 1)] *= 2.0  # the Saturday after
+    values, dates = series.to_numpy(), pd.DatetimeIndex(series.index)
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is not None
+    check_calendar(block, "test")
+    black_friday, sunday = day_factor(block, date(2023, 11, 24)), day_factor(block, date(2023, 11, 26))
+    assert black_friday > 1.5 and 0.8 < sunday < black_friday
+    assert day_factor(block, date(2023, 6, 20)) == 1.0  # Juneteenth + 1: nothing there
+    orders = daily(730, 12)
+    rng = np.random.default_rng(12)
+    orders[rng.random(len(orders)) < 0.03] *= 6.0
+    orders[orders.index == pd.Timestamp("2021-06-20")] *= 6.0
+    values, dates = orders.to_numpy(), pd.DatetimeIndex(orders.index)
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is None or "2023-06-20" not in block["holidays"]
+
+
+def test_a_file_keeps_the_neighbours_its_categories_share_not_one_category_s_burst() -> None:
+    """Three categories with a Black Friday weekend; one of them also had a run of large orders
+    after Juneteenth (× 1.8 for 4 days), enough on its own to pass. Tested on the file's total, only
+    Black Friday's group is kept, and each category gets its own factors for that group alone."""
+    settings = CalendarSettings(yearly=False, month_end=False)
+    black_fridays = ["2021-11-26", "2021-11-27", "2022-11-25", "2022-11-26"]
+    sales = {}
+    for seed in (21, 22, 23):
+        series = daily(730, seed)
+        series[series.index.isin([pd.Timestamp(day) for day in black_fridays])] *= 2.5
+        sales[f"c{seed}"] = series
+    burst = sales["c21"].index.isin(pd.date_range("2021-06-20", periods=4))
+    sales["c21"][burst] *= 1.8
+    alone = sales["c21"]
+    values, dates = alone.to_numpy(), pd.DatetimeIndex(alone.index)
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is not None and day_factor(block, date(2023, 6, 20)) > 1.5  # alone, the burst passes
+    groups = neighbour_groups(sales, pd.Timestamp("2023-01-01"), settings, "US")
+    assert groups == frozenset({"Thanksgiving Day|True"})
+    block = fit_calendar(values, dates, len(values), settings, "US", groups)
+    assert block is not None
+    assert day_factor(block, date(2023, 6, 20)) == 1.0
+    assert day_factor(block, date(2023, 11, 24)) > 1.5
 
 
 def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:

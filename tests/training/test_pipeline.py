@@ -34,7 +34,7 @@ from training import pipeline
 from training.evaluation import calibrate_intervals
 from training.forecaster import as_forecaster, served_normalization
 from training.metrics import rmse
-from training.pipeline import TrainingError, train_categories
+from training.pipeline import TrainingError, calendar_of, file_neighbour_groups, train_categories
 from training.tracking import TrackingError
 from training.windows import make_category_windows
 
@@ -140,7 +140,11 @@ def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
     )
     assert manifest.train_end == serving.train_end.date() > manifest.evaluation.train_end
     assert serving.target_dates("val")[-1] == windows.dates[-1]  # early-stopped on the most recent days
-    assert (manifest.mean, manifest.std) == (serving.stats.mean, serving.stats.std)
+    # the model learned from the days divided by their calendar factors (Black Friday's, here)
+    calendar = calendar_of(sales["Clothing"], test_settings, file_neighbour_groups(sales, test_settings))
+    adjusted = make_category_windows(calendar.adjusted, manifest.window_size, test_settings.split)
+    learned = adjusted.for_serving(test_settings.split).stats
+    assert (manifest.mean, manifest.std) == (learned.mean, learned.std)
     assert manifest.format_version == 2 and manifest.model_input == "normalized"
     assert manifest.normalization is not None and manifest.normalization.method == "window_level"
     assert manifest.max_horizon == test_settings.forecast.max_horizon
@@ -165,7 +169,9 @@ def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
     folder = Path(result.artifact_dir)
     manifest = read_manifest(folder)
     assert manifest.intervals is not None
-    windows = make_category_windows(sales["Beauty"], manifest.window_size, test_settings.split)
+    # calibrated on the days divided by their calendar factors, as the model learned them
+    calendar = calendar_of(sales["Beauty"], test_settings, file_neighbour_groups(sales, test_settings))
+    windows = make_category_windows(calendar.adjusted, manifest.window_size, test_settings.split)
     serving = windows.for_serving(test_settings.split)
     forecast = test_settings.forecast
     again = calibrate_intervals(
@@ -313,7 +319,9 @@ def test_a_served_version_is_scored_on_test_days_only_when_it_never_saw_them(
     older = version_dir(settings, "Beauty", "20000101.000000")
     shutil.copytree(served.artifact_dir, older)
     manifest = read_manifest(older)
-    write_manifest(older, manifest.model_copy(update={"train_end": before_test, "last_date": before_test}))
+    # a version without calendar terms: its forecasts are its model's on the windows as sold
+    never_saw = {"train_end": before_test, "last_date": before_test, "calendar": None}
+    write_manifest(older, manifest.model_copy(update=never_saw))
     model = as_forecaster(load_model(older / MODEL_FILE), served_normalization(manifest))
     assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
         model(windows.inputs("test")), rel=1e-6
