@@ -12,9 +12,10 @@ weeks either side (holidays left out) — and kept only where the data supports 
   holiday the series was closed on every time it was seen keeps its own ratio, test or not;
 - a holiday's neighbours (`holiday_days_before` / `holiday_days_after` days of it: Christmas Eve,
   Black Friday as Thanksgiving + 1): each holiday's days before and its days after are a group, kept
-  when its per-day ratios differ from 1 beyond chance (`neighbour_alpha`, Bonferroni over the groups,
-  against the spread of normal days' ratios); each day then gets its own ratio shrunk toward its
-  group's as holidays are. They go into the same table as the holidays (the handler reads one table);
+  when a file's categories together sell differently on it than random runs of normal days do
+  (`neighbour_alpha`, Bonferroni over the groups; `neighbour_groups`); each category's days then get
+  their own ratios shrunk toward its group's as holidays are. They go into the same table as the
+  holidays (the handler reads one table);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
   agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
@@ -220,11 +221,14 @@ def _neighbour_factors(
     groups: frozenset[str] | None = None,
 ) -> tuple[dict[str, float], frozenset[str]]:
     """{ISO day: factor} for the holidays' neighbours (`_neighbours`) in groups that differ from normal
-    days: a group is one holiday's days before it, or its days after it. It is kept when its ratio to
-    the normal-day reference lies so far from normal days' that as many normal days drawn at random
-    reach as far less often than `neighbour_alpha`, Bonferroni over the groups
-    seen (`_chance`; `values`: the series already divided by the other terms' factors). Factors are
-    relative to a normal day's ratio (a median reference sits below the mean of skewed sales)."""
+    days, and the groups kept. A group is one holiday's days before it, or its days after it; it is
+    kept when its ratio to the normal-day reference (`values`: the series already divided by the
+    other terms' factors) is so far from normal days' that runs of normal days drawn at random reach
+    as far less often than `neighbour_alpha`, Bonferroni over the groups seen (`_chance`). Given
+    `groups` (what the file's categories together show, `neighbour_groups`), those are kept untested.
+    Factors are relative to a normal day's ratio. None on series with more than
+    `neighbour_max_zero_share` of days without a sale: against a reference of mostly empty days, a
+    ratio is noise."""
     if float(np.mean(values == 0)) > settings.neighbour_max_zero_share:
         return {}, frozenset()
     until = max(names, default=None)
@@ -277,12 +281,11 @@ def _chance(
     """How likely as many runs of `span` consecutive normal days, drawn at random (`NEIGHBOUR_DRAWS`
     times, a fixed seed), sell a ratio (Σ sales / Σ reference) at least as far from normal days' as
     the days of `own` (one group, `span` days a time) do, in logs, on the same side (two-sided: twice
-    that). Sales come in runs (a slow level,
-    a week of large orders) with a heavy tail, which neither independent days nor a normal
-    approximation show; a ratio of sums is not thrown by a day with a tiny reference. Two years hold
-    a few hundred runs, too few to rank a single occurrence among them at a Bonferroni level, so
-    beyond the draws' 90th percentile the tail is extrapolated as an exponential (peaks over a
-    threshold) fitted to the draws beyond it."""
+    that). Sales come in runs (a slow level, a week of large orders) with a heavy tail, which neither
+    independent days nor a normal approximation show; a ratio of sums is not thrown by a day with a
+    tiny reference. Two years hold a few hundred runs, too few to rank a single occurrence among them
+    at a Bonferroni level, so beyond the draws' 90th percentile the tail is extrapolated as an
+    exponential (peaks over a threshold) fitted to the draws beyond it."""
     centre = float(values[normal].sum() / reference[normal].sum())
     kernel = np.ones(span)
     whole = np.convolve(normal.astype(float), kernel, mode="valid") == span
