@@ -1,7 +1,8 @@
 """An answer from another category's model is an error, never passed on as this category's forecast.
 
-TorchServe routes `/predictions/<model>` by name; a misrouted answer (a fault upstream, which no real
-TorchServe here can be made to produce) would otherwise reach the client as valid numbers. The
+TorchServe routes `/predictions/<model>` by name; a misrouted answer (a fault upstream, seen once in a
+CI run while categories evicted each other, which no test here can make a real TorchServe produce on
+demand) would otherwise reach the client as valid numbers. It is asked once more, then a 502. The
 stand-ins below are the smallest that let the predictor run: a registry that knows one category, a
 loaded set that holds everything, and an inference client whose answer names the wrong category.
 """
@@ -42,33 +43,40 @@ class _Loaded:
 
 
 class _Inference:
-    def __init__(self, category: str | None) -> None:
-        self.category = category
+    """Answers as the categories in `answering`, one per call (the last one from then on)."""
+
+    def __init__(self, *answering: str | None) -> None:
+        self.answering = list(answering)
+        self.calls = 0
 
     async def predict(
         self, model_name: str, sales: Any, horizon: int = 1, levels: Any = None, last_date: Any = None
     ) -> Prediction:
+        category = self.answering[min(self.calls, len(self.answering) - 1)]
+        self.calls += 1
         step: ForecastStepAnswer = {"step": 1, "date": None, "prediction": 5.0, "intervals": []}
-        return Prediction(5.0, "1", 3, 1, [step], category=self.category)
+        return Prediction(5.0, "1", 3, 1, [step], category=category)
 
 
-def _predictor(answering: str | None) -> tuple[Predictor, GatewayMetrics]:
+def _predictor(*answering: str | None) -> tuple[Predictor, GatewayMetrics, _Inference]:
     metrics = GatewayMetrics()
+    inference = _Inference(*answering)
     predictor = Predictor(
         cast(ModelRegistry, _Registry()),
         cast(LoadedModels, _Loaded()),
-        cast(InferenceClient, _Inference(answering)),
+        cast(InferenceClient, inference),
         metrics,
         256,
         28,
     )
-    return predictor, metrics
+    return predictor, metrics, inference
 
 
 def test_an_answer_for_another_category_is_a_502_not_a_forecast() -> None:
-    predictor, metrics = _predictor("Books")
+    predictor, metrics, inference = _predictor("Books")
     with pytest.raises(ModelServerError, match=r"answered with 'Books'.s model when asked for 'Clothing'"):
         asyncio.run(predictor.predict("Clothing", [1.0, 2.0, 3.0]))
+    assert inference.calls == 2  # asked once more before giving up
     errors = metrics.registry.get_sample_value(
         "salescast_gateway_predictions_total", {"category": "Clothing", "outcome": "error"}
     )
@@ -77,6 +85,18 @@ def test_an_answer_for_another_category_is_a_502_not_a_forecast() -> None:
 
 @pytest.mark.parametrize("answering", ["Clothing", None])  # None: a handler from before the field
 def test_an_answer_for_the_asked_category_passes(answering: str | None) -> None:
-    predictor, _ = _predictor(answering)
+    predictor, _, inference = _predictor(answering)
     answer = asyncio.run(predictor.predict("Clothing", [1.0, 2.0, 3.0]))
     assert answer["prediction"] == 5.0 and answer["category"] == "Clothing"
+    assert inference.calls == 1
+
+
+def test_one_misrouted_answer_is_asked_again_and_the_own_answer_passes() -> None:
+    """What a CI run saw once while categories evicted each other under the memory budget."""
+    predictor, metrics, inference = _predictor("Books", "Clothing")
+    answer = asyncio.run(predictor.predict("Clothing", [1.0, 2.0, 3.0]))
+    assert answer["category"] == "Clothing" and inference.calls == 2
+    ok = metrics.registry.get_sample_value(
+        "salescast_gateway_predictions_total", {"category": "Clothing", "outcome": "ok"}
+    )
+    assert ok == 1.0

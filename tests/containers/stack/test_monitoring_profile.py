@@ -19,6 +19,7 @@ SERVICES = ("prometheus", "alertmanager")
 VOLUMES = ("prometheus", "alertmanager", "grafana")  # the monitoring profile's, in docker-compose.yml
 UP_TIMEOUT_S = 120
 SCRAPE_TIMEOUT_S = 90.0  # Prometheus scrapes every 15 s and resolves service names every 30 s
+RULES_TIMEOUT_S = 60.0  # Prometheus evaluates the rules every 15 s; a rule is "unknown" until its first one
 SCRAPED_JOBS = {"gateway", "torchserve", "alertmanager", "prometheus"}
 ALERT_RULES = 6
 
@@ -32,6 +33,17 @@ def _get(base: str, path: str, **params: str) -> Any:
 def _jobs_up(base: str) -> dict[str, float]:
     result = _get(base, "/api/v1/query", query="min by (job) (up)")["result"]
     return {series["metric"]["job"]: float(series["value"][1]) for series in result}
+
+
+def _rules_once_evaluated(base: str) -> list[dict[str, Any]]:
+    """The alert rules after every one has been evaluated once: before that Prometheus reports them
+    as `unknown`, which says nothing about whether they are sound."""
+    deadline = time.monotonic() + RULES_TIMEOUT_S
+    while True:
+        rules = [rule for group in _get(base, "/api/v1/rules")["groups"] for rule in group["rules"]]
+        if all(rule["health"] != "unknown" for rule in rules) or time.monotonic() >= deadline:
+            return rules
+        time.sleep(2.0)
 
 
 def test_prometheus_and_alertmanager_monitor_the_stack(stack: Stack, steps: Steps) -> None:
@@ -56,9 +68,10 @@ def test_prometheus_and_alertmanager_monitor_the_stack(stack: Stack, steps: Step
                 time.sleep(2.0)
                 jobs = _jobs_up(base)
             assert jobs == dict.fromkeys(SCRAPED_JOBS, 1.0), jobs
-        rules = [rule for group in _get(base, "/api/v1/rules")["groups"] for rule in group["rules"]]
+        rules = _rules_once_evaluated(base)
         assert sum(rule["type"] == "alerting" for rule in rules) == ALERT_RULES, rules
-        assert all(rule["health"] == "ok" for rule in rules), rules
+        health = {rule["name"]: (rule["health"], rule.get("lastError", "")) for rule in rules}
+        assert all(state == "ok" for state, _ in health.values()), health
         (alertmanager,) = _get(base, "/api/v1/alertmanagers")["activeAlertmanagers"]
         assert ":9093/" in alertmanager["url"], alertmanager
         jobs_gauge = _get(base, "/api/v1/query", query="max by (outcome) (salescast_training_jobs)")["result"]
