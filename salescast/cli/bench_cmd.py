@@ -4,6 +4,7 @@ salescast bench accuracy [--data PATH | --profile default|store|shop|multiyear|r
                          [--seeds 42,43,44] [--folds K] [--fold-days D] [--out DIR] [--no-statistical]
                          [--date-column NAME] [--category-column NAME] [--amount-column NAME]
                          [--date-format FMT]
+salescast bench reconciliation [--data PATH | --profile P] [--folds K] [--fold-days D] [--out DIR]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
 salescast bench scale [--categories 3,30,300] [--max-loaded N] [--out DIR]
@@ -59,6 +60,22 @@ def register(subparsers: Any) -> None:
     add_column_mapping(accuracy)
     accuracy.set_defaults(handler=_accuracy)
 
+    reconciliation = actions.add_parser(
+        "reconciliation", help="the categories reconciled with the file's total (MinT) vs not"
+    )
+    source = reconciliation.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, metavar="PATH", help="CSV or .csv.gz (default: data.path)")
+    source.add_argument("--profile", choices=ACCURACY_PROFILES, help="a generated sample, as for accuracy")
+    reconciliation.add_argument("--folds", type=_positive, metavar="K", help="folds (default: bench.folds)")
+    reconciliation.add_argument(
+        "--fold-days", type=_positive, metavar="D", help="days per fold (default: bench.fold_days)"
+    )
+    reconciliation.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)"
+    )
+    add_column_mapping(reconciliation)
+    reconciliation.set_defaults(handler=_reconciliation)
+
     serving = actions.add_parser("serving", help="requests/s and latency per serving layer")
     serving.add_argument("--duration", type=float, metavar="S", help="seconds per layer and concurrency")
     serving.add_argument("--concurrency", type=_int_list, metavar="1,16,64", help="concurrent clients")
@@ -104,20 +121,11 @@ def register(subparsers: Any) -> None:
 
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
-    from core.sample_data import ensure_sample_data
     from salescast.bench.accuracy import run_accuracy
     from salescast.bench.report import accuracy_markdown, plot_accuracy
 
     out = _out(args, settings)
-    mapping = column_mapping(args)
-    if mapping:
-        settings = settings.with_overrides({"data": mapping})
-    if args.profile not in (None, "default"):
-        data, settings = profile_sample(args.profile, out, settings)
-    else:
-        data = Path(args.data) if args.data else ensure_sample_data(settings)
-    if not data.is_file():
-        raise UsageError(f"--data {data}: no such file")
+    data, settings = _bench_data(args, out, settings)
     report = run_accuracy(
         settings,
         data,
@@ -129,6 +137,31 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     stem = f"accuracy-{data.name.split('.')[0]}"
     plot_accuracy(report, out / f"{stem}.png")
     return _report(out / stem, report.to_dict(), accuracy_markdown(report), also=".png")
+
+
+def _bench_data(args: argparse.Namespace, out: Path, settings: Settings) -> tuple[Path, Settings]:
+    """The file `--data` or `--profile` names (the bundled sample without either), with the settings
+    to read it (`--date-column` and friends; a profile's own)."""
+    from core.sample_data import ensure_sample_data
+
+    mapping = column_mapping(args)
+    if mapping:
+        settings = settings.with_overrides({"data": mapping})
+    if args.profile not in (None, "default"):
+        return profile_sample(args.profile, out, settings)
+    data = Path(args.data) if args.data else ensure_sample_data(settings)
+    if not data.is_file():
+        raise UsageError(f"--data {data}: no such file")
+    return data, settings
+
+
+def _reconciliation(args: argparse.Namespace, settings: Settings) -> int:
+    from salescast.bench.reconciliation import reconciliation_markdown, run_reconciliation
+
+    out = _out(args, settings)
+    data, settings = _bench_data(args, out, settings)
+    report = run_reconciliation(settings, data, folds=args.folds, fold_days=args.fold_days)
+    return _report(out / f"reconciliation-{data.name.split('.')[0]}", report, reconciliation_markdown(report))
 
 
 def profile_sample(profile: Profile, out: Path, settings: Settings) -> tuple[Path, Settings]:

@@ -32,9 +32,10 @@ def test_data_sample_multiyear_uses_the_configured_country(
     assert gb.read_bytes() != us.read_bytes()
 
 
+@pytest.mark.parametrize("bench", ["accuracy", "reconciliation"])
 @pytest.mark.parametrize("profile", ["multiyear", "retailer", "store", "shop", "default"])
-def test_bench_accuracy_accepts_the_profile(profile: str) -> None:
-    args = build_parser().parse_args(["bench", "accuracy", "--profile", profile, "--folds", "12"])
+def test_bench_accuracy_accepts_the_profile(bench: str, profile: str) -> None:
+    args = build_parser().parse_args(["bench", bench, "--profile", profile, "--folds", "12"])
     assert (args.profile, args.folds) == (profile, 12)
 
 
