@@ -51,6 +51,11 @@ MODEL = "cnn_lstm"
 HORIZONS = (1, 7)
 MA_DAYS = 14
 REFERENCES = ("seasonal_naive", "ma14", *STATISTICAL_METHODS)
+CEILING = "centred_level"
+"""Not a forecast, never a reference: each target day's level from the `CEILING_DAYS` days either side
+of it (itself left out) × the weekday profile of the whole series. What knowing the level around a day
+scores: how far below the references any forecaster of this data could be expected to go."""
+CEILING_DAYS = 28
 """The classical forecasts the model must beat (the best of them is the bar)."""
 Progress = Callable[[str], None]
 FoldNetworks = Mapping[tuple[pd.Timestamp, int], "Sequence[CNNLSTM] | None"]
@@ -87,6 +92,12 @@ class CategoryAccuracy:
     def best_reference(self, horizon: int) -> str:
         scores = {name: value for name, value in self.reference_rmse(horizon).items() if name in REFERENCES}
         return min(scores, key=lambda name: scores[name])
+
+    def ceiling(self, horizon: int) -> float:
+        """`CEILING`'s RMSE over the best reference's."""
+        scores = self.reference_rmse(horizon)
+        bar = scores[self.best_reference(horizon)]
+        return scores[CEILING] / bar if bar > 0 else math.nan
 
     def ratios(self, horizon: int, reference: str | None = None) -> list[float]:
         """Model RMSE / the reference's (default: the best one), one per seed."""
@@ -163,6 +174,11 @@ class AccuracyReport:
         overall = {name: value for name, value in self.overall_rmse(horizon).items() if name in REFERENCES}
         return min(overall, key=lambda name: overall[name])
 
+    def overall_ceiling(self, horizon: int) -> float:
+        """`CEILING`'s RMSE over the best reference's, both mean over categories."""
+        overall = self.overall_rmse(horizon)
+        return overall[CEILING] / overall[self.best_reference(horizon)]
+
     def overall_ratios(self, horizon: int) -> list[float]:
         bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
         return [value / bar for value in self.overall_model_rmse(horizon)]
@@ -196,6 +212,7 @@ class AccuracyReport:
                     "model_rmse": _spread(self.overall_model_rmse(h)),
                     "best_reference": self.best_reference(h),
                     "model_to_best": _spread(self.overall_ratios(h)),
+                    "ceiling_to_best": self.overall_ceiling(h),
                     "coverage": self.coverage(h),
                     "kupiec_rejected_categories": self.kupiec_rejected(h),
                     "interval_scores": self.interval_scores(h),
@@ -215,6 +232,7 @@ class AccuracyReport:
                             "best_reference": c.best_reference(h),
                             "model_to_best": _spread(c.ratios(h)),
                             "model_to_ma14": _spread(c.ratios(h, "ma14")),
+                            "ceiling_to_best": c.ceiling(h),
                             "coverage": c.mean_coverage(h),
                             "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
                             "interval_scores": c.mean_interval_scores(h),
@@ -489,14 +507,31 @@ def _at(paths: FloatArray, horizon: int) -> FloatArray:
 
 
 def _references(values: FloatArray, targets: IndexArray, horizon: int) -> dict[str, FloatArray]:
-    """Naive, seasonal-naive and 14-day-MA forecasts of `targets` made `horizon` days before them."""
+    """Naive, seasonal-naive and 14-day-MA forecasts of `targets` made `horizon` days before them,
+    and the `CEILING` of those days."""
     origins = targets - (horizon - 1)  # the first day the forecaster does not know
     lag = SEASON * math.ceil(horizon / SEASON)  # the latest same weekday known at the origin
     return {
         "naive": np.asarray(values[origins - 1], dtype=np.float64),
         "seasonal_naive": np.asarray(values[targets - lag], dtype=np.float64),
         "ma14": window_inputs(values, origins, MA_DAYS).mean(axis=1),
+        CEILING: centred_level(values, targets),
     }
+
+
+def centred_level(values: FloatArray, targets: IndexArray, days: int = CEILING_DAYS) -> FloatArray:
+    """`CEILING` at `targets`: the level of the `days` days either side of each (itself left out,
+    divided by their weekday factors) × its own weekday factor, the profile from the whole series."""
+    from training.classical import weekly_profile
+
+    factor = weekly_profile(values)[np.arange(len(values)) % SEASON]
+    sales = np.concatenate([[0.0], np.cumsum(values)])
+    weights = np.concatenate([[0.0], np.cumsum(factor)])
+    low = np.maximum(targets - days, 0)
+    high = np.minimum(targets + days + 1, len(values))
+    around = weights[high] - weights[low] - factor[targets]
+    level = (sales[high] - sales[low] - values[targets]) / np.maximum(around, 1e-12)
+    return np.asarray(level * factor[targets], dtype=np.float64)
 
 
 def _model_forecasts(

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
-from salescast.bench.accuracy import HORIZONS, REFERENCES, AccuracyReport, CategoryAccuracy, metric_rows
+from salescast.bench.accuracy import (
+    CEILING_DAYS,
+    HORIZONS,
+    REFERENCES,
+    AccuracyReport,
+    CategoryAccuracy,
+    metric_rows,
+)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -27,6 +34,10 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         f"window {report.window_size} · seeds {seeds}",
         "",
         "**Overall** (RMSE: mean over categories; model: mean ± sd over seeds)",
+        "",
+        f"_ceiling: not a forecast — the level of the {CEILING_DAYS} days either side of each target × the "
+        "weekday profile of the whole series, over the best reference: how far below it knowing the "
+        "level would go_",
         "",
         markdown_table(*_summary_rows(report)),
         "",
@@ -55,7 +66,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
 
 
 def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "coverage", "pinball"]
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "ceiling", "coverage", "pinball"]
     rows = []
     for h in HORIZONS:
         refs = report.overall_rmse(h)
@@ -66,6 +77,7 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
                 *(_number(refs.get(name)) for name in REFERENCES),
                 _pm(model),
                 f"{_pm(report.overall_ratios(h), 3)} ({report.best_reference(h)})",
+                f"{report.overall_ceiling(h):.3f}",
                 _coverage(report.coverage(h)),
                 _number(report.interval_scores(h)["pinball"]),
             ]
@@ -74,7 +86,16 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
 
 
 def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "model / ma14", "coverage", "pinball"]
+    headers = [
+        "horizon",
+        *REFERENCES,
+        "CNN-LSTM",
+        "model / best",
+        "model / ma14",
+        "ceiling",
+        "coverage",
+        "pinball",
+    ]
     rows = []
     for h in HORIZONS:
         refs = category.reference_rmse(h)
@@ -85,6 +106,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
                 _pm(category.model_rmse(h)),
                 f"{_pm(category.ratios(h), 3)} ({category.best_reference(h)})",
                 _pm(category.ratios(h, "ma14"), 3),
+                f"{category.ceiling(h):.3f}",
                 _coverage(category.mean_coverage(h), category.kupiec(h)),
                 _number(category.mean_interval_scores(h)["pinball"]),
             ]
