@@ -51,11 +51,13 @@ MODEL = "cnn_lstm"
 HORIZONS = (1, 7)
 MA_DAYS = 14
 REFERENCES = ("seasonal_naive", "ma14", *STATISTICAL_METHODS)
-CEILING = "centred_level"
-"""Not a forecast, never a reference: each target day's level from the `CEILING_DAYS` days either side
-of it (itself left out) × the weekday profile of the whole series. What knowing the level around a day
-scores: how far below the references any forecaster of this data could be expected to go."""
-CEILING_DAYS = 28
+KNOWN_LEVEL = "centred_level"
+"""Not a forecast, never a reference: each target day's level from the `KNOWN_LEVEL_DAYS` days either
+side of it (itself left out, the future included) × the weekday profile of the whole series. What
+knowing the level around a day scores with the weekly pattern alone: on data without calendar effects,
+about as far below the references as a forecaster could be expected to go; a calendar-aware model can go
+further where holidays and seasons matter."""
+KNOWN_LEVEL_DAYS = 28
 """The classical forecasts the model must beat (the best of them is the bar)."""
 Progress = Callable[[str], None]
 FoldNetworks = Mapping[tuple[pd.Timestamp, int], "Sequence[CNNLSTM] | None"]
@@ -93,11 +95,11 @@ class CategoryAccuracy:
         scores = {name: value for name, value in self.reference_rmse(horizon).items() if name in REFERENCES}
         return min(scores, key=lambda name: scores[name])
 
-    def ceiling(self, horizon: int) -> float:
-        """`CEILING`'s RMSE over the best reference's."""
+    def known_level(self, horizon: int) -> float:
+        """`KNOWN_LEVEL`'s RMSE over the best reference's."""
         scores = self.reference_rmse(horizon)
         bar = scores[self.best_reference(horizon)]
-        return scores[CEILING] / bar if bar > 0 else math.nan
+        return scores[KNOWN_LEVEL] / bar if bar > 0 else math.nan
 
     def ratios(self, horizon: int, reference: str | None = None) -> list[float]:
         """Model RMSE / the reference's (default: the best one), one per seed."""
@@ -174,10 +176,10 @@ class AccuracyReport:
         overall = {name: value for name, value in self.overall_rmse(horizon).items() if name in REFERENCES}
         return min(overall, key=lambda name: overall[name])
 
-    def overall_ceiling(self, horizon: int) -> float:
-        """`CEILING`'s RMSE over the best reference's, both mean over categories."""
+    def overall_known_level(self, horizon: int) -> float:
+        """`KNOWN_LEVEL`'s RMSE over the best reference's, both mean over categories."""
         overall = self.overall_rmse(horizon)
-        return overall[CEILING] / overall[self.best_reference(horizon)]
+        return overall[KNOWN_LEVEL] / overall[self.best_reference(horizon)]
 
     def overall_ratios(self, horizon: int) -> list[float]:
         bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
@@ -212,7 +214,7 @@ class AccuracyReport:
                     "model_rmse": _spread(self.overall_model_rmse(h)),
                     "best_reference": self.best_reference(h),
                     "model_to_best": _spread(self.overall_ratios(h)),
-                    "ceiling_to_best": self.overall_ceiling(h),
+                    "known_level_to_best": self.overall_known_level(h),
                     "coverage": self.coverage(h),
                     "kupiec_rejected_categories": self.kupiec_rejected(h),
                     "interval_scores": self.interval_scores(h),
@@ -232,7 +234,7 @@ class AccuracyReport:
                             "best_reference": c.best_reference(h),
                             "model_to_best": _spread(c.ratios(h)),
                             "model_to_ma14": _spread(c.ratios(h, "ma14")),
-                            "ceiling_to_best": c.ceiling(h),
+                            "known_level_to_best": c.known_level(h),
                             "coverage": c.mean_coverage(h),
                             "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
                             "interval_scores": c.mean_interval_scores(h),
@@ -508,19 +510,19 @@ def _at(paths: FloatArray, horizon: int) -> FloatArray:
 
 def _references(values: FloatArray, targets: IndexArray, horizon: int) -> dict[str, FloatArray]:
     """Naive, seasonal-naive and 14-day-MA forecasts of `targets` made `horizon` days before them,
-    and the `CEILING` of those days."""
+    and the `KNOWN_LEVEL` of those days."""
     origins = targets - (horizon - 1)  # the first day the forecaster does not know
     lag = SEASON * math.ceil(horizon / SEASON)  # the latest same weekday known at the origin
     return {
         "naive": np.asarray(values[origins - 1], dtype=np.float64),
         "seasonal_naive": np.asarray(values[targets - lag], dtype=np.float64),
         "ma14": window_inputs(values, origins, MA_DAYS).mean(axis=1),
-        CEILING: centred_level(values, targets),
+        KNOWN_LEVEL: centred_level(values, targets),
     }
 
 
-def centred_level(values: FloatArray, targets: IndexArray, days: int = CEILING_DAYS) -> FloatArray:
-    """`CEILING` at `targets`: the level of the `days` days either side of each (itself left out,
+def centred_level(values: FloatArray, targets: IndexArray, days: int = KNOWN_LEVEL_DAYS) -> FloatArray:
+    """`KNOWN_LEVEL` at `targets`: the level of the `days` days either side of each (itself left out,
     divided by their weekday factors) × its own weekday factor, the profile from the whole series."""
     from training.classical import weekly_profile
 

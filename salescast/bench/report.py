@@ -9,8 +9,8 @@ import numpy as np
 
 from core.atomic import atomic_path
 from salescast.bench.accuracy import (
-    CEILING_DAYS,
     HORIZONS,
+    KNOWN_LEVEL_DAYS,
     REFERENCES,
     AccuracyReport,
     CategoryAccuracy,
@@ -35,9 +35,9 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         "",
         "**Overall** (RMSE: mean over categories; model: mean ± sd over seeds)",
         "",
-        f"_ceiling: not a forecast — the level of the {CEILING_DAYS} days either side of each target × the "
-        "weekday profile of the whole series, over the best reference: how far below it knowing the "
-        "level would go_",
+        f"_known level: not a forecast — the level of the {KNOWN_LEVEL_DAYS} days either side of each "
+        "target (the future included) × the weekday profile of the whole series, over the best reference: "
+        "how far below it knowing the level would go without calendar terms_",
         "",
         markdown_table(*_summary_rows(report)),
         "",
@@ -66,7 +66,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
 
 
 def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "ceiling", "coverage", "pinball"]
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "known level", "coverage", "pinball"]
     rows = []
     for h in HORIZONS:
         refs = report.overall_rmse(h)
@@ -77,7 +77,7 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
                 *(_number(refs.get(name)) for name in REFERENCES),
                 _pm(model),
                 f"{_pm(report.overall_ratios(h), 3)} ({report.best_reference(h)})",
-                f"{report.overall_ceiling(h):.3f}",
+                f"{report.overall_known_level(h):.3f}",
                 _coverage(report.coverage(h)),
                 _number(report.interval_scores(h)["pinball"]),
             ]
@@ -92,7 +92,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
         "CNN-LSTM",
         "model / best",
         "model / ma14",
-        "ceiling",
+        "known level",
         "coverage",
         "pinball",
     ]
@@ -106,7 +106,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
                 _pm(category.model_rmse(h)),
                 f"{_pm(category.ratios(h), 3)} ({category.best_reference(h)})",
                 _pm(category.ratios(h, "ma14"), 3),
-                f"{category.ceiling(h):.3f}",
+                f"{category.known_level(h):.3f}",
                 _coverage(category.mean_coverage(h), category.kupiec(h)),
                 _number(category.mean_interval_scores(h)["pinball"]),
             ]

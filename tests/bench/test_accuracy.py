@@ -16,7 +16,7 @@ import training.fitting
 from core.atomic import write_json_atomic
 from core.sample_data import write_sample
 from core.settings import Settings
-from salescast.bench.accuracy import CEILING, HORIZONS, MODEL, centred_level, run_accuracy
+from salescast.bench.accuracy import HORIZONS, KNOWN_LEVEL, MODEL, centred_level, run_accuracy
 from salescast.bench.report import accuracy_markdown, plot_accuracy
 from salescast.bench.statistical import statistical_paths
 from tests.conftest import make_test_settings
@@ -41,7 +41,7 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
         for horizon in HORIZONS:
             days = 2 * (7 - horizon + 1)  # each fold's origins whose target still lies in the fold
             assert len(category.actual[horizon]) == len(category.dates[horizon]) == days
-            assert set(category.references[horizon]) == {"naive", "seasonal_naive", "ma14", CEILING}
+            assert set(category.references[horizon]) == {"naive", "seasonal_naive", "ma14", KNOWN_LEVEL}
             assert all(len(forecast) == days for forecast in category.references[horizon].values())
             assert [len(forecast) for forecast in category.model[horizon]] == [days, days]  # one per seed
             assert category.best_reference(horizon) in ("seasonal_naive", "ma14")
@@ -57,8 +57,8 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
             assert all(0 < value < math.inf for name, value in scores.items() if name not in totals)
             assert all(0 <= scores[name] <= 100 for name in totals)
         assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
-        assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14", CEILING}
-        assert 0 < category.ceiling(1) < 2
+        assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14", KNOWN_LEVEL}
+        assert 0 < category.known_level(1) < 2
     assert len(report.overall_ratios(1)) == 2
     payload = report.to_dict()
     write_json_atomic(tmp_path / "a.json", payload)
@@ -142,7 +142,7 @@ def test_statistical_references_forecast_from_every_origin() -> None:
         statistical_paths(values, 127, origins, 7, 7)
 
 
-def test_the_ceiling_is_exact_on_a_level_series_with_a_weekly_profile() -> None:
+def test_the_known_level_is_exact_on_a_level_series_with_a_weekly_profile() -> None:
     """Knowing the level, a noise-free weekly series is forecast exactly; a burst of one day is not
     seen by the day itself (it is left out of its own level)."""
     profile = np.array([0.6, 0.8, 1.0, 1.0, 1.2, 1.6, 0.8])
