@@ -37,6 +37,7 @@ from gateway.torchserve_client import (
     ModelNotServedError,
     NoWorkerError,
     Prediction,
+    Predictions,
     TotalAnswer,
 )
 
@@ -80,6 +81,7 @@ class BatchAnswer(TypedDict):
 
 
 T = TypeVar("T")
+_Answer = TypeVar("_Answer", Prediction, Predictions)
 
 
 @dataclass
@@ -178,7 +180,7 @@ class Predictor:
         answered = [result for result in results if result is not None]
         return {"results": answered, "succeeded": succeeded, "failed": len(answered) - succeeded}
 
-    async def _own_answer(self, model: ServedModel, call: Callable[[], Awaitable[Prediction]]) -> Prediction:
+    async def _own_answer(self, model: ServedModel, call: Callable[[], Awaitable[_Answer]]) -> _Answer:
         """`call`'s answer from `model`'s own category. Another category's numbers are never passed on:
         TorchServe once answered one request from another model's worker while categories evicted each
         other, so a wrong answer is logged and asked once more; a second one is a 502."""
@@ -236,7 +238,7 @@ class Predictor:
         horizon, levels, last_date = options
         try:
             rows = [sales for _, sales in members]
-            answer = await self._loaded_call(
+            answer = await self._own_answer(
                 model,
                 lambda: self.inference.predict_instances(model.model_name, rows, horizon, levels, last_date),
             )

@@ -86,6 +86,7 @@ class _SingleAnswer(TypedDict):
 class _InstancesAnswer(TypedDict):
     predictions: list[float]
     model_version: str
+    category: NotRequired[str | None]
     window_size: int
     horizon: NotRequired[int]
     forecasts: NotRequired[list[list[ForecastStepAnswer]] | None]
@@ -119,6 +120,7 @@ class Predictions:
     forecasts: list[list[ForecastStepAnswer]]
     totals: list[TotalAnswer] | None = None  # one per instance with horizon ≥ 2 (older handlers send none)
     calendar: CalendarAnswer | None = None  # the same for every instance: they share one last_date
+    category: str | None = None  # the answering version's own category (older handlers send none)
 
 
 class InferenceClient:
@@ -192,6 +194,7 @@ class InferenceClient:
             forecasts=forecasts,
             totals=totals,
             calendar=body.get("calendar"),
+            category=body.get("category"),
         )
 
     async def ping(self) -> str:

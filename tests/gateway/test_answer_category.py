@@ -21,7 +21,8 @@ from gateway.loaded_models import LoadedModels
 from gateway.metrics import GatewayMetrics
 from gateway.model_registry import ModelRegistry, ServedModel
 from gateway.predictions import Predictor
-from gateway.torchserve_client import ForecastStepAnswer, InferenceClient, Prediction
+from gateway.schemas.predict import BatchItem
+from gateway.torchserve_client import ForecastStepAnswer, InferenceClient, Prediction, Predictions
 
 MODEL = ServedModel(
     category="Clothing", model_name="clothing", version="2", window_size=3, test_metrics=None, ready_workers=1
@@ -56,6 +57,14 @@ class _Inference:
         self.calls += 1
         step: ForecastStepAnswer = {"step": 1, "date": None, "prediction": 5.0, "intervals": []}
         return Prediction(5.0, "1", 3, 1, [step], category=category)
+
+    async def predict_instances(
+        self, model_name: str, instances: Any, horizon: int = 1, levels: Any = None, last_date: Any = None
+    ) -> Predictions:
+        category = self.answering[min(self.calls, len(self.answering) - 1)]
+        self.calls += 1
+        step: ForecastStepAnswer = {"step": 1, "date": None, "prediction": 5.0, "intervals": []}
+        return Predictions([5.0] * len(instances), "1", 3, 1, [[step]] * len(instances), category=category)
 
 
 def _predictor(*answering: str | None) -> tuple[Predictor, GatewayMetrics, _Inference]:
@@ -100,3 +109,15 @@ def test_one_misrouted_answer_is_asked_again_and_the_own_answer_passes() -> None
         "salescast_gateway_predictions_total", {"category": "Clothing", "outcome": "ok"}
     )
     assert ok == 1.0
+
+
+@pytest.mark.parametrize(("answering", "status"), [(("Books",), 502), (("Books", "Clothing"), 200)])
+def test_a_batch_is_held_to_its_category_too(answering: tuple[str, ...], status: int) -> None:
+    """A misrouted batch answer fails its items with the 502's message, asked once more first."""
+    predictor, _, inference = _predictor(*answering)
+    items = [BatchItem(category="Clothing", sales=[1.0, 2.0, 3.0]) for _ in range(2)]
+    answer = asyncio.run(predictor.predict_batch(items))
+    assert [result["status"] for result in answer["results"]] == [status, status]
+    assert inference.calls == 2
+    if status == 502:
+        assert "answered with 'Books'" in str(answer["results"][0]["error"])
