@@ -51,6 +51,7 @@ MODEL = "cnn_lstm"
 HORIZONS = (1, 7)
 MA_DAYS = 14
 REFERENCES = ("seasonal_naive", "ma14", *STATISTICAL_METHODS)
+"""The classical forecasts the model must beat (the best of them is the bar)."""
 KNOWN_LEVEL = "centred_level"
 """Not a forecast, never a reference: each target day's level from the `KNOWN_LEVEL_DAYS` days either
 side of it (itself left out, the future included) × the weekday profile of the whole series. What
@@ -58,7 +59,6 @@ knowing the level around a day scores with the weekly pattern alone: on data wit
 about as far below the references as a forecaster could be expected to go; a calendar-aware model can go
 further where holidays and seasons matter."""
 KNOWN_LEVEL_DAYS = 28
-"""The classical forecasts the model must beat (the best of them is the bar)."""
 Progress = Callable[[str], None]
 FoldNetworks = Mapping[tuple[pd.Timestamp, int], "Sequence[CNNLSTM] | None"]
 """The networks each fold's forecasters freeze in, by cut-off day and seed (None: each trains its own)."""

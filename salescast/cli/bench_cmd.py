@@ -31,7 +31,8 @@ ACCURACY_PROFILES: tuple[Profile, ...] = ("default", "store", "shop", "multiyear
 
 
 def register(subparsers: Any) -> None:
-    """Add the `bench` command with its `accuracy`, `serving` and `training` sub-commands."""
+    """Add the `bench` command with its sub-commands (accuracy, reconciliation, serving, training, scale,
+    forecast-cache)."""
     parser = subparsers.add_parser("bench", help="benchmarks: accuracy, serving cost, training cost")
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
 
