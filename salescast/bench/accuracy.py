@@ -32,9 +32,9 @@ from core.sales_data import load_daily_sales
 from core.settings import Settings
 from salescast.bench.day_kinds import day_kinds, segment_scores
 from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
-from salescast.bench.rolling_origin import Fold, fold_windows, make_folds, min_train_days
+from salescast.bench.rolling_origin import Fold, fold_calendar, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
-from training.calendar import adjust, fit_calendar, series_calendar, series_factors
+from training.calendar import series_calendar
 from training.evaluation import calibrate_intervals
 from training.interval_scores import interval_score, pinball_loss
 from training.intervals import total_coverage, window_scale
@@ -85,11 +85,11 @@ class CategoryAccuracy:
 
     def reference_rmse(self, horizon: int) -> dict[str, float]:
         actual = self.actual[horizon]
-        return {name: _rmse(actual, forecast) for name, forecast in self.references[horizon].items()}
+        return {name: rmse(actual, forecast) for name, forecast in self.references[horizon].items()}
 
     def model_rmse(self, horizon: int) -> list[float]:
         """One RMSE per seed."""
-        return [_rmse(self.actual[horizon], forecast) for forecast in self.model[horizon]]
+        return [rmse(self.actual[horizon], forecast) for forecast in self.model[horizon]]
 
     def best_reference(self, horizon: int) -> str:
         scores = {name: value for name, value in self.reference_rmse(horizon).items() if name in REFERENCES}
@@ -554,15 +554,12 @@ def _model_forecasts(
 
     from training.fitting import fit_forecaster
     from training.forecaster import as_forecaster
-    from training.pipeline import calendar_end
 
     torch.set_num_threads(settings.training.num_threads)  # the fit restores the caller's afterwards
     longest = max(HORIZONS)
     raw = values
-    end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
-    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)
-    factors = series_factors(block, dates, longest)
-    values = adjust(values, factors, settings.calendar.floor)  # the model's units; 1:1 without a block
+    # the model's units (1:1 without calendar terms) and each day's factor, the horizon's days included
+    values, factors = fold_calendar(category, values, dates, cutoff, settings, groups, longest)
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
         fitted = fit_forecaster(windows, settings, Path(checkpoints), networks=networks)
@@ -632,7 +629,8 @@ def _mean_coverage(per_fold: list[dict[str, float]], sizes: list[int]) -> dict[s
     }
 
 
-def _rmse(actual: FloatArray, forecast: FloatArray) -> float:
+def rmse(actual: FloatArray, forecast: FloatArray) -> float:
+    """Root mean squared error of `forecast` against `actual` (the order does not matter)."""
     return float(np.sqrt(np.mean((actual - forecast) ** 2)))
 
 

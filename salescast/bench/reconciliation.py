@@ -23,9 +23,15 @@ import torch
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
-from salescast.bench.accuracy import fold_neighbour_groups
-from salescast.bench.rolling_origin import BenchDataError, Fold, fold_windows, make_folds, min_train_days
-from training.calendar import adjust, fit_calendar, series_factors
+from salescast.bench.accuracy import fold_neighbour_groups, rmse
+from salescast.bench.rolling_origin import (
+    BenchDataError,
+    Fold,
+    fold_calendar,
+    fold_windows,
+    make_folds,
+    min_train_days,
+)
 from training.classical import fit_classical
 from training.reconciliation import METHODS, error_covariance, reconcile, shrunk_covariance
 from training.windows import FloatArray, IndexArray, window_inputs
@@ -86,12 +92,12 @@ def run_reconciliation(
     base = np.hstack(unreconciled)
     rows = []
     for index, name in enumerate(names):
-        rmse = _rmse(base[index], truth[index])
+        before = rmse(truth[index], base[index])
         ratios = {
-            method: _rmse(np.hstack(reconciled[method])[index], truth[index]) / rmse if rmse > 0 else 1.0
+            method: rmse(truth[index], np.hstack(reconciled[method])[index]) / before if before > 0 else 1.0
             for method in METHODS
         }
-        rows.append({"series": name, "rmse": rmse, "ratio": ratios})
+        rows.append({"series": name, "rmse": before, "ratio": ratios})
     return {
         "data": str(data_path),
         "folds": folds,
@@ -113,13 +119,8 @@ def _fit_series(
     """The classical part fitted on the days before the fold's cut-off as a run fits it (calendar
     terms first), in the series' own units: forecasts of the fold's days and errors on the validation
     tail."""
-    from training.pipeline import calendar_end
-
     cutoff, targets = fold.cutoff, fold.targets
-    end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=name), settings)
-    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)
-    factors = series_factors(block, dates)
-    adjusted = adjust(values, factors, settings.calendar.floor)
+    adjusted, factors = fold_calendar(name, values, dates, cutoff, settings, groups)
     windows = fold_windows(name, adjusted, dates, cutoff, settings)
     if windows.first_day > 0:
         raise BenchDataError(f"{name}: too short before {dates[cutoff].date()} to reconcile")
@@ -132,10 +133,6 @@ def _fit_series(
 
     tail = windows.val
     return _Fitted(forecast(targets), forecast(tail) - values[tail])
-
-
-def _rmse(forecast: FloatArray, actual: FloatArray) -> float:
-    return float(np.sqrt(np.mean((forecast - actual) ** 2)))
 
 
 def reconciliation_markdown(report: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.errors import SalescastError
 from core.settings import Settings
+from training.calendar import adjust, fit_calendar, series_factors
 from training.windows import SEASON, CategoryWindows, FloatArray, IndexArray, windows_before
 
 
@@ -65,3 +66,23 @@ def fold_windows(
     """Train/validation windows from the days before `cutoff` (the fold's targets are scored
     separately), split and normalized as a served fit is."""
     return windows_before(category, values, dates, cutoff, settings.window.size, settings.split)
+
+
+def fold_calendar(
+    category: str,
+    values: FloatArray,
+    dates: pd.DatetimeIndex,
+    cutoff: int,
+    settings: Settings,
+    groups: frozenset[str] | None,
+    extra_days: int = 0,
+) -> tuple[FloatArray, FloatArray]:
+    """The series divided by the calendar factors a run on its days before `cutoff` learns (the days
+    before that run's test segment, `training.pipeline.calendar_end`), and each day's factor with
+    `extra_days` more beyond the last; `groups`: the file's holiday neighbours (None: this series alone)."""
+    from training.pipeline import calendar_end
+
+    end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
+    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)
+    factors = series_factors(block, dates, extra_days)
+    return adjust(values, factors, settings.calendar.floor), factors
