@@ -16,7 +16,7 @@ import numpy as np
 from core.contracts.manifest import IntervalCalibration, IntervalScale
 from core.contracts.metrics import Backtest, ForecastScores, VersionMetrics
 from training.baselines import BASELINES
-from training.intervals import calibrate, coverage
+from training.intervals import calibrate, coverage, tail_within_history
 from training.metrics import evaluate
 from training.multistep import Forecaster, actual_paths, recursive_paths
 from training.windows import CategoryWindows, FloatArray, IndexArray, window_inputs
@@ -39,7 +39,8 @@ def calibrate_intervals(
 
     With `history`, every quantile is at least the one of the whole history's origins too: a short
     tail misses the volatility of earlier regimes that the test days may bring back, while the
-    history alone is optimistic where it was learned from, so neither is used alone."""
+    history alone is optimistic where it was learned from, so neither is used alone. A level the
+    tail is too short to tell (`tail_within_history`) takes the history's, widened as the tail is."""
     values = windows.values
     floor = CLOSED_FLOOR_SHARE * windows.stats.std
     non_negative = bool(np.all(windows.training_days >= 0))
@@ -59,11 +60,15 @@ def calibrate_intervals(
     if not history:
         return tail
     whole = from_origins(np.concatenate([windows.train, windows.val]))
-    widest = np.maximum(np.asarray(tail.quantiles), np.asarray(whole.quantiles))
-    update: dict[str, Any] = {"quantiles": widest.tolist()}
+    actual = actual_paths(values, windows.val, horizon)
+    days = np.isfinite(actual).sum(axis=0).tolist()
+    quantiles = tail_within_history(np.asarray(tail.quantiles), np.asarray(whole.quantiles), days)
+    update: dict[str, Any] = {"quantiles": quantiles.tolist()}
     if tail.total_quantiles is not None and whole.total_quantiles is not None:
-        totals = np.maximum(np.asarray(tail.total_quantiles), np.asarray(whole.total_quantiles))
-        update["total_quantiles"] = totals.tolist()
+        totals = np.isfinite(np.cumsum(actual, axis=1)).sum(axis=0).tolist()
+        update["total_quantiles"] = tail_within_history(
+            np.asarray(tail.total_quantiles), np.asarray(whole.total_quantiles), totals
+        ).tolist()
     return tail.model_copy(update=update)
 
 

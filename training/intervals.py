@@ -20,6 +20,8 @@ from core.contracts.manifest import MAX_LEVEL, MIN_LEVEL, IntervalCalibration, I
 from training.windows import SEASON, FloatArray
 
 CALIBRATED_LEVELS = list(range(MIN_LEVEL, MAX_LEVEL + 1))
+TAIL_SCORES_BEYOND = 2
+"""A validation tail's quantile is its own only when at least this many of its scores lie above it."""
 
 
 def _diff(windows: FloatArray) -> FloatArray:
@@ -62,8 +64,7 @@ def conformal_quantile(scores: FloatArray, level: float) -> float:
     finite = np.sort(scores[np.isfinite(scores)])
     if len(finite) == 0:
         return 0.0
-    rank = min(len(finite), math.ceil((len(finite) + 1) * level))
-    return float(finite[rank - 1])
+    return float(finite[_rank(len(finite), level) - 1])
 
 
 def calibrate(
@@ -103,6 +104,30 @@ def quantile_table(scores: FloatArray) -> FloatArray:
         for level in CALIBRATED_LEVELS
     ]
     return np.maximum.accumulate(np.maximum.accumulate(np.asarray(quantiles), axis=0), axis=1)
+
+
+def tail_within_history(tail: FloatArray, whole: FloatArray, counts: Sequence[int]) -> FloatArray:
+    """`[levels, H]` quantiles: the validation tail's where it can tell them, never below the whole
+    history's (`tail`, `whole`: `quantile_table`s; `counts`: the tail's scores per column).
+
+    A level whose conformal rank leaves fewer than `TAIL_SCORES_BEYOND` of the tail's scores above it
+    is its tail's maximum or nearly (95 % from 30 days): one large order then set a 20× width. There
+    the history's quantile is scaled by how much wider the tail runs than the history at the highest
+    level the tail can tell; with no such level, the tail's own quantile stands."""
+    combined = np.maximum(tail, whole)
+    for column, count in enumerate(counts):
+        trusted = [count - _rank(count, level / 100) >= TAIL_SCORES_BEYOND for level in CALIBRATED_LEVELS]
+        for row in range(len(CALIBRATED_LEVELS)):
+            told = [known for known in range(row + 1) if trusted[known]]
+            if trusted[row] or not told or whole[told[-1], column] <= 0:
+                continue
+            ratio = tail[told[-1], column] / whole[told[-1], column]
+            combined[row, column] = whole[row, column] * max(1.0, ratio)
+    return np.maximum.accumulate(np.maximum.accumulate(combined, axis=0), axis=1)
+
+
+def _rank(count: int, level: float) -> int:
+    return min(count, math.ceil((count + 1) * level))
 
 
 def nearest_level(calibration: IntervalCalibration, level: float) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.settings import SplitSettings
 from training.evaluation import calibrate_intervals
+from training.intervals import CALIBRATED_LEVELS, quantile_table, tail_within_history
 from training.windows import CategoryWindows, FloatArray, make_category_windows
 
 N = 14
@@ -49,5 +52,30 @@ def test_a_wild_tail_keeps_its_own_width() -> None:
     reversed_values = windows.values[::-1].copy()
     series = pd.Series(reversed_values, index=pd.date_range("2024-01-01", periods=len(reversed_values)))
     wild_tail = make_category_windows(series.rename("Toys"), N, SPLIT)
-    up_to_95 = slice(0, list(range(50, 100)).index(95) + 1)  # a 99 % quantile may still be the history's
-    assert quantiles(wild_tail, True)[up_to_95] == pytest.approx(quantiles(wild_tail, False)[up_to_95])
+    days = len(wild_tail.val)
+    told = [level for level in CALIBRATED_LEVELS if days - math.ceil((days + 1) * level / 100) >= 2]
+    assert 90 in told  # ~58 tail days tell the 90 % quantile, not the 99 %
+    own = slice(0, len(told))
+    assert quantiles(wild_tail, True)[own] == pytest.approx(quantiles(wild_tail, False)[own])
+
+
+def test_one_large_order_in_a_short_tail_does_not_set_the_wide_levels() -> None:
+    """30 tail days: the 95 % quantile would be their largest score. One order 20x the usual is then
+    the whole interval; the history's 95 % quantile, scaled as the tail runs at 90 %, is not."""
+    scores = np.abs(np.random.default_rng(1).normal(0.0, 1.0, (30, 1)))
+    scores[7, 0] = 20.0
+    history = np.abs(np.random.default_rng(2).normal(0.0, 1.0, (300, 1)))
+    tail, whole = quantile_table(scores), quantile_table(np.vstack([history, scores]))
+    combined = tail_within_history(tail, whole, [30])
+    at = CALIBRATED_LEVELS.index
+    assert tail[at(95), 0] == 20.0
+    assert combined[at(95), 0] < 3.0
+    ratio = max(1.0, tail[at(90), 0] / whole[at(90), 0])
+    assert combined[at(95), 0] == pytest.approx(whole[at(95), 0] * ratio)
+    assert combined[at(80), 0] == pytest.approx(max(tail[at(80), 0], whole[at(80), 0]))
+    assert np.all(np.diff(combined[:, 0]) >= 0)  # a wider level never gets a narrower interval
+
+
+def test_a_tail_too_short_for_any_level_keeps_its_own_quantiles() -> None:
+    tail, whole = np.full((len(CALIBRATED_LEVELS), 1), 4.0), np.full((len(CALIBRATED_LEVELS), 1), 1.0)
+    assert np.all(tail_within_history(tail, whole, [3]) == 4.0)
