@@ -4,6 +4,7 @@ salescast bench accuracy [--data PATH | --profile default|store|shop|multiyear|r
                          [--seeds 42,43,44] [--folds K] [--fold-days D] [--out DIR] [--no-statistical]
                          [--date-column NAME] [--category-column NAME] [--amount-column NAME]
                          [--date-format FMT]
+salescast bench compare BEFORE.json AFTER.json [--out DIR]
 salescast bench reconciliation [--data PATH | --profile P] [--folds K] [--fold-days D] [--out DIR]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
@@ -31,8 +32,8 @@ ACCURACY_PROFILES: tuple[Profile, ...] = ("default", "store", "shop", "multiyear
 
 
 def register(subparsers: Any) -> None:
-    """Add the `bench` command with its sub-commands (accuracy, reconciliation, serving, training, scale,
-    forecast-cache)."""
+    """Add the `bench` command with its sub-commands (accuracy, compare, reconciliation, serving, training,
+    scale, forecast-cache)."""
     parser = subparsers.add_parser("bench", help="benchmarks: accuracy, serving cost, training cost")
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
 
@@ -60,6 +61,14 @@ def register(subparsers: Any) -> None:
     accuracy.add_argument("--no-statistical", action="store_true", help="skip AutoETS/AutoARIMA")
     add_column_mapping(accuracy)
     accuracy.set_defaults(handler=_accuracy)
+
+    compare = actions.add_parser(
+        "compare", help="two accuracy reports of the same command side by side: what a change moved"
+    )
+    compare.add_argument("before", type=Path, metavar="BEFORE.json", help="accuracy-*.json before the change")
+    compare.add_argument("after", type=Path, metavar="AFTER.json", help="accuracy-*.json after it")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
+    compare.set_defaults(handler=_compare)
 
     reconciliation = actions.add_parser(
         "reconciliation", help="the categories reconciled with the file's total (MinT) vs not"
@@ -238,6 +247,14 @@ def _run_and_report(
     """`run(work_dir=<out>/<name>-work)`, then its `<out>/<name>.json` and `.md`."""
     result = run(work_dir=out / f"{name}-work")
     return _report(out / name, result.to_dict(), markdown(result))
+
+
+def _compare(args: argparse.Namespace, settings: Settings) -> int:
+    from salescast.bench.accuracy_compare import compare_accuracy, comparison_markdown, load_accuracy_report
+
+    comparison = compare_accuracy(load_accuracy_report(args.before), load_accuracy_report(args.after))
+    stem = _out(args, settings) / f"compare-{args.after.stem}"
+    return _report(stem, comparison, comparison_markdown(comparison))
 
 
 def _report(stem: Path, data: dict[str, Any], markdown: str, also: str = "") -> int:
