@@ -116,13 +116,13 @@ def tail_within_history(tail: FloatArray, whole: FloatArray, counts: Sequence[in
     level the tail can tell; with no such level, the tail's own quantile stands."""
     combined = np.maximum(tail, whole)
     for column, count in enumerate(counts):
-        trusted = [count - _rank(count, level / 100) >= TAIL_SCORES_BEYOND for level in CALIBRATED_LEVELS]
-        for row in range(len(CALIBRATED_LEVELS)):
-            told = [known for known in range(row + 1) if trusted[known]]
-            if trusted[row] or not told or whole[told[-1], column] <= 0:
-                continue
-            ratio = tail[told[-1], column] / whole[told[-1], column]
-            combined[row, column] = whole[row, column] * max(1.0, ratio)
+        told: int | None = None  # the highest level the tail tells (they are the lowest ones)
+        for row, level in enumerate(CALIBRATED_LEVELS):
+            if count - _rank(count, level / 100) >= TAIL_SCORES_BEYOND:
+                told = row
+            elif told is not None and whole[told, column] > 0:
+                ratio = tail[told, column] / whole[told, column]
+                combined[row, column] = whole[row, column] * max(1.0, ratio)
     return np.maximum.accumulate(np.maximum.accumulate(combined, axis=0), axis=1)
 
 
