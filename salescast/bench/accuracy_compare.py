@@ -60,9 +60,7 @@ def compare_accuracy(before: Mapping[str, Any], after: Mapping[str, Any]) -> dic
     scopes += [(name, before["categories"][name], after["categories"][name]) for name in before["categories"]]
     rows = []
     for scope, old, new in scopes:
-        for horizon in sorted(
-            (key for key in old if key in new and key[1:].isdigit()), key=lambda h: int(h[1:])
-        ):
+        for horizon in sorted((key for key in old if key in new and _is_horizon(key)), key=_days):
             then, now = _numbers(old[horizon]), _numbers(new[horizon])
             for metric in then.keys() & now.keys():
                 rows.append(
@@ -76,9 +74,7 @@ def compare_accuracy(before: Mapping[str, Any], after: Mapping[str, Any]) -> dic
                     }
                 )
     order = list(_numbers(before["overall"][next(iter(before["overall"]))]))
-    rows.sort(
-        key=lambda row: (row["scope"] != "overall", int(row["horizon"][1:]), _rank(order, row["metric"]))
-    )
+    rows.sort(key=lambda row: (row["scope"] != "overall", _days(row["horizon"]), _rank(order, row["metric"])))
     return {
         "before": before.get("data_file"),
         "after": after.get("data_file"),
