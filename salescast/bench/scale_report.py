@@ -56,7 +56,8 @@ class ServingCost:
 @dataclass
 class SizeResult:
     """Every measurement at one category count; `serving` is None when serving failed (why: in
-    `serving_error`), so the training numbers of a size that does not fit in memory still count."""
+    `serving_error`), so the training numbers of a size that does not fit in memory still count, or
+    when it was not asked for (`serving_measured` False: `--training-only`)."""
 
     categories: int
     kinds: dict[str, int]
@@ -64,6 +65,7 @@ class SizeResult:
     training: TrainingCost
     serving: ServingCost | None
     serving_error: str | None = None
+    serving_measured: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -95,8 +97,14 @@ def _page(load: PageLoad) -> str:
 
 
 def _served(cell: Callable[[ServingCost], str]) -> Callable[[SizeResult], str]:
-    """A serving measurement's cell, or `failed` when serving failed at that size."""
-    return lambda size: cell(size.serving) if size.serving is not None else "failed"
+    """A serving measurement's cell, `failed` when serving failed at that size, or `not measured`."""
+
+    def shown(size: SizeResult) -> str:
+        if size.serving is not None:
+            return cell(size.serving)
+        return "failed" if size.serving_measured else "not measured"
+
+    return shown
 
 
 _ROWS: list[tuple[str, Callable[[SizeResult], str]]] = [
@@ -147,7 +155,9 @@ def scale_markdown(report: ScaleReport) -> str:
 def _size_notes(size: SizeResult) -> list[str]:
     """What a size's numbers mean (hot, cold) and what went wrong there."""
     lines = []
-    if size.serving is None:
+    if size.serving is None and not size.serving_measured:
+        lines.append(f"- {size.categories} categories: serving not measured (`--training-only`)")
+    elif size.serving is None:
         lines.append(f"- {size.categories} categories: serving failed: {size.serving_error}")
     else:
         predictions = size.serving.predictions

@@ -8,7 +8,7 @@ salescast bench compare BEFORE.json AFTER.json [--out DIR]
 salescast bench reconciliation [--data PATH | --profile P] [--folds K] [--fold-days D] [--out DIR]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
-salescast bench scale [--categories 3,30,300] [--max-loaded N] [--out DIR]
+salescast bench scale [--categories 3,30,300] [--max-loaded N] [--training-only] [--out DIR]
 
 Each writes `<out>/<name>.json` and `<out>/<name>.md` (the tables docs/benchmarks.md quotes) and
 prints the Markdown. Defaults come from the `bench` section of the config.
@@ -117,6 +117,9 @@ def register(subparsers: Any) -> None:
         type=int,
         metavar="N",
         help="serve under a memory budget of N loaded versions (torchserve.max_loaded_models)",
+    )
+    scale.add_argument(
+        "--training-only", action="store_true", help="measure `train --all` only (no serving, no UI)"
     )
     scale.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     scale.set_defaults(handler=_scale)
@@ -230,7 +233,8 @@ def _scale(args: argparse.Namespace, settings: Settings) -> int:
         if args.max_loaded < 1:
             raise UsageError(f"--max-loaded must be at least 1, got {args.max_loaded}")
         settings = settings.with_overrides({"torchserve": {"max_loaded_models": args.max_loaded}})
-    run = partial(run_scale_bench, settings, sizes=args.categories or DEFAULT_SIZES)
+    sizes = args.categories or DEFAULT_SIZES
+    run = partial(run_scale_bench, settings, sizes=sizes, serve=not args.training_only)
     return _run_and_report(_out(args, settings), "scale", run, scale_markdown)
 
 

@@ -64,6 +64,22 @@ def test_a_size_whose_serving_failed_keeps_its_training_numbers() -> None:
     assert report.to_dict()["sizes"][0]["serving"] is None
 
 
+def test_a_training_only_size_says_serving_was_not_measured() -> None:
+    """`--training-only` (the 20-minute budget for 300 categories) is not a serving failure."""
+    training = TrainingCost(wall_s=1200.0, cpu_s=1900.0, peak_rss_mb=2900.0, training_s=1100.0, trained=300)
+    size = SizeResult(300, {"weekly": 180}, 1000, training, serving=None, serving_measured=False)
+    report = ScaleReport(
+        {"conv_channels": 8, "kernel_size": 7, "lstm_hidden": 16, "lstm_layers": 1, "members": 1}, 3
+    )
+    report.sizes.append(size)
+    markdown = scale_markdown(report)
+    assert "| `train --all` wall s (total) | 1200 |" in markdown
+    assert "| TorchServe private MB (frontend + workers) | not measured |" in markdown
+    assert "serving not measured (`--training-only`)" in markdown and "serving failed" not in markdown
+    assert "| failed |" not in markdown
+    assert report.to_dict()["sizes"][0]["serving_measured"] is False
+
+
 @pytest.mark.slow
 @pytest.mark.torchserve
 @pytest.mark.timeout(2400)
