@@ -166,6 +166,7 @@ class TrainingSettings(_Section):
     weight_decay: float = Field(ge=0.0)
     batch_size: PositiveInt
     patience: PositiveInt
+    max_batches_per_epoch: PositiveInt | None = 500
     seed: int
     num_threads: PositiveInt
     network_workers: int = Field(default=2, ge=0)

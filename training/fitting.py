@@ -175,6 +175,7 @@ def train_network(
             accelerator="cpu",
             devices=1,
             max_epochs=training.max_epochs,
+            limit_train_batches=training.max_batches_per_epoch or 1.0,
             callbacks=[
                 EarlyStopping(monitor="val_loss", mode="min", patience=training.patience),
                 best_checkpoint,
