@@ -45,6 +45,15 @@ def test_unloaded_categories_are_those_the_gateway_says_are_not_loaded() -> None
     assert unloaded(models) == {"Archived", "Older gateway"}
 
 
+def one_size_report(size: SizeResult) -> ScaleReport:
+    """A report of a tiny model (conv 8, LSTM 16, one member, 3 epochs) with `size` alone."""
+    report = ScaleReport(
+        {"conv_channels": 8, "kernel_size": 7, "lstm_hidden": 16, "lstm_layers": 1, "members": 1}, 3
+    )
+    report.sizes.append(size)
+    return report
+
+
 def test_a_size_whose_serving_failed_keeps_its_training_numbers() -> None:
     """300 categories do not fit in memory today: the table still shows what training cost."""
     training = TrainingCost(wall_s=900.0, cpu_s=1500.0, peak_rss_mb=2048.0, training_s=800.0, trained=27)
@@ -52,10 +61,7 @@ def test_a_size_whose_serving_failed_keeps_its_training_numbers() -> None:
     size = SizeResult(
         30, {"weekly": 18}, 1000, training, serving=None, serving_error="ScaleServingError: OOM"
     )
-    report = ScaleReport(
-        {"conv_channels": 8, "kernel_size": 7, "lstm_hidden": 16, "lstm_layers": 1, "members": 1}, 3
-    )
-    report.sizes.append(size)
+    report = one_size_report(size)
     markdown = scale_markdown(report)
     assert "| `train --all` wall s per category | 30.0 |" in markdown
     assert "| TorchServe private MB (frontend + workers) | failed |" in markdown
@@ -68,10 +74,7 @@ def test_a_training_only_size_says_serving_was_not_measured() -> None:
     """`--training-only` (the 20-minute budget for 300 categories) is not a serving failure."""
     training = TrainingCost(wall_s=1200.0, cpu_s=1900.0, peak_rss_mb=2900.0, training_s=1100.0, trained=300)
     size = SizeResult(300, {"weekly": 180}, 1000, training, serving=None, serving_measured=False)
-    report = ScaleReport(
-        {"conv_channels": 8, "kernel_size": 7, "lstm_hidden": 16, "lstm_layers": 1, "members": 1}, 3
-    )
-    report.sizes.append(size)
+    report = one_size_report(size)
     markdown = scale_markdown(report)
     assert "| `train --all` wall s (total) | 1200 |" in markdown
     assert "| TorchServe private MB (frontend + workers) | not measured |" in markdown
