@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
+from salescast.bench.blend_headroom import Headroom, blend_headroom
 from salescast.bench.day_kinds import day_kinds, segment_scores
 from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_calendar, fold_windows, make_folds, min_train_days
@@ -185,6 +186,12 @@ class AccuracyReport:
         bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
         return [value / bar for value in self.overall_model_rmse(horizon)]
 
+    def blend_headroom(self, horizon: int) -> list[Headroom]:
+        """What blending the model with the statistical references could give at most (`Headroom`)."""
+        return blend_headroom(
+            self.categories, horizon, self.overall_rmse(horizon)[self.best_reference(horizon)]
+        )
+
     def kupiec_rejected(self, horizon: int) -> dict[str, int]:
         """Categories whose coverage Kupiec's test rejects at 5 %, per level."""
         per_category = [c.kupiec(horizon) for c in self.categories]
@@ -218,6 +225,7 @@ class AccuracyReport:
                     "coverage": self.coverage(h),
                     "kupiec_rejected_categories": self.kupiec_rejected(h),
                     "interval_scores": self.interval_scores(h),
+                    "blend_headroom": {found.partner: found.as_dict() for found in self.blend_headroom(h)},
                 }
                 for h in HORIZONS
             },

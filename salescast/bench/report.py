@@ -44,6 +44,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         _kupiec_line(report),
         "",
         _total_line(report),
+        *_headroom_table(report),
     ]
     for category in report.categories:
         parts += [
@@ -133,6 +134,40 @@ def _total_line(report: AccuracyReport) -> str:
     return f"Coverage of the {days}-day total's own interval: " + " · ".join(
         f"{level}%: {scores[f'total_coverage_{level}']:.1f}" for level in levels
     )
+
+
+def _headroom_table(report: AccuracyReport) -> list[str]:
+    """The model blended with each statistical reference, shares chosen on the scored days: an upper
+    bound on what an ensemble of them could give (`salescast.bench.blend_headroom`); nothing without
+    the statistical references."""
+    found = {h: {entry.partner: entry for entry in report.blend_headroom(h)} for h in HORIZONS}
+    partners = [partner for partner in found[HORIZONS[0]] if all(partner in found[h] for h in HORIZONS)]
+    if not partners:
+        return []
+    headers = ["blended with"]
+    for h in HORIZONS:
+        headers += [f"h={h}: model's share", f"h={h}: model / best", f"h={h}: with each category's share"]
+    rows = [
+        [
+            partner,
+            *(
+                cell
+                for h in HORIZONS
+                for cell in (
+                    f"{found[h][partner].model_share:.2f}",
+                    f"{found[h][partner].model_to_best:.3f}",
+                    f"{found[h][partner].per_category_model_to_best:.3f}",
+                )
+            ),
+        ]
+        for partner in partners
+    ]
+    title = (
+        "**Blend headroom** (not a forecaster: the model blended with the statistical references, the "
+        "model's share chosen on the very days scored, for the whole file or per category; no ensemble "
+        "of them weighted on a validation tail can do better; model / best as above, mean over seeds)"
+    )
+    return ["", title, "", markdown_table(headers, rows)]
 
 
 def _day_kinds_table(report: AccuracyReport) -> str:

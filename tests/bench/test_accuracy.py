@@ -75,6 +75,8 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     }
     assert "Coverage of the 7-day total's own interval: 80%: " in markdown
     assert "**By kind of target day, one day ahead**" in markdown
+    assert "Blend headroom" not in markdown  # nothing to blend with without the statistical references
+    assert written["overall"]["h1"]["blend_headroom"] == {}
     kinds = written["categories"]["Beauty"]["h1"]["by_day_kind"]
     assert set(kinds) <= {"holidays", "nov_dec", "rest"} and "rest" in kinds
     assert sum(kind["days"] for kind in kinds.values()) == len(report.categories[0].actual[1])
