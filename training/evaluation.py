@@ -19,7 +19,7 @@ from training.baselines import BASELINES
 from training.intervals import calibrate, coverage, tail_within_history
 from training.metrics import evaluate
 from training.multistep import Forecaster, actual_paths, recursive_paths
-from training.windows import CategoryWindows, FloatArray, IndexArray, window_inputs
+from training.windows import CategoryWindows, FloatArray, window_inputs
 
 CLOSED_FLOOR_SHARE = 0.01
 """A window's interval scale is never below this share of the training days' std."""
@@ -45,21 +45,25 @@ def calibrate_intervals(
     floor = CLOSED_FLOOR_SHARE * windows.stats.std
     non_negative = bool(np.all(windows.training_days >= 0))
 
-    def from_origins(origins: IndexArray) -> IntervalCalibration:
+    # the tail's paths are the last rows of the whole history's: each origin is forecast once
+    origins = np.concatenate([windows.train, windows.val]) if history else windows.val
+    paths = recursive_paths(forecaster, values, origins, windows.window_size, horizon)
+
+    def from_origins(rows: slice) -> IntervalCalibration:
         return calibrate(
-            recursive_paths(forecaster, values, origins, windows.window_size, horizon),
-            actual_paths(values, origins, horizon),
-            window_inputs(values, origins, windows.window_size),
+            paths[rows],
+            actual_paths(values, origins[rows], horizon),
+            window_inputs(values, origins[rows], windows.window_size),
             scale=scale,
             floor=floor,
             default_levels=default_levels,
             non_negative=non_negative,
         )
 
-    tail = from_origins(windows.val)
+    tail = from_origins(slice(len(origins) - len(windows.val), None))
     if not history:
         return tail
-    whole = from_origins(np.concatenate([windows.train, windows.val]))
+    whole = from_origins(slice(None))
     actual = actual_paths(values, windows.val, horizon)
     days = np.isfinite(actual).sum(axis=0).tolist()
     quantiles = tail_within_history(np.asarray(tail.quantiles), np.asarray(whole.quantiles), days)
