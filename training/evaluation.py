@@ -49,7 +49,7 @@ def calibrate_intervals(
     origins = np.concatenate([windows.train, windows.val]) if history else windows.val
     paths = recursive_paths(forecaster, values, origins, windows.window_size, horizon)
 
-    def from_origins(rows: slice) -> IntervalCalibration:
+    def from_rows(rows: slice) -> IntervalCalibration:
         return calibrate(
             paths[rows],
             actual_paths(values, origins[rows], horizon),
@@ -60,10 +60,10 @@ def calibrate_intervals(
             non_negative=non_negative,
         )
 
-    tail = from_origins(slice(len(origins) - len(windows.val), None))
+    tail = from_rows(slice(len(origins) - len(windows.val), None))
     if not history:
         return tail
-    whole = from_origins(slice(None))
+    whole = from_rows(slice(None))
     actual = actual_paths(values, windows.val, horizon)
     days = np.isfinite(actual).sum(axis=0).tolist()
     quantiles = tail_within_history(np.asarray(tail.quantiles), np.asarray(whole.quantiles), days)
