@@ -8,6 +8,8 @@ start, and the UI (which holds the key server-side) reads the same file. An expl
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -46,23 +48,49 @@ def with_api_key_from_file(settings: Settings, *, create: bool) -> Settings:
 
 
 def _create(path: Path) -> None:
+    """Write a new random key to `path` unless a key is there already, never visible half-written.
+
+    The key goes to an owner-only (0600) temp file beside `path`, which is then hard-linked to `path`:
+    the link appears complete or not at all, and fails if `path` exists, so two gateways starting at
+    once agree on the first key and a gateway or the UI never reads an empty file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two gateways starting at once never overwrite each other's key; 0600: owner only.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(KEY_BYTES) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, path)
     except FileExistsError:
         if path.exists():
             return  # created by another gateway in the meantime
         raise _cannot_create(path, "a parent is not a folder") from None
     except OSError as exc:
         raise _cannot_create(path, exc.strerror or str(exc)) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(KEY_BYTES) + "\n")
+    finally:
+        with contextlib.suppress(OSError):  # no temp file (nor folder) when creating it failed
+            tmp.unlink(missing_ok=True)
     logger.warning(
         "generated an API key in %s (gateway.api_key_file): send it as X-API-Key to train, deploy "
         "or pin versions; set SALESCAST_API_KEY to choose your own",
         path,
     )
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Link `tmp` as `path` (FileExistsError if it exists); on a file system without hard links,
+    rename it there unless `path` appeared meanwhile."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
+        tmp.replace(path)
 
 
 def _cannot_create(path: Path, reason: str) -> ApiKeyFileError:
