@@ -31,6 +31,7 @@ from ui.gateway_client import GatewayClient, GatewayError
 from ui.models_overview import ModelsOverviewHandlers, build_models_overview
 from ui.predict_handlers import PredictHandlers
 from ui.predict_tab import PredictTab, build_predict_tab
+from ui.temp_files import CLEAN_EVERY_S, MAX_AGE_S
 from ui.train_handlers import TrainHandlers
 from ui.train_tab import TrainTab, build_train_tab
 from ui.updates import skip
@@ -109,7 +110,7 @@ def build_app(settings: Settings, client: GatewayClient | None = None) -> gr.Blo
     client = client or GatewayClient.from_settings(settings)
     page = AppHandlers(client)
     mlflow_url = settings.ui.mlflow_url or http_url(settings.mlflow.ui_host, settings.mlflow.ui_port)
-    app = gr.Blocks(title=TITLE, analytics_enabled=False)
+    app = gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(int(CLEAN_EVERY_S), int(MAX_AGE_S)))
     with app:
         with gr.Row():
             gr.Markdown(

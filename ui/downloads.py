@@ -1,23 +1,22 @@
 """CSV files the page offers for download (history, forecasts, metrics, backtests).
 
-Written to a private temporary folder that Gradio serves from. A text cell that a spreadsheet would
-run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return, e.g. a category
-named `=1+1 Gifts`) is written with a leading `'`, so opening the file never evaluates it; numbers
-are written as numbers.
+Written to a fresh folder of `ui.temp_files` (kept for a day) that Gradio serves from. A text cell
+that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
+return, e.g. a category named `=1+1 Gifts`) is written with a leading `'`, so opening the file never
+evaluates it; numbers are written as numbers.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
-import uuid
-from pathlib import Path
 
 import pandas as pd
 
+from ui.temp_files import TempFolder
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_FOLDER = Path(tempfile.gettempdir()) / "salescast-ui-downloads"
+_FOLDER = TempFolder("salescast-ui-downloads")
 
 
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -31,9 +30,7 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, name: str) -> str:
     """Write `frame` as UTF-8 CSV named after `name` (made file-safe) and return its path."""
-    folder = _FOLDER / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_UNSAFE_NAME.sub('-', name).strip('-') or 'salescast'}.csv"
+    path = _FOLDER.new() / f"{_UNSAFE_NAME.sub('-', name).strip('-') or 'salescast'}.csv"
     neutralize_formulas(frame).to_csv(path, index=False, encoding="utf-8")
     return str(path)
 

@@ -11,11 +11,8 @@ a note when a new version scores exactly like the served one.
 
 from __future__ import annotations
 
-import tempfile
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple, cast
 
 import gradio as gr
@@ -39,12 +36,13 @@ from ui.formatting import (
 )
 from ui.gateway_client import GatewayClient, GatewayError
 from ui.schedule_line import schedule_markdown
+from ui.temp_files import TempFolder
 from ui.updates import Skip, skip
 
 GATEWAY_DEFAULT = "default"
 LOSS_TITLE = "Loss per epoch"
 PLOT_NAMES = ("loss", "forecast")
-_PLOTS_DIR = Path(tempfile.gettempdir()) / "salescast-ui-plots"
+_PLOTS_DIR = TempFolder("salescast-ui-plots")
 Gallery = list[tuple[str, str]]
 
 
@@ -181,9 +179,7 @@ class TrainHandlers:
                     content = self.client.version_plot(outcome.category, outcome.version, name)
                 except GatewayError:
                     continue
-                folder = _PLOTS_DIR / uuid.uuid4().hex[:12]
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"{name}.png"
+                path = _PLOTS_DIR.new() / f"{name}.png"
                 path.write_bytes(content)
                 caption = (
                     "loss per epoch" if name == "loss" else "test segment: actual vs model vs seasonal naive"
