@@ -36,6 +36,11 @@ from ui.api_models import (
 )
 
 API_KEY_HEADER = "X-API-Key"
+KEEPALIVE_EXPIRY_S = 2.0
+"""Idle connections are dropped after this, below uvicorn's 5 s keep-alive that closes them at the
+gateway's end: a connection is then rarely reused just as the gateway closes it."""
+SAFE_TO_REPEAT = frozenset({"GET", "HEAD"})
+"""Methods sent again once when the gateway closed the reused connection without an answer."""
 _log = logging.getLogger(__name__)
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -69,7 +74,11 @@ class GatewayClient:
         self.upload_timeout_s = upload_timeout_s or timeout_s
         headers = {API_KEY_HEADER: api_key} if api_key else {}
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout_s, headers=headers, transport=transport
+            base_url=self.base_url,
+            timeout=timeout_s,
+            headers=headers,
+            transport=transport,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
         )
 
     @classmethod
@@ -234,9 +243,18 @@ class GatewayClient:
     ) -> httpx.Response:
         wait = timeout or self.timeout_s
         try:
-            return self._http.request(
-                method, path, params=params, json=json, data=data, files=files, timeout=wait
-            )
+            try:
+                return self._http.request(
+                    method, path, params=params, json=json, data=data, files=files, timeout=wait
+                )
+            except httpx.RemoteProtocolError:
+                # an idle keep-alive connection the gateway closed just as it was reused: a read is
+                # safe to send again, on a new connection
+                if method not in SAFE_TO_REPEAT:
+                    raise
+                return self._http.request(
+                    method, path, params=params, json=json, data=data, files=files, timeout=wait
+                )
         except httpx.TimeoutException:
             setting = "ui.request_timeout_s" if timeout is None else timeout_setting
             raise GatewayUnavailableError(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +104,56 @@ def test_api_key_is_sent_but_never_shown() -> None:
     assert client._http.headers[API_KEY_HEADER] == "s3cret"
     assert "s3cret" not in repr(client)
     assert API_KEY_HEADER not in GatewayClient("http://gw", timeout_s=1)._http.headers
+
+
+@contextlib.contextmanager
+def _closing_first_gateway(requests: list[bytes]) -> Iterator[str]:
+    """A loopback server that reads the first request and closes the connection without an answer
+    (a keep-alive connection closed just as it was reused), then answers every later one."""
+    server = socket.create_server(("127.0.0.1", 0))
+    body = b'{"status": "ok", "torchserve": {"status": "Healthy"}}'
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                request = b""
+                while b"\r\n\r\n" not in request and (chunk := connection.recv(65536)):
+                    request += chunk
+                requests.append(request)
+                if len(requests) > 1:
+                    connection.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_a_read_is_sent_again_when_the_gateway_closes_the_connection_unanswered() -> None:
+    requests: list[bytes] = []
+    with _closing_first_gateway(requests) as url:
+        client = GatewayClient(url, timeout_s=5.0)
+        assert client.health().status == "ok"
+        client.close()
+    assert [request.split(b" ", 2)[:2] for request in requests] == [[b"GET", b"/api/health"]] * 2
+
+
+def test_a_write_is_never_sent_twice() -> None:
+    requests: list[bytes] = []
+    with _closing_first_gateway(requests) as url:
+        client = GatewayClient(url, timeout_s=5.0)
+        with pytest.raises(GatewayUnavailableError, match="is not reachable"):
+            client.predict("Beauty", [1.0] * 56)
+        client.close()
+    assert len(requests) == 1 and requests[0].startswith(b"POST /api/predict")
