@@ -83,9 +83,7 @@ def _publish(tmp: Path, path: Path) -> None:
     rename it there unless `path` appeared meanwhile."""
     try:
         os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError as exc:
+    except OSError as exc:  # FileExistsError (EEXIST) is raised as it is
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
             raise
         if path.exists():

@@ -39,6 +39,9 @@ API_KEY_HEADER = "X-API-Key"
 KEEPALIVE_EXPIRY_S = 2.0
 """Idle connections are dropped after this, below uvicorn's 5 s keep-alive that closes them at the
 gateway's end: a connection is then rarely reused just as the gateway closes it."""
+MAX_CONNECTIONS = 100
+MAX_KEEPALIVE_CONNECTIONS = 20
+"""httpx.Client's own pool sizes, spelled out: a `Limits` given without them would have no limit."""
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD"})
 """Methods sent again once when the gateway closed the reused connection without an answer."""
 _log = logging.getLogger(__name__)
@@ -78,7 +81,11 @@ class GatewayClient:
             timeout=timeout_s,
             headers=headers,
             transport=transport,
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
+            limits=httpx.Limits(
+                max_connections=MAX_CONNECTIONS,
+                max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
         )
 
     @classmethod
@@ -242,19 +249,11 @@ class GatewayClient:
         timeout_setting: str = "ui.upload_timeout_s",
     ) -> httpx.Response:
         wait = timeout or self.timeout_s
+        request = self._http.build_request(
+            method, path, params=params, json=json, data=data, files=files, timeout=wait
+        )
         try:
-            try:
-                return self._http.request(
-                    method, path, params=params, json=json, data=data, files=files, timeout=wait
-                )
-            except httpx.RemoteProtocolError:
-                # an idle keep-alive connection the gateway closed just as it was reused: a read is
-                # safe to send again, on a new connection
-                if method not in SAFE_TO_REPEAT:
-                    raise
-                return self._http.request(
-                    method, path, params=params, json=json, data=data, files=files, timeout=wait
-                )
+            return self._send_retrying_a_closed_read(request)
         except httpx.TimeoutException:
             setting = "ui.request_timeout_s" if timeout is None else timeout_setting
             raise GatewayUnavailableError(
@@ -266,6 +265,16 @@ class GatewayClient:
                 f"The gateway at {self.base_url} is not reachable ({_reason(exc)}). Start it with "
                 "`salescast serve gateway`, or point the UI at it with SALESCAST_GATEWAY_URL."
             ) from None
+
+    def _send_retrying_a_closed_read(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; a read the gateway dropped unanswered (an idle keep-alive connection it
+        closed just as it was reused) is safe to send again once, on a new connection."""
+        try:
+            return self._http.send(request)
+        except httpx.RemoteProtocolError:
+            if request.method not in SAFE_TO_REPEAT:
+                raise
+            return self._http.send(request)
 
     def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
         try:
