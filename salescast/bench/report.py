@@ -16,6 +16,7 @@ from salescast.bench.accuracy import (
     CategoryAccuracy,
     metric_rows,
 )
+from salescast.bench.targets import targets_markdown
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -44,6 +45,11 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         _kupiec_line(report),
         "",
         _total_line(report),
+        "",
+        "**Targets** (issue 23's, fixed in advance: ≤ 0.97 × the best reference where it beats MA14 by "
+        "≥ 5 %, else ≤ 1.00; every category ≤ 1.02 × MA14; coverage within ±3 points)",
+        "",
+        targets_markdown([(Path(report.data_file).name, report.to_dict())]),
         *_headroom_table(report),
     ]
     for category in report.categories:

@@ -5,6 +5,7 @@ salescast bench accuracy [--data PATH | --profile default|store|shop|multiyear|r
                          [--date-column NAME] [--category-column NAME] [--amount-column NAME]
                          [--date-format FMT]
 salescast bench compare BEFORE.json AFTER.json [--out DIR]
+salescast bench targets REPORT.json [REPORT.json ...] [--out DIR]
 salescast bench reconciliation [--data PATH | --profile P] [--folds K] [--fold-days D] [--out DIR]
 salescast bench serving [--duration S] [--concurrency 1,16,64] [--out DIR] [--tune]
 salescast bench training [--years 1,2,4] [--max-epochs N] [--out DIR]
@@ -32,8 +33,8 @@ ACCURACY_PROFILES: tuple[Profile, ...] = ("default", "store", "shop", "multiyear
 
 
 def register(subparsers: Any) -> None:
-    """Add the `bench` command with its sub-commands (accuracy, compare, reconciliation, serving, training,
-    scale, forecast-cache)."""
+    """Add the `bench` command with its sub-commands (accuracy, compare, targets, reconciliation, serving,
+    training, scale, forecast-cache)."""
     parser = subparsers.add_parser("bench", help="benchmarks: accuracy, serving cost, training cost")
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
 
@@ -69,6 +70,13 @@ def register(subparsers: Any) -> None:
     compare.add_argument("after", type=Path, metavar="AFTER.json", help="accuracy-*.json after it")
     compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
     compare.set_defaults(handler=_compare)
+
+    targets = actions.add_parser(
+        "targets", help="accuracy reports against issue 23's targets (signal test, bounds, coverage)"
+    )
+    targets.add_argument("reports", type=Path, nargs="+", metavar="REPORT.json", help="accuracy-*.json")
+    targets.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: bench.out_dir)")
+    targets.set_defaults(handler=_targets)
 
     reconciliation = actions.add_parser(
         "reconciliation", help="the categories reconciled with the file's total (MinT) vs not"
@@ -259,6 +267,19 @@ def _compare(args: argparse.Namespace, settings: Settings) -> int:
     comparison = compare_accuracy(load_accuracy_report(args.before), load_accuracy_report(args.after))
     stem = _out(args, settings) / f"compare-{args.after.stem}"
     return _report(stem, comparison, comparison_markdown(comparison))
+
+
+def _targets(args: argparse.Namespace, settings: Settings) -> int:
+    from salescast.bench.accuracy_compare import load_accuracy_report
+    from salescast.bench.targets import check_targets, report_name, targets_markdown
+
+    loaded = [load_accuracy_report(path) for path in args.reports]
+    names = [report_name(path, report) for path, report in zip(args.reports, loaded, strict=True)]
+    if len(set(names)) < len(names):  # e.g. before and after a change, on one file
+        names = [str(path) for path in args.reports]
+    reports = list(zip(names, loaded, strict=True))
+    data = {name: [found.as_dict() for found in check_targets(report)] for name, report in reports}
+    return _report(_out(args, settings) / "targets", data, targets_markdown(reports) + "\n")
 
 
 def _report(stem: Path, data: dict[str, Any], markdown: str, also: str = "") -> int:

@@ -87,3 +87,19 @@ def test_reports_of_other_files_or_categories_are_not_compared(reports: tuple[Pa
     with pytest.raises(CompareError, match="only in one: Clothing"):
         compare_accuracy(before, fewer)
     assert compare_accuracy(before, before)["moved"] == 0
+
+
+def test_the_targets_command_checks_real_reports(
+    reports: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["bench", "targets", str(reports[0]), str(reports[1]), "--out", str(out)]) == 0
+    found = json.loads((out / "targets.json").read_text(encoding="utf-8"))
+    assert list(found) == [str(reports[0]), str(reports[1])]  # one file twice: told apart by path
+    for horizons in found.values():
+        assert [entry["horizon"] for entry in horizons] == [1, 7]
+        assert all(entry["model_bound"] in (0.97, 1.00) and entry["kupiec_tests"] == 4 for entry in horizons)
+    table = (out / "targets.md").read_text(encoding="utf-8")
+    assert table.count("| h=1 |") == 2 and "best / MA14" in table
+    assert main(["bench", "targets", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
