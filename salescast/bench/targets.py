@@ -62,7 +62,7 @@ class HorizonTargets:
         if round(self.worst_to_ma14, 3) > CATEGORY_TO_MA14_AT_MOST:
             missed.append(f"{self.worst_category} {self.worst_to_ma14:.3f} × MA14")
         for level, covered in self.coverage.items():
-            if abs(covered - float(level)) > COVERAGE_POINTS:
+            if abs(round(covered, 1) - float(level)) > COVERAGE_POINTS:  # as reported, like the ratios
                 missed.append(f"{level} % coverage {covered:.1f}")
         if self.kupiec_rejected and self.kupiec_by_chance < REJECT_BELOW:
             missed.append(f"Kupiec rejects {self.kupiec_rejected} of {self.kupiec_tests}, more than chance")

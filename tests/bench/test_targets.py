@@ -53,6 +53,8 @@ def test_a_category_behind_ma14_and_coverage_off_by_more_than_3_points_are_named
     (found,) = check_targets(_report(to_ma14=(1.031, 0.99), coverage=(76.5, 95.0)))
     assert (found.worst_category, found.worst_to_ma14) == ("Beauty", 1.031)
     assert found.missed() == ["Beauty 1.031 × MA14", "80 % coverage 76.5"]
+    (found,) = check_targets(_report(coverage=(83.04, 92.0)))  # read as reported: 83.0 and 92.0
+    assert found.missed() == []
 
 
 def test_kupiec_rejections_count_against_the_targets_only_beyond_chance() -> None:
