@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import SalescastError
 from salescast.bench.kupiec import REJECT_BELOW
 
 SIGNAL_AT_MOST = 0.95
@@ -25,6 +26,10 @@ WITH_SIGNAL_AT_MOST = 0.97
 WITHOUT_SIGNAL_AT_MOST = 1.00
 CATEGORY_TO_MA14_AT_MOST = 1.02
 COVERAGE_POINTS = 3.0
+
+
+class TargetsError(SalescastError, ValueError):
+    """A report lacks a number the targets need (an older or hand-edited JSON)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,19 @@ class HorizonTargets:
         }
 
 
-def check_targets(report: Mapping[str, Any]) -> list[HorizonTargets]:
-    """Every horizon of one accuracy report (its JSON) against the targets."""
+def check_targets(report: Mapping[str, Any], source: str = "the report") -> list[HorizonTargets]:
+    """Every horizon of one accuracy report (its JSON) against the targets; TargetsError names what
+    is missing, and where (`source`: the JSON's path)."""
+    try:
+        return _check(report)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise TargetsError(
+            f"{source}: cannot check the targets ({type(exc).__name__}: "
+            f"{exc}); expected an accuracy-*.json written by `salescast bench accuracy`"
+        ) from None
+
+
+def _check(report: Mapping[str, Any]) -> list[HorizonTargets]:
     categories: Mapping[str, Mapping[str, Any]] = report["categories"]
     found = []
     for key, overall in sorted(report["overall"].items(), key=lambda item: int(item[0][1:])):

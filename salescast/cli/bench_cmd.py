@@ -278,7 +278,10 @@ def _targets(args: argparse.Namespace, settings: Settings) -> int:
     if len(set(names)) < len(names):  # e.g. before and after a change, on one file
         names = [str(path) for path in args.reports]
     reports = list(zip(names, loaded, strict=True))
-    data = {name: [found.as_dict() for found in check_targets(report)] for name, report in reports}
+    data = {
+        name: [found.as_dict() for found in check_targets(report, str(path))]
+        for path, (name, report) in zip(args.reports, reports, strict=True)
+    }
     return _report(_out(args, settings) / "targets", data, targets_markdown(reports) + "\n")
 
 

@@ -103,3 +103,10 @@ def test_the_targets_command_checks_real_reports(
     assert table.count("| h=1 |") == 2 and "best / MA14" in table
     assert main(["bench", "targets", str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+    broken = _load(reports[0])
+    del broken["overall"]["h7"]["references_rmse"]["ma14"]
+    (tmp_path / "broken.json").write_text(json.dumps(broken), encoding="utf-8")
+    assert main(["bench", "targets", str(tmp_path / "broken.json")]) == 2
+    assert (
+        f"{tmp_path / 'broken.json'}: cannot check the targets (KeyError: 'ma14')" in capsys.readouterr().err
+    )

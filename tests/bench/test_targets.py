@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from salescast.bench.targets import binomial_tail, check_targets, targets_markdown
+from salescast.bench.targets import TargetsError, binomial_tail, check_targets, targets_markdown
 
 
 def _report(
@@ -79,3 +79,12 @@ def test_the_table_has_a_row_per_report_and_horizon_with_its_verdict() -> None:
     assert rows[0].startswith("| store.csv | h=1 | 0.900 (AutoETS; signal) | 0.960 (≤ 0.97) |")
     assert rows[0].endswith("| met |")
     assert "noise-like" in rows[1] and rows[1].endswith("| missed: model / best 1.010 > 1.00 |")
+
+
+def test_a_report_without_the_numbers_says_what_is_missing() -> None:
+    report = _report()
+    del report["overall"]["h1"]["references_rmse"]["ma14"]
+    with pytest.raises(
+        TargetsError, match=r"cannot check the targets \(KeyError: 'ma14'\); expected an accuracy"
+    ):
+        check_targets(report)
