@@ -359,8 +359,8 @@ def fold_neighbour_groups(
     sales: Mapping[str, pd.Series], cutoff: pd.Timestamp, settings: Settings
 ) -> frozenset[str]:
     """The holiday neighbours a run on the file's days before `cutoff` finds its categories sell
-    differently on together (`training.pipeline.file_neighbour_groups`)."""
-    from training.pipeline import file_neighbour_groups
+    differently on together (`training.run_inputs.file_neighbour_groups`)."""
+    from training.run_inputs import file_neighbour_groups
 
     return file_neighbour_groups({name: _before(series, cutoff) for name, series in sales.items()}, settings)
 
@@ -372,9 +372,9 @@ def adjusted_before(
     groups: frozenset[str] | None = None,
 ) -> dict[str, pd.Series]:
     """Every category divided by the calendar factors a run on its days before `cutoff` learns
-    (`training.pipeline.calendar_of`, with the file's holiday neighbours `groups`) before its
+    (`training.run_inputs.calendar_of`, with the file's holiday neighbours `groups`) before its
     networks learn from them."""
-    from training.pipeline import calendar_end
+    from training.run_inputs import calendar_end
 
     adjusted = {}
     for name, series in sales.items():

@@ -78,9 +78,9 @@ def fold_calendar(
     extra_days: int = 0,
 ) -> tuple[FloatArray, FloatArray]:
     """The series divided by the calendar factors a run on its days before `cutoff` learns (the days
-    before that run's test segment, `training.pipeline.calendar_end`), and each day's factor with
+    before that run's test segment, `training.run_inputs.calendar_end`), and each day's factor with
     `extra_days` more beyond the last; `groups`: the file's holiday neighbours (None: this series alone)."""
-    from training.pipeline import calendar_end
+    from training.run_inputs import calendar_end
 
     end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
     block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)

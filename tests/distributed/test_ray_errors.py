@@ -15,8 +15,10 @@ from salescast.bench.isolation import LOOPBACK, free_port
 from tests.conftest import SAMPLE_DATA, make_test_settings
 from tests.fixtures.training import SAMPLE_CATEGORIES
 from training import pipeline
-from training.pipeline import CategoryWork, train_categories
+from training.category_training import CategoryWork
+from training.pipeline import train_categories
 from training.ray_executor import RayExecutorError
+from training.run_inputs import calendar_of
 from training.tracking import Tracker
 
 
@@ -42,7 +44,7 @@ def test_a_version_folder_the_driver_cannot_see_fails_its_category(
     )
     tracker = Tracker(settings.mlflow, "unshared-artifacts")
     sales = load_daily_sales(settings.data.model_copy(update={"categories": "auto"}), SAMPLE_DATA)
-    calendars = {name: pipeline.calendar_of(series, settings) for name, series in sales.items()}
+    calendars = {name: calendar_of(series, settings) for name, series in sales.items()}
     info = {"data_file": str(SAMPLE_DATA), "data_sha256": "0" * 64}
     work = CategoryWork(sales, settings, info, None, calendars)
     task = pipeline._train_recorded("Beauty", None, work, str(tracker.experiment_id))  # as a task runs it

@@ -30,11 +30,13 @@ from tests.conftest import make_test_settings
 from tests.fixtures.training import SAMPLE_CATEGORIES, TEST_EXPERIMENT
 from tests.support.ports import free_port
 from tests.training.synthetic import write_transactions
-from training import pipeline
+from training import category_training, served_comparison
+from training.errors import TrainingError
 from training.evaluation import calibrate_intervals
 from training.forecaster import as_forecaster, served_normalization
 from training.metrics import rmse
-from training.pipeline import TrainingError, calendar_of, file_neighbour_groups, train_categories
+from training.pipeline import train_categories
+from training.run_inputs import calendar_of, file_neighbour_groups
 from training.tracking import TrackingError
 from training.windows import make_category_windows
 
@@ -291,7 +293,7 @@ def test_failure_after_training_removes_the_staging_folder_and_fails_the_run(
     def broken_plot(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline, "plot_forecast", broken_plot)
+    monkeypatch.setattr(category_training, "plot_forecast", broken_plot)
     [result] = train_categories(["Other"], "broken", synthetic_settings, data_path=synthetic_csv)
     assert result.status == "failed" and result.error == "disk full"
     folder = category_dir(synthetic_settings, "Other")
@@ -323,18 +325,18 @@ def test_a_served_version_is_scored_on_test_days_only_when_it_never_saw_them(
     never_saw = {"train_end": before_test, "last_date": before_test, "calendar": None}
     write_manifest(older, manifest.model_copy(update=never_saw))
     model = as_forecaster(load_model(older / MODEL_FILE), served_normalization(manifest))
-    assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
+    assert served_comparison.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
         model(windows.inputs("test")), rel=1e-6
     )
     write_manifest(older, manifest)  # it saw the test days: its held-out forecasts stand in
-    assert pipeline.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
+    assert served_comparison.served_forecast(settings, windows, "20000101.000000") == pytest.approx(
         served.metrics.backtest.forecasts["model"]
     )
     shorter = make_category_windows(
         load_daily_sales(settings.data)["Beauty"].iloc[:-7], settings.window.size, settings.split
     )
     with pytest.raises(TrainingError, match="cannot be compared fairly"):
-        pipeline.served_forecast(settings, shorter, "20000101.000000")
+        served_comparison.served_forecast(settings, shorter, "20000101.000000")
 
 
 def test_a_version_that_cannot_be_compared_is_reported_not_fatal(
