@@ -1,7 +1,8 @@
 """TorchServe handler: the next days' sales of one category from its last N daily totals.
 
 This file travels inside every `.mar` with `forecast_steps.py` (the pure steps: parse → validate →
-normalize → forward → de-normalize → answer) and must run in any TorchServe (or KServe) without
+normalize → forward → de-normalize → answer), `request_parsing.py`, `version_stats.py` and
+`calendar_terms.py`, and must run in any TorchServe (or KServe) without
 salescast installed: torch, TorchServe and the standard library only. TorchServe requires exactly
 one class per handler file and takes a module-level `handle` function as the entry point, so the
 class below only wires the steps into `BaseHandler`, whose `handle` keeps the describe branch and
@@ -33,13 +34,17 @@ from ts.torch_handler.base_handler import BaseHandler
 
 if TYPE_CHECKING:
     from handlers import forecast_steps as steps
+    from handlers import request_parsing, version_stats
 else:
-    try:  # inside a .mar: the archive's own copy (TorchServe puts the model dir on sys.path)
+    try:  # inside a .mar: the archive's own copies (TorchServe puts the model dir on sys.path)
         import forecast_steps as steps
+        import request_parsing
+        import version_stats
     except ModuleNotFoundError as missing:  # in the repository (tests, the bench)
-        if missing.name != "forecast_steps":
+        if missing.name not in {"forecast_steps", "request_parsing", "version_stats"}:
             raise
         from handlers import forecast_steps as steps
+        from handlers import request_parsing, version_stats
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +62,8 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
         torch.set_num_threads(1)
         model_dir = Path(context.system_properties["model_dir"])
         self.manifest = context.manifest
-        self.stats = steps.load_norm_stats(model_dir / steps.NORM_STATS_FILE)
-        self.metrics_summary = steps.read_metrics_summary(model_dir / steps.METRICS_FILE)
+        self.stats = version_stats.load_norm_stats(model_dir / steps.NORM_STATS_FILE)
+        self.metrics_summary = version_stats.read_metrics_summary(model_dir / steps.METRICS_FILE)
         self.model: torch.nn.Module = steps.load_model(model_dir / steps.MODEL_FILE)
         self.initialized = True
         logger.info(
@@ -69,15 +74,17 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
             self.stats["normalization"]["method"],
         )
 
-    def preprocess(self, data: Sequence[Any]) -> steps.Batch:
+    def preprocess(self, data: Sequence[Any]) -> request_parsing.Batch:
         """Every request validated; the valid rows stacked into one [R, N] tensor."""
-        return steps.parse_batch(data, self.stats)
+        return request_parsing.parse_batch(data, self.stats)
 
-    def inference(self, data: steps.Batch, *args: Any, **kwargs: Any) -> tuple[steps.Batch, torch.Tensor]:
+    def inference(
+        self, data: request_parsing.Batch, *args: Any, **kwargs: Any
+    ) -> tuple[request_parsing.Batch, torch.Tensor]:
         """All rows together, one batched normalize → forward → de-normalize per day ahead."""
         return data, steps.forecast_paths(self.model, data.windows, self.stats, data.horizon)
 
-    def postprocess(self, data: tuple[steps.Batch, torch.Tensor]) -> list[Any]:
+    def postprocess(self, data: tuple[request_parsing.Batch, torch.Tensor]) -> list[Any]:
         """Intervals and answers; a bad request gets its own status."""
         batch, paths = data
         answers = []
@@ -102,4 +109,4 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
 
     def describe_handle(self) -> dict[str, Any]:
         """`GET /models/<name>?customized=true`: what this version is and how it scored."""
-        return steps.describe(self.stats, self.metrics_summary)
+        return version_stats.describe(self.stats, self.metrics_summary)

@@ -1,8 +1,9 @@
 """Pack a trained version of a category into a TorchServe archive in the model store.
 
 `<model_store>/<slug>-<version>.mar` holds model.pt, the handler and its pure steps
-(forecast_steps.py, imported as a top-level module from the model dir), norm_stats.json, metrics.json and a
-model-config.yaml (batch size, batch delay, workers, response timeout from the `archive` settings).
+(forecast_steps.py, request_parsing.py, version_stats.py and calendar_terms.py, imported as top-level
+modules from the model dir), norm_stats.json, metrics.json and a model-config.yaml (batch size,
+batch delay, workers, response timeout from the `archive` settings).
 Archives are built in a hidden temp folder inside the model store and renamed into place, so
 TorchServe and other readers never see half a file. `<model_store>/categories.json` maps every
 slug back to its category name for the gateway. Old archives beyond `archive.keep_versions` are
@@ -46,6 +47,8 @@ MODEL_CONFIG_FILE = "model-config.yaml"
 HANDLER_MODULE = "handlers.forecast_handler"
 STEPS_MODULE = "handlers.forecast_steps"
 CALENDAR_MODULE = "handlers.calendar_terms"
+REQUEST_MODULE = "handlers.request_parsing"
+STATS_MODULE = "handlers.version_stats"
 _ARCHIVE_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)-(?P<version>\d{8}\.\d{6})\.mar$")
 
 
@@ -147,6 +150,8 @@ def archive_version(settings: Settings, category: str, version: str | None = Non
             extra_files=[
                 handler_file(STEPS_MODULE),
                 handler_file(CALENDAR_MODULE),
+                handler_file(REQUEST_MODULE),
+                handler_file(STATS_MODULE),
                 source / MANIFEST_FILE,
                 source / METRICS_FILE,
             ],

@@ -35,6 +35,7 @@ from core.contracts.bulk_forecast import (
 )
 from core.contracts.files import ContractError
 from handlers import forecast_steps as steps
+from handlers import request_parsing, version_stats
 
 log = logging.getLogger(__name__)
 UNPROCESSABLE = 422
@@ -92,7 +93,7 @@ def forecast_archive(archive: Path, items: Sequence[BulkItem], job: BulkForecast
         requests.append({"body": body})
         asked.append(index)
     if requests:
-        batch = steps.parse_batch(requests, stats)
+        batch = request_parsing.parse_batch(requests, stats)
         paths = steps.forecast_paths(model, batch.windows, stats, batch.horizon)
         for index, (status, answer) in zip(asked, steps.answer_batch(batch, paths, stats), strict=True):
             outcomes[index] = outcome_of(items[index].category, status, answer, stats)
@@ -106,7 +107,7 @@ def load_archive(archive: Path, folder: Path) -> tuple[torch.jit.ScriptModule, d
         with zipfile.ZipFile(archive) as mar:
             for member in _MEMBERS:
                 mar.extract(member, folder)
-        stats = steps.load_norm_stats(folder / steps.NORM_STATS_FILE)
+        stats = version_stats.load_norm_stats(folder / steps.NORM_STATS_FILE)
         model = steps.load_model(folder / steps.MODEL_FILE)
     except FileNotFoundError:
         raise ArchiveUnreadableError(

@@ -24,17 +24,13 @@ from ts.utils.util import list_classes_from_module
 import handlers.calendar_terms as calendar_module
 import handlers.forecast_handler as handler_module
 import handlers.forecast_steps as steps_module
+import handlers.request_parsing as request_module
+import handlers.version_stats as stats_module
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from handlers.forecast_handler import ForecastHandler
-from handlers.forecast_steps import (
-    denormalize,
-    forward,
-    normalize,
-    parse_request,
-    request_body,
-    validate_values,
-)
+from handlers.forecast_steps import denormalize, forward, normalize
+from handlers.request_parsing import parse_request, request_body, validate_values
 from serving.archive import ArchiveInfo
 from tests.handlers.reference import reference_next_day, reference_total
 from tests.handlers.scripted_artifacts import KINDS, calibration, write_scripted_version
@@ -279,17 +275,20 @@ def top_level_imports(module: ModuleType) -> set[str]:
 def test_handler_file_fits_torchserve_rules() -> None:
     """Exactly one class (TorchServe's loader requires it), no module-level `handle` (it would be
     taken as a function entry point), and imports limited to torch, TorchServe, the stdlib and its
-    steps module (the archive's copy, or the repository's)."""
+    steps modules (the archive's copies, or the repository's)."""
     assert list_classes_from_module(handler_module) == [ForecastHandler]
     assert not hasattr(handler_module, "handle")
-    allowed = set(sys.stdlib_module_names) | {"torch", "ts", "__future__", "forecast_steps", "handlers"}
+    steps = {"forecast_steps", "request_parsing", "version_stats"}
+    allowed = set(sys.stdlib_module_names) | {"torch", "ts", "__future__", "handlers"} | steps
     assert top_level_imports(handler_module) <= allowed, top_level_imports(handler_module) - allowed
 
 
 def test_the_steps_need_only_torch_and_the_stdlib() -> None:
     """The steps also run where TorchServe is not installed (training, the bench)."""
-    allowed = set(sys.stdlib_module_names) | {"torch", "__future__", "calendar_terms", "handlers"}
-    assert top_level_imports(steps_module) <= allowed, top_level_imports(steps_module) - allowed
+    allowed = set(sys.stdlib_module_names) | {"torch", "__future__", "handlers"}
+    allowed |= {"calendar_terms", "request_parsing", "version_stats"}
+    for module in (steps_module, request_module, stats_module):
+        assert top_level_imports(module) <= allowed, (module.__name__, top_level_imports(module) - allowed)
     plain = set(sys.stdlib_module_names) | {"__future__"}
     assert top_level_imports(calendar_module) <= plain, top_level_imports(calendar_module) - plain
 
@@ -538,7 +537,7 @@ def test_the_handler_refuses_a_total_table_of_the_wrong_shape(tmp_path: Path) ->
     stats["intervals"]["total_quantiles"] = [[1.0, 2.0]] * 3
     stats_file.write_text(json.dumps(stats), encoding="utf-8")
     with pytest.raises(ValueError, match="total_quantiles rows must be as long as the quantiles rows"):
-        steps_module.load_norm_stats(stats_file)
+        stats_module.load_norm_stats(stats_file)
 
 
 @pytest.mark.slow

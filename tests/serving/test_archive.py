@@ -47,6 +47,10 @@ def test_archive_holds_model_handler_stats_metrics_and_model_config(settings: Se
     assert {
         "model.pt",
         "forecast_handler.py",
+        "forecast_steps.py",
+        "request_parsing.py",
+        "version_stats.py",
+        "calendar_terms.py",
         "norm_stats.json",
         "metrics.json",
         "model-config.yaml",

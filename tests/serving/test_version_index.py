@@ -12,7 +12,7 @@ import pytest
 
 from core.contracts.files import ContractError
 from core.settings import Settings
-from handlers import forecast_steps
+from handlers import version_stats
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient
 from serving.torchserve_process import TorchServeProcess
@@ -71,4 +71,4 @@ def test_the_calendar_summary_mirrors_the_handlers(tmp_path: Path) -> None:
     assert read_archived(without).calendar is None
     with zipfile.ZipFile(with_terms.path) as packed:
         stats = json.loads(packed.read("norm_stats.json"))
-    assert describe_archived(stats, {}) == forecast_steps.describe(stats, {})
+    assert describe_archived(stats, {}) == version_stats.describe(stats, {})

@@ -18,6 +18,7 @@ from core.contracts.manifest import MANIFEST_FILE, VersionManifest, read_manifes
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from handlers import forecast_steps as steps
+from handlers import version_stats
 from serving.archive import archive_version
 from serving.version_index import read_archived
 from tests.conftest import make_test_settings
@@ -91,7 +92,7 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
 ) -> None:
     result = short_run["Launched"]
     folder = Path(str(result.artifact_dir))
-    stats = steps.load_norm_stats(folder / MANIFEST_FILE)
+    stats = version_stats.load_norm_stats(folder / MANIFEST_FILE)
     model = steps.load_model(folder / MODEL_FILE)
     history = weekly_series(DAYS["Big"], seed=1).to_numpy()[-30:]
     # a client sends the window size as for every category: zeros before the first sale
@@ -105,7 +106,7 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
     )
     levels = stats["intervals"]["default_levels"]
     assert status == 200 and len(answer["forecast"][0]["intervals"]) == len(levels)
-    described = steps.describe(stats, steps.read_metrics_summary(folder / steps.METRICS_FILE))
+    described = version_stats.describe(stats, version_stats.read_metrics_summary(folder / steps.METRICS_FILE))
     assert described["fallback"] == _manifest(result).model_dump(mode="json")["fallback"]
     assert described["classical"] == _manifest(result).model_dump(mode="json")["classical"]
     assert described["classical"]["weight"] == 1.0  # the classical part serves alone
@@ -154,7 +155,7 @@ def test_torchserve_and_the_gateway_serve_it_from_its_history_and_say_why(
         expected = steps.forecast_paths(
             steps.load_model(folder / MODEL_FILE),
             [[0.0] * (WINDOW - len(history)) + history.tolist()],
-            steps.load_norm_stats(folder / MANIFEST_FILE),
+            version_stats.load_norm_stats(folder / MANIFEST_FILE),
             7,
         )[0].tolist()
         assert [step["prediction"] for step in body["forecast"]] == pytest.approx(expected, rel=1e-5)
