@@ -62,7 +62,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
         torch.set_num_threads(1)
         model_dir = Path(context.system_properties["model_dir"])
         self.manifest = context.manifest
-        self.stats = version_stats.load_norm_stats(model_dir / steps.NORM_STATS_FILE)
+        self.stats = steps.load_norm_stats(model_dir / steps.NORM_STATS_FILE)
         self.metrics_summary = version_stats.read_metrics_summary(model_dir / steps.METRICS_FILE)
         self.model: torch.nn.Module = steps.load_model(model_dir / steps.MODEL_FILE)
         self.initialized = True

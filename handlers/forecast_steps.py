@@ -2,8 +2,8 @@
 
 parse → validate → normalize → forward → de-normalize → intervals → answer, as plain functions over
 torch tensors; a request is read and validated by `request_parsing`, a version's manifest checked
-and prepared at load by `version_stats`. These modules depend on torch and the standard library
-only: they travel inside every `.mar` beside `forecast_handler.py` (`--extra-files`), so an archive
+at load by `version_stats` (then prepared here). These modules depend on torch and the standard
+library only: they travel inside every `.mar` beside `forecast_handler.py` (`--extra-files`), so an archive
 runs in any TorchServe or KServe without salescast installed. Training, the bench and the tests
 load and run models through `load_model` and `predict` here too (a test fails if any other module
 calls `torch.jit.load`), so a served forecast and an evaluated one come from the same code.
@@ -60,6 +60,36 @@ def load_model(path: Path) -> torch.jit.ScriptModule:
     """Load a TorchScript `model.pt` on CPU in eval mode: the one `torch.jit.load` of the project."""
     model: torch.jit.ScriptModule = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     return model.eval()
+
+
+def load_norm_stats(path: Path) -> dict[str, Any]:
+    """Read `norm_stats.json`, check the fields the handler relies on (`version_stats.read_norm_stats`)
+    and prepare it for serving (`prepare_stats`). ValueError names the file and the field."""
+    return prepare_stats(version_stats.read_norm_stats(path))
+
+
+def prepare_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest as the handler serves it: `normalization` says what is applied whatever the
+    format version (see the module docstring), and the interval quantile tables (levels × days, of
+    single days and of totals) are float64 tensors made at load, not on every request."""
+    prepared = dict(stats)
+    if prepared.get("format_version", 1) < 2:
+        if prepared.get("model_input") == "raw":
+            prepared["normalization"] = {"method": version_stats.NONE, "non_negative": False}
+        else:
+            prepared["normalization"] = {
+                "method": version_stats.GLOBAL,
+                "mean": float(prepared["mean"]),
+                "std": float(prepared["std"]),
+                "non_negative": False,
+            }
+    if prepared.get("intervals") is not None:
+        block = dict(prepared["intervals"])
+        for key in ("quantiles", "total_quantiles"):
+            if block.get(key) is not None:
+                block[key] = torch.tensor(block[key], dtype=torch.float64)
+        prepared["intervals"] = block
+    return prepared
 
 
 # ---- normalize -> forward -> de-normalize -------------------------------------------------------

@@ -1,10 +1,11 @@
 """What a version's `norm_stats.json` (its manifest) must say for the handler to serve it, checked
 once at load, and the describe answer built from it.
 
-Travels inside every `.mar` beside `forecast_steps.py` (torch and the standard library only). A
-manifest written before a field existed gets that field's default here (`format_version` 1,
-`model_input` "normalized", `max_horizon` 1); `prepare_stats` then says, whatever the format
-version, which normalization the steps apply (see `forecast_steps`).
+Travels inside every `.mar` beside `forecast_steps.py`. The standard library only (no torch), so the
+gateway's index of archived versions (`serving.version_index`) describes a version with the
+handler's own `describe`. A manifest written before a field existed gets that field's default here
+(`format_version` 1, `model_input` "normalized", `max_horizon` 1); `forecast_steps.prepare_stats`
+then says, whatever the format version, which normalization the steps apply.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import torch
 
 if TYPE_CHECKING:
     from handlers import calendar_terms
@@ -36,14 +35,14 @@ INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
 MIN_LEVEL, MAX_LEVEL = 50, 99
 
 
-def load_norm_stats(path: Path) -> dict[str, Any]:
-    """Read `norm_stats.json`, check the fields the handler relies on, and prepare it for serving
-    (`prepare_stats`). ValueError names the file and the field."""
+def read_norm_stats(path: Path) -> dict[str, Any]:
+    """Read `norm_stats.json` and check the fields the handler relies on (`check_stats`), as JSON
+    (`forecast_steps.load_norm_stats` prepares it for serving). ValueError names the file and the field."""
     stats = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(stats, dict):
         raise ValueError(f"{path.name} must hold a JSON object")
     check_stats(stats, path.name)
-    return prepare_stats(stats)
+    return stats
 
 
 def check_stats(stats: dict[str, Any], where: str) -> None:
@@ -141,30 +140,6 @@ def check_intervals(calibration: Any, where: str) -> None:
     defaults = calibration.get("default_levels")
     if not isinstance(defaults, list) or not defaults or not set(defaults) <= set(levels):
         raise ValueError(f"{where}: intervals.default_levels must be calibrated levels")
-
-
-def prepare_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest as the handler serves it: `normalization` says what is applied whatever the
-    format version (see the module docstring), and the interval quantile tables (levels × days, of
-    single days and of totals) are float64 tensors made at load, not on every request."""
-    prepared = dict(stats)
-    if prepared.get("format_version", 1) < 2:
-        if prepared.get("model_input") == "raw":
-            prepared["normalization"] = {"method": NONE, "non_negative": False}
-        else:
-            prepared["normalization"] = {
-                "method": GLOBAL,
-                "mean": float(prepared["mean"]),
-                "std": float(prepared["std"]),
-                "non_negative": False,
-            }
-    if prepared.get("intervals") is not None:
-        block = dict(prepared["intervals"])
-        for key in ("quantiles", "total_quantiles"):
-            if block.get(key) is not None:
-                block[key] = torch.tensor(block[key], dtype=torch.float64)
-        prepared["intervals"] = block
-    return prepared
 
 
 def read_metrics_summary(path: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from core.contracts.bulk_forecast import (
 )
 from core.contracts.files import ContractError
 from handlers import forecast_steps as steps
-from handlers import request_parsing, version_stats
+from handlers import request_parsing
 
 log = logging.getLogger(__name__)
 UNPROCESSABLE = 422
@@ -107,7 +107,7 @@ def load_archive(archive: Path, folder: Path) -> tuple[torch.jit.ScriptModule, d
         with zipfile.ZipFile(archive) as mar:
             for member in _MEMBERS:
                 mar.extract(member, folder)
-        stats = version_stats.load_norm_stats(folder / steps.NORM_STATS_FILE)
+        stats = steps.load_norm_stats(folder / steps.NORM_STATS_FILE)
         model = steps.load_model(folder / steps.MODEL_FILE)
     except FileNotFoundError:
         raise ArchiveUnreadableError(

@@ -6,8 +6,8 @@ describe (the handler's own answer) needs a live worker. So the facts the gatewa
 `norm_stats.json` and `metrics.json` (the files the handler describes itself from), once per file:
 the index is keyed by (name, size, mtime), and a rescan is one directory listing.
 
-`describe_archived` mirrors the handler's `forecast_steps.describe` (the handler ships inside the
-archive with no access to this package); tests/serving/test_version_index.py holds them equal.
+The facts are the handler's own describe answer (`handlers.version_stats.describe`, which needs no
+torch) built from those files.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.contracts.files import ContractError
 from core.contracts.served import ServedVersionInfo, parse_served_info
-from handlers.calendar_terms import calendar_summary
+from handlers.version_stats import describe
 from serving.archive import ArchiveInfo, list_archives_in
 
 logger = logging.getLogger(__name__)
@@ -46,24 +45,6 @@ class ArchivedVersion:
         return self.archive.version
 
 
-def describe_archived(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    """The describe answer the handler gives for these files (`forecast_steps.describe`)."""
-    return {
-        "category": stats.get("category"),
-        "model_version": str(stats.get("version")),
-        "window_size": stats.get("window_size"),
-        "train_end": stats.get("train_end"),
-        "last_date": stats.get("last_date"),
-        "metrics": metrics.get("test", {}),
-        "max_horizon": stats.get("max_horizon", 1),
-        "interval_levels": (stats.get("intervals") or {}).get("default_levels", []),
-        "backtest": metrics.get("backtest"),
-        "fallback": stats.get("fallback"),
-        "classical": stats.get("classical"),
-        "calendar": calendar_summary(stats.get("calendar")),
-    }
-
-
 def read_archived(archive: ArchiveInfo) -> ServedVersionInfo:
     """The facts packed in one `.mar` (ContractError when it lacks or garbles them)."""
     try:
@@ -75,7 +56,7 @@ def read_archived(archive: ArchiveInfo) -> ServedVersionInfo:
         raise ContractError(f"{archive.path.name}: cannot read its {NORM_STATS_MEMBER}: {exc}") from None
     if not isinstance(stats, dict) or not isinstance(metrics, dict):
         raise ContractError(f"{archive.path.name}: {NORM_STATS_MEMBER} and {METRICS_MEMBER} must be objects")
-    return parse_served_info(describe_archived(stats, metrics), archive.path.name)
+    return parse_served_info(describe(stats, metrics), archive.path.name)
 
 
 class VersionIndex:

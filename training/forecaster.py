@@ -21,8 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from core.contracts.manifest import VersionManifest, WindowNormalization
-from handlers.forecast_steps import predict
-from handlers.version_stats import prepare_stats
+from handlers.forecast_steps import predict, prepare_stats
 from training.model import CNNLSTM, ThetaForecast, TSBForecast, WeeklyProfileES
 from training.multistep import Forecaster
 from training.windows import FloatArray

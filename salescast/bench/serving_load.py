@@ -127,8 +127,7 @@ def _floor_call(settings: Settings, windows: dict[str, list[float]], rows: int) 
     the handler's own model step (normalize if the version wants it → forward → back to sales)."""
     import torch
 
-    from handlers.forecast_steps import forecast_paths, load_model
-    from handlers.version_stats import load_norm_stats
+    from handlers.forecast_steps import forecast_paths, load_model, load_norm_stats
 
     torch.set_num_threads(1)  # like one TorchServe worker per model on a shared 2-core machine
     models = []

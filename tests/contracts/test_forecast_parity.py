@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.forecast_steps import forecast_paths, normalize
+from handlers.forecast_steps import forecast_paths, normalize, prepare_stats
 from handlers.forecast_steps import window_scale as handler_scale
-from handlers.version_stats import prepare_stats
 from training.forecaster import WindowForecaster, as_forecaster, scale_windows
 from training.intervals import SCALES
 from training.intervals import window_scale as training_scale

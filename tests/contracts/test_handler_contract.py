@@ -19,7 +19,7 @@ from core.contracts.manifest import MANIFEST_FILE, VersionManifest, read_manifes
 from core.contracts.metrics import write_metrics
 from core.contracts.served import parse_served_info
 from handlers.forecast_handler import ForecastHandler
-from handlers.version_stats import load_norm_stats
+from handlers.forecast_steps import load_norm_stats
 from tests.handlers.scripted_artifacts import manifest, metrics, scripted_model
 
 VERSION = "20250102.030405"

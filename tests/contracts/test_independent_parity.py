@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from core.contracts.manifest import MANIFEST_FILE, write_manifest
-from handlers.forecast_steps import MODEL_FILE, forecast_paths, load_model
-from handlers.version_stats import load_norm_stats
+from handlers.forecast_steps import MODEL_FILE, forecast_paths, load_model, load_norm_stats
 from tests.handlers.reference import reference_next_day
 from tests.handlers.scripted_artifacts import manifest
 from training.export import export_torchscript

@@ -19,9 +19,8 @@ from handlers.calendar_terms import (
     request_factors,
     year_position,
 )
-from handlers.forecast_steps import answer_batch, forecast_paths
+from handlers.forecast_steps import answer_batch, forecast_paths, prepare_stats
 from handlers.request_parsing import parse_batch
-from handlers.version_stats import prepare_stats
 
 N = 7
 LAST = date(2024, 12, 24)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from handlers import version_stats
 from serving.archive import ArchiveInfo
 from serving.management_client import ManagementClient
 from serving.torchserve_process import TorchServeProcess
-from serving.version_index import VersionIndex, describe_archived, read_archived
+from serving.version_index import VersionIndex, read_archived
 from tests.conftest import make_test_settings
 from tests.serving.calendar_archive import CALENDAR_SUMMARY, calendar_archive
 
@@ -61,9 +63,9 @@ def test_a_broken_archive_is_left_out_with_a_reason(tmp_path: Path, caplog: pyte
     assert "archive not indexed" in caplog.text
 
 
-def test_the_calendar_summary_mirrors_the_handlers(tmp_path: Path) -> None:
-    """The archive's calendar block is summed up as the handler's describe sums it (one function,
-    torch-free, so the gateway reads it too)."""
+def test_the_index_holds_the_handlers_describe_answer(tmp_path: Path) -> None:
+    """The archive's facts, its calendar block summed up, are the handler's own describe answer
+    (torch-free, so the gateway reads it too)."""
     settings = make_test_settings(tmp_path)
     with_terms = calendar_archive(settings, "Beauty", "20240101.000000")
     without = calendar_archive(settings, "Clothing", "20240101.000000", calendar=False)
@@ -71,4 +73,12 @@ def test_the_calendar_summary_mirrors_the_handlers(tmp_path: Path) -> None:
     assert read_archived(without).calendar is None
     with zipfile.ZipFile(with_terms.path) as packed:
         stats = json.loads(packed.read("norm_stats.json"))
-    assert describe_archived(stats, {}) == version_stats.describe(stats, {})
+    assert read_archived(with_terms).calendar == version_stats.describe(stats, {})["calendar"]
+
+
+def test_the_index_reads_archives_without_torch() -> None:
+    """The gateway describes archived versions with the handler's own `describe` and never loads
+    torch for it (hundreds of MB a gateway process does not need)."""
+    code = "import sys, gateway.model_registry, serving.version_index; print('torch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -18,7 +18,7 @@ from core.sales_data import load_daily_sales
 from core.sample_data import write_sample
 from core.settings import Settings
 from handlers import forecast_steps as steps
-from handlers import request_parsing, version_stats
+from handlers import request_parsing
 from handlers.calendar_terms import day_factor
 from tests.conftest import make_test_settings
 from training.pipeline import train_categories
@@ -64,7 +64,7 @@ def test_served_with_a_date_the_holiday_is_forecast_low(holiday_run: tuple[Setti
     """From the data's last 56 days, the forecast for a holiday vs the same window dated a week
     earlier (a normal day): the factor is applied, and the answer says so."""
     settings, folder = holiday_run
-    stats = version_stats.load_norm_stats(folder / steps.NORM_STATS_FILE)
+    stats = steps.load_norm_stats(folder / steps.NORM_STATS_FILE)
     model = steps.load_model(folder / MODEL_FILE)
     window = load_daily_sales(settings.data)[CATEGORY].iloc[-stats["window_size"] :].to_list()
     christmas_eve = date(2023, 12, 24)  # the day before Christmas Day, closed

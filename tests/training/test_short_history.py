@@ -92,7 +92,7 @@ def test_the_classical_only_version_serves_through_the_handler_steps_and_its_arc
 ) -> None:
     result = short_run["Launched"]
     folder = Path(str(result.artifact_dir))
-    stats = version_stats.load_norm_stats(folder / MANIFEST_FILE)
+    stats = steps.load_norm_stats(folder / MANIFEST_FILE)
     model = steps.load_model(folder / MODEL_FILE)
     history = weekly_series(DAYS["Big"], seed=1).to_numpy()[-30:]
     # a client sends the window size as for every category: zeros before the first sale
@@ -155,7 +155,7 @@ def test_torchserve_and_the_gateway_serve_it_from_its_history_and_say_why(
         expected = steps.forecast_paths(
             steps.load_model(folder / MODEL_FILE),
             [[0.0] * (WINDOW - len(history)) + history.tolist()],
-            version_stats.load_norm_stats(folder / MANIFEST_FILE),
+            steps.load_norm_stats(folder / MANIFEST_FILE),
             7,
         )[0].tolist()
         assert [step["prediction"] for step in body["forecast"]] == pytest.approx(expected, rel=1e-5)
