@@ -1,6 +1,6 @@
 """One category of a run: fit (evaluation and served) → export → calibrate → evaluate → write → plot →
-log, into a staging folder that becomes the version folder only when every step succeeded. Used by
-both executors (`training.pipeline` here, `training.ray_executor` in a task).
+log, into a staging folder that becomes the version folder only when every step succeeded. Run by
+`training.pipeline` for each category, in its own process or in a Ray task (`training.ray_executor`).
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def train_category(
 
 
 def failed_result(category: str, exc: BaseException) -> CategoryResult:
+    """The result of a category whose training raised: its message (a traceback only if unexpected)."""
     if not isinstance(exc, SalescastError):
         logger.error("training failed category=%s", category, exc_info=exc)
     message = str(exc) or type(exc).__name__

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 def compare_with_served(
     settings: Settings, windows: CategoryWindows, served_version: str, version: str
 ) -> tuple[str, FloatArray | str]:
+    """(`served_version`, its forecasts of the test days), or with why it cannot be compared in their
+    place (logged, not raised: the new version is still saved)."""
     try:
         return served_version, served_forecast(settings, windows, served_version)
     except TrainingError as exc:

@@ -80,6 +80,7 @@ def version_manifest(
     classical: ClassicalPart | None = None,
     calendar: Mapping[str, Any] | None = None,
 ) -> VersionManifest:
+    """The version's `manifest.json`: what the handler needs to serve it, and where it came from."""
     test = windows.target_dates("test")
     return VersionManifest(
         category=windows.category,
@@ -123,6 +124,7 @@ def log_start(
     version: str,
     fallback: Fallback | None,
 ) -> None:
+    """Log the run's start (and a short history's fallback) and record the run's parameters in MLflow."""
     logger.info(
         "training started category=%s version=%s days=%d train=%d val=%d test=%d served_train=%d fallback=%s",
         windows.category,
@@ -153,6 +155,7 @@ def run_params(
     version: str,
     fallback: Fallback | None,
 ) -> dict[str, Any]:
+    """The MLflow parameters of a category's run: the settings that shaped it, its days and its data."""
     return {
         **{f"model.{key}": value for key, value in settings.model.model_dump().items()},
         **{f"training.{key}": value for key, value in settings.training.model_dump().items()},
@@ -196,6 +199,7 @@ def log_results(run: RunLog, metrics: VersionMetrics, staging: Path) -> None:
 
 
 def log_finished(category: str, version: str, histories: Histories, metrics: VersionMetrics) -> None:
+    """One log line with the finished version's epochs, test RMSE against the naive ones, and coverage."""
     logger.info(
         "training finished category=%s version=%s epochs=%d/%d rmse=%.2f naive_rmse=%.2f "
         "seasonal_naive_rmse=%.2f coverage=%s",
