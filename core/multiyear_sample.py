@@ -24,6 +24,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from core.expected_sales import ExpectedSales
 from core.retailer_sample import SampleError, assemble_transactions, sample_days
 
 MULTIYEAR_YEARS = 4.0
@@ -106,10 +107,23 @@ def generate_multiyear_sample(
     """Transactions of the four categories from `start` for `years`, sorted by date."""
     days = sample_days(start, years, min_days=1)
     frames = [
-        _category_rows(category, days, holiday_country, np.random.default_rng([seed, i]))
+        _category_rows(category, days, holiday_country, np.random.default_rng([seed, i]))[0]
         for i, category in enumerate(CATEGORIES, start=1)
     ]
     return assemble_transactions(frames, seed)
+
+
+def multiyear_expected_sales(
+    seed: int, start: str, years: float = MULTIYEAR_YEARS, holiday_country: str = "US"
+) -> tuple[pd.DatetimeIndex, dict[str, ExpectedSales]]:
+    """The generated days and each category's expected sales over them, from the very draws
+    `generate_multiyear_sample` makes with the same arguments."""
+    days = sample_days(start, years, min_days=1)
+    expected = {
+        category.name: _category_rows(category, days, holiday_country, np.random.default_rng([seed, i]))[1]
+        for i, category in enumerate(CATEGORIES, start=1)
+    }
+    return days, expected
 
 
 def expected_transactions(
@@ -127,8 +141,9 @@ def expected_transactions(
 
 def _category_rows(
     category: SeasonalCategory, days: pd.DatetimeIndex, holiday_country: str, rng: np.random.Generator
-) -> pd.DataFrame:
-    """One category's transactions (Date, order, Gender, Age, Product Category, amounts)."""
+) -> tuple[pd.DataFrame, ExpectedSales]:
+    """One category's transactions (Date, order, Gender, Age, Product Category, amounts) and the
+    expected sales they were drawn around."""
     n_days = len(days)
     level = np.empty(n_days)
     state = 0.0
@@ -136,13 +151,16 @@ def _category_rows(
         state = _LEVEL_AR * state + shock
         level[i] = state
     day_noise = rng.gamma(_DAY_SHAPE, 1.0 / _DAY_SHAPE, size=n_days)
-    counts = rng.poisson(expected_transactions(category, days, holiday_country) * np.exp(level) * day_noise)
+    steady = expected_transactions(category, days, holiday_country)
+    counts = rng.poisson(steady * np.exp(level) * day_noise)
+    # quantity 1-4 (mean 2.5) at a price whose log-normal factor has mean 1 (rounding aside)
+    expected = ExpectedSales(steady * 2.5 * category.price, level, _LEVEL_AR, _LEVEL_SD)
     n = int(counts.sum())
     quantity = rng.integers(1, 5, size=n)
     price = np.maximum(
         1, np.round(category.price * rng.lognormal(-(_PRICE_SIGMA**2) / 2, _PRICE_SIGMA, n))
     ).astype(np.int64)
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "Date": np.repeat(days.to_numpy(), counts),
             "order": rng.random(n),  # interleaves categories within a day
@@ -154,3 +172,4 @@ def _category_rows(
             "Total Amount": quantity * price,
         }
     )
+    return rows, expected

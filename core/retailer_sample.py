@@ -28,6 +28,7 @@ import pandas as pd
 
 from core.atomic import write_bytes_atomic
 from core.errors import SalescastError
+from core.expected_sales import ExpectedSales
 
 Kind = Literal["weekly", "intermittent", "launched", "huge"]
 MIX: dict[Kind, float] = {"weekly": 0.60, "intermittent": 0.25, "launched": 0.10, "huge": 0.05}
@@ -99,10 +100,25 @@ def generate_retailer_sample(
     """Transactions of `categories` categories from `start` for `years`, sorted by date."""
     days = sample_days(start, years, min_days=LAUNCH_DAYS[1] + 1)
     frames = [
-        _category_rows(kind, category_name(kind, i), days, np.random.default_rng([seed, i]))
+        _category_rows(kind, category_name(kind, i), days, np.random.default_rng([seed, i]))[0]
         for i, kind in enumerate(retailer_kinds(categories), start=1)
     ]
     return assemble_transactions(frames, seed)
+
+
+def retailer_expected_sales(
+    seed: int, start: str, years: float = RETAILER_YEARS, categories: int = RETAILER_CATEGORIES
+) -> tuple[pd.DatetimeIndex, dict[str, ExpectedSales]]:
+    """The generated days and each category's expected sales over them, from the very draws
+    `generate_retailer_sample` makes with the same arguments."""
+    days = sample_days(start, years, min_days=LAUNCH_DAYS[1] + 1)
+    expected = {
+        category_name(kind, i): _category_rows(
+            kind, category_name(kind, i), days, np.random.default_rng([seed, i])
+        )[1]
+        for i, kind in enumerate(retailer_kinds(categories), start=1)
+    }
+    return days, expected
 
 
 def assemble_transactions(frames: Sequence[pd.DataFrame], seed: int) -> pd.DataFrame:
@@ -127,8 +143,11 @@ def write_retailer_sample(
     return path
 
 
-def _category_rows(kind: Kind, name: str, days: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
-    """One category's transactions (Date, order, Gender, Age, Product Category, amounts)."""
+def _category_rows(
+    kind: Kind, name: str, days: pd.DatetimeIndex, rng: np.random.Generator
+) -> tuple[pd.DataFrame, ExpectedSales]:
+    """One category's transactions (Date, order, Gender, Age, Product Category, amounts) and the
+    expected sales they were drawn around (day noise independent: the same at every horizon)."""
     demand = _DEMAND[kind]
     n_days = len(days)
     t_years = np.arange(n_days) / 365.25
@@ -141,19 +160,22 @@ def _category_rows(kind: Kind, name: str, days: pd.DatetimeIndex, rng: np.random
     )
     trend = 1.0 + rng.uniform(-0.05, 0.15) * t_years
     shape = demand.dispersion
-    mean_tx = (
-        rng.uniform(*demand.transactions) * weekly * season * trend * rng.gamma(shape, 1 / shape, n_days)
-    )
+    base = rng.uniform(*demand.transactions)
+    mean_tx = base * weekly * season * trend * rng.gamma(shape, 1 / shape, n_days)
     counts = rng.poisson(mean_tx)
+    selling = np.ones(n_days)
     if kind == "launched":
         launch = n_days - 1 - int(rng.integers(LAUNCH_DAYS[0], LAUNCH_DAYS[1] + 1))
         counts[:launch] = 0
         counts[launch] = max(1, counts[launch])
+        selling[:launch] = 0.0
     n = int(counts.sum())
     price_point = rng.uniform(15.0, 300.0) * rng.uniform(*demand.price_factor)
+    # quantity 1-4 (mean 2.5) at a price whose log-normal factor has mean 1 (rounding aside)
+    expected = ExpectedSales(base * weekly * season * trend * selling * 2.5 * price_point, np.zeros(n_days))
     quantity = rng.integers(1, 5, size=n)
     price = np.maximum(1, np.round(price_point * rng.lognormal(-0.045, 0.3, n))).astype(np.int64)
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "Date": np.repeat(days.to_numpy(), counts),
             "order": rng.random(n),
@@ -165,6 +187,7 @@ def _category_rows(kind: Kind, name: str, days: pd.DatetimeIndex, rng: np.random
             "Total Amount": quantity * price,
         }
     )
+    return rows, expected
 
 
 def kind_counts(kinds: Sequence[Kind]) -> dict[Kind, int]:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import write_bytes_atomic
+from core.expected_sales import ExpectedSales
 from core.multiyear_sample import generate_multiyear_sample
 from core.retailer_sample import SampleError as SampleError  # raised here too; callers import it from here
 from core.retailer_sample import generate_retailer_sample, sample_days
@@ -214,7 +215,7 @@ def generate_sample(
     if profile == "multiyear":  # yearly season and public holidays
         return generate_multiyear_sample(seed, start, years, holiday_country)
     rng = np.random.default_rng(seed)
-    frames = [_category_transactions(cat, days, rng, profile) for cat in _DEFAULT_CATEGORIES]
+    frames = [_category_transactions(cat, days, rng, profile)[0] for cat in _DEFAULT_CATEGORIES]
     tx = pd.concat(frames, ignore_index=True)
     tx = tx.sort_values(["Date", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
     n = len(tx)
@@ -225,18 +226,38 @@ def generate_sample(
     return tx.loc[:, list(COLUMNS)]
 
 
+def expected_sales(
+    seed: int, start: str, years: float, *, profile: Profile = "default"
+) -> tuple[pd.DatetimeIndex, dict[str, ExpectedSales]]:
+    """The generated days and each category's expected sales over them (`core.expected_sales`), from
+    the very draws `generate_sample` makes with the same arguments; for `retailer` and `multiyear` see
+    `core.retailer_sample.retailer_expected_sales` and `core.multiyear_sample.multiyear_expected_sales`."""
+    if profile in ("retailer", "multiyear") or profile not in PROFILES:
+        raise SampleError(
+            f"expected_sales replays the default, sparse, store and shop profiles, not {profile!r}"
+        )
+    days = sample_days(start, years, min_days=1)
+    rng = np.random.default_rng(seed)
+    drawn = [_category_transactions(cat, days, rng, profile)[1] for cat in _DEFAULT_CATEGORIES]
+    return days, {cat.name: expected for cat, expected in zip(_DEFAULT_CATEGORIES, drawn, strict=True)}
+
+
 def _category_transactions(
     cat: CategoryProfile, days: pd.DatetimeIndex, rng: np.random.Generator, profile: Profile
-) -> pd.DataFrame:
-    mean_tx = _expected_transactions(cat, days, rng)
+) -> tuple[pd.DataFrame, ExpectedSales]:
+    """One category's transactions and the expected sales they were drawn around."""
+    mean_tx, level = _expected_transactions(cat, days, rng)
     export = _EXPORT_PROFILES.get(profile)
     large_orders = np.zeros(len(days), dtype=np.int64)
+    steady = mean_tx / np.exp(level)  # transactions a day with the demand level at 0
+    large_rate = np.zeros(len(days))
     if profile == "sparse":
         per_day = _SPARSE_TOTAL_PER_YEAR / 365.25 / len(_DEFAULT_CATEGORIES)
+        steady = steady / mean_tx.mean() * per_day
         mean_tx = mean_tx / mean_tx.mean() * per_day
         mean_tx = mean_tx * rng.gamma(_SPARSE_DISPERSION, 1.0 / _SPARSE_DISPERSION, size=len(days))
     elif export is not None:
-        mean_tx, large_orders = _export_demand(cat, export, days, mean_tx, rng)
+        mean_tx, large_orders, steady, large_rate = _export_demand(cat, export, days, mean_tx, steady, rng)
     counts = rng.poisson(mean_tx)
     counts[rng.random(len(days)) < cat.outage_rate] = 0
     counts = counts + large_orders  # a large order is one more transaction on its day (placed last)
@@ -249,7 +270,13 @@ def _category_transactions(
     price = np.maximum(5, np.round(cat.price * rng.lognormal(-(cat.price_sigma**2) / 2, cat.price_sigma, n)))
     price = price.astype(np.int64)
     female = rng.random(n) < cat.female_share
-    return pd.DataFrame(
+    # the price's log-normal factor has mean 1 (rounding aside); outages empty the ordinary days only
+    amount = float(np.dot(np.arange(1, 5), cat.quantity_weights)) * cat.price
+    large_amount = (sum(export.large_order_units) / 2 if export is not None else 0.0) * cat.price
+    expected = ExpectedSales(
+        steady * (1.0 - cat.outage_rate) * amount, level, _DEMAND_AR, _DEMAND_SD, large_rate * large_amount
+    )
+    rows = pd.DataFrame(
         {
             "Date": np.repeat(days.to_numpy(), counts),
             "order": rng.random(n),  # interleaves categories within a day
@@ -261,6 +288,7 @@ def _category_transactions(
             "Total Amount": quantity * price,
         }
     )
+    return rows, expected
 
 
 def _export_demand(
@@ -268,11 +296,14 @@ def _export_demand(
     export: ExportProfile,
     days: pd.DatetimeIndex,
     mean_tx: np.ndarray,
+    steady: np.ndarray,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean transactions per day (bursty, level-shifted, closed days zero) and large orders per day."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean transactions per day (bursty, level-shifted, closed days zero) and large orders per day;
+    then `steady` (the mean at demand level 0) and the large-order rate as drawn around."""
     index = _DEFAULT_CATEGORIES.index(cat)
     n_days = len(days)
+    steady = steady / mean_tx.mean() * export.transactions[index]
     mean_tx = mean_tx / mean_tx.mean() * export.transactions[index]
     # Sudden persistent level shifts: Poisson-many change days, each moving the log level by a
     # random amount in shift_size, in a random direction (kept within ±max_log_level).
@@ -297,7 +328,8 @@ def _export_demand(
     closed |= (days.month.to_numpy() == 12) & (days.day.to_numpy() == 25)
     mean_tx[closed] = 0.0
     large_orders = ((rng.random(n_days) < large_rate) & ~closed).astype(np.int64)
-    return mean_tx, large_orders
+    steady = np.where(closed, 0.0, steady * np.exp(log_level))
+    return mean_tx, large_orders, steady, np.where(closed, 0.0, large_rate)
 
 
 def _large_order_rows(counts: np.ndarray, large_orders: np.ndarray) -> np.ndarray:
@@ -308,8 +340,9 @@ def _large_order_rows(counts: np.ndarray, large_orders: np.ndarray) -> np.ndarra
 
 def _expected_transactions(
     cat: CategoryProfile, days: pd.DatetimeIndex, rng: np.random.Generator
-) -> np.ndarray:
-    """Mean transaction count per day: trend × weekday × season × holidays × slow demand level."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean transaction count per day: trend × weekday × season × holidays × slow demand level; and
+    that level (log scale)."""
     t_years = np.arange(len(days)) / 365.25
     trend = 1.0 + cat.trend * t_years
     weekday = _WEEKDAY[days.dayofweek.to_numpy()]
@@ -322,7 +355,7 @@ def _expected_transactions(
         state = _DEMAND_AR * state + shock
         level[i] = state
     mean = cat.transactions * trend * weekday * season * np.exp(level) * _holidays(days, cat.holiday_boost)
-    return np.asarray(mean, dtype=np.float64)
+    return np.asarray(mean, dtype=np.float64), level
 
 
 def _holidays(days: pd.DatetimeIndex, boost: float) -> np.ndarray:

@@ -60,6 +60,12 @@ knowing the level around a day scores with the weekly pattern alone: on data wit
 about as far below the references as a forecaster could be expected to go; a calendar-aware model can go
 further where holidays and seasons matter."""
 KNOWN_LEVEL_DAYS = 28
+OPTIMUM = "optimum"
+"""Not a forecast, never a reference, only on a generated profile (`salescast.bench.optimum`): each
+target day's expected sales given the generator's own parameters and hidden state, the best any
+forecaster could do in squared error on average."""
+Optimum = Mapping[str, Mapping[int, pd.Series]]
+"""By category and horizon: the `OPTIMUM` forecast of every generated day, dated."""
 Progress = Callable[[str], None]
 FoldNetworks = Mapping[tuple[pd.Timestamp, int], "Sequence[CNNLSTM] | None"]
 """The networks each fold's forecasters freeze in, by cut-off day and seed (None: each trains its own)."""
@@ -101,6 +107,14 @@ class CategoryAccuracy:
         scores = self.reference_rmse(horizon)
         bar = scores[self.best_reference(horizon)]
         return scores[KNOWN_LEVEL] / bar if bar > 0 else math.nan
+
+    def optimum(self, horizon: int) -> float | None:
+        """`OPTIMUM`'s RMSE over the best reference's; None when the file is not a generated profile."""
+        scores = self.reference_rmse(horizon)
+        if OPTIMUM not in scores:
+            return None
+        bar = scores[self.best_reference(horizon)]
+        return scores[OPTIMUM] / bar if bar > 0 else math.nan
 
     def ratios(self, horizon: int, reference: str | None = None) -> list[float]:
         """Model RMSE / the reference's (default: the best one), one per seed."""
@@ -182,6 +196,11 @@ class AccuracyReport:
         overall = self.overall_rmse(horizon)
         return overall[KNOWN_LEVEL] / overall[self.best_reference(horizon)]
 
+    def overall_optimum(self, horizon: int) -> float | None:
+        """`OPTIMUM`'s RMSE over the best reference's, both mean over categories (None: not generated)."""
+        overall = self.overall_rmse(horizon)
+        return overall[OPTIMUM] / overall[self.best_reference(horizon)] if OPTIMUM in overall else None
+
     def overall_ratios(self, horizon: int) -> list[float]:
         bar = self.overall_rmse(horizon)[self.best_reference(horizon)]
         return [value / bar for value in self.overall_model_rmse(horizon)]
@@ -222,6 +241,7 @@ class AccuracyReport:
                     "best_reference": self.best_reference(h),
                     "model_to_best": _spread(self.overall_ratios(h)),
                     "known_level_to_best": self.overall_known_level(h),
+                    **_optimum_entry(self.overall_optimum(h)),
                     "coverage": self.coverage(h),
                     "kupiec_rejected_categories": self.kupiec_rejected(h),
                     "interval_scores": self.interval_scores(h),
@@ -243,6 +263,7 @@ class AccuracyReport:
                             "model_to_best": _spread(c.ratios(h)),
                             "model_to_ma14": _spread(c.ratios(h, "ma14")),
                             "known_level_to_best": c.known_level(h),
+                            **_optimum_entry(c.optimum(h)),
                             "coverage": c.mean_coverage(h),
                             "coverage_kupiec_p": {level: round(p, 4) for level, p in c.kupiec(h).items()},
                             "interval_scores": c.mean_interval_scores(h),
@@ -267,9 +288,11 @@ def run_accuracy(
     seeds: Sequence[int] | None = None,
     statistical: bool = True,
     progress: Progress = print,
+    optimum: Optimum | None = None,
 ) -> AccuracyReport:
     """Rolling-origin evaluation of every category of `data_path` (the categories of `data.categories`).
-    `seeds` default to `training.seed` alone; `statistical=False` skips statsforecast (fast smoke runs)."""
+    `seeds` default to `training.seed` alone; `statistical=False` skips statsforecast (fast smoke runs);
+    `optimum` (a generated profile's, `salescast.bench.optimum`) is scored beside the references."""
     bench = settings.bench
     folds = folds or bench.folds
     fold_days = fold_days or bench.fold_days
@@ -291,7 +314,13 @@ def run_accuracy(
     groups = {cutoff: fold_neighbour_groups(every, cutoff, settings) for cutoff in cutoffs}
     networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress, groups)
     items = [(category, sales[category], layouts[category]) for category in sales]
-    common = {"networks": networks, "seeds": seeds, "statistical": statistical, "groups": groups}
+    common = {
+        "networks": networks,
+        "seeds": seeds,
+        "statistical": statistical,
+        "groups": groups,
+        "optimum": optimum or {},
+    }
     outcomes = (
         _ray_accuracies(items, common, settings)
         if settings.training.executor == "ray"
@@ -427,8 +456,10 @@ def _category_accuracy(
     statistical: bool,
     progress: Progress,
     groups: Mapping[pd.Timestamp, frozenset[str]] | None = None,
+    optimum: Optimum | None = None,
 ) -> CategoryAccuracy:
     values = series.to_numpy(dtype=np.float64)
+    expected = (optimum or {}).get(category, {})
     dates = pd.DatetimeIndex(series.index)
     folds = len(layout)
     longest = max(HORIZONS)
@@ -441,6 +472,9 @@ def _category_accuracy(
         progress(f"{category}: fold {fold.number + 1}/{folds} (cut-off {dates[fold.cutoff].date()})")
         origins = fold.targets  # every day of the fold is an origin; day h - 1 after it is its target
         fold_references = {h: _references(values, _targets(origins, h), h) for h in HORIZONS}
+        for h, forecast in expected.items():
+            days = dates[_targets(origins, h)]
+            fold_references[h][OPTIMUM] = forecast.reindex(days).to_numpy(dtype=np.float64)
         if statistical:
             try:
                 paths = statistical_paths(values, fold.cutoff, origins, longest, settings.bench.season_length)
@@ -640,6 +674,11 @@ def _mean_coverage(per_fold: list[dict[str, float]], sizes: list[int]) -> dict[s
 def rmse(actual: FloatArray, forecast: FloatArray) -> float:
     """Root mean squared error of `forecast` against `actual` (the order does not matter)."""
     return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+
+
+def _optimum_entry(ratio: float | None) -> dict[str, float]:
+    """`optimum_to_best` where the file is a generated profile (nothing otherwise)."""
+    return {} if ratio is None else {"optimum_to_best": ratio}
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:

@@ -39,6 +39,7 @@ def accuracy_markdown(report: AccuracyReport) -> str:
         f"_known level: not a forecast — the level of the {KNOWN_LEVEL_DAYS} days either side of each "
         "target (the future included) × the weekday profile of the whole series, over the best reference: "
         "how far below it knowing the level would go without calendar terms_",
+        *_optimum_note(report),
         "",
         markdown_table(*_summary_rows(report)),
         "",
@@ -72,8 +73,28 @@ def accuracy_markdown(report: AccuracyReport) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _optimum_note(report: AccuracyReport) -> list[str]:
+    if report.overall_optimum(1) is None:
+        return []
+    return [
+        "",
+        "_optimum: not a forecast — each target day's expected sales given the generator's own parameters "
+        "and hidden state (this file is a generated profile), over the best reference: what no forecaster "
+        "can be expected to beat_",
+    ]
+
+
+def _optimum_cells(ratio: float | None, shown: bool) -> list[str]:
+    """The optimum column's cell where the report has one (`shown`), else no cell."""
+    if not shown:
+        return []
+    return ["—" if ratio is None else f"{ratio:.3f}"]
+
+
 def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "known level", "coverage", "pinball"]
+    shown = report.overall_optimum(1) is not None
+    headers = ["horizon", *REFERENCES, "CNN-LSTM", "model / best", "known level"]
+    headers += [*(["optimum"] if shown else []), "coverage", "pinball"]
     rows = []
     for h in HORIZONS:
         refs = report.overall_rmse(h)
@@ -85,6 +106,7 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
                 _pm(model),
                 f"{_pm(report.overall_ratios(h), 3)} ({report.best_reference(h)})",
                 f"{report.overall_known_level(h):.3f}",
+                *_optimum_cells(report.overall_optimum(h), shown),
                 _coverage(report.coverage(h)),
                 _number(report.interval_scores(h)["pinball"]),
             ]
@@ -93,6 +115,7 @@ def _summary_rows(report: AccuracyReport) -> tuple[list[str], list[list[str]]]:
 
 
 def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str]]]:
+    shown = category.optimum(1) is not None
     headers = [
         "horizon",
         *REFERENCES,
@@ -100,6 +123,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
         "model / best",
         "model / ma14",
         "known level",
+        *(["optimum"] if shown else []),
         "coverage",
         "pinball",
     ]
@@ -114,6 +138,7 @@ def _category_rows(category: CategoryAccuracy) -> tuple[list[str], list[list[str
                 f"{_pm(category.ratios(h), 3)} ({category.best_reference(h)})",
                 _pm(category.ratios(h, "ma14"), 3),
                 f"{category.known_level(h):.3f}",
+                *_optimum_cells(category.optimum(h), shown),
                 _coverage(category.mean_coverage(h), category.kupiec(h)),
                 _number(category.mean_interval_scores(h)["pinball"]),
             ]

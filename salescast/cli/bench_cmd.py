@@ -143,10 +143,12 @@ def register(subparsers: Any) -> None:
 
 def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
     from salescast.bench.accuracy import run_accuracy
+    from salescast.bench.optimum import profile_optimum
     from salescast.bench.report import accuracy_markdown, plot_accuracy
 
     out = _out(args, settings)
     data, settings = _bench_data(args, out, settings)
+    generated: Profile | None = args.profile or ("default" if args.data is None else None)
     report = run_accuracy(
         settings,
         data,
@@ -154,6 +156,7 @@ def _accuracy(args: argparse.Namespace, settings: Settings) -> int:
         fold_days=args.fold_days,
         seeds=args.seeds or settings.bench.seeds,
         statistical=not args.no_statistical,
+        optimum=profile_optimum(generated, settings, data) if generated is not None else None,
     )
     stem = f"accuracy-{data.name.split('.')[0]}"
     plot_accuracy(report, out / f"{stem}.png")

@@ -14,9 +14,9 @@ import pytest
 
 import training.fitting
 from core.atomic import write_json_atomic
-from core.sample_data import write_sample
+from core.sample_data import expected_sales, write_sample
 from core.settings import Settings
-from salescast.bench.accuracy import HORIZONS, KNOWN_LEVEL, MODEL, centred_level, run_accuracy
+from salescast.bench.accuracy import HORIZONS, KNOWN_LEVEL, MODEL, OPTIMUM, centred_level, run_accuracy
 from salescast.bench.report import accuracy_markdown, plot_accuracy
 from salescast.bench.statistical import statistical_paths
 from tests.conftest import make_test_settings
@@ -33,15 +33,31 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     settings = make_test_settings(
         tmp_path, training={"max_epochs": 1}, data={"categories": ["Beauty", "Clothing"]}
     )
+    generated, expected = expected_sales(3, "2024-01-01", 0.4)  # how small_csv was made
+    optimum = {"Beauty": {h: pd.Series(expected["Beauty"].at(h), index=generated) for h in HORIZONS}}
     report = run_accuracy(
-        settings, small_csv, folds=2, fold_days=7, seeds=[1, 2], statistical=False, progress=lambda _: None
+        settings,
+        small_csv,
+        folds=2,
+        fold_days=7,
+        seeds=[1, 2],
+        statistical=False,
+        progress=lambda _: None,
+        optimum=optimum,  # Beauty's only: Clothing is scored as a file without one
     )
     assert [c.category for c in report.categories] == ["Beauty", "Clothing"]
     for category in report.categories:
+        scored = {"naive", "seasonal_naive", "ma14", KNOWN_LEVEL}
+        if category.category == "Beauty":
+            scored.add(OPTIMUM)
         for horizon in HORIZONS:
             days = 2 * (7 - horizon + 1)  # each fold's origins whose target still lies in the fold
             assert len(category.actual[horizon]) == len(category.dates[horizon]) == days
-            assert set(category.references[horizon]) == {"naive", "seasonal_naive", "ma14", KNOWN_LEVEL}
+            assert set(category.references[horizon]) == scored
+            if OPTIMUM in scored:  # the expectation of exactly the target days
+                on_days = optimum["Beauty"][horizon][category.dates[horizon]].to_numpy()
+                assert category.references[horizon][OPTIMUM] == pytest.approx(on_days)
+                assert category.optimum(horizon) is not None
             assert all(len(forecast) == days for forecast in category.references[horizon].values())
             assert [len(forecast) for forecast in category.model[horizon]] == [days, days]  # one per seed
             assert category.best_reference(horizon) in ("seasonal_naive", "ma14")
@@ -57,7 +73,7 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
             assert all(0 < value < math.inf for name, value in scores.items() if name not in totals)
             assert all(0 <= scores[name] <= 100 for name in totals)
         assert category.dates[7][0] == category.dates[1][6]  # 7 days ahead of the first origin
-        assert set(category.metrics()) == {MODEL, "naive", "seasonal_naive", "ma14", KNOWN_LEVEL}
+        assert set(category.metrics()) == {MODEL, *scored}
         assert 0 < category.known_level(1) < 2
     assert len(report.overall_ratios(1)) == 2
     payload = report.to_dict()
@@ -65,7 +81,14 @@ def test_accuracy_scores_every_method_on_the_same_days(tmp_path: Path, small_csv
     written = json.loads((tmp_path / "a.json").read_text())
     assert written["seeds"] == [1, 2] and set(written["overall"]) == {"h1", "h7"}
     assert written["overall"]["h1"]["model_to_best"]["n"] == 2
+    # the optimum is in the JSON of the category that has one; not overall, which Clothing lacks it for
+    assert "optimum_to_best" in written["categories"]["Beauty"]["h7"]
+    assert "optimum_to_best" not in written["categories"]["Clothing"]["h7"]
+    assert "optimum_to_best" not in written["overall"]["h1"] and report.overall_optimum(1) is None
     markdown = accuracy_markdown(report)
+    beauty = markdown[markdown.index("**Beauty**") : markdown.index("**Clothing**")]
+    assert "| known level | optimum | coverage |" in beauty
+    assert "optimum" not in markdown[markdown.index("**Clothing**") : markdown.index("**By kind")]
     assert "| h=1 |" in markdown and "| h=7 |" in markdown and "**Beauty**" in markdown
     assert "Kupiec's test rejects" in markdown and "(p " in markdown and "pinball" in markdown
     assert set(written["overall"]["h1"]["interval_scores"]) == {
