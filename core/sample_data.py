@@ -5,6 +5,8 @@ daily revenue is `base × trend × weekday × yearly season × holiday × slow d
 transactions are drawn around it (Poisson count, quantity 1–4, lognormal price around a
 category-specific price point), so daily totals carry learnable structure with realistic noise.
 Stores close on Christmas Day and a category occasionally has an outage day without sales.
+`expected_sales` replays a seed's draws and returns what each category's days were drawn around
+(`core.expected_sales`: the accuracy bench's optimum on a generated file).
 
 Profiles: `default` (10–40 transactions a day per category, the training sample) and `sparse`
 (about 1000 transactions a year over the three categories, most category-days empty; for
