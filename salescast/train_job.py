@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from core.contracts.job_progress import CategoryProgress, CategoryState, JobProgress, write_progress
+from core.contracts.job_progress import (
+    EVERY_TRAINING,
+    CategoryProgress,
+    CategoryState,
+    JobProgress,
+    write_progress,
+)
 from core.contracts.job_result import CategoryResult
 from core.contracts.job_spec import JobSpec
 from core.errors import SalescastError
@@ -53,21 +59,32 @@ class ProgressFile:
 
     def on_training_event(self, event: CategoryProgress) -> None:
         """The training pipeline's listener: states, fits, epochs and losses (kept per epoch of the current
-        fit for the loss chart: a new fit starts a new curve)."""
-        entry = next(entry for entry in self._progress.categories if entry.category == event.category)
-        if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
-            entry.train_losses.clear()
-            entry.val_losses.clear()
-        if event.epoch is not None and event.train_loss is not None:
-            entry.train_losses.append(event.train_loss)
-            entry.val_losses.append(event.val_loss)
-        values = event.model_dump(
-            exclude={"category", "state", "seconds", "train_losses", "val_losses"}, exclude_none=True
-        )
-        self.update(event.category, event.state, **values)
+        fit for the loss chart: a new fit starts a new curve). An `EVERY_TRAINING` event (the shared
+        fit's epoch) goes to every category still training, in one write."""
+        if event.category == EVERY_TRAINING:
+            training = [entry.category for entry in self._progress.categories if entry.state == "training"]
+        else:
+            training = [event.category]
+        for category in training:
+            entry = next(entry for entry in self._progress.categories if entry.category == category)
+            if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
+                entry.train_losses.clear()
+                entry.val_losses.clear()
+            if event.epoch is not None and event.train_loss is not None:
+                entry.train_losses.append(event.train_loss)
+                entry.val_losses.append(event.val_loss)
+            values = event.model_dump(
+                exclude={"category", "state", "seconds", "train_losses", "val_losses"}, exclude_none=True
+            )
+            self._set(category, event.state, values)
+        self._write()
 
     def update(self, category: str, state: CategoryState, **values: object) -> None:
         """Set `category`'s state and every given value that is not None; then write the file."""
+        self._set(category, state, values)
+        self._write()
+
+    def _set(self, category: str, state: CategoryState, values: Mapping[str, object]) -> None:
         self._started.setdefault(category, time.monotonic())
         for index, entry in enumerate(self._progress.categories):
             if entry.category == category:
@@ -75,7 +92,6 @@ class ProgressFile:
                 changes["state"] = state
                 changes["seconds"] = round(time.monotonic() - self._started[category], 1)
                 self._progress.categories[index] = entry.model_copy(update=changes)
-        self._write()
 
     def _write(self) -> None:
         if self.path is not None:

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 Listener = Callable[[CategoryProgress], None]
 """Hears every category's start, each epoch of both fits with its losses, and its end (the job's
-progress file, `core.contracts.job_progress`)."""
+progress file, `core.contracts.job_progress`); the shared fit's epochs come once, as `EVERY_TRAINING`."""
 
 
 def ignore_progress(event: CategoryProgress) -> None:

@@ -24,14 +24,15 @@ here (`training.recorded_run`), so both executors leave the same versions and ru
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from core.artifacts import version_dir
-from core.contracts.job_progress import CategoryProgress
+from core.contracts.job_progress import EVERY_TRAINING, CategoryProgress
 from core.contracts.job_result import CategoryResult
 from core.sales_data import file_sha256, load_daily_sales
 from core.sample_data import ensure_sample_data
@@ -42,7 +43,7 @@ from training.errors import TrainingError
 from training.loss_history import Listener, ignore_progress
 from training.recorded_run import RecordingTracker, RunOpener, RunRecord, replay
 from training.run_inputs import calendar_of, file_neighbour_groups
-from training.shared import load_shared_networks, train_shared_networks
+from training.shared import LossCurve, load_shared_networks, train_shared_networks
 from training.tracking import Tracker, mlflow_artifact_root
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def train_categories(
     whole file, the tracking store or the shared networks' training (`training.shared`, once for
     every category when the networks pool categories) raise; problems of one category land in its
     result.
-    `listener` hears every category start, epoch and end (the job's progress file). `dataset_id`
+    `listener` hears every category start, epoch and end (the job's progress file), and the shared
+    fit's epochs once for all of them (`EVERY_TRAINING`). `dataset_id`
     (an uploaded dataset's id) is recorded with each version beside the file's path and SHA-256.
     """
     compare = dict(compare_versions or {})
@@ -133,7 +135,7 @@ def train_categories(
     shared = (
         saved_shared
         if saved_shared is not None
-        else train_shared_networks(adjusted, settings, datetime.now(UTC))
+        else train_shared_networks(adjusted, settings, datetime.now(UTC), _shared_epochs(listener, settings))
     )
     shared_seconds = time.monotonic() - started
     work = CategoryWork(adjusted, settings, data_info, shared, calendars)
@@ -237,6 +239,28 @@ def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult
     return result.model_copy(
         update={"mlflow_run_id": run_ids[-1], "mlflow_experiment_id": str(tracker.experiment_id)}
     )
+
+
+def _shared_epochs(listener: Listener, settings: Settings) -> Callable[[LossCurve], None]:
+    """Tell the listener each epoch of the shared fit as it ends, once for every category still
+    training (`EVERY_TRAINING`): the longest phase of a large run, otherwise silent until each
+    category replays it."""
+
+    def heard(curve: LossCurve) -> None:
+        val_loss = curve.val_loss[-1]
+        listener(
+            CategoryProgress(
+                category=EVERY_TRAINING,
+                state="training",
+                phase=curve.phase,
+                epoch=len(curve.train_loss),
+                max_epochs=settings.training.max_epochs,
+                train_loss=curve.train_loss[-1],
+                val_loss=val_loss if math.isfinite(val_loss) else None,
+            )
+        )
+
+    return heard
 
 
 def _unchanged(settings: Settings, change: CategoryChange) -> CategoryResult:

@@ -25,7 +25,7 @@ import logging
 import math
 import pickle
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from core.atomic import atomic_path
+from core.contracts.job_progress import TrainingPhase
 from core.contracts.manifest import SharedNetwork
 from core.errors import SalescastError
 from core.settings import Settings
@@ -59,15 +60,17 @@ class SharedNetworkError(SalescastError):
 
 
 class LossCurve(Callback):
-    """Per-epoch train/val loss of one fit, kept to be replayed into each category's run and plot."""
+    """Per-epoch train/val loss of one fit, kept to be replayed into each category's run and plot;
+    `on_epoch` hears the curve after each epoch (the job's progress, while the shared fit runs)."""
 
-    def __init__(self, phase: str) -> None:
-        self.phase = phase
+    def __init__(self, phase: TrainingPhase, on_epoch: Callable[[LossCurve], None] | None = None) -> None:
+        self.phase: TrainingPhase = phase
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
+        self.on_epoch = on_epoch
 
     @classmethod
-    def saved(cls, phase: str, curve: Mapping[str, Sequence[float]]) -> LossCurve:
+    def saved(cls, phase: TrainingPhase, curve: Mapping[str, Sequence[float]]) -> LossCurve:
         """A curve saved with the networks (`save_networks`), to be replayed by a later refit."""
         loaded = cls(phase)
         loaded.train_loss = [float(value) for value in curve["train_loss"]]
@@ -88,6 +91,8 @@ class LossCurve(Callback):
             self.train_loss[-1],
             self.val_loss[-1],
         )
+        if self.on_epoch is not None:
+            self.on_epoch(self)
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,14 @@ def shared_windows(
 
 
 def train_shared_networks(
-    sales: Mapping[str, pd.Series], settings: Settings, started: datetime
+    sales: Mapping[str, pd.Series],
+    settings: Settings,
+    started: datetime,
+    on_epoch: Callable[[LossCurve], None] | None = None,
 ) -> SharedNetworks | None:
     """Train the run's two sets of networks on every category of `sales` and save them; None when
     the networks do not pool categories (each category then trains its own) or no category has
-    enough history."""
+    enough history. `on_epoch` hears each fit's curve after every epoch of the first network."""
     if not settings.model.pool_categories:
         return None
     evaluation_windows, served_windows = shared_windows(sales, settings)
@@ -130,7 +138,7 @@ def train_shared_networks(
         return None
     categories = [windows.category for windows in evaluation_windows]
     logger.info("training shared networks categories=%d members=%d", len(categories), settings.model.members)
-    evaluation_curve, served_curve = LossCurve("evaluation"), LossCurve("serving")
+    evaluation_curve, served_curve = LossCurve("evaluation", on_epoch), LossCurve("serving", on_epoch)
     with tempfile.TemporaryDirectory(prefix="salescast-shared-") as checkpoints:
         evaluation = train_networks(
             evaluation_windows, settings, Path(checkpoints) / "evaluation", callbacks=[evaluation_curve]
@@ -138,6 +146,7 @@ def train_shared_networks(
         served = train_networks(
             served_windows, settings, Path(checkpoints) / "serving", callbacks=[served_curve]
         )
+    evaluation_curve.on_epoch = served_curve.on_epoch = None  # the curves travel to Ray tasks: no listener
     network_id = shared_id([*evaluation, *served], started)
     folder = Path(SHARED_DIR) / network_id
     record = SharedNetwork(

@@ -12,6 +12,9 @@ from core.contracts.files import ContractError, read_contract, write_contract
 
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed", "unchanged"]
 TrainingPhase = Literal["evaluation", "serving"]
+EVERY_TRAINING = "*"
+"""The `category` of an event meant for every category of the job still training: the epochs of the
+networks a run trains once for all of them (`training.shared`), heard once, not once per category."""
 
 
 class CategoryProgress(BaseModel):

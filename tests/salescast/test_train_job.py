@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from core.contracts.champions import read_champions
-from core.contracts.job_progress import CategoryProgress, read_progress
+from core.contracts.job_progress import EVERY_TRAINING, CategoryProgress, read_progress, write_progress
 from core.contracts.job_result import CategoryResult
 from core.settings import DeployPolicy, Settings
+from salescast import train_job
 from salescast.train_job import ProgressFile, deploy_trained_version
 from serving.archive import archive_version
 from serving.management_client import ManagementClient
@@ -242,3 +243,37 @@ def test_a_failed_upload_is_not_deployed_and_leaves_the_champion(
     assert "upload to the bucket failed" in (result.error or "")
     assert "not-the-secret" not in (result.error or "")
     assert read_champions(settings.paths.model_store).models["beauty"].version == VERSION
+
+
+def test_a_shared_epoch_reaches_every_category_still_training_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The networks a run trains once for all categories report each epoch once (`EVERY_TRAINING`): it
+    shows on every category still training, not on a finished or queued one, and costs one write."""
+    path = tmp_path / "progress.json"
+    progress = ProgressFile(path, ["Beauty", "Clothing", "Toys"])
+    progress.on_training_event(CategoryProgress(category="Beauty", state="training", max_epochs=60))
+    progress.on_training_event(CategoryProgress(category="Clothing", state="training", max_epochs=60))
+    writes: list[Path] = []
+    real = write_progress
+    monkeypatch.setattr(train_job, "write_progress", lambda *args: writes.append(real(*args)))
+    for epoch, loss in ((1, 0.9), (2, 0.7)):
+        progress.on_training_event(
+            CategoryProgress(
+                category=EVERY_TRAINING,
+                state="training",
+                phase="evaluation",
+                epoch=epoch,
+                max_epochs=60,
+                train_loss=loss,
+                val_loss=loss / 2,
+            )
+        )
+    assert len(writes) == 2
+    now = read_progress(path)
+    assert now is not None
+    beauty, clothing, toys = now.categories
+    for entry in (beauty, clothing):
+        assert (entry.state, entry.phase, entry.epoch, entry.val_loss) == ("training", "evaluation", 2, 0.35)
+        assert entry.train_losses == [0.9, 0.7]
+    assert (toys.state, toys.epoch, toys.train_losses) == ("queued", None, [])

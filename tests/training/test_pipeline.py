@@ -18,7 +18,7 @@ from core.artifacts import (
     is_version,
     version_dir,
 )
-from core.contracts.job_progress import CategoryProgress
+from core.contracts.job_progress import EVERY_TRAINING, CategoryProgress
 from core.contracts.job_result import CategoryResult, read_results, write_results
 from core.contracts.manifest import MANIFEST_FILE, read_manifest, write_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
@@ -250,14 +250,22 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     assert result.metrics.test["model"].model_dump() == pytest.approx(
         served.metrics.test["model"].model_dump(), rel=1e-5
     )
-    # the listener heard the start, every epoch of both fits with its losses, and the end
+    # the listener heard the start, the shared fit's epochs as they ran (once, for every category still
+    # training), then the category's own: every epoch of both fits with its losses, and the end
     assert events[0] == CategoryProgress(
         category="Beauty", state="training", max_epochs=settings.training.max_epochs
     )
-    epochs = events[1:-1]
+    shared = [event for event in events if event.category == EVERY_TRAINING]
+    assert events[1 : len(shared) + 1] == shared  # before any of the category's own
+    phases = [event.phase for event in shared]
+    assert phases == ["evaluation"] * phases.count("evaluation") + ["serving"] * phases.count("serving")
+    assert phases.count("evaluation") >= 1 and all(event.version is None for event in shared)
+    served_live = [event.epoch for event in shared if event.phase == "serving"]
+    epochs = events[len(shared) + 1 : -1]
     assert {event.phase for event in epochs} == {"evaluation", "serving"}
     served_epochs = [event.epoch for event in epochs if event.phase == "serving"]
     assert result.epochs is not None and served_epochs == list(range(1, result.epochs + 1))
+    assert served_live == served_epochs  # the same fit, heard live and replayed into the category's run
     assert all(event.version == result.version and event.val_loss is not None for event in epochs)
     assert events[-1] == CategoryProgress(category="Beauty", state="succeeded", version=result.version)
 
