@@ -59,8 +59,9 @@ class ProgressFile:
 
     def on_training_event(self, event: CategoryProgress) -> None:
         """The training pipeline's listener: states, fits, epochs and losses (kept per epoch of the current
-        fit for the loss chart: a new fit starts a new curve). An `EVERY_TRAINING` event (the shared
-        fit's epoch) goes to every category still training, in one write."""
+        fit for the loss chart: a new fit starts a new curve; an event with the losses of every epoch,
+        a fit replayed at once, replaces it). An `EVERY_TRAINING` event (the shared fit's epoch) goes to
+        every category still training, in one write."""
         if event.category == EVERY_TRAINING:
             training = [entry.category for entry in self._progress.categories if entry.state == "training"]
         else:
@@ -70,7 +71,10 @@ class ProgressFile:
             if event.phase is not None and entry.phase is not None and event.phase != entry.phase:
                 entry.train_losses.clear()
                 entry.val_losses.clear()
-            if event.epoch is not None and event.train_loss is not None:
+            if event.train_losses:  # a whole fit at once (replayed): its curve replaces the current one
+                entry.train_losses[:] = event.train_losses
+                entry.val_losses[:] = event.val_losses
+            elif event.epoch is not None and event.train_loss is not None:
                 entry.train_losses.append(event.train_loss)
                 entry.val_losses.append(event.val_loss)
             values = event.model_dump(

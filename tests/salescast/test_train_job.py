@@ -277,3 +277,34 @@ def test_a_shared_epoch_reaches_every_category_still_training_in_one_write(
         assert (entry.state, entry.phase, entry.epoch, entry.val_loss) == ("training", "evaluation", 2, 0.35)
         assert entry.train_losses == [0.9, 0.7]
     assert (toys.state, toys.epoch, toys.train_losses) == ("queued", None, [])
+
+
+def test_a_fit_replayed_at_once_replaces_the_curve_in_one_write(tmp_path: Path) -> None:
+    """A category takes the shared fit's epochs as its own in one event carrying every epoch's losses
+    (one write, not one per epoch): the curve is that fit's, not appended to what was shown live."""
+    path = tmp_path / "progress.json"
+    progress = ProgressFile(path, ["Beauty"])
+    progress.on_training_event(CategoryProgress(category="Beauty", state="training", max_epochs=60))
+    for epoch in (1, 2):
+        progress.on_training_event(
+            CategoryProgress(
+                category=EVERY_TRAINING, state="training", phase="serving", epoch=epoch, train_loss=1.0
+            )
+        )
+    progress.on_training_event(
+        CategoryProgress(
+            category="Beauty",
+            state="training",
+            version=VERSION,
+            phase="serving",
+            epoch=3,
+            train_loss=0.5,
+            val_loss=None,
+            train_losses=[0.9, 0.7, 0.5],
+            val_losses=[0.4, 0.3, None],
+        )
+    )
+    now = read_progress(path)
+    assert now is not None
+    [beauty] = now.categories
+    assert (beauty.epoch, beauty.train_losses, beauty.val_losses) == (3, [0.9, 0.7, 0.5], [0.4, 0.3, None])

@@ -260,13 +260,17 @@ def test_same_seed_same_model_and_comparison_with_a_served_version(
     phases = [event.phase for event in shared]
     assert phases == ["evaluation"] * phases.count("evaluation") + ["serving"] * phases.count("serving")
     assert phases.count("evaluation") >= 1 and all(event.version is None for event in shared)
-    served_live = [event.epoch for event in shared if event.phase == "serving"]
-    epochs = events[len(shared) + 1 : -1]
-    assert {event.phase for event in epochs} == {"evaluation", "serving"}
-    served_epochs = [event.epoch for event in epochs if event.phase == "serving"]
-    assert result.epochs is not None and served_epochs == list(range(1, result.epochs + 1))
-    assert served_live == served_epochs  # the same fit, heard live and replayed into the category's run
-    assert all(event.version == result.version and event.val_loss is not None for event in epochs)
+    served_live = [event for event in shared if event.phase == "serving"]
+    assert result.epochs is not None and [event.epoch for event in served_live] == list(
+        range(1, result.epochs + 1)
+    )
+    # the category's own run then takes both fits, each replayed in one event with every epoch's losses
+    own_evaluation, own_served = events[len(shared) + 1 : -1]
+    assert (own_evaluation.phase, own_served.phase) == ("evaluation", "serving")
+    assert own_served.epoch == result.epochs == len(own_served.train_losses) == len(own_served.val_losses)
+    assert own_served.train_losses == [event.train_loss for event in served_live]
+    for replayed in (own_evaluation, own_served):
+        assert replayed.version == result.version and replayed.val_loss is not None
     assert events[-1] == CategoryProgress(category="Beauty", state="succeeded", version=result.version)
 
 
