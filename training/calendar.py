@@ -9,11 +9,12 @@ weeks either side (holidays left out) — and kept only where the data supports 
 - holidays: Σ sales / Σ reference over every public holiday (of `data.holiday_country`), kept when
   the per-day ratios differ from 1 by `min_t` standard errors; each holiday name then gets its own
   ratio shrunk toward that pooled one by `n / (n + holiday_shrink)` (n: times it was seen); a
-  holiday the series was closed on every time it was seen keeps its own ratio, test or not;
+  holiday the series was closed on every time it was seen keeps its own ratio, test or not, and so
+  does one the whole file (the total of its categories) was closed on, even seen once (`file_calendar`);
 - a holiday's neighbours (`holiday_days_before` / `holiday_days_after` days of it: Christmas Eve,
   Black Friday as Thanksgiving + 1): each holiday's days before and its days after are a group, kept
   when a file's categories together sell differently on it than random runs of normal days do
-  (`neighbour_alpha`, Bonferroni over the groups; `neighbour_groups`); each category's days then get
+  (`neighbour_alpha`, Bonferroni over the groups; `file_calendar`); each category's days then get
   their own ratios shrunk toward its group's as holidays are. They go into the same table as the
   holidays (the handler reads one table);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -49,34 +51,46 @@ TAIL_SHARE = 0.1
 """The share of those draws farthest from a normal day whose tail is extrapolated (`_chance`)."""
 
 
+@dataclass(frozen=True)
+class FileCalendar:
+    """What the categories of a file show together, tested once on their total (`file_calendar`),
+    which each category's terms then take as given: the groups of a holiday's neighbours they sell
+    differently on, and the holidays the whole shop was closed on (name → the total's ratio to a
+    normal day). Black Friday lifts a whole shop, while a burst of large orders after a holiday in
+    one category is diluted in the total; one category selling nothing on a day is an outage now and
+    then, a whole shop selling nothing on a holiday is closed, seen once or every year."""
+
+    groups: frozenset[str] = frozenset()
+    closed: Mapping[str, float] = field(default_factory=dict)
+
+
 def fit_calendar(
     values: FloatArray,
     dates: pd.DatetimeIndex,
     end: int,
     settings: CalendarSettings,
     country: str,
-    groups: frozenset[str] | None = None,
+    file: FileCalendar | None = None,
 ) -> dict[str, Any] | None:
     """The `calendar` block learned from days `[0, end)` of a daily series, or None when no term is
     on or none found an effect (the version is then trained and served without calendar terms).
-    `groups`: the holiday neighbours the file's categories together sell differently on
-    (`neighbour_groups`); None tests them on this series alone."""
-    return _fit_calendar(values, dates, end, settings, country, groups)[0]
+    `file`: what the file's categories show together (`file_calendar`); None tests the holiday
+    neighbours and closures on this series alone."""
+    return _fit_calendar(values, dates, end, settings, country, file)[0]
 
 
-def neighbour_groups(
+def file_calendar(
     sales: Mapping[str, pd.Series], before: pd.Timestamp, settings: CalendarSettings, country: str
-) -> frozenset[str]:
-    """The groups of a holiday's neighbours (`_neighbour_factors`) that the categories of a file sell
-    differently on together, tested on their total over the days before `before`: Black Friday lifts
-    a whole shop, while a burst of large orders after a holiday in one category is diluted there."""
+) -> FileCalendar:
+    """What the categories of a file show together (`FileCalendar`), tested on their total over the
+    days before `before`."""
     if not sales:
-        return frozenset()
+        return FileCalendar()
     total = pd.concat(list(sales.values()), axis=1).fillna(0.0).sum(axis=1).sort_index()
     total = total.asfreq("D", fill_value=0.0)
     end = int(pd.DatetimeIndex(total.index).searchsorted(before))
     values = total.to_numpy(dtype=np.float64)
-    return _fit_calendar(values, pd.DatetimeIndex(total.index), end, settings, country, None)[1]
+    return _fit_calendar(values, pd.DatetimeIndex(total.index), end, settings, country, None, 1)[1]
 
 
 def _fit_calendar(
@@ -85,16 +99,27 @@ def _fit_calendar(
     end: int,
     settings: CalendarSettings,
     country: str,
-    groups: frozenset[str] | None,
-) -> tuple[dict[str, Any] | None, frozenset[str]]:
-    """`fit_calendar` and the holiday-neighbour groups it kept."""
+    file: FileCalendar | None,
+    closed_sightings: int = 2,
+) -> tuple[dict[str, Any] | None, FileCalendar]:
+    """`fit_calendar` and what this series shows on its own (the groups it kept, the holidays it was
+    closed on at least `closed_sightings` times: a file's total needs one)."""
     if not settings.any or end < 4 * SEASON:
-        return None, frozenset()
+        return None, FileCalendar()
     train, days = values[:end], dates[:end]
     last_year = days[-1].year + settings.holiday_years_ahead
     names = _holiday_names(country, days[0].year, last_year)
     marked = np.array([day.date() in names for day in days])
-    holiday_table = _holiday_factors(train, days, names, marked, settings) if settings.holidays else {}
+    day_names = np.array([names.get(day.date(), "") for day in days])
+    reference = _reference(train, marked)  # a normal day: the same weekday 1 and 2 weeks either side
+    closed = _closed_names(train, reference, marked, day_names, settings, closed_sightings)
+    if file is not None:
+        closed = _with_file_closures(closed, file.closed, train, reference, marked, day_names)
+    holiday_table = (
+        _holiday_factors(train, reference, marked, day_names, names, closed, settings)
+        if settings.holidays
+        else {}
+    )
     block: dict[str, Any] = {
         "country": country,
         "holidays": holiday_table,
@@ -111,11 +136,13 @@ def _fit_calendar(
     kept: frozenset[str] = frozenset()
     if settings.holidays:  # what the other terms leave around the holidays (the run-up is the year's)
         adjusted = train / _factors_of(block, days, settings.floor)
+        groups = file.groups if file is not None else None
         table, kept = _neighbour_factors(adjusted, days, names, marked, settings, groups)
         block["holidays"].update(table)
+    shown = FileCalendar(kept, closed)
     if not block["holidays"] and block["yearly"] is None and block["month_end"] is None:
-        return None, kept
-    return block, kept
+        return None, shown
+    return block, shown
 
 
 def series_factors(block: dict[str, Any] | None, dates: pd.DatetimeIndex, extra_days: int = 0) -> FloatArray:
@@ -174,16 +201,15 @@ def _ratio_test(sales: FloatArray, reference: FloatArray) -> tuple[float, float,
 
 def _holiday_factors(
     values: FloatArray,
-    days: pd.DatetimeIndex,
-    names: dict[date, str],
+    reference: FloatArray,
     marked: np.ndarray,
+    day_names: np.ndarray,
+    names: dict[date, str],
+    closed: Mapping[str, float],
     settings: CalendarSettings,
 ) -> dict[str, float]:
-    """{ISO day: factor} for every holiday up to the table's end; {} when holidays show no effect
-    (but for the ones the series was closed on, `_closed_names`: only those days are then listed)."""
-    reference = _reference(values, marked)
-    day_names = np.array([names.get(day.date(), "") for day in days])
-    closed = _closed_names(values, reference, marked, day_names, settings)
+    """{ISO day: factor} for every holiday of `names` up to the table's end; {} when holidays show no
+    effect (but for the `closed` ones, {name: ratio}: only those days are then listed)."""
     pooled, t, seen = _ratio_test(values[marked], reference[marked])
     if abs(t) < settings.min_t:
         return {day.isoformat(): closed[name] for day, name in names.items() if name in closed}
@@ -225,7 +251,7 @@ def _neighbour_factors(
     kept when its ratio to the normal-day reference (`values`: the series already divided by the
     other terms' factors) is so far from normal days' that runs of normal days drawn at random reach
     as far less often than `neighbour_alpha`, Bonferroni over the groups seen (`_chance`). Given
-    `groups` (what the file's categories together show, `neighbour_groups`), those are kept untested.
+    `groups` (what the file's categories together show, `file_calendar`), those are kept untested.
     Factors are relative to a normal day's ratio. None on series with more than
     `neighbour_max_zero_share` of days without a sale: against a reference of mostly empty days, a
     ratio is noise."""
@@ -317,12 +343,13 @@ def _closed_names(
     marked: np.ndarray,
     day_names: np.ndarray,
     settings: CalendarSettings,
+    sightings: int,
 ) -> dict[str, float]:
     """{holiday name: its ratio} for the holidays the series sold next to nothing on (≤ `closed_share`
-    of a normal day) every one of the ≥ 2 times it was seen, where normal days do that so rarely that
-    chance explains it below `closed_alpha` (Bonferroni over the names): a shop closed on Christmas
-    every year is closed on the next one, too few days for the pooled test to see, and a large order
-    never makes a zero."""
+    of a normal day) every one of the ≥ `sightings` times it was seen, where normal days do that so
+    rarely that chance explains it below `closed_alpha` (Bonferroni over the names): a shop closed on
+    Christmas every year is closed on the next one, too few days for the pooled test to see, and a
+    large order never makes a zero."""
     usable = np.isfinite(reference) & (reference > 0)
     low = np.zeros(len(values), dtype=bool)
     low[usable] = values[usable] <= settings.closed_share * reference[usable]
@@ -335,9 +362,28 @@ def _closed_names(
     for name in listed:
         own = marked & usable & (day_names == name)
         count = int(own.sum())
-        if count >= 2 and low[own].all() and chance**count < settings.closed_alpha / len(listed):
+        if count >= sightings and low[own].all() and chance**count < settings.closed_alpha / len(listed):
             closed[name] = round(float(values[own].sum() / reference[own].sum()), 6)
     return closed
+
+
+def _with_file_closures(
+    closed: Mapping[str, float],
+    file_closed: Mapping[str, float],
+    values: FloatArray,
+    reference: FloatArray,
+    marked: np.ndarray,
+    day_names: np.ndarray,
+) -> dict[str, float]:
+    """`closed` and the holidays the whole file was closed on, each at this series' own ratio on them
+    (the file's where the series has no normal day to compare them with, e.g. it started later)."""
+    usable = np.isfinite(reference) & (reference > 0)
+    merged = dict(closed)
+    for name, ratio in file_closed.items():
+        own = marked & usable & (day_names == name)
+        own_ratio = float(values[own].sum() / reference[own].sum()) if own.any() else ratio
+        merged.setdefault(name, round(own_ratio, 6))
+    return merged
 
 
 def _yearly_factors(
@@ -411,13 +457,13 @@ def series_calendar(
     end: int,
     settings: CalendarSettings,
     country: str,
-    groups: frozenset[str] | None = None,
+    file: FileCalendar | None = None,
 ) -> SeriesCalendar:
     """The calendar terms learned from the first `end` days of `series` (the days before its test
-    segment, so the held-out scores stay held out), applied to all of it; `groups` as `fit_calendar`."""
+    segment, so the held-out scores stay held out), applied to all of it; `file` as `fit_calendar`."""
     values = series.to_numpy(dtype=np.float64)
     dates = pd.DatetimeIndex(series.index)
-    block = fit_calendar(values, dates, end, settings, country, groups) if len(values) else None
+    block = fit_calendar(values, dates, end, settings, country, file) if len(values) else None
     factors = series_factors(block, dates) if len(values) else np.ones(0)
     adjusted = pd.Series(adjust(values, factors, settings.floor), index=series.index, name=series.name)
     return SeriesCalendar(block, series, adjusted, factors)

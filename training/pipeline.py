@@ -42,7 +42,7 @@ from training.changes import CategoryChange, category_changes
 from training.errors import TrainingError
 from training.loss_history import Listener, ignore_progress
 from training.recorded_run import RecordingTracker, RunOpener, RunRecord, replay
-from training.run_inputs import calendar_of, file_neighbour_groups
+from training.run_inputs import calendar_of, file_calendar_of
 from training.shared import LossCurve, load_shared_networks, train_shared_networks
 from training.tracking import Tracker, mlflow_artifact_root
 
@@ -129,8 +129,8 @@ def train_categories(
         preflight(settings)
     tracker = Tracker(settings.mlflow, experiment_name, mlflow_artifact_root(settings))
     started = time.monotonic()
-    groups = file_neighbour_groups(sales, settings)
-    calendars = {name: calendar_of(series, settings, groups) for name, series in sales.items()}
+    file_terms = file_calendar_of(sales, settings)
+    calendars = {name: calendar_of(series, settings, file_terms) for name, series in sales.items()}
     adjusted = {name: calendar.adjusted for name, calendar in calendars.items()}
     shared = (
         saved_shared

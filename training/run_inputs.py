@@ -1,6 +1,6 @@
 """What a category of a run trains from: its windows (the full model's, or a short history's with the
 fallback its manifest records) and its calendar terms, learned from the days before its test segment
-with the holiday neighbours of its whole file.
+with what its whole file shows together (holiday neighbours, closures).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.contracts.manifest import Fallback
 from core.settings import Settings
-from training.calendar import SeriesCalendar, neighbour_groups, series_calendar
+from training.calendar import FileCalendar, SeriesCalendar, file_calendar, series_calendar
 from training.windows import (
     CategoryWindows,
     FloatArray,
@@ -24,23 +24,21 @@ from training.windows import (
 )
 
 
-def calendar_of(
-    series: pd.Series, settings: Settings, groups: frozenset[str] | None = None
-) -> SeriesCalendar:
+def calendar_of(series: pd.Series, settings: Settings, file: FileCalendar | None = None) -> SeriesCalendar:
     """A category's calendar terms, learned from its days before the test segment (none for a
-    history too short to train); `groups`: the holiday neighbours of its file (`file_neighbour_groups`,
-    None: tested on this series alone)."""
+    history too short to train); `file`: what its file shows together (`file_calendar_of`, None:
+    tested on this series alone)."""
     end = calendar_end(series, settings)
-    return series_calendar(series, end, settings.calendar, settings.data.holiday_country, groups)
+    return series_calendar(series, end, settings.calendar, settings.data.holiday_country, file)
 
 
-def file_neighbour_groups(sales: Mapping[str, pd.Series], settings: Settings) -> frozenset[str]:
-    """The holiday neighbours the categories of a file sell differently on together
-    (`training.calendar.neighbour_groups`), from the days before the earliest of their test segments."""
+def file_calendar_of(sales: Mapping[str, pd.Series], settings: Settings) -> FileCalendar:
+    """What the categories of a file show together (`training.calendar.file_calendar`: holiday
+    neighbours, closures), from the days before the earliest of their test segments."""
     starts = [series.index[end] for series in sales.values() if (end := calendar_end(series, settings)) > 0]
     if not starts:
-        return frozenset()
-    return neighbour_groups(sales, min(starts), settings.calendar, settings.data.holiday_country)
+        return FileCalendar()
+    return file_calendar(sales, min(starts), settings.calendar, settings.data.holiday_country)
 
 
 def calendar_end(series: pd.Series, settings: Settings) -> int:

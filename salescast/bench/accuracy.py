@@ -35,7 +35,7 @@ from salescast.bench.day_kinds import day_kinds, segment_scores
 from salescast.bench.kupiec import REJECT_BELOW, kupiec_pvalue
 from salescast.bench.rolling_origin import Fold, fold_calendar, fold_windows, make_folds, min_train_days
 from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraError, statistical_paths
-from training.calendar import series_calendar
+from training.calendar import FileCalendar, series_calendar
 from training.evaluation import calibrate_intervals
 from training.interval_scores import interval_score, pinball_loss
 from training.intervals import total_coverage, window_scale
@@ -311,14 +311,14 @@ def run_accuracy(
         from training.ray_executor import preflight
 
         preflight(settings)
-    groups = {cutoff: fold_neighbour_groups(every, cutoff, settings) for cutoff in cutoffs}
-    networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress, groups)
+    file_terms = {cutoff: fold_file_calendar(every, cutoff, settings) for cutoff in cutoffs}
+    networks, shared_seconds = _fold_networks(every, cutoffs, settings, seeds, progress, file_terms)
     items = [(category, sales[category], layouts[category]) for category in sales]
     common = {
         "networks": networks,
         "seeds": seeds,
         "statistical": statistical,
-        "groups": groups,
+        "file_terms": file_terms,
         "optimum": optimum or {},
     }
     outcomes = (
@@ -384,24 +384,24 @@ def _log_progress(message: str) -> None:
     logger.info("%s", message)
 
 
-def fold_neighbour_groups(
+def fold_file_calendar(
     sales: Mapping[str, pd.Series], cutoff: pd.Timestamp, settings: Settings
-) -> frozenset[str]:
-    """The holiday neighbours a run on the file's days before `cutoff` finds its categories sell
-    differently on together (`training.run_inputs.file_neighbour_groups`)."""
-    from training.run_inputs import file_neighbour_groups
+) -> FileCalendar:
+    """What a run on the file's days before `cutoff` finds its categories show together (holiday
+    neighbours, closures: `training.run_inputs.file_calendar_of`)."""
+    from training.run_inputs import file_calendar_of
 
-    return file_neighbour_groups({name: _before(series, cutoff) for name, series in sales.items()}, settings)
+    return file_calendar_of({name: _before(series, cutoff) for name, series in sales.items()}, settings)
 
 
 def adjusted_before(
     sales: Mapping[str, pd.Series],
     cutoff: pd.Timestamp,
     settings: Settings,
-    groups: frozenset[str] | None = None,
+    file_terms: FileCalendar | None = None,
 ) -> dict[str, pd.Series]:
     """Every category divided by the calendar factors a run on its days before `cutoff` learns
-    (`training.run_inputs.calendar_of`, with the file's holiday neighbours `groups`) before its
+    (`training.run_inputs.calendar_of`, with what the file shows together, `file_terms`) before its
     networks learn from them."""
     from training.run_inputs import calendar_end
 
@@ -409,7 +409,7 @@ def adjusted_before(
     for name, series in sales.items():
         end = calendar_end(_before(series, cutoff), settings)
         country = settings.data.holiday_country
-        adjusted[name] = series_calendar(series, end, settings.calendar, country, groups).adjusted
+        adjusted[name] = series_calendar(series, end, settings.calendar, country, file_terms).adjusted
     return adjusted
 
 
@@ -423,7 +423,7 @@ def _fold_networks(
     settings: Settings,
     seeds: Sequence[int],
     progress: Progress,
-    groups: Mapping[pd.Timestamp, frozenset[str]],
+    file_terms: Mapping[pd.Timestamp, FileCalendar],
 ) -> tuple[FoldNetworks, dict[str, float]]:
     """Each fold's and seed's networks, trained once on every category of `sales` before the cut-off
     (None for each when the networks do not pool categories), and each fold's training seconds."""
@@ -433,7 +433,7 @@ def _fold_networks(
     seconds: dict[str, float] = {}
     for number, cutoff in enumerate(cutoffs):
         start = time.monotonic()
-        adjusted = adjusted_before(sales, cutoff, settings, groups[cutoff])  # the same for every seed
+        adjusted = adjusted_before(sales, cutoff, settings, file_terms[cutoff])  # the same for every seed
         for seed in seeds:
             seeded = settings.with_overrides({"training": {"seed": seed}})
             networks[cutoff, seed] = train_networks_before(adjusted, cutoff, seeded)
@@ -455,7 +455,7 @@ def _category_accuracy(
     seeds: Sequence[int],
     statistical: bool,
     progress: Progress,
-    groups: Mapping[pd.Timestamp, frozenset[str]] | None = None,
+    file_terms: Mapping[pd.Timestamp, FileCalendar] | None = None,
     optimum: Optimum | None = None,
 ) -> CategoryAccuracy:
     values = series.to_numpy(dtype=np.float64)
@@ -499,7 +499,7 @@ def _category_accuracy(
                 origins,
                 seeded,
                 networks[dates[fold.cutoff], seed],
-                None if groups is None else groups[dates[fold.cutoff]],
+                None if file_terms is None else file_terms[dates[fold.cutoff]],
             )
             model[index].append(forecasts)
             coverage[index].append(covered)
@@ -586,12 +586,12 @@ def _model_forecasts(
     origins: IndexArray,
     settings: Settings,
     networks: Sequence[CNNLSTM] | None,
-    groups: frozenset[str] | None = None,
+    file_terms: FileCalendar | None = None,
 ) -> tuple[dict[int, FloatArray], dict[int, dict[str, float]], dict[int, dict[str, float]]]:
     """The forecaster made from the days before `cutoff` (freezing in the fold's shared `networks`, or
     training its own when None): its forecasts h days ahead from `origins`, and the coverage, pinball
     loss and interval scores of its intervals (calibrated on its own validation tail) on those days.
-    `groups`: the holiday neighbours of the file before `cutoff` (None: tested on this series alone)."""
+    `file_terms`: what the file shows together before `cutoff` (None: tested on this series alone)."""
     import torch
 
     from training.fitting import fit_forecaster
@@ -601,7 +601,7 @@ def _model_forecasts(
     longest = max(HORIZONS)
     raw = values
     # the model's units (1:1 without calendar terms) and each day's factor, the horizon's days included
-    values, factors = fold_calendar(category, values, dates, cutoff, settings, groups, longest)
+    values, factors = fold_calendar(category, values, dates, cutoff, settings, file_terms, longest)
     windows = fold_windows(category, values, dates, cutoff, settings)
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as checkpoints:
         fitted = fit_forecaster(windows, settings, Path(checkpoints), networks=networks)

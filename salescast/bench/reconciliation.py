@@ -23,7 +23,7 @@ import torch
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
-from salescast.bench.accuracy import fold_neighbour_groups, rmse
+from salescast.bench.accuracy import fold_file_calendar, rmse
 from salescast.bench.rolling_origin import (
     BenchDataError,
     Fold,
@@ -32,6 +32,7 @@ from salescast.bench.rolling_origin import (
     make_folds,
     min_train_days,
 )
+from training.calendar import FileCalendar
 from training.classical import fit_classical
 from training.reconciliation import METHODS, error_covariance, reconcile, shrunk_covariance
 from training.windows import FloatArray, IndexArray, window_inputs
@@ -74,9 +75,9 @@ def run_reconciliation(
     shrinkage: list[float] = []
     for fold in layout:
         cutoff = dates[fold.cutoff]
-        groups = fold_neighbour_groups(dict(sales), cutoff, settings)
+        file_terms = fold_file_calendar(dict(sales), cutoff, settings)
         fitted = [
-            _fit_series(name, frame[name].to_numpy(np.float64), dates, fold, settings, groups)
+            _fit_series(name, frame[name].to_numpy(np.float64), dates, fold, settings, file_terms)
             for name in names
         ]
         forecasts = np.vstack([series.forecasts for series in fitted])
@@ -114,13 +115,13 @@ def _fit_series(
     dates: pd.DatetimeIndex,
     fold: Fold,
     settings: Settings,
-    groups: frozenset[str],
+    file_terms: FileCalendar,
 ) -> _Fitted:
     """The classical part fitted on the days before the fold's cut-off as a run fits it (calendar
     terms first), in the series' own units: forecasts of the fold's days and errors on the validation
     tail."""
     cutoff, targets = fold.cutoff, fold.targets
-    adjusted, factors = fold_calendar(name, values, dates, cutoff, settings, groups)
+    adjusted, factors = fold_calendar(name, values, dates, cutoff, settings, file_terms)
     windows = fold_windows(name, adjusted, dates, cutoff, settings)
     if windows.first_day > 0:
         raise BenchDataError(f"{name}: too short before {dates[cutoff].date()} to reconcile")

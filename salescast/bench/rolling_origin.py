@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.errors import SalescastError
 from core.settings import Settings
-from training.calendar import adjust, fit_calendar, series_factors
+from training.calendar import FileCalendar, adjust, fit_calendar, series_factors
 from training.windows import SEASON, CategoryWindows, FloatArray, IndexArray, windows_before
 
 
@@ -74,15 +74,16 @@ def fold_calendar(
     dates: pd.DatetimeIndex,
     cutoff: int,
     settings: Settings,
-    groups: frozenset[str] | None,
+    file_terms: FileCalendar | None,
     extra_days: int = 0,
 ) -> tuple[FloatArray, FloatArray]:
     """The series divided by the calendar factors a run on its days before `cutoff` learns (the days
     before that run's test segment, `training.run_inputs.calendar_end`), and each day's factor with
-    `extra_days` more beyond the last; `groups`: the file's holiday neighbours (None: this series alone)."""
+    `extra_days` more beyond the last; `file_terms`: what the file shows together (None: this series
+    alone)."""
     from training.run_inputs import calendar_end
 
     end = calendar_end(pd.Series(values[:cutoff], index=dates[:cutoff], name=category), settings)
-    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, groups)
+    block = fit_calendar(values, dates, end, settings.calendar, settings.data.holiday_country, file_terms)
     factors = series_factors(block, dates, extra_days)
     return adjust(values, factors, settings.calendar.floor), factors

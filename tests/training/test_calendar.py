@@ -10,7 +10,14 @@ import pytest
 
 from core.settings import CalendarSettings
 from handlers.calendar_terms import check_calendar, day_factor, year_position
-from training.calendar import adjust, fit_calendar, neighbour_groups, series_calendar, series_factors
+from training.calendar import (
+    FileCalendar,
+    adjust,
+    file_calendar,
+    fit_calendar,
+    series_calendar,
+    series_factors,
+)
 
 START = "2021-01-04"  # a Monday
 WEEKDAY = np.array([0.8, 0.85, 0.9, 1.0, 1.15, 1.4, 0.9])
@@ -64,6 +71,40 @@ def test_a_closure_every_year_is_kept_where_holidays_as_a_whole_show_nothing() -
     assert fit_calendar(values, pd.DatetimeIndex(sparse.index), len(values), settings, "US") is None
 
 
+def test_a_shop_closed_once_is_closed_for_every_category_an_outage_is_not() -> None:
+    """The bundled sample's shape: a year and a half of three categories, every one of them empty on
+    the one Christmas seen (the shop closed) and, like the sample's, now and then on a normal day (an
+    outage). Alone, one empty Christmas is what an outage gives; on the file's total it is a closure,
+    and every category's next Christmas gets its own ratio, 0. One category empty on Independence Day
+    is an outage: the file keeps it open."""
+    settings = CalendarSettings(yearly=False, month_end=False)
+    rng = np.random.default_rng(5)
+    sales = {}
+    for seed in (31, 32, 33):
+        series = daily(560, seed)
+        series[rng.random(len(series)) < 0.02] = 0.0  # outages, 1 day in 50
+        series[series.index == pd.Timestamp("2021-12-25")] = 0.0
+        sales[f"c{seed}"] = series
+    sales["c31"][sales["c31"].index == pd.Timestamp("2021-07-05")] = 0.0  # Independence Day (observed)
+    alone = sales["c32"]
+    values, dates = alone.to_numpy(), pd.DatetimeIndex(alone.index)
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is None or "2022-12-25" not in block["holidays"]  # alone: an outage is as likely
+    together = file_calendar(sales, pd.Timestamp("2023-01-01"), settings, "US")
+    assert set(together.closed) == {"Christmas Day"} and together.closed["Christmas Day"] == 0.0
+    for series in sales.values():
+        values, dates = series.to_numpy(), pd.DatetimeIndex(series.index)
+        block = fit_calendar(values, dates, len(values), settings, "US", together)
+        assert block is not None and block["holidays"]["2022-12-25"] == 0.0
+        assert "2022-07-04" not in block["holidays"]
+    open_file = {
+        name: series.where(series.index != pd.Timestamp("2021-12-25"), 100.0)
+        for name, series in sales.items()
+    }
+    assert file_calendar(open_file, pd.Timestamp("2023-01-01"), settings, "US").closed == {}
+    assert FileCalendar().closed == {} and FileCalendar().groups == frozenset()
+
+
 def test_the_days_after_a_holiday_get_factors_of_their_own_and_a_burst_does_not() -> None:
     """Black Friday (Thanksgiving + 1) sells three normal days' worth and its Saturday two, two years
     running: the next one gets its factor from the holiday table, above Thanksgiving + 3's (each day
@@ -107,9 +148,9 @@ def test_a_file_keeps_the_neighbours_its_categories_share_not_one_category_s_bur
     values, dates = alone.to_numpy(), pd.DatetimeIndex(alone.index)
     block = fit_calendar(values, dates, len(values), settings, "US")
     assert block is not None and day_factor(block, date(2023, 6, 20)) > 1.5  # alone, the burst passes
-    groups = neighbour_groups(sales, pd.Timestamp("2023-01-01"), settings, "US")
-    assert groups == frozenset({"Thanksgiving Day|True"})
-    block = fit_calendar(values, dates, len(values), settings, "US", groups)
+    together = file_calendar(sales, pd.Timestamp("2023-01-01"), settings, "US")
+    assert together.groups == frozenset({"Thanksgiving Day|True"})
+    block = fit_calendar(values, dates, len(values), settings, "US", together)
     assert block is not None
     assert day_factor(block, date(2023, 6, 20)) == 1.0
     assert day_factor(block, date(2023, 11, 24)) > 1.5

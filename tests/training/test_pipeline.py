@@ -36,7 +36,7 @@ from training.evaluation import calibrate_intervals
 from training.forecaster import as_forecaster, served_normalization
 from training.metrics import rmse
 from training.pipeline import train_categories
-from training.run_inputs import calendar_of, file_neighbour_groups
+from training.run_inputs import calendar_of, file_calendar_of
 from training.tracking import TrackingError
 from training.windows import make_category_windows
 
@@ -143,7 +143,7 @@ def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
     assert manifest.train_end == serving.train_end.date() > manifest.evaluation.train_end
     assert serving.target_dates("val")[-1] == windows.dates[-1]  # early-stopped on the most recent days
     # the model learned from the days divided by their calendar factors (Black Friday's, here)
-    calendar = calendar_of(sales["Clothing"], test_settings, file_neighbour_groups(sales, test_settings))
+    calendar = calendar_of(sales["Clothing"], test_settings, file_calendar_of(sales, test_settings))
     adjusted = make_category_windows(calendar.adjusted, manifest.window_size, test_settings.split)
     learned = adjusted.for_serving(test_settings.split).stats
     assert (manifest.mean, manifest.std) == (learned.mean, learned.std)
@@ -172,7 +172,7 @@ def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
     manifest = read_manifest(folder)
     assert manifest.intervals is not None
     # calibrated on the days divided by their calendar factors, as the model learned them
-    calendar = calendar_of(sales["Beauty"], test_settings, file_neighbour_groups(sales, test_settings))
+    calendar = calendar_of(sales["Beauty"], test_settings, file_calendar_of(sales, test_settings))
     windows = make_category_windows(calendar.adjusted, manifest.window_size, test_settings.split)
     serving = windows.for_serving(test_settings.split)
     forecast = test_settings.forecast
