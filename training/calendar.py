@@ -363,7 +363,7 @@ def _closed_names(
         own = marked & usable & (day_names == name)
         count = int(own.sum())
         if count >= sightings and low[own].all() and chance**count < settings.closed_alpha / len(listed):
-            closed[name] = round(float(values[own].sum() / reference[own].sum()), 6)
+            closed[str(name)] = round(float(values[own].sum() / reference[own].sum()), 6)
     return closed
 
 
