@@ -3,43 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from salescast.bench.accuracy import KNOWN_LEVEL, AccuracyReport, CategoryAccuracy
+from salescast.bench.accuracy import AccuracyReport, CategoryAccuracy
 from salescast.bench.blend_headroom import blend_headroom
 from salescast.bench.report import accuracy_markdown
-
-DAYS = 400
-
-
-def _category(name: str, model_noise: float, partner_noise: float, seed: int) -> CategoryAccuracy:
-    """Actual sales and, per horizon, a model (two seeds) and AutoETS/AutoARIMA off them by independent
-    normal errors of the given sizes."""
-    rng = np.random.default_rng(seed)
-    actual = 100.0 + rng.normal(0.0, 10.0, DAYS)
-    dates = pd.date_range("2024-01-01", periods=DAYS)
-    references = {
-        "seasonal_naive": actual + rng.normal(0.0, 3.0 * partner_noise, DAYS),
-        "ma14": actual + rng.normal(0.0, 3.0 * partner_noise, DAYS),
-        "auto_ets": actual + rng.normal(0.0, partner_noise, DAYS),
-        "auto_arima": actual + rng.normal(0.0, partner_noise, DAYS),
-        KNOWN_LEVEL: actual + rng.normal(0.0, partner_noise, DAYS),
-    }
-    model = [actual + rng.normal(0.0, model_noise, DAYS) for _ in range(2)]
-    return CategoryAccuracy(
-        category=name,
-        dates=dict.fromkeys((1, 7), dates),
-        actual=dict.fromkeys((1, 7), actual),
-        insample=actual,
-        cutoffs=["2024-01-01"],
-        references=dict.fromkeys((1, 7), references),
-        model=dict.fromkeys((1, 7), model),
-        coverage={h: [{"80": 80.0, "95": 95.0}] * 2 for h in (1, 7)},
-        interval_scores={
-            h: [{"pinball": 1.0, "total_coverage_80": 80.0, "total_coverage_95": 95.0}] * 2 for h in (1, 7)
-        },
-    )
+from tests.support.accuracy_reports import made_up_category
 
 
 def _bar(categories: list[CategoryAccuracy]) -> float:
@@ -47,7 +16,7 @@ def _bar(categories: list[CategoryAccuracy]) -> float:
 
 
 def test_independent_errors_of_one_size_blend_half_and_half() -> None:
-    categories = [_category(f"c{i}", 5.0, 5.0, i) for i in range(3)]
+    categories = [made_up_category(f"c{i}", 5.0, 5.0, i) for i in range(3)]
     found = {entry.partner: entry for entry in blend_headroom(categories, 1, _bar(categories))}
     assert set(found) == {"auto_ets", "auto_arima", "auto_ets + auto_arima"}
     alone = np.mean([np.mean(c.model_rmse(1)) for c in categories]) / _bar(categories)
@@ -61,7 +30,7 @@ def test_independent_errors_of_one_size_blend_half_and_half() -> None:
 
 
 def test_a_model_far_better_than_the_partners_keeps_its_whole_share_and_each_category_its_own() -> None:
-    categories = [_category("good", 1.0, 10.0, 1), _category("poor", 10.0, 1.0, 2)]
+    categories = [made_up_category("good", 1.0, 10.0, 1), made_up_category("poor", 10.0, 1.0, 2)]
     [ets, *_] = blend_headroom(categories, 7, _bar(categories))
     # one share for both cannot suit both; each category's own share (~1 and ~0) does much better
     assert 0.2 < ets.model_share < 0.8
@@ -69,13 +38,13 @@ def test_a_model_far_better_than_the_partners_keeps_its_whole_share_and_each_cat
 
 
 def test_a_partner_a_category_lacks_is_left_out() -> None:
-    categories = [_category("a", 5.0, 5.0, 1), _category("b", 5.0, 5.0, 2)]
+    categories = [made_up_category("a", 5.0, 5.0, 1), made_up_category("b", 5.0, 5.0, 2)]
     del categories[1].references[1]["auto_arima"]
     assert [entry.partner for entry in blend_headroom(categories, 1, _bar(categories))] == ["auto_ets"]
 
 
 def test_the_report_tabulates_the_headroom_for_both_horizons() -> None:
-    categories = [_category("a", 5.0, 5.0, 1), _category("b", 5.0, 5.0, 2)]
+    categories = [made_up_category("a", 5.0, 5.0, 1), made_up_category("b", 5.0, 5.0, 2)]
     report = AccuracyReport("sales.csv", 1, 28, 56, [1, 2], categories)
     markdown = accuracy_markdown(report)
     assert "**Blend headroom**" in markdown

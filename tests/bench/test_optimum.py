@@ -14,8 +14,8 @@ from salescast.bench.accuracy import HORIZONS, OPTIMUM, AccuracyReport
 from salescast.bench.optimum import profile_optimum
 from salescast.bench.report import accuracy_markdown
 from salescast.cli.bench_cmd import profile_sample
-from tests.bench.test_blend_headroom import _category
 from tests.conftest import make_test_settings
+from tests.support.accuracy_reports import made_up_category
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_the_bundled_sample_has_an_optimum_only_while_it_is_the_generated_one(
 
 
 def test_a_report_whose_every_category_has_an_optimum_shows_it_overall() -> None:
-    categories = [_category(f"c{i}", 5.0, 5.0, i) for i in range(2)]
+    categories = [made_up_category(f"c{i}", 5.0, 5.0, i) for i in range(2)]
     for category in categories:
         for h in HORIZONS:  # the truth a little off: half the references' error
             noise = np.random.default_rng(h).normal(0.0, 2.5, len(category.actual[h]))
