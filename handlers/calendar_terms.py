@@ -124,6 +124,16 @@ def coverage_note(block: Mapping[str, Any], last_date: date, horizon: int) -> st
     return None
 
 
+def closed_note(block: Mapping[str, Any], last_date: date, horizon: int) -> str | None:
+    """A note naming the target days forecast as closed (factor 0: the shop sold nothing on that
+    holiday before), so a forecast of 0 says why; None when there are none."""
+    ahead = (last_date + timedelta(days=step) for step in range(1, horizon + 1))
+    closed = [day.isoformat() for day in ahead if day_factor(block, day) == 0.0]
+    if not closed:
+        return None
+    return f"closed on {', '.join(closed)} (nothing was sold on that holiday before): forecast 0"
+
+
 def calendar_summary(block: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Which calendar terms a version applies (None: none), for describe and `GET /api/models`."""
     if block is None:

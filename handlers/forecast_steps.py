@@ -357,13 +357,17 @@ def calendar_answer(
     block: Mapping[str, Any] | None, last_date: date | None, horizon: int
 ) -> dict[str, Any] | None:
     """`{"applied", "last_date", "note"}` of a version with calendar terms (or one sent a date it
-    does not use); None when neither."""
+    does not use); None when neither. The note says when the days ahead lie past the holidays the
+    version knows, and which of them it forecasts as closed."""
     if block is None:
         return None if last_date is None else {"applied": False, "note": calendar_terms.NOT_TRAINED}
     if last_date is None:
         return {"applied": False, "note": calendar_terms.NOT_SENT}
     answer: dict[str, Any] = {"applied": True, "last_date": last_date.isoformat()}
-    note = calendar_terms.coverage_note(block, last_date, horizon)
-    if note is not None:
-        answer["note"] = note
+    notes = (
+        calendar_terms.coverage_note(block, last_date, horizon),
+        calendar_terms.closed_note(block, last_date, horizon),
+    )
+    if any(notes):
+        answer["note"] = "; ".join(note for note in notes if note)
     return answer

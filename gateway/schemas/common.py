@@ -137,7 +137,8 @@ class CalendarUse(BaseModel):
     note: str | None = Field(
         default=None,
         description="Why they were not applied (no `last_date` sent, or a version without them), or "
-        "that the days ahead lie past the holidays the version knows.",
+        "that the days ahead lie past the holidays the version knows, or which of them are forecast "
+        "as closed (0: nothing was sold on that holiday before).",
     )
 
 

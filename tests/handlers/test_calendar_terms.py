@@ -130,6 +130,21 @@ def test_days_past_the_known_holidays_get_a_note() -> None:
     assert "2024-12-25" in answer["calendar"]["note"]
 
 
+def test_a_day_the_shop_was_closed_on_is_forecast_0_and_named() -> None:
+    stats = stats_with(calendar_block(holidays={"2024-12-25": 0.0}))
+    [(_, answer)] = answers(stats, [{"sales": [10.0] * N, "horizon": 3, "last_date": "2024-12-23"}])
+    assert [step["prediction"] for step in answer["forecast"]] == pytest.approx([10.0, 0.0, 10.0])
+    note = answer["calendar"]["note"]
+    assert "closed on 2024-12-25" in note and "2024-12-24" not in note
+    [(_, after)] = answers(stats, [{"sales": [10.0] * N, "horizon": 3, "last_date": "2024-12-25"}])
+    assert "note" not in after["calendar"]
+    past = stats_with(calendar_block(holidays={"2024-12-25": 0.0}, holidays_until="2024-12-25"))
+    [(_, both)] = answers(past, [{"sales": [10.0] * N, "horizon": 3, "last_date": "2024-12-24"}])
+    assert (
+        "closed on 2024-12-25" in both["calendar"]["note"] and "after 2024-12-25" in both["calendar"]["note"]
+    )
+
+
 @pytest.mark.parametrize("value", ["24/12/2024", 20241224, "2024-13-01"])
 def test_a_bad_last_date_is_a_400_naming_the_format(value: Any) -> None:
     stats = stats_with(calendar_block())
