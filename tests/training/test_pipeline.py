@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +102,8 @@ def test_norm_stats_follow_the_contract(
         assert stats.train_start < stats.train_end < stats.last_date
         assert stats.data_sha256 == sha
         assert Path(stats.data_file) == test_settings.data.path.resolve()
+        # the shop closed on the one Christmas its calendar terms saw: every category's next is closed
+        assert stats.calendar is not None and stats.calendar.holidays[date(2025, 12, 25)] == 0.0
 
 
 def test_metrics_follow_the_contract(trained_models: dict[str, CategoryResult]) -> None:
