@@ -80,6 +80,7 @@ def test_served_with_a_date_the_holiday_is_forecast_low(holiday_run: tuple[Setti
     normal = answer({"sales": window, "last_date": (christmas_eve - timedelta(days=7)).isoformat()})
     plain = answer({"sales": window})
     assert day_factor(stats["calendar"], date(2023, 12, 25)) < 0.3
-    assert holiday["calendar"] == {"applied": True, "last_date": "2023-12-24"}
+    assert holiday["calendar"]["applied"] is True and holiday["calendar"]["last_date"] == "2023-12-24"
+    assert "closed on 2023-12-25" in holiday["calendar"]["note"]  # a factor of 0 says why
     assert plain["calendar"]["applied"] is False and "last_date" in plain["calendar"]["note"]
     assert float(holiday["prediction"]) < 0.5 * float(normal["prediction"])
