@@ -110,16 +110,15 @@ def _fit_calendar(
     last_year = days[-1].year + settings.holiday_years_ahead
     names = _holiday_names(country, days[0].year, last_year)
     marked = np.array([day.date() in names for day in days])
-    day_names = np.array([names.get(day.date(), "") for day in days])
-    reference = _reference(train, marked)  # a normal day: the same weekday 1 and 2 weeks either side
-    closed = _closed_names(train, reference, marked, day_names, settings, closed_sightings)
-    if file is not None:
-        closed = _with_file_closures(closed, file.closed, train, reference, marked, day_names)
-    holiday_table = (
-        _holiday_factors(train, reference, marked, day_names, names, closed, settings)
-        if settings.holidays
-        else {}
-    )
+    closed: dict[str, float] = {}
+    holiday_table: dict[str, float] = {}
+    if settings.holidays:
+        day_names = np.array([names.get(day.date(), "") for day in days])
+        reference = _reference(train, marked)  # a normal day: the same weekday 1 and 2 weeks either side
+        closed = _closed_names(train, reference, marked, day_names, settings, closed_sightings)
+        if file is not None:
+            closed = _with_file_closures(closed, file.closed, train, reference, marked, day_names)
+        holiday_table = _holiday_factors(train, reference, marked, day_names, names, closed, settings)
     block: dict[str, Any] = {
         "country": country,
         "holidays": holiday_table,

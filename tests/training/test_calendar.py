@@ -11,7 +11,6 @@ import pytest
 from core.settings import CalendarSettings
 from handlers.calendar_terms import check_calendar, day_factor, year_position
 from training.calendar import (
-    FileCalendar,
     adjust,
     file_calendar,
     fit_calendar,
@@ -102,7 +101,6 @@ def test_a_shop_closed_once_is_closed_for_every_category_an_outage_is_not() -> N
         for name, series in sales.items()
     }
     assert file_calendar(open_file, pd.Timestamp("2023-01-01"), settings, "US").closed == {}
-    assert FileCalendar().closed == {} and FileCalendar().groups == frozenset()
 
 
 def test_the_days_after_a_holiday_get_factors_of_their_own_and_a_burst_does_not() -> None:
