@@ -15,8 +15,9 @@ weeks either side (holidays left out) — and kept only where the data supports 
   Black Friday as Thanksgiving + 1): each holiday's days before and its days after are a group, kept
   when a file's categories together sell differently on it than random runs of normal days do
   (`neighbour_alpha`, Bonferroni over the groups; `file_calendar`); each category's days then get
-  their own ratios shrunk toward its group's as holidays are. They go into the same table as the
-  holidays (the handler reads one table);
+  their own ratios shrunk as holidays are, toward its group's ratio times the total's shape of the
+  group's days (Black Friday over Cyber Monday, seen with less noise on the total). They go into the
+  same table as the holidays (the handler reads one table);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
   agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
@@ -62,6 +63,10 @@ class FileCalendar:
 
     groups: frozenset[str] = frozenset()
     closed: Mapping[str, float] = field(default_factory=dict)
+    shape: Mapping[str, float] = field(default_factory=dict)
+    """Each day of a kept group (`"{holiday}|{offset}"`) over its group's ratio, on the total: which of
+    Black Friday's days sells most is the same in every category, and the total shows it with less
+    noise than one category's single sighting."""
 
 
 def fit_calendar(
@@ -133,12 +138,12 @@ def _fit_calendar(
         adjusted = train / _factors_of(block, days, settings.floor)
         block["month_end"] = _month_end_factor(adjusted, days, marked, settings)
     kept: frozenset[str] = frozenset()
+    shape: dict[str, float] = {}
     if settings.holidays:  # what the other terms leave around the holidays (the run-up is the year's)
         adjusted = train / _factors_of(block, days, settings.floor)
-        groups = file.groups if file is not None else None
-        table, kept = _neighbour_factors(adjusted, days, names, marked, settings, groups)
+        table, kept, shape = _neighbour_factors(adjusted, days, names, marked, settings, file)
         block["holidays"].update(table)
-    shown = FileCalendar(kept, closed)
+    shown = FileCalendar(kept, closed, shape)
     if not block["holidays"] and block["yearly"] is None and block["month_end"] is None:
         return None, shown
     return block, shown
@@ -243,44 +248,47 @@ def _neighbour_factors(
     names: dict[date, str],
     marked: np.ndarray,
     settings: CalendarSettings,
-    groups: frozenset[str] | None = None,
-) -> tuple[dict[str, float], frozenset[str]]:
+    file: FileCalendar | None = None,
+) -> tuple[dict[str, float], frozenset[str], dict[str, float]]:
     """{ISO day: factor} for the holidays' neighbours (`_neighbours`) in groups that differ from normal
-    days, and the groups kept. A group is one holiday's days before it, or its days after it; it is
-    kept when its ratio to the normal-day reference (`values`: the series already divided by the
-    other terms' factors) is so far from normal days' that runs of normal days drawn at random reach
-    as far less often than `neighbour_alpha`, Bonferroni over the groups seen (`_chance`). Given
-    `groups` (what the file's categories together show, `file_calendar`), those are kept untested.
+    days, the groups kept and each kept day's ratio over its group's (`FileCalendar.shape`). A group
+    is one holiday's days before it, or its days after it; it is kept when its ratio to the normal-day
+    reference (`values`: the series already divided by the other terms' factors) is so far from normal
+    days' that runs of normal days drawn at random reach as far less often than `neighbour_alpha`,
+    Bonferroni over the groups seen (`_chance`). Given `file` (what the file's categories together
+    show, `file_calendar`), its groups are kept untested and each day is shrunk toward its group's
+    ratio times the file's shape of that day, not toward the group's flat ratio.
     Factors are relative to a normal day's ratio. None on series with more than
     `neighbour_max_zero_share` of days without a sale: against a reference of mostly empty days, a
     ratio is noise."""
     if float(np.mean(values == 0)) > settings.neighbour_max_zero_share:
-        return {}, frozenset()
+        return {}, frozenset(), {}
     until = max(names, default=None)
     neighbours = _neighbours(names, settings.holiday_days_before, settings.holiday_days_after)
     neighbours = {day: place for day, place in neighbours.items() if until is not None and day <= until}
     near = np.array([day.date() in neighbours for day in days])
     if not near.any():
-        return {}, frozenset()
+        return {}, frozenset(), {}
     reference = _reference(values, marked | near, NEIGHBOUR_LAGS, median=False)
     usable = np.isfinite(reference) & (reference > 0)
     normal = usable & ~marked & ~near
     if normal.sum() < 2:
-        return {}, frozenset()
+        return {}, frozenset(), {}
     normal_ratio = float(values[normal].sum() / reference[normal].sum())
     places = [neighbours.get(day.date()) for day in days]
     day_groups = np.array([f"{p[0]}|{p[1] > 0}" if p else "" for p in places])
     offsets = np.array([f"{p[0]}|{p[1]}" if p else "" for p in places])
     seen = sorted(set(day_groups[near & usable]))
     if not seen:
-        return {}, frozenset()
+        return {}, frozenset(), {}
     kept: dict[str, float] = {}
+    shape: dict[str, float] = {}
     groups_kept: set[str] = set()
     for group in seen:
         own = near & usable & (day_groups == group)
         span = settings.holiday_days_after if group.endswith("True") else settings.holiday_days_before
-        if groups is not None:
-            if group not in groups:
+        if file is not None:
+            if group not in file.groups:
                 continue
         elif _chance(own, span, values, reference, normal) >= settings.neighbour_alpha / len(seen):
             continue
@@ -291,13 +299,15 @@ def _neighbour_factors(
             seen_days = int(day_own.sum())
             weight = seen_days / (seen_days + settings.holiday_shrink)
             day_ratio = float(values[day_own].sum() / reference[day_own].sum()) / normal_ratio
-            kept[place] = max(pooled + weight * (day_ratio - pooled), 0.0)
+            shape[str(place)] = day_ratio / pooled if pooled > 0 else 1.0
+            target = pooled * file.shape.get(place, 1.0) if file is not None else pooled
+            kept[place] = max(target + weight * (day_ratio - target), 0.0)
     table = {
         day.isoformat(): round(kept[f"{name}|{offset}"], 6)
         for day, (name, offset) in neighbours.items()
         if f"{name}|{offset}" in kept
     }
-    return table, frozenset(groups_kept)
+    return table, frozenset(groups_kept), shape
 
 
 def _chance(

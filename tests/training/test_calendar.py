@@ -11,6 +11,7 @@ import pytest
 from core.settings import CalendarSettings
 from handlers.calendar_terms import check_calendar, day_factor, year_position
 from training.calendar import (
+    FileCalendar,
     adjust,
     file_calendar,
     fit_calendar,
@@ -152,6 +153,31 @@ def test_a_file_keeps_the_neighbours_its_categories_share_not_one_category_s_bur
     assert block is not None
     assert day_factor(block, date(2023, 6, 20)) == 1.0
     assert day_factor(block, date(2023, 11, 24)) > 1.5
+
+
+def test_a_category_s_single_black_friday_follows_the_file_s_shape_of_its_days() -> None:
+    """One Black Friday weekend seen (400 days): every category sells most on the Friday, but c23's one
+    sighting sold about as much on the Saturday. Its days are shrunk toward its own group's ratio times
+    the file's shape of the days (Friday above Saturday), not toward its flat group ratio."""
+    settings = CalendarSettings(yearly=False, month_end=False)
+    weekend = pd.date_range("2021-11-26", periods=4)  # Friday .. Cyber Monday
+    lifts = {"c21": (3.0, 1.6, 1.2, 1.5), "c22": (3.0, 1.6, 1.2, 1.5), "c23": (2.2, 2.4, 1.2, 1.5)}
+    sales = {}
+    for seed, (name, lift) in enumerate(lifts.items(), start=31):
+        series = daily(400, seed)
+        series[series.index.isin(weekend)] *= np.array(lift)
+        sales[name] = series
+    together = file_calendar(sales, pd.Timestamp("2023-01-01"), settings, "US")
+    assert together.groups == frozenset({"Thanksgiving Day|True"})
+    friday, saturday = (together.shape[f"Thanksgiving Day|{offset}"] for offset in (1, 2))
+    assert friday > 1.3 > saturday
+    values, dates = sales["c23"].to_numpy(), pd.DatetimeIndex(sales["c23"].index)
+    shaped = fit_calendar(values, dates, len(values), settings, "US", together)
+    flat = fit_calendar(values, dates, len(values), settings, "US", FileCalendar(together.groups))
+    assert shaped is not None and flat is not None
+    next_friday, next_saturday = date(2022, 11, 25), date(2022, 11, 26)
+    assert day_factor(shaped, next_friday) > day_factor(shaped, next_saturday)
+    assert day_factor(flat, next_friday) < day_factor(flat, next_saturday)
 
 
 def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:
