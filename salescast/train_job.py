@@ -61,9 +61,14 @@ class ProgressFile:
         """The training pipeline's listener: states, fits, epochs and losses (kept per epoch of the current
         fit for the loss chart: a new fit starts a new curve; an event with the losses of every epoch,
         a fit replayed at once, replaces it). An `EVERY_TRAINING` event (the shared fit's epoch) goes to
-        every category still training, in one write."""
+        every category still training networks (one with `max_epochs`: not a short history's
+        classical-only version), in one write."""
         if event.category == EVERY_TRAINING:
-            training = [entry.category for entry in self._progress.categories if entry.state == "training"]
+            training = [
+                entry.category
+                for entry in self._progress.categories
+                if entry.state == "training" and entry.max_epochs is not None
+            ]
         else:
             training = [event.category]
         for category in training:

@@ -42,7 +42,7 @@ from training.changes import CategoryChange, category_changes
 from training.errors import TrainingError
 from training.loss_history import Listener, ignore_progress
 from training.recorded_run import RecordingTracker, RunOpener, RunRecord, replay
-from training.run_inputs import calendar_of, file_calendar_of
+from training.run_inputs import calendar_of, file_calendar_of, trains_networks
 from training.shared import LossCurve, load_shared_networks, train_shared_networks
 from training.tracking import Tracker, mlflow_artifact_root
 
@@ -114,8 +114,12 @@ def train_categories(
         listener(
             CategoryProgress(category=category, state="unchanged", version=unchanged[category].latest)
             if category in unchanged
-            else CategoryProgress(
-                category=category, state="training", max_epochs=settings.training.max_epochs
+            else CategoryProgress(  # no epochs for a category that trains no networks
+                category=category,
+                state="training",
+                max_epochs=settings.training.max_epochs
+                if trains_networks(sales.get(category), settings)
+                else None,
             )
         )
     if not training:

@@ -82,6 +82,19 @@ def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
         return make_short_windows(series, size, split, settings.training.min_history_days)
 
 
+def trains_networks(series: pd.Series | None, settings: Settings) -> bool:
+    """Whether a category has the days the networks' windows need (`make_category_windows`, what the
+    shared networks pool): a short history serves the classical part alone (`fallback_of`), a missing
+    or too-short category trains nothing."""
+    if series is None:
+        return False
+    try:
+        make_category_windows(series, settings.window.size, settings.split)
+    except InsufficientHistoryError:
+        return False
+    return True
+
+
 def fallback_of(windows: CategoryWindows, serving: CategoryWindows, settings: Settings) -> Fallback | None:
     """What a version of `windows` (served: `serving`) serves instead of the full model, and why
     (None: the full model)."""

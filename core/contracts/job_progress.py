@@ -13,14 +13,16 @@ from core.contracts.files import ContractError, read_contract, write_contract
 CategoryState = Literal["queued", "training", "deploying", "succeeded", "failed", "unchanged"]
 TrainingPhase = Literal["evaluation", "serving"]
 EVERY_TRAINING = "*"
-"""The `category` of an event meant for every category of the job still training: the epochs of the
-networks a run trains once for all of them (`training.shared`), heard once, not once per category."""
+"""The `category` of an event meant for every category of the job still training networks (one with
+`max_epochs`): the epochs of the networks a run trains once for all of them (`training.shared`), heard
+once, not once per category."""
 
 
 class CategoryProgress(BaseModel):
     """Where one category's training stands: state, version, which fit (`evaluation`: the held-out
-    one, `serving`: the model that will be served), its epoch of max, last and per-epoch losses (of the
-    current fit), seconds since it started."""
+    one, `serving`: the model that will be served), its epoch of max (no max: it trains no networks,
+    a short history's classical-only version), last and per-epoch losses (of the current fit),
+    seconds since it started."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -249,11 +249,13 @@ def test_a_shared_epoch_reaches_every_category_still_training_in_one_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The networks a run trains once for all categories report each epoch once (`EVERY_TRAINING`): it
-    shows on every category still training, not on a finished or queued one, and costs one write."""
+    shows on every category still training networks, not on a finished or queued one nor on one that
+    trains none (no `max_epochs`: a short history's classical-only version), and costs one write."""
     path = tmp_path / "progress.json"
-    progress = ProgressFile(path, ["Beauty", "Clothing", "Toys"])
+    progress = ProgressFile(path, ["Beauty", "Clothing", "Launched", "Toys"])
     progress.on_training_event(CategoryProgress(category="Beauty", state="training", max_epochs=60))
     progress.on_training_event(CategoryProgress(category="Clothing", state="training", max_epochs=60))
+    progress.on_training_event(CategoryProgress(category="Launched", state="training"))
     writes: list[Path] = []
     real = write_progress
     monkeypatch.setattr(train_job, "write_progress", lambda *args: writes.append(real(*args)))
@@ -272,10 +274,11 @@ def test_a_shared_epoch_reaches_every_category_still_training_in_one_write(
     assert len(writes) == 2
     now = read_progress(path)
     assert now is not None
-    beauty, clothing, toys = now.categories
+    beauty, clothing, launched, toys = now.categories
     for entry in (beauty, clothing):
         assert (entry.state, entry.phase, entry.epoch, entry.val_loss) == ("training", "evaluation", 2, 0.35)
         assert entry.train_losses == [0.9, 0.7]
+    assert (launched.state, launched.epoch, launched.train_losses) == ("training", None, [])
     assert (toys.state, toys.epoch, toys.train_losses) == ("queued", None, [])
 
 

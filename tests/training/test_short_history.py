@@ -13,12 +13,14 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from core.artifacts import MODEL_FILE
+from core.contracts.job_progress import read_progress
 from core.contracts.job_result import CategoryResult
 from core.contracts.manifest import MANIFEST_FILE, VersionManifest, read_manifest
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from handlers import forecast_steps as steps
 from handlers import version_stats
+from salescast.train_job import ProgressFile
 from serving.archive import archive_version
 from serving.version_index import read_archived
 from tests.conftest import make_test_settings
@@ -50,15 +52,40 @@ def short_settings(tmp_path_factory: pytest.TempPathFactory, test_settings: Sett
 
 
 @pytest.fixture(scope="module")
-def short_run(short_settings: Settings) -> dict[str, CategoryResult]:
-    """`train --all`'s path (every category of the file)."""
-    results = train_categories(list(DAYS), "short-history", short_settings)
+def progress_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("short-progress") / "progress.json"
+
+
+@pytest.fixture(scope="module")
+def short_run(short_settings: Settings, progress_path: Path) -> dict[str, CategoryResult]:
+    """`train --all`'s path (every category of the file), its progress written as a job's is."""
+    progress = ProgressFile(progress_path, list(DAYS))
+    results = train_categories(
+        list(DAYS), "short-history", short_settings, listener=progress.on_training_event
+    )
     return {result.category: result for result in results}
 
 
 def _manifest(result: CategoryResult) -> VersionManifest:
     assert result.artifact_dir is not None
     return read_manifest(Path(result.artifact_dir))
+
+
+@pytest.mark.slow
+def test_the_shared_networks_epochs_show_only_on_the_categories_they_train(
+    short_run: dict[str, CategoryResult], progress_path: Path
+) -> None:
+    """The job's progress (what the Train tab shows): the shared fit's epochs and losses on `Big`, not on
+    the launched category, which trains no networks, nor on the one too short to train."""
+    assert short_run["Big"].status == "succeeded"
+    progress = read_progress(progress_path)
+    assert progress is not None
+    entries = {entry.category: entry for entry in progress.categories}
+    big = entries["Big"]
+    assert big.max_epochs is not None and big.epoch is not None and len(big.train_losses) >= 1
+    for name in ("Launched", "Tiny"):
+        entry = entries[name]
+        assert (entry.max_epochs, entry.epoch, entry.train_losses) == (None, None, []), name
 
 
 @pytest.mark.slow
