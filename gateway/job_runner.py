@@ -441,6 +441,7 @@ def _live(outcome: CategoryOutcome, progress: CategoryProgress | None) -> Catego
             "phase": progress.phase,
             "epoch": progress.epoch,
             "max_epochs": progress.max_epochs,
+            "classical_only": progress.classical_only or outcome.classical_only,
             "train_loss": progress.train_loss,
             "val_loss": progress.val_loss,
             "train_losses": list(progress.train_losses),

@@ -42,7 +42,7 @@ from training.changes import CategoryChange, category_changes
 from training.errors import TrainingError
 from training.loss_history import Listener, ignore_progress
 from training.recorded_run import RecordingTracker, RunOpener, RunRecord, replay
-from training.run_inputs import calendar_of, file_calendar_of, trains_networks
+from training.run_inputs import TrainedParts, calendar_of, file_calendar_of, trained_parts
 from training.shared import LossCurve, load_shared_networks, train_shared_networks
 from training.tracking import Tracker, mlflow_artifact_root
 
@@ -114,13 +114,7 @@ def train_categories(
         listener(
             CategoryProgress(category=category, state="unchanged", version=unchanged[category].latest)
             if category in unchanged
-            else CategoryProgress(  # no epochs for a category that trains no networks
-                category=category,
-                state="training",
-                max_epochs=settings.training.max_epochs
-                if trains_networks(sales.get(category), settings)
-                else None,
-            )
+            else _announced(category, trained_parts(sales.get(category), settings), settings)
         )
     if not training:
         logger.info("nothing to train: every category's data is the data its latest version learned from")
@@ -243,6 +237,14 @@ def _logged(task: _TaskResult, tracker: Tracker, node_id: str) -> CategoryResult
     return result.model_copy(
         update={"mlflow_run_id": run_ids[-1], "mlflow_experiment_id": str(tracker.experiment_id)}
     )
+
+
+def _announced(category: str, parts: TrainedParts, settings: Settings) -> CategoryProgress:
+    """A category starting to train: its epoch limit when it trains networks; a short history's that
+    it trains its classical part only, so that no one waits for its epochs."""
+    if parts == "networks":
+        return CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
+    return CategoryProgress(category=category, state="training", classical_only=parts == "classical" or None)
 
 
 def _shared_epochs(listener: Listener, settings: Settings) -> Callable[[LossCurve], None]:

@@ -6,7 +6,7 @@ with what its whole file shows together (holiday neighbours, closures).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -82,17 +82,28 @@ def category_windows(series: pd.Series, settings: Settings) -> CategoryWindows:
         return make_short_windows(series, size, split, settings.training.min_history_days)
 
 
-def trains_networks(series: pd.Series | None, settings: Settings) -> bool:
-    """Whether a category has the days the networks' windows need (`make_category_windows`, what the
-    shared networks pool): a short history serves the classical part alone (`fallback_of`), a missing
-    or too-short category trains nothing."""
+TrainedParts = Literal["networks", "classical", "nothing"]
+"""What a category's version trains: the full model, a short history's classical part alone, or
+nothing (too short even for that: the category fails)."""
+
+
+def trained_parts(series: pd.Series | None, settings: Settings) -> TrainedParts:
+    """What a category trains (`TrainedParts`), from the days its windows need: the networks' as
+    `make_category_windows` (what the shared networks pool) asks, a short history's as
+    `make_short_windows` (`category_windows`) does."""
     if series is None:
-        return False
+        return "nothing"
     try:
         make_category_windows(series, settings.window.size, settings.split)
     except InsufficientHistoryError:
-        return False
-    return True
+        pass
+    else:
+        return "networks"
+    try:
+        make_short_windows(series, settings.window.size, settings.split, settings.training.min_history_days)
+    except InsufficientHistoryError:
+        return "nothing"
+    return "classical"
 
 
 def fallback_of(windows: CategoryWindows, serving: CategoryWindows, settings: Settings) -> Fallback | None:

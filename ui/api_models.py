@@ -238,6 +238,7 @@ class CategoryOutcome(_Answer):
     seconds: float | None = None
     epoch: int | None = None
     max_epochs: int | None = None
+    classical_only: bool | None = None  # a short history's version: no networks, no epochs
     train_loss: float | None = None
     val_loss: float | None = None
     train_losses: list[float] = []

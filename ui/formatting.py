@@ -62,6 +62,7 @@ TIME_NOTE = (
     "fit, test, export). The job's elapsed time adds starting the training process and deploying."
 )
 SAME_SCORE_TOLERANCE = 1e-6  # relative: RMSE and MAE this close count as "the same"
+CLASSICAL_ONLY_WHY = "too short a history for the networks"
 
 
 def message_html(kind: MessageKind, text: str) -> str:
@@ -163,6 +164,8 @@ def _live_state(outcome: CategoryOutcome) -> str:
         loss = f", val loss {outcome.val_loss:.4f}" if outcome.val_loss is not None else ""
         seconds = f", {outcome.seconds:.0f} s" if outcome.seconds is not None else ""
         return f"{outcome.category}: epoch {outcome.epoch}{limit}{loss}{seconds}"
+    if outcome.state == "training" and outcome.classical_only:
+        return f"{outcome.category}: training its classical part only ({CLASSICAL_ONLY_WHY})"
     return f"{outcome.category}: {outcome.state}"
 
 
@@ -223,8 +226,8 @@ def outcome_frame(job: Job) -> pd.DataFrame:
         if outcome.error and outcome.failed_step:
             why = f"{outcome.failed_step}: {outcome.error}"
         seconds = f"{outcome.seconds:.1f}" if outcome.seconds is not None else ""
-        epoch = ""
-        if outcome.epoch is not None:
+        epoch = "classical only" if outcome.classical_only else ""
+        if outcome.epoch is not None and not outcome.classical_only:
             epoch = f"{outcome.epoch}/{outcome.max_epochs}" if outcome.max_epochs else str(outcome.epoch)
         rows.append(
             [

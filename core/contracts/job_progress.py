@@ -21,8 +21,8 @@ once, not once per category."""
 class CategoryProgress(BaseModel):
     """Where one category's training stands: state, version, which fit (`evaluation`: the held-out
     one, `serving`: the model that will be served), its epoch of max (no max: it trains no networks,
-    a short history's classical-only version), last and per-epoch losses (of the current fit),
-    seconds since it started."""
+    a short history's classical-only version, which `classical_only` says), last and per-epoch losses
+    (of the current fit), seconds since it started."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -32,6 +32,9 @@ class CategoryProgress(BaseModel):
     phase: TrainingPhase | None = None
     epoch: int | None = None
     max_epochs: int | None = None
+    classical_only: bool | None = None
+    """True: a short history's version, its classical part only (no networks, so no epochs); None:
+    not told (an event leaves what an earlier one said)."""
     train_loss: float | None = None
     val_loss: float | None = None
     train_losses: list[float] = Field(default_factory=list)

@@ -43,6 +43,11 @@ class CategoryOutcome(BaseModel):
     )
     epoch: int | None = Field(default=None, description="Epochs done (while training: the current one).")
     max_epochs: int | None = Field(default=None, description="Epoch limit; early stopping may end sooner.")
+    classical_only: bool | None = Field(
+        default=None,
+        description="True: too short a history for the networks, the version trains its classical part "
+        "only (no epochs); its `metrics` and `GET /api/models` (`fallback`) say why once it finished.",
+    )
     train_loss: float | None = Field(default=None, description="Last epoch's training loss (normalized).")
     val_loss: float | None = Field(default=None, description="Last epoch's validation loss (normalized).")
     train_losses: list[float] = Field(

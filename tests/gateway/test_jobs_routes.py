@@ -224,3 +224,17 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     )
     assert 'route="/api/predict",status="503"' in text
     assert "salescast_gateway_request_seconds_bucket" in text
+
+
+def test_a_running_outcome_says_a_short_history_trains_its_classical_part_only() -> None:
+    """The progress file's `classical_only` reaches the job's record (what `GET /api/jobs/{id}` and the
+    Train tab show) and stays once later events (its deploy) no longer repeat it."""
+    from core.contracts.job_progress import CategoryProgress
+    from gateway.job_runner import _live
+
+    outcome = CategoryOutcome(category="Launched", state="training")
+    told = _live(outcome, CategoryProgress(category="Launched", state="training", classical_only=True))
+    assert (told.classical_only, told.max_epochs, told.epoch) == (True, None, None)
+    later = _live(told, CategoryProgress(category="Launched", state="deploying", version="v1"))
+    assert (later.state, later.classical_only) == ("deploying", True)
+    assert _live(outcome, CategoryProgress(category="Launched", state="training")).classical_only is None

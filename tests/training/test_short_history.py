@@ -86,6 +86,12 @@ def test_the_shared_networks_epochs_show_only_on_the_categories_they_train(
     for name in ("Launched", "Tiny"):
         entry = entries[name]
         assert (entry.max_epochs, entry.epoch, entry.train_losses) == (None, None, []), name
+    # the launched category says it trains its classical part only; the one too short for that says not
+    assert (big.classical_only, entries["Launched"].classical_only, entries["Tiny"].classical_only) == (
+        None,
+        True,
+        None,
+    )
 
 
 @pytest.mark.slow

@@ -200,6 +200,28 @@ def test_running_job_shows_epoch_loss_and_elapsed_time() -> None:
     )
 
 
+def test_a_short_history_shows_it_trains_its_classical_part_only() -> None:
+    """A launched category trains no networks: its row says so rather than waiting for epochs, while
+    a category not yet at its first epoch still reads "training"."""
+    job = _job(
+        "running",
+        [
+            {"category": "Launched", "state": "training", "classical_only": True},
+            {"category": "Beauty", "state": "training"},
+        ],
+        started_at="2026-11-26T10:15:00Z",
+        finished_at=None,
+    )
+    text = formatting.job_status_html(job)
+    assert "Launched: training its classical part only (too short a history for the networks)" in text
+    assert "Beauty: training" in text and "Beauty: training its" not in text
+    assert list(formatting.outcome_frame(job)["Epoch"]) == ["classical only", ""]
+    done = _job(
+        "succeeded", [{"category": "Launched", "state": "succeeded", "epoch": 0, "classical_only": True}]
+    )
+    assert list(formatting.outcome_frame(done)["Epoch"]) == ["classical only"]
+
+
 def test_a_version_that_scores_like_the_served_one_is_pointed_out() -> None:
     """Issue 13: a model identical to the served one was deployed again without a word."""
     same = {"rmse": 874.5, "mae": 684.1}
