@@ -244,7 +244,9 @@ def _announced(category: str, parts: TrainedParts, settings: Settings) -> Catego
     it trains its classical part only, so that no one waits for its epochs."""
     if parts == "networks":
         return CategoryProgress(category=category, state="training", max_epochs=settings.training.max_epochs)
-    return CategoryProgress(category=category, state="training", classical_only=parts == "classical" or None)
+    return CategoryProgress(
+        category=category, state="training", classical_only=True if parts == "classical" else None
+    )
 
 
 def _shared_epochs(listener: Listener, settings: Settings) -> Callable[[LossCurve], None]:
