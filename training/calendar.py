@@ -17,7 +17,7 @@ weeks either side (holidays left out) — and kept only where the data supports 
   (`neighbour_alpha`, Bonferroni over the groups; `file_calendar`); each category's days then get
   their own ratios shrunk as holidays are, toward its group's ratio times the total's shape of the
   group's days (Black Friday over Cyber Monday, seen with less noise on the total). They go into the
-  same table as the holidays (the handler reads one table);
+  same table as the holidays (the handler reads one table; `training.holiday_neighbours`);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
   agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
@@ -27,10 +27,9 @@ weeks either side (holidays left out) — and kept only where the data supports 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, NamedTuple
 
 import holidays
@@ -39,17 +38,11 @@ import pandas as pd
 
 from core.settings import CalendarSettings
 from handlers.calendar_terms import YEAR_DAYS, day_factor, year_position
+from training.holiday_neighbours import neighbour_factors
+from training.normal_days import ratio_test, same_weekday_reference
 from training.windows import SEASON, FloatArray
 
-REFERENCE_LAGS = (-2 * SEASON, -SEASON, SEASON, 2 * SEASON)
-NEIGHBOUR_LAGS = tuple(weeks * SEASON for weeks in (-4, -3, -2, -1, 1, 2, 3, 4))
-"""A holiday's neighbours are compared with the mean of the same weekday up to 4 weeks either side:
-a median of a few sparse days is 0, half a day or a whole one depending on how many are known."""
 YEAR = 365
-NEIGHBOUR_DRAWS = 20_000
-"""Random draws of normal days that a group of a holiday's neighbours is compared with."""
-TAIL_SHARE = 0.1
-"""The share of those draws farthest from a normal day whose tail is extrapolated (`_chance`)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +112,9 @@ def _fit_calendar(
     holiday_table: dict[str, float] = {}
     if settings.holidays:
         day_names = np.array([names.get(day.date(), "") for day in days])
-        reference = _reference(train, marked)  # a normal day: the same weekday 1 and 2 weeks either side
+        reference = same_weekday_reference(
+            train, marked
+        )  # a normal day: the same weekday 1 and 2 weeks either side
         closed = _closed_names(train, reference, marked, day_names, settings, closed_sightings)
         if file is not None:
             closed = _with_file_closures(closed, file.closed, train, reference, marked, day_names)
@@ -141,7 +136,15 @@ def _fit_calendar(
     shape: dict[str, float] = {}
     if settings.holidays:  # what the other terms leave around the holidays (the run-up is the year's)
         adjusted = train / _factors_of(block, days, settings.floor)
-        table, kept, shape = _neighbour_factors(adjusted, days, names, marked, settings, file)
+        table, kept, shape = neighbour_factors(
+            adjusted,
+            days,
+            names,
+            marked,
+            settings,
+            None if file is None else file.groups,
+            {} if file is None else file.shape,
+        )
         block["holidays"].update(table)
     shown = FileCalendar(kept, closed, shape)
     if not block["holidays"] and block["yearly"] is None and block["month_end"] is None:
@@ -172,37 +175,6 @@ def _holiday_names(country: str, first_year: int, last_year: int) -> dict[date, 
     return {day: str(name) for day, name in sorted(calendar.items())}
 
 
-def _reference(
-    values: FloatArray, excluded: np.ndarray, lags: tuple[int, ...] = REFERENCE_LAGS, median: bool = True
-) -> FloatArray:
-    """Per day, the median (or mean) of the same weekday `lags` days away, 1 and 2 weeks either side
-    unless told (excluded days left out; NaN where fewer than two are known)."""
-    n = len(values)
-    stacked = np.full((len(lags), n), np.nan)
-    for row, lag in enumerate(lags):
-        source = np.arange(n) + lag
-        inside = (source >= 0) & (source < n)
-        stacked[row, inside] = np.where(excluded[source[inside]], np.nan, values[source[inside]])
-    known = np.sum(np.isfinite(stacked), axis=0)
-    with warnings.catch_warnings():  # a day without two known neighbours is NaN, on purpose
-        warnings.simplefilter("ignore", RuntimeWarning)
-        middle = (np.nanmedian if median else np.nanmean)(np.where(known >= 2, stacked, np.nan), axis=0)
-    return np.asarray(middle, dtype=np.float64)
-
-
-def _ratio_test(sales: FloatArray, reference: FloatArray) -> tuple[float, float, int]:
-    """(Σ sales / Σ reference, its t against 1 from the per-day ratios, days used)."""
-    usable = np.isfinite(reference) & (reference > 0)
-    if not usable.any():
-        return 1.0, 0.0, 0
-    ratio = float(sales[usable].sum() / reference[usable].sum())
-    if usable.sum() < 2:
-        return ratio, 0.0, 1
-    per_day = sales[usable] / reference[usable]
-    error = float(np.std(per_day, ddof=1) / np.sqrt(usable.sum()))
-    return ratio, (ratio - 1.0) / error if error > 0 else 0.0, int(usable.sum())
-
-
 def _holiday_factors(
     values: FloatArray,
     reference: FloatArray,
@@ -214,136 +186,18 @@ def _holiday_factors(
 ) -> dict[str, float]:
     """{ISO day: factor} for every holiday of `names` up to the table's end; {} when holidays show no
     effect (but for the `closed` ones, {name: ratio}: only those days are then listed)."""
-    pooled, t, seen = _ratio_test(values[marked], reference[marked])
+    pooled, t, seen = ratio_test(values[marked], reference[marked])
     if abs(t) < settings.min_t:
         return {day.isoformat(): closed[name] for day, name in names.items() if name in closed}
     pooled = 1.0 + seen / (seen + settings.holiday_shrink) * (pooled - 1.0)
     by_name: dict[str, float] = {}
     for name in sorted(set(names.values())):
         own = marked & (day_names == name)
-        ratio, _, count = _ratio_test(values[own], reference[own])
+        ratio, _, count = ratio_test(values[own], reference[own])
         weight = count / (count + settings.holiday_shrink) if count else 0.0
         by_name[name] = max(pooled + weight * (ratio - pooled), 0.0)
     by_name.update(closed)
     return {day.isoformat(): round(by_name[name], 6) for day, name in names.items()}
-
-
-def _neighbours(names: dict[date, str], before: int, after: int) -> dict[date, tuple[str, int]]:
-    """{day: (holiday name, offset)} for the days within `before` days before or `after` days after a
-    public holiday that are not holidays themselves; a day near two holidays belongs to the nearer
-    (after one rather than before the other at the same distance)."""
-    nearest: dict[date, tuple[tuple[int, int], str, int]] = {}
-    for day, name in names.items():
-        for offset in [*range(-before, 0), *range(1, after + 1)]:
-            neighbour = day + timedelta(days=offset)
-            rank = (abs(offset), -offset)
-            if neighbour not in names and (neighbour not in nearest or rank < nearest[neighbour][0]):
-                nearest[neighbour] = (rank, name, offset)
-    return {day: (name, offset) for day, (_, name, offset) in sorted(nearest.items())}
-
-
-def _neighbour_factors(
-    values: FloatArray,
-    days: pd.DatetimeIndex,
-    names: dict[date, str],
-    marked: np.ndarray,
-    settings: CalendarSettings,
-    file: FileCalendar | None = None,
-) -> tuple[dict[str, float], frozenset[str], dict[str, float]]:
-    """{ISO day: factor} for the holidays' neighbours (`_neighbours`) in groups that differ from normal
-    days, the groups kept and each kept day's ratio over its group's (`FileCalendar.shape`). A group
-    is one holiday's days before it, or its days after it; it is kept when its ratio to the normal-day
-    reference (`values`: the series already divided by the other terms' factors) is so far from normal
-    days' that runs of normal days drawn at random reach as far less often than `neighbour_alpha`,
-    Bonferroni over the groups seen (`_chance`). Given `file` (what the file's categories together
-    show, `file_calendar`), its groups are kept untested and each day is shrunk toward its group's
-    ratio times the file's shape of that day, not toward the group's flat ratio.
-    Factors are relative to a normal day's ratio. None on series with more than
-    `neighbour_max_zero_share` of days without a sale: against a reference of mostly empty days, a
-    ratio is noise."""
-    if float(np.mean(values == 0)) > settings.neighbour_max_zero_share:
-        return {}, frozenset(), {}
-    until = max(names, default=None)
-    neighbours = _neighbours(names, settings.holiday_days_before, settings.holiday_days_after)
-    neighbours = {day: place for day, place in neighbours.items() if until is not None and day <= until}
-    near = np.array([day.date() in neighbours for day in days])
-    if not near.any():
-        return {}, frozenset(), {}
-    reference = _reference(values, marked | near, NEIGHBOUR_LAGS, median=False)
-    usable = np.isfinite(reference) & (reference > 0)
-    normal = usable & ~marked & ~near
-    if normal.sum() < 2:
-        return {}, frozenset(), {}
-    normal_ratio = float(values[normal].sum() / reference[normal].sum())
-    places = [neighbours.get(day.date()) for day in days]
-    day_groups = np.array([f"{p[0]}|{p[1] > 0}" if p else "" for p in places])
-    offsets = np.array([f"{p[0]}|{p[1]}" if p else "" for p in places])
-    seen = sorted(set(day_groups[near & usable]))
-    if not seen:
-        return {}, frozenset(), {}
-    kept: dict[str, float] = {}
-    shape: dict[str, float] = {}
-    groups_kept: set[str] = set()
-    for group in seen:
-        own = near & usable & (day_groups == group)
-        span = settings.holiday_days_after if group.endswith("True") else settings.holiday_days_before
-        if file is not None:
-            if group not in file.groups:
-                continue
-        elif _chance(own, span, values, reference, normal) >= settings.neighbour_alpha / len(seen):
-            continue
-        groups_kept.add(str(group))
-        pooled = float(values[own].sum() / reference[own].sum()) / normal_ratio
-        for place in sorted(set(offsets[own])):
-            day_own = own & (offsets == place)
-            seen_days = int(day_own.sum())
-            weight = seen_days / (seen_days + settings.holiday_shrink)
-            day_ratio = float(values[day_own].sum() / reference[day_own].sum()) / normal_ratio
-            shape[str(place)] = day_ratio / pooled if pooled > 0 else 1.0
-            target = pooled * file.shape.get(place, 1.0) if file is not None else pooled
-            kept[place] = max(target + weight * (day_ratio - target), 0.0)
-    table = {
-        day.isoformat(): round(kept[f"{name}|{offset}"], 6)
-        for day, (name, offset) in neighbours.items()
-        if f"{name}|{offset}" in kept
-    }
-    return table, frozenset(groups_kept), shape
-
-
-def _chance(
-    own: np.ndarray, span: int, values: FloatArray, reference: FloatArray, normal: np.ndarray
-) -> float:
-    """How likely as many runs of `span` consecutive normal days, drawn at random (`NEIGHBOUR_DRAWS`
-    times, a fixed seed), sell a ratio (Σ sales / Σ reference) at least as far from normal days' as
-    the days of `own` (one group, `span` days a time) do, in logs, on the same side (two-sided: twice
-    that). Sales come in runs (a slow level, a week of large orders) with a heavy tail, which neither
-    independent days nor a normal approximation show; a ratio of sums is not thrown by a day with a
-    tiny reference. Two years hold a few hundred runs, too few to rank a single occurrence among them
-    at a Bonferroni level, so beyond the draws' 90th percentile the tail is extrapolated as an
-    exponential (peaks over a threshold) fitted to the draws beyond it."""
-    centre = float(values[normal].sum() / reference[normal].sum())
-    kernel = np.ones(span)
-    whole = np.convolve(normal.astype(float), kernel, mode="valid") == span
-    if not whole.any() or centre <= 0:
-        return 1.0
-    sold = np.convolve(np.where(normal, values, 0.0), kernel, mode="valid")[whole]
-    expected = np.convolve(np.where(normal, reference, 0.0), kernel, mode="valid")[whole]
-    times = max(round(int(own.sum()) / span), 1)
-    picks = np.random.default_rng(0).integers(0, len(sold), size=(NEIGHBOUR_DRAWS, times))
-    draws = _log_ratio(sold[picks].sum(axis=1) / np.maximum(expected[picks].sum(axis=1), 1e-12), centre)
-    observed = float(_log_ratio(np.array([values[own].sum() / reference[own].sum()]), centre)[0])
-    if observed < 0:  # the tail on the observed side: outages are not bursts
-        draws, observed = -draws, -observed
-    threshold = float(np.quantile(draws, 1.0 - TAIL_SHARE))
-    if observed <= threshold:
-        return min(2.0 * (int(np.sum(draws >= observed)) + 1) / (NEIGHBOUR_DRAWS + 1), 1.0)
-    scale = max(float(np.mean(draws[draws > threshold] - threshold)), 1e-12)
-    return 2.0 * TAIL_SHARE * float(np.exp(-(observed - threshold) / scale))
-
-
-def _log_ratio(ratios: FloatArray, centre: float) -> FloatArray:
-    """log(ratio / centre), a ratio of 0 counted as a thousandth of the centre."""
-    return np.asarray(np.log(np.maximum(ratios, 1e-3 * centre) / centre), dtype=np.float64)
 
 
 def _closed_names(
@@ -444,8 +298,8 @@ def _month_end_factor(
 ) -> dict[str, Any] | None:
     """{days, factor} of the months' last days, or None when they sell like other days."""
     month_end = np.asarray(days.day > days.days_in_month - settings.month_end_days) & ~marked
-    reference = _reference(values, marked | month_end)
-    ratio, t, _ = _ratio_test(values[month_end], reference[month_end])
+    reference = same_weekday_reference(values, marked | month_end)
+    ratio, t, _ = ratio_test(values[month_end], reference[month_end])
     if abs(t) < settings.min_t:
         return None
     return {"days": settings.month_end_days, "factor": round(ratio, 6)}
