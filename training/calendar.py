@@ -112,9 +112,8 @@ def _fit_calendar(
     holiday_table: dict[str, float] = {}
     if settings.holidays:
         day_names = np.array([names.get(day.date(), "") for day in days])
-        reference = same_weekday_reference(
-            train, marked
-        )  # a normal day: the same weekday 1 and 2 weeks either side
+        # a normal day: the same weekday 1 and 2 weeks either side
+        reference = same_weekday_reference(train, marked)
         closed = _closed_names(train, reference, marked, day_names, settings, closed_sightings)
         if file is not None:
             closed = _with_file_closures(closed, file.closed, train, reference, marked, day_names)
