@@ -20,7 +20,8 @@ weeks either side (holidays left out) — and kept only where the data supports 
   same table as the holidays (the handler reads one table; `training.holiday_neighbours`);
 - yearly (from `yearly_min_days` of history): the 7-day mean over the 365-day mean, by day of the
   year, averaged over the years and smoothed, then shrunk toward 1 by the share of its spread the years
-  agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here;
+  agree on (none below `yearly_min_agreement`); the Christmas run-up and a summer dip live here (a
+  closed holiday counts as its weekday's normal day, so its 0 does not dent the week around it);
 - month's end: the same ratio over the last `month_end_days` days of every month, kept when it
   differs from 1 by `min_t` standard errors.
 """
@@ -127,7 +128,10 @@ def _fit_calendar(
         "floor": settings.floor,
     }
     if settings.yearly and end >= settings.yearly_min_days:
-        block["yearly"] = _yearly_factors(train / _factors_of(block, days, settings.floor), days, settings)
+        closed_days = series_factors(block, days) == 0.0
+        block["yearly"] = _yearly_factors(
+            train / _factors_of(block, days, settings.floor), days, settings, closed_days
+        )
     if settings.month_end:
         adjusted = train / _factors_of(block, days, settings.floor)
         block["month_end"] = _month_end_factor(adjusted, days, marked, settings)
@@ -249,11 +253,16 @@ def _with_file_closures(
 
 
 def _yearly_factors(
-    values: FloatArray, days: pd.DatetimeIndex, settings: CalendarSettings
+    values: FloatArray, days: pd.DatetimeIndex, settings: CalendarSettings, closed: np.ndarray
 ) -> list[float] | None:
     """366 factors by day of a leap year — the 7-day mean over the 365-day mean, averaged over the
     years and smoothed — shrunk toward 1 by how well the years agree (`_year_agreement`); None when
-    they agree on less than `yearly_min_agreement` of it (level shifts and bursts, not a season)."""
+    they agree on less than `yearly_min_agreement` of it (level shifts and bursts, not a season).
+    A `closed` day (a holiday factor of 0) counts as its weekday's normal sales (the same weekday a
+    week or two either side): its 0 would pull the season down on the week around it (the end of the
+    Christmas run-up among them), and leaving it out would leave its weekday out of that week."""
+    if closed.any():
+        values = np.where(closed, same_weekday_reference(values, closed), values)
     series = pd.Series(values, index=days)
     week = series.rolling(SEASON, center=True, min_periods=SEASON).mean()
     year = series.rolling(YEAR, center=True, min_periods=YEAR // 2).mean()

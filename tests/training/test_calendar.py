@@ -193,6 +193,23 @@ def test_a_yearly_factor_needs_two_years_and_follows_the_season() -> None:
     assert yearly[year_position(date(2024, 6, 16))] < 0.75
 
 
+def test_a_closed_christmas_and_new_year_do_not_dent_the_season_around_them() -> None:
+    """A shop closed on Dec 25 and Jan 1 at the top of its season: their zeros, divided by nothing,
+    would pull the 7-day means of the days around them down by a seventh (the end of the run-up)."""
+    settings = CalendarSettings(month_end=False)
+    seasonal = daily(3 * 365, 8, yearly=0.4)
+    closures = [f"{year}-12-25" for year in (2021, 2022, 2023)] + [f"{year}-01-01" for year in (2022, 2023)]
+    seasonal[seasonal.index.isin([pd.Timestamp(day) for day in closures])] = 0.0
+    values, dates = seasonal.to_numpy(), pd.DatetimeIndex(seasonal.index)
+    block = fit_calendar(values, dates, len(values), settings, "US")
+    assert block is not None and block["yearly"] is not None
+    assert block["holidays"]["2024-12-25"] == 0.0 and block["holidays"]["2025-01-01"] == 0.0
+    yearly = np.asarray(block["yearly"])
+    peak = yearly[year_position(date(2024, 12, 16))]  # the season is nearly flat from here to Jan 1
+    for day in (date(2024, 12, 22), date(2024, 12, 25), date(2024, 12, 29), date(2024, 1, 1)):
+        assert yearly[year_position(day)] > 0.95 * peak, day
+
+
 def test_a_yearly_factor_is_left_out_where_the_years_disagree() -> None:
     """Level shifts on different days of each year look like a season in any one year; the years'
     disagreement shrinks the profile to nothing (the `store` profile's loss without this)."""
