@@ -128,9 +128,9 @@ def _fit_calendar(
         "floor": settings.floor,
     }
     if settings.yearly and end >= settings.yearly_min_days:
-        closed_days = series_factors(block, days) == 0.0
+        factors = series_factors(block, days)
         block["yearly"] = _yearly_factors(
-            train / _factors_of(block, days, settings.floor), days, settings, closed_days
+            train / np.maximum(factors, settings.floor), days, settings, factors == 0.0
         )
     if settings.month_end:
         adjusted = train / _factors_of(block, days, settings.floor)
