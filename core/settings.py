@@ -305,6 +305,7 @@ class ForecastSettings(_Section):
     interval_levels: list[int] = Field(default_factory=lambda: [80, 95], min_length=1)
     interval_scale: Literal["none", "diff", "msd", "mad", "std"] = "msd"
     interval_history: bool = True
+    interval_level_exponent: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @field_validator("interval_levels")
     @classmethod

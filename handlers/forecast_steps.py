@@ -46,6 +46,7 @@ METRICS_FILE = "metrics.json"
 BAD_REQUEST = 400
 UNPROCESSABLE = 422
 SEASON = 7
+LEVEL_SHARE_RANGE = (0.1, 10.0)  # core.contracts.manifest's (a test checks it)
 TOTAL_WITHOUT_INTERVALS = (
     "no interval for the total: this version was calibrated before intervals of totals existed "
     "(retrain it for one); per-day intervals do not add up"
@@ -183,6 +184,14 @@ def window_scale(rows: torch.Tensor, method: str, floor: float) -> torch.Tensor:
     return scale.clamp(min=floor)
 
 
+def level_share(paths: torch.Tensor, windows: torch.Tensor, exponent: float) -> torch.Tensor:
+    """[B, H] factor of each day's interval: (forecast / its window's mean) ** `exponent`, the share
+    clipped to `LEVEL_SHARE_RANGE`, 1 where the window sold nothing. training/intervals.py the same."""
+    mean = windows.to(torch.float64).mean(dim=1, keepdim=True)
+    share = torch.where(mean > 0, paths.to(torch.float64) / mean.clamp(min=1e-12), 1.0)
+    return share.clamp(*LEVEL_SHARE_RANGE) ** exponent
+
+
 def calibrated_levels(calibration: Mapping[str, Any], levels: list[int]) -> list[int]:
     """Each asked level mapped to the nearest calibrated one (ties: the lower)."""
     calibrated: list[int] = calibration["levels"]
@@ -198,11 +207,15 @@ def interval_bounds(
     paths: torch.Tensor, windows: torch.Tensor, calibration: Mapping[str, Any], levels: list[int]
 ) -> tuple[list[int], torch.Tensor, torch.Tensor]:
     """(levels, lower [B, L, H], upper [B, L, H]) around `paths` [B, H] from the input `windows`
-    [B, N]: each asked level maps to the nearest calibrated one."""
+    [B, N]: each asked level maps to the nearest calibrated one; each day's width also follows its
+    forecast's share of the window's level (`level_share`, exponent 0 in versions calibrated before it)."""
     chosen = calibrated_levels(calibration, levels)
     table = torch.as_tensor(calibration["quantiles"], dtype=torch.float64)  # [levels, steps]
     quantiles = table[[calibration["levels"].index(level) for level in chosen], : paths.shape[1]]  # [L, H]
-    half = interval_scale(windows, calibration)[:, None, None] * quantiles[None, :, :]  # [B, L, H]
+    width = interval_scale(windows, calibration)[:, None] * level_share(
+        paths, windows, float(calibration.get("level_exponent", 0.0))
+    )  # [B, H]
+    half = width[:, None, :] * quantiles[None, :, :]  # [B, L, H]
     lower = paths[:, None, :] - half
     if calibration.get("non_negative", True):
         lower = lower.clamp(min=0.0)

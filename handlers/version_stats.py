@@ -127,6 +127,9 @@ def check_intervals(calibration: Any, where: str) -> None:
         raise ValueError(f"{where}: intervals.quantiles rows must be non-empty lists of one length")
     if not all(isinstance(q, (int, float)) and math.isfinite(q) and q >= 0 for row in quantiles for q in row):
         raise ValueError(f"{where}: intervals.quantiles must be finite non-negative numbers")
+    exponent = calibration.get("level_exponent", 0.0)
+    if not is_finite_number(exponent) or not 0 <= exponent <= 1:
+        raise ValueError(f"{where}: intervals.level_exponent must be a number from 0 to 1, got {exponent!r}")
     totals = calibration.get("total_quantiles")
     if totals is not None:
         if not isinstance(totals, list) or len(totals) != len(levels):

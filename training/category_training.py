@@ -257,6 +257,7 @@ def _calibrate(
         "scale": "none" if windows.short_history else forecast.interval_scale,
         "default_levels": forecast.interval_levels,
         "history": forecast.interval_history,
+        "level_exponent": forecast.interval_level_exponent,
     }
     return (
         calibrate_intervals(served_model, serving, forecast.max_horizon, **options),

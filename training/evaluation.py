@@ -33,6 +33,7 @@ def calibrate_intervals(
     scale: IntervalScale,
     default_levels: list[int],
     history: bool,
+    level_exponent: float,
 ) -> IntervalCalibration:
     """Conformal calibration of `forecaster` from its forecasts `horizon` days ahead of every
     validation day (never learned from).
@@ -40,7 +41,8 @@ def calibrate_intervals(
     With `history`, every quantile is at least the one of the whole history's origins too: a short
     tail misses the volatility of earlier regimes that the test days may bring back, while the
     history alone is optimistic where it was learned from, so neither is used alone. A level the
-    tail is too short to tell (`tail_within_history`) takes the history's, widened as the tail is."""
+    tail is too short to tell (`tail_within_history`) takes the history's, widened as the tail is.
+    `level_exponent`: how each day's width follows its forecast's level (`intervals.level_share`)."""
     values = windows.values
     floor = CLOSED_FLOOR_SHARE * windows.stats.std
     non_negative = bool(np.all(windows.training_days >= 0))
@@ -58,6 +60,7 @@ def calibrate_intervals(
             floor=floor,
             default_levels=default_levels,
             non_negative=non_negative,
+            level_exponent=level_exponent,
         )
 
     tail = from_rows(slice(len(origins) - len(windows.val), None))

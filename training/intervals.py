@@ -5,8 +5,10 @@ those scores (with the finite-sample correction ⌈(n+1)·level⌉) gives the in
 `forecast ± q × scale(window)` for any later window. Scores are kept per day ahead, so the interval
 widens with the horizon. The total of days 1..k gets its own scores, |Σ actual − Σ forecast| / scale:
 summing per-day half-widths would assume every day misses in the same direction (too wide for
-independent errors), and per-day quantiles do not add up. `SCALES` must stay equal to the handler's
-`window_scale` (a test checks it).
+independent errors), and per-day quantiles do not add up. With a level exponent e each day's score is
+also divided by `level_share`, (the day's forecast over its window's mean) ** e: a busy Saturday misses
+by more than a quiet Tuesday under the one window scale. `SCALES` and `level_share` must stay equal to
+the handler's `window_scale` and `level_share` (tests check them).
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.contracts.manifest import MAX_LEVEL, MIN_LEVEL, IntervalCalibration, IntervalScale
+from core.contracts.manifest import (
+    LEVEL_SHARE_RANGE,
+    MAX_LEVEL,
+    MIN_LEVEL,
+    IntervalCalibration,
+    IntervalScale,
+)
 from training.windows import SEASON, FloatArray
 
 CALIBRATED_LEVELS = list(range(MIN_LEVEL, MAX_LEVEL + 1))
@@ -59,6 +67,14 @@ def window_scale(windows: FloatArray, scale: IntervalScale, floor: float) -> Flo
     return np.maximum(SCALES[scale](windows), floor)
 
 
+def level_share(forecasts: FloatArray, windows: FloatArray, exponent: float) -> FloatArray:
+    """`[B, H]` factor of each day's width: (forecast / its window's mean) ** `exponent`, the share
+    clipped to `LEVEL_SHARE_RANGE`; 1 where the window sold nothing (no level to compare with)."""
+    mean = windows.mean(axis=1, keepdims=True)
+    share = np.where(mean > 0, forecasts / np.maximum(mean, 1e-12), 1.0)
+    return np.asarray(np.clip(share, *LEVEL_SHARE_RANGE) ** exponent, dtype=np.float64)
+
+
 def conformal_quantile(scores: FloatArray, level: float) -> float:
     """The ⌈(n+1)·level⌉-th smallest finite score (the largest when that rank passes n)."""
     finite = np.sort(scores[np.isfinite(scores)])
@@ -76,12 +92,13 @@ def calibrate(
     floor: float,
     default_levels: Sequence[int],
     non_negative: bool,
+    level_exponent: float = 0.0,
 ) -> IntervalCalibration:
     """Quantiles of every level in 50..99 for every step and for the total of days 1..k, from
     `forecasts`/`actual` `[B, H]` made from `windows` `[B, N]` (NaN actuals, past the data's end, are
     left out of their step and of every total that includes it)."""
     scale_of = window_scale(windows, scale, floor)[:, None]
-    day_scores = np.abs(actual - forecasts) / scale_of
+    day_scores = np.abs(actual - forecasts) / (scale_of * level_share(forecasts, windows, level_exponent))
     # cumsum carries a NaN actual into every later total, which conformal_quantile leaves out.
     total_scores = np.abs(np.cumsum(actual, axis=1) - np.cumsum(forecasts, axis=1)) / scale_of
     return IntervalCalibration(
@@ -92,6 +109,7 @@ def calibrate(
         quantiles=quantile_table(day_scores).tolist(),
         non_negative=non_negative,
         total_quantiles=quantile_table(total_scores).tolist(),
+        level_exponent=level_exponent,
     )
 
 
@@ -155,7 +173,10 @@ def coverage(
     calibration: IntervalCalibration, forecasts: FloatArray, actual: FloatArray, windows: FloatArray
 ) -> dict[str, float]:
     """Percent of one-step `actual` values inside each default level's interval (held-out check)."""
-    half_unit = window_scale(windows, calibration.scale, calibration.scale_floor)
+    half_unit = (
+        window_scale(windows, calibration.scale, calibration.scale_floor)
+        * level_share(forecasts[:, None], windows, calibration.level_exponent)[:, 0]
+    )
     result = {}
     for level in calibration.default_levels:
         q = calibration.quantiles[calibration.levels.index(level)][0]

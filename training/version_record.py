@@ -173,6 +173,7 @@ def run_params(
         "forecast.max_horizon": settings.forecast.max_horizon,
         "forecast.interval_scale": settings.forecast.interval_scale,
         "forecast.interval_history": settings.forecast.interval_history,
+        "forecast.interval_level_exponent": settings.forecast.interval_level_exponent,
         "fallback": fallback.kind if fallback is not None else "none",
         **({"fallback_reason": fallback.reason} if fallback is not None else {}),
         **data_info,

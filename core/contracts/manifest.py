@@ -30,6 +30,8 @@ FORMAT_VERSION = 2
 """The format training writes; files without `format_version` are format 1."""
 IntervalScale = Literal["none", "diff", "msd", "mad", "std"]
 MIN_LEVEL, MAX_LEVEL = 50, 99
+LEVEL_SHARE_RANGE = (0.1, 10.0)
+"""Bounds of a day's forecast over its window's mean in an interval's width (handler: the same)."""
 """Interval levels (percent) a version can be asked for."""
 
 
@@ -43,6 +45,11 @@ class IntervalCalibration(BaseModel):
     `quantiles[i][h - 1]` belongs to `levels[i]` and step h; `default_levels` are answered when a
     request names none; a window's scale is never below `scale_floor` (a flat window still gets an
     interval). With `non_negative` (no negative day in training) lower bounds stop at 0.
+
+    With `level_exponent` e > 0 each day's width is also × `level_share(forecast, window) ** e`, the
+    day's forecast over the window's mean (clipped to `LEVEL_SHARE_RANGE`): sales miss by more on a
+    busy day than on a quiet one, which one scale per window cannot tell (0: versions calibrated
+    before it). Totals keep the window's scale alone.
 
     `total_quantiles[i][k - 1]` does the same for the total of days 1..k, which per-day quantiles
     cannot give (errors of different days partly cancel): `Σ forecast ± total_quantiles[i][k - 1] ×
@@ -59,6 +66,7 @@ class IntervalCalibration(BaseModel):
     quantiles: list[list[float]]
     non_negative: bool = True
     total_quantiles: list[list[float]] | None = None
+    level_exponent: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> IntervalCalibration:

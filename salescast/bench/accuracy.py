@@ -38,7 +38,7 @@ from salescast.bench.statistical import STATISTICAL_METHODS, MissingBenchExtraEr
 from training.calendar import FileCalendar, series_calendar
 from training.evaluation import calibrate_intervals
 from training.interval_scores import interval_score, pinball_loss
-from training.intervals import total_coverage, window_scale
+from training.intervals import level_share, total_coverage, window_scale
 from training.metrics import METRICS, evaluate
 from training.multistep import actual_paths, recursive_paths
 from training.windows import SEASON, FloatArray, IndexArray, window_inputs
@@ -614,12 +614,17 @@ def _model_forecasts(
         scale=forecast.interval_scale,
         default_levels=forecast.interval_levels,
         history=forecast.interval_history,
+        level_exponent=forecast.interval_level_exponent,
     )
     size = settings.window.size
     days = origins[:, None] + np.arange(longest)[None, :]
     adjusted = recursive_paths(forecaster, values, origins, size, longest)
     paths = adjusted * factors[days]  # multiplied back by the target days' factors, as served
-    scale = window_scale(window_inputs(values, origins, size), calibration.scale, calibration.scale_floor)
+    inputs = window_inputs(values, origins, size)
+    # each day's width: the window's scale × the day's level share (`training.intervals.level_share`)
+    widths = window_scale(inputs, calibration.scale, calibration.scale_floor)[:, None] * level_share(
+        adjusted, inputs, calibration.level_exponent
+    )
     forecasts: dict[int, FloatArray] = {}
     covered: dict[int, dict[str, float]] = {}
     scored: dict[int, dict[str, float]] = {}
@@ -631,7 +636,7 @@ def _model_forecasts(
         losses = [pinball_loss(actual, predicted, 0.5)]
         for level in calibration.default_levels:
             quantile = calibration.quantiles[calibration.levels.index(level)][h - 1]
-            half = quantile * scale[: len(predicted)] * _at(factors[days], h)
+            half = quantile * _at(widths, h) * _at(factors[days], h)
             lower = np.maximum(predicted - half, 0.0) if calibration.non_negative else predicted - half
             upper = predicted + half
             covered[h][str(level)] = 100.0 * float(np.mean((actual >= lower) & (actual <= upper)))

@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from core.contracts.manifest import LEVEL_SHARE_RANGE
+from handlers.forecast_steps import LEVEL_SHARE_RANGE as HANDLER_SHARE_RANGE
 from handlers.forecast_steps import forecast_paths, normalize, prepare_stats
+from handlers.forecast_steps import level_share as handler_level_share
 from handlers.forecast_steps import window_scale as handler_scale
 from training.forecaster import WindowForecaster, as_forecaster, scale_windows
 from training.intervals import SCALES
+from training.intervals import level_share as training_level_share
 from training.intervals import window_scale as training_scale
 from training.model import CNNLSTM, WeeklyProfileES
 from training.multistep import recursive_paths
@@ -66,3 +70,18 @@ def test_window_scales_agree(method: str) -> None:
     windows[0] = 250.0  # a flat window: the floor applies
     handler = handler_scale(torch.tensor(windows, dtype=torch.float64), method, 0.5).numpy()
     assert handler == pytest.approx(training_scale(windows, method, 0.5), rel=1e-9)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 1.0])
+def test_level_shares_agree(exponent: float) -> None:
+    rng = np.random.default_rng(4)
+    windows = rng.gamma(2.0, 100.0, size=(9, N))
+    windows[0] = 0.0  # sold nothing: no level to compare with
+    paths = rng.gamma(2.0, 100.0, size=(9, H))
+    paths[1, 0] = 1e6  # far above the window: clipped
+    handler = handler_level_share(torch.tensor(paths), torch.tensor(windows), exponent).numpy()
+    assert handler == pytest.approx(training_level_share(paths, windows, exponent), rel=1e-12)
+
+
+def test_the_level_share_range_is_the_contracts() -> None:
+    assert HANDLER_SHARE_RANGE == LEVEL_SHARE_RANGE

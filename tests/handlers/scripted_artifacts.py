@@ -117,11 +117,12 @@ def metrics(category: str, version: str, window_size: int) -> VersionMetrics:
 
 
 def calibration(
-    steps: int, *, scale: str = "none", floor: float = 0.0, totals: bool = True
+    steps: int, *, scale: str = "none", floor: float = 0.0, totals: bool = True, level_exponent: float = 0.0
 ) -> IntervalCalibration:
-    """Intervals of half-width `level / 10 × step` (× the window scale), and for the total of days
-    1..k `level / 20 × k` (half the k-th day's, as partly cancelling errors give): easy to check by
-    hand. Without `totals`, a calibration made before intervals of totals existed."""
+    """Intervals of half-width `level / 10 × step` (× the window scale × the day's level share), and
+    for the total of days 1..k `level / 20 × k` (half the k-th day's, as partly cancelling errors
+    give): easy to check by hand. Without `totals`, a calibration made before intervals of totals
+    existed."""
     levels = [50, 80, 95]
     return IntervalCalibration.model_validate(
         {
@@ -133,6 +134,7 @@ def calibration(
             "total_quantiles": (
                 [[level / 20 * days for days in range(1, steps + 1)] for level in levels] if totals else None
             ),
+            "level_exponent": level_exponent,
         }
     )
 

@@ -419,6 +419,32 @@ def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) 
     assert answers[1]["forecast"][0]["intervals"][0]["lower"] == 0.0  # clipped: sales are never negative
 
 
+def test_a_days_interval_follows_its_forecasts_share_of_the_windows_level(tmp_path: Path) -> None:
+    folder = write_scripted_version(
+        tmp_path,
+        CATEGORY,
+        VERSION,
+        window_size=N,
+        max_horizon=1,
+        intervals=calibration(1, level_exponent=0.5),
+    )
+    handler = ForecastHandler()
+    threads = torch.get_num_threads()
+    try:
+        handler.initialize(make_context(folder, 1))
+    finally:
+        torch.set_num_threads(threads)
+    windows = [[300.0] * N, [100.0 + 40.0 * i for i in range(N)], [900.0] * (N - 1) + [20.0]]
+    _, answers = run_batch(handler, folder, [{"body": {"sales": w, "levels": [80]}} for w in windows])
+    shares = []
+    for window, answer in zip(windows, answers, strict=True):
+        prediction = answer["forecast"][0]["prediction"]
+        shares.append(min(max(prediction / (sum(window) / N), 0.1), 10.0))
+        half = answer["forecast"][0]["intervals"][0]["upper"] - prediction
+        assert half == pytest.approx(8.0 * shares[-1] ** 0.5, rel=1e-6)  # quantile 8 × √(forecast / mean)
+    assert max(shares) > 1.2 * min(shares)  # the windows' forecasts sit differently against their level
+
+
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
@@ -540,6 +566,19 @@ def test_the_handler_refuses_a_total_table_of_the_wrong_shape(tmp_path: Path) ->
     stats["intervals"]["total_quantiles"] = [[1.0, 2.0]] * 3
     stats_file.write_text(json.dumps(stats), encoding="utf-8")
     with pytest.raises(ValueError, match="total_quantiles rows must be as long as the quantiles rows"):
+        steps_module.load_norm_stats(stats_file)
+
+
+@pytest.mark.parametrize("exponent", [-0.5, 1.5, "0.5", None])
+def test_the_handler_refuses_a_level_exponent_outside_0_to_1(tmp_path: Path, exponent: object) -> None:
+    folder = write_scripted_version(
+        tmp_path, CATEGORY, VERSION, window_size=N, max_horizon=1, intervals=calibration(1)
+    )
+    stats_file = folder / steps_module.NORM_STATS_FILE
+    stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    stats["intervals"]["level_exponent"] = exponent
+    stats_file.write_text(json.dumps(stats), encoding="utf-8")
+    with pytest.raises(ValueError, match="level_exponent must be a number from 0 to 1"):
         steps_module.load_norm_stats(stats_file)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import SplitSettings
 from training.evaluation import calibrate_intervals
-from training.intervals import CALIBRATED_LEVELS, quantile_table, tail_within_history
+from training.intervals import CALIBRATED_LEVELS, coverage, quantile_table, tail_within_history
 from training.windows import CategoryWindows, FloatArray, make_category_windows
 
 N = 14
@@ -32,7 +32,7 @@ def calm_after_wild(days: int = 400) -> CategoryWindows:
 
 def quantiles(windows: CategoryWindows, history: bool) -> np.ndarray:
     calibration = calibrate_intervals(
-        window_mean, windows, 3, scale="none", default_levels=[80, 95], history=history
+        window_mean, windows, 3, scale="none", default_levels=[80, 95], history=history, level_exponent=0.0
     )
     return np.asarray(calibration.quantiles)
 
@@ -79,3 +79,32 @@ def test_one_large_order_in_a_short_tail_does_not_set_the_wide_levels() -> None:
 def test_a_tail_too_short_for_any_level_keeps_its_own_quantiles() -> None:
     tail, whole = np.full((len(CALIBRATED_LEVELS), 1), 4.0), np.full((len(CALIBRATED_LEVELS), 1), 1.0)
     assert np.all(tail_within_history(tail, whole, [3]) == 4.0)
+
+
+def same_weekday(windows: FloatArray) -> FloatArray:
+    """The mean of the same weekday one and two weeks before the next day."""
+    return np.asarray((windows[:, -7] + windows[:, -14]) / 2, dtype=np.float64)
+
+
+def test_a_busy_day_gets_an_interval_as_wide_as_it_misses() -> None:
+    """Sales that miss in proportion to the day's level (a busy Saturday twice a quiet day's level):
+    one width per window leaves Saturdays far under-covered; the level share evens the days out."""
+    days = 3000
+    rng = np.random.default_rng(1)
+    week = np.array([0.85, 0.85, 0.85, 0.85, 0.85, 1.8, 0.95])
+    values = 200.0 * week[np.arange(days) % 7] * rng.gamma(8.0, 1 / 8.0, days)
+    series = pd.Series(values, index=pd.date_range("2020-01-06", periods=days, freq="D"), name="Toys")
+    windows = make_category_windows(series, N, SPLIT)
+    inputs, actual = windows.inputs("test"), windows.targets("test")
+    forecast = same_weekday(inputs)
+    busy = forecast > 1.3 * inputs.mean(axis=1)
+
+    def covered(exponent: float, rows: np.ndarray) -> float:
+        calibration = calibrate_intervals(
+            same_weekday, windows, 1, scale="msd", default_levels=[80], history=True, level_exponent=exponent
+        )
+        return coverage(calibration, forecast[rows], actual[rows], inputs[rows])["80"]
+
+    assert busy.sum() > 50
+    assert covered(0.0, busy) < 65 and covered(0.0, ~busy) > 83  # one width: Saturdays missed
+    assert 72 < covered(1.0, busy) < 88 and 72 < covered(1.0, ~busy) < 88

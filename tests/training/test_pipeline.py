@@ -185,6 +185,7 @@ def test_intervals_are_calibrated_on_the_served_models_own_held_out_tail(
         scale=forecast.interval_scale,
         default_levels=forecast.interval_levels,
         history=forecast.interval_history,
+        level_exponent=forecast.interval_level_exponent,
     )
     assert np.asarray(again.quantiles) == pytest.approx(np.asarray(manifest.intervals.quantiles))
     assert manifest.intervals.default_levels == forecast.interval_levels

@@ -112,7 +112,15 @@ def test_history_widens_the_totals_too() -> None:
         return np.asarray(x.mean(axis=1), dtype=np.float64)
 
     tail, widened = (
-        calibrate_intervals(mean_forecaster, windows, 3, scale="none", default_levels=[80], history=history)
+        calibrate_intervals(
+            mean_forecaster,
+            windows,
+            3,
+            scale="none",
+            default_levels=[80],
+            history=history,
+            level_exponent=0.0,
+        )
         for history in (False, True)
     )
     assert tail.total_quantiles is not None and widened.total_quantiles is not None
