@@ -116,12 +116,29 @@ def calibrate(
 def quantile_table(scores: FloatArray) -> FloatArray:
     """`[levels, H]` conformal quantiles of `scores` `[B, H]` for every calibrated level, made
     monotone: a wider level never gets a narrower interval, nor a later day (or a total of more
-    days) a narrower one than an earlier."""
-    quantiles = [
-        [conformal_quantile(scores[:, step], level / 100) for step in range(scores.shape[1])]
-        for level in CALIBRATED_LEVELS
-    ]
-    return np.maximum.accumulate(np.maximum.accumulate(np.asarray(quantiles), axis=0), axis=1)
+    days) a narrower one than an earlier. Across days a run that falls is pooled to its mean
+    (`_pooled`), not raised to the earlier day's: a running maximum of noisy quantiles is biased
+    wide, the more so the further ahead."""
+    quantiles = np.asarray(
+        [
+            [conformal_quantile(scores[:, step], level / 100) for step in range(scores.shape[1])]
+            for level in CALIBRATED_LEVELS
+        ]
+    )
+    pooled = np.asarray([_pooled(row) for row in np.maximum.accumulate(quantiles, axis=0)])
+    return np.maximum.accumulate(pooled, axis=0)
+
+
+def _pooled(values: FloatArray) -> FloatArray:
+    """The non-decreasing sequence nearest `values` in squared error (pool adjacent violators)."""
+    blocks: list[tuple[float, int]] = []  # (sum, count) of each pooled run
+    for value in values.tolist():
+        total, count = value, 1
+        while blocks and blocks[-1][0] * count > total * blocks[-1][1]:  # the run before is higher
+            before, size = blocks.pop()
+            total, count = total + before, count + size
+        blocks.append((total, count))
+    return np.concatenate([np.full(count, total / count) for total, count in blocks])
 
 
 def tail_within_history(tail: FloatArray, whole: FloatArray, counts: Sequence[int]) -> FloatArray:

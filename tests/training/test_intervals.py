@@ -108,3 +108,15 @@ def test_a_busy_day_gets_an_interval_as_wide_as_it_misses() -> None:
     assert busy.sum() > 50
     assert covered(0.0, busy) < 65 and covered(0.0, ~busy) > 83  # one width: Saturdays missed
     assert 72 < covered(1.0, busy) < 88 and 72 < covered(1.0, ~busy) < 88
+
+
+def test_days_alike_are_not_widened_by_the_noisiest_day_before_them() -> None:
+    """Errors of one spread every day ahead: a running maximum of the days' noisy quantiles widens the
+    later days; pooling keeps them at the common quantile, and never lets a later day narrow."""
+    rng = np.random.default_rng(8)
+    scores = np.abs(rng.normal(0.0, 1.0, (150, 28)))
+    table = quantile_table(scores)[CALIBRATED_LEVELS.index(80)]
+    running_maximum = np.maximum.accumulate([np.quantile(scores[:, step], 0.8) for step in range(28)])
+    assert np.all(np.diff(table) >= 0)
+    assert table.mean() == pytest.approx(1.2816, rel=0.05)  # |unit normal|'s 80 % quantile
+    assert running_maximum.mean() > 1.1 * 1.2816

@@ -50,7 +50,8 @@ def test_the_total_of_independent_days_is_narrower_than_the_sum_of_their_half_wi
     unit_calibration = calibrated(np.zeros((6000, H)), unit, np.zeros((6000, N)), "none")
     days, totals = row(unit_calibration.quantiles, 80), row(unit_calibration.total_quantiles, 80)
     assert days[0] == pytest.approx(Z80, rel=0.05)
-    assert totals[0] == pytest.approx(days[0])  # the total of one day is that day
+    # the total of one day is that day (whose quantile is pooled with the later days', alike here)
+    assert totals[0] == pytest.approx(days[0], rel=0.02)
     assert totals[H - 1] == pytest.approx(Z80 * math.sqrt(H), rel=0.06)
     assert totals[H - 1] < 0.5 * days.sum()
     assert row(unit_calibration.total_quantiles, 95)[H - 1] == pytest.approx(Z95 * math.sqrt(H), rel=0.06)
