@@ -46,10 +46,10 @@ class IntervalCalibration(BaseModel):
     request names none; a window's scale is never below `scale_floor` (a flat window still gets an
     interval). With `non_negative` (no negative day in training) lower bounds stop at 0.
 
-    With `level_exponent` e > 0 each day's width is also × `level_share(forecast, window) ** e`, the
-    day's forecast over the window's mean (clipped to `LEVEL_SHARE_RANGE`): sales miss by more on a
-    busy day than on a quiet one, which one scale per window cannot tell (0: versions calibrated
-    before it). Totals keep the window's scale alone.
+    With `level_exponent` e > 0 each day's width is also × (the day's forecast / the window's mean)
+    ** e, the share clipped to `LEVEL_SHARE_RANGE`: sales miss by more on a busy day than on a quiet
+    one, which one scale per window cannot tell (0: versions calibrated before it). Totals keep the
+    window's scale alone.
 
     `total_quantiles[i][k - 1]` does the same for the total of days 1..k, which per-day quantiles
     cannot give (errors of different days partly cancel): `Σ forecast ± total_quantiles[i][k - 1] ×

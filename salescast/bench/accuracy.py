@@ -659,7 +659,7 @@ def _model_forecasts(
         calibration,
         paths[:within],
         actual_paths(raw, origins[:within], longest),
-        window_inputs(values, origins[:within], size),
+        inputs[:within],
         longest,
         widen=share,
     )

@@ -26,6 +26,7 @@ import handlers.forecast_handler as handler_module
 import handlers.forecast_steps as steps_module
 import handlers.request_parsing as request_module
 import handlers.version_stats as stats_module
+from core.contracts.manifest import IntervalCalibration
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from handlers.forecast_handler import ForecastHandler
@@ -391,28 +392,20 @@ def test_levels_map_to_the_nearest_calibrated_level(
         assert [i["level"] for i in steps[1]["intervals"]] == [50, 95]
 
 
-def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) -> None:
+def next_day_at_80(tmp_path: Path, intervals: IntervalCalibration, windows: list[list[float]]) -> list[Any]:
+    """The answers of a one-day version calibrated with `intervals` to each window, at level 80."""
     folder = write_scripted_version(
-        tmp_path,
-        CATEGORY,
-        VERSION,
-        window_size=N,
-        max_horizon=1,
-        intervals=calibration(1, scale="diff", floor=0.5),
+        tmp_path, CATEGORY, VERSION, window_size=N, max_horizon=1, intervals=intervals
     )
-    handler = ForecastHandler()
-    threads = torch.get_num_threads()
-    try:
-        handler.initialize(make_context(folder, 1))
-    finally:
-        torch.set_num_threads(threads)
+    with initialized_handler(folder) as handler:
+        _, answers = run_batch(handler, folder, [{"body": {"sales": w, "levels": [80]}} for w in windows])
+    return answers
+
+
+def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) -> None:
     calm = [300.0] * N  # flat: the floor applies
     wild = [300.0 + (60.0 if i % 2 else -60.0) for i in range(N)]  # mean |day-to-day change| = 120
-    _, answers = run_batch(
-        handler,
-        folder,
-        [{"body": {"sales": calm, "levels": [80]}}, {"body": {"sales": wild, "levels": [80]}}],
-    )
+    answers = next_day_at_80(tmp_path, calibration(1, scale="diff", floor=0.5), [calm, wild])
     half = [a["forecast"][0]["intervals"][0]["upper"] - a["forecast"][0]["prediction"] for a in answers]
     assert half[0] == pytest.approx(8.0 * 0.5, abs=1e-6)  # quantile 8 × the floor
     assert half[1] == pytest.approx(8.0 * 120.0, abs=1e-3)  # quantile 8 × the window's scale
@@ -420,22 +413,8 @@ def test_the_window_scale_widens_intervals_for_volatile_windows(tmp_path: Path) 
 
 
 def test_a_days_interval_follows_its_forecasts_share_of_the_windows_level(tmp_path: Path) -> None:
-    folder = write_scripted_version(
-        tmp_path,
-        CATEGORY,
-        VERSION,
-        window_size=N,
-        max_horizon=1,
-        intervals=calibration(1, level_exponent=0.5),
-    )
-    handler = ForecastHandler()
-    threads = torch.get_num_threads()
-    try:
-        handler.initialize(make_context(folder, 1))
-    finally:
-        torch.set_num_threads(threads)
     windows = [[300.0] * N, [100.0 + 40.0 * i for i in range(N)], [900.0] * (N - 1) + [20.0]]
-    _, answers = run_batch(handler, folder, [{"body": {"sales": w, "levels": [80]}} for w in windows])
+    answers = next_day_at_80(tmp_path, calibration(1, level_exponent=0.5), windows)
     shares = []
     for window, answer in zip(windows, answers, strict=True):
         prediction = answer["forecast"][0]["prediction"]
