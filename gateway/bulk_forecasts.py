@@ -242,8 +242,9 @@ def _lower_priority(pid: int, nice: int) -> None:
 
 
 def _last_date(target: Target) -> str | None:
-    """The history's last day for a version with calendar terms (as `GET /api/forecast` sends it)."""
-    return target.history_end.strftime("%Y-%m-%d") if target.model.calendar is not None else None
+    """The history's last day for a version with calendar terms or weekday input (as `GET
+    /api/forecast` sends it)."""
+    return target.history_end.strftime("%Y-%m-%d") if target.model.uses_last_date else None
 
 
 def _failed(category: str, status: int, error: str) -> dict[str, Any]:

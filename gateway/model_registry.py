@@ -55,6 +55,7 @@ class VersionFacts:
     fallback: Fallback | None = None
     classical: ClassicalPart | None = None
     calendar: dict[str, Any] | None = None  # the handler's calendar summary (None: no calendar terms)
+    weekday_input: bool = False  # its model reads the weekday from `last_date` (format 3)
 
     @classmethod
     def from_info(cls, info: ServedVersionInfo) -> VersionFacts:
@@ -68,6 +69,7 @@ class VersionFacts:
             fallback=info.fallback,
             classical=info.classical,
             calendar=info.calendar,
+            weekday_input=info.weekday_input,
         )
 
 
@@ -99,6 +101,12 @@ class ServedModel:
     fallback: Fallback | None = None
     classical: ClassicalPart | None = None
     calendar: dict[str, Any] | None = None
+    weekday_input: bool = False
+
+    @property
+    def uses_last_date(self) -> bool:
+        """Whether a forecast should send the date of the last value: calendar terms or the weekday."""
+        return self.calendar is not None or self.weekday_input
 
 
 class ModelRegistry:
@@ -313,6 +321,7 @@ class ModelRegistry:
             fallback=facts.fallback,
             classical=facts.classical,
             calendar=facts.calendar,
+            weekday_input=facts.weekday_input,
         )
 
     def _index_facts(self, name: str, version: str) -> VersionFacts | None:
@@ -351,6 +360,7 @@ def default_facts(model: ServedModel) -> VersionFacts:
         fallback=model.fallback,
         classical=model.classical,
         calendar=model.calendar,
+        weekday_input=model.weekday_input,
     )
 
 

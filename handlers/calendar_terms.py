@@ -4,7 +4,8 @@ A version trained with calendar terms learned from sales divided by each day's f
 holidays, the time of year, the month's end), so its `model.pt` forecasts a "normal" day. Given the
 date of a request's last value, the handler divides the window by its days' factors and multiplies
 the forecast (and its interval) by the target days' factors: the same normalize / de-normalize
-pattern as the window's level. Without a date the window is used as it is and the answer says so.
+pattern as the window's level. A format 3 `model.pt` also takes the weekday of each day forecast
+(`next_weekday`). Without a date the window is used as it is and the answer says so.
 
 The manifest's `calendar` block (what `day_factor` reads; training writes it, `core.contracts`):
 - `holidays`: {"YYYY-MM-DD": factor} for the public holidays of `country` up to `holidays_until`
@@ -30,6 +31,12 @@ NOT_SENT = (
     "holiday and season factors; the window alone was used"
 )
 NOT_TRAINED = "this version has no calendar terms (trained without them): last_date was not needed"
+WEEKDAY_NOT_SENT = (
+    "weekday read from the window's own pattern: send last_date (the date of the last value, "
+    "YYYY-MM-DD) for the exact weekday"
+)
+WEEKDAY_UNKNOWN = -1
+"""The weekday passed to a format 3 model for a row without `last_date` (training.model's too)."""
 
 
 def check_calendar(block: Any, where: str) -> None:
@@ -111,6 +118,12 @@ def request_factors(
     window = [day_factor(block, last_date - timedelta(days=back)) for back in range(window_size - 1, -1, -1)]
     ahead = [day_factor(block, last_date + timedelta(days=step)) for step in range(1, horizon + 1)]
     return window, ahead
+
+
+def next_weekday(last_date: date | None) -> int:
+    """The weekday (Monday 0) of the day after `last_date`, the first day a request forecasts;
+    `WEEKDAY_UNKNOWN` without a date."""
+    return WEEKDAY_UNKNOWN if last_date is None else (last_date + timedelta(days=1)).weekday()
 
 
 def coverage_note(block: Mapping[str, Any], last_date: date, horizon: int) -> str | None:

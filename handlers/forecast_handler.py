@@ -82,7 +82,7 @@ class ForecastHandler(BaseHandler):  # type: ignore[misc]
         self, data: request_parsing.Batch, *args: Any, **kwargs: Any
     ) -> tuple[request_parsing.Batch, torch.Tensor]:
         """All rows together, one batched normalize → forward → de-normalize per day ahead."""
-        return data, steps.forecast_paths(self.model, data.windows, self.stats, data.horizon)
+        return data, steps.forecast_paths(self.model, data.windows, self.stats, data.horizon, data.weekdays)
 
     def postprocess(self, data: tuple[request_parsing.Batch, torch.Tensor]) -> list[Any]:
         """Intervals and answers; a bad request gets its own status."""

@@ -13,6 +13,9 @@ What `norm_stats.json` says the model takes (`normalization` below is the handle
   `level = max(mean(x), level_floor)`, `unit = level × cv`, `z = (x − level) / unit`;
   `model(z, level, unit)` returns the next day in the same scaled units, `y = level + unit × out`,
   clamped at 0 when `non_negative`.
+- `format_version` 3: the same, and `model(z, level, unit, weekday)` also takes the weekday of the
+  day forecast (`[B]` int64, Monday 0, `calendar_terms.WEEKDAY_UNKNOWN` for a row whose request
+  sent no `last_date`) when a row of the batch has a date.
 - no `format_version` (archives made before it), `model_input` "normalized": `z = (x − mean) / std`,
   `model(z)`, `y = mean + std × out`.
 - no `format_version`, `model_input` "raw": `model(x)` returns y; the model scales inside.
@@ -46,6 +49,8 @@ METRICS_FILE = "metrics.json"
 BAD_REQUEST = 400
 UNPROCESSABLE = 422
 SEASON = 7
+WEEKDAY_FORMAT = 3
+"""The first `format_version` whose `model.pt` takes the weekday of the day forecast."""
 LEVEL_SHARE_RANGE = (0.1, 10.0)  # core.contracts.manifest's (a test checks it)
 TOTAL_WITHOUT_INTERVALS = (
     "no interval for the total: this version was calibrated before intervals of totals existed "
@@ -117,14 +122,23 @@ def normalize(
 
 
 def forward(
-    model: torch.nn.Module, z: torch.Tensor, level: torch.Tensor, unit: torch.Tensor, scaled: bool
+    model: torch.nn.Module,
+    z: torch.Tensor,
+    level: torch.Tensor,
+    unit: torch.Tensor,
+    scaled: bool,
+    weekdays: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One batched forward: `model(z, level, unit)` when the model takes the window's scale
-    (`scaled`), else `model(z)`; returns [B] in the model's units."""
+    (`scaled`), with `weekdays` [B] too when given (format 3), else `model(z)`; returns [B] in the
+    model's units."""
     with torch.inference_mode():
-        output: torch.Tensor = (
-            model(z, level.to(torch.float32), unit.to(torch.float32)) if scaled else model(z)
-        )
+        if not scaled:
+            output: torch.Tensor = model(z)
+        elif weekdays is None:
+            output = model(z, level.to(torch.float32), unit.to(torch.float32))
+        else:
+            output = model(z, level.to(torch.float32), unit.to(torch.float32), weekdays)
     return output.reshape(-1)
 
 
@@ -136,11 +150,18 @@ def denormalize(
     return values.clamp(min=0.0) if non_negative else values
 
 
-def predict(model: torch.nn.Module, windows: torch.Tensor, normalization: Mapping[str, Any]) -> torch.Tensor:
-    """The next day [B] float64 in sales units of each window [B, N] (sales units, oldest first):
-    the one way a `model.pt` (or the module it was scripted from) is run."""
+def predict(
+    model: torch.nn.Module,
+    windows: torch.Tensor,
+    normalization: Mapping[str, Any],
+    weekdays: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The next day [B] float64 in sales units of each window [B, N] (sales units, oldest first),
+    `weekdays` [B] of the days forecast passed to a format 3 model: the one way a `model.pt` (or the
+    module it was scripted from) is run."""
     z, level, unit = normalize(windows, normalization)
-    out = forward(model, z, level, unit, normalization["method"] == version_stats.WINDOW_LEVEL)
+    scaled = normalization["method"] == version_stats.WINDOW_LEVEL
+    out = forward(model, z, level, unit, scaled, weekdays)
     return denormalize(out, level, unit, bool(normalization.get("non_negative", False)))
 
 
@@ -149,13 +170,21 @@ def forecast_paths(
     rows: Sequence[Sequence[float]] | torch.Tensor,
     stats: Mapping[str, Any],
     horizon: int,
+    weekdays: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """[B, horizon] float64 forecasts in sales units: each later day from the window shifted by one
-    day with the forecast appended (recursive forecasting, one batched `predict` per step)."""
+    day with the forecast appended (recursive forecasting, one batched `predict` per step);
+    `weekdays` [B] of the first day ahead (negative where not known) move on a day a step.
+    A version before format 3 is given none."""
     window = torch.as_tensor(rows, dtype=torch.float64)
+    if int(stats.get("format_version", 1)) < WEEKDAY_FORMAT:
+        weekdays = None
     steps = []
-    for _ in range(horizon):
-        values = predict(model, window, stats["normalization"])
+    for step in range(horizon):
+        days = None
+        if weekdays is not None:
+            days = torch.where(weekdays >= 0, torch.remainder(weekdays + step, SEASON), weekdays)
+        values = predict(model, window, stats["normalization"], days)
         steps.append(values)
         window = torch.cat([window[:, 1:], values.unsqueeze(1)], dim=1)
     if not steps:
@@ -331,7 +360,8 @@ def answer_request(
         "horizon": horizon,
     }
     totals = total_answers(paths, windows, calibration, levels, factors) if horizon >= 2 else None
-    calendar_use = calendar_answer(stats.get("calendar"), last_date, horizon)
+    reads_weekday = int(stats.get("format_version", 1)) >= WEEKDAY_FORMAT
+    calendar_use = calendar_answer(stats.get("calendar"), last_date, horizon, reads_weekday)
     if calendar_use is not None:
         meta["calendar"] = calendar_use
     if form == request_parsing.INSTANCES_FORM:
@@ -367,16 +397,23 @@ def answer_batch(
 
 
 def calendar_answer(
-    block: Mapping[str, Any] | None, last_date: date | None, horizon: int
+    block: Mapping[str, Any] | None, last_date: date | None, horizon: int, reads_weekday: bool = False
 ) -> dict[str, Any] | None:
-    """`{"applied", "last_date", "note"}` of a version with calendar terms (or one sent a date it
-    does not use); None when neither. The note says when the days ahead lie past the holidays the
-    version knows, and which of them it forecasts as closed."""
-    if block is None:
-        return None if last_date is None else {"applied": False, "note": calendar_terms.NOT_TRAINED}
+    """`{"applied", "last_date", "note"}` of a version with calendar terms or one whose model reads
+    the weekday (`reads_weekday`: format 3), or one sent a date it does not use; None when none of
+    these. The note says when no date was sent (the weekday then comes from the window's pattern),
+    when the days ahead lie past the holidays the version knows, and which of them it forecasts as
+    closed."""
     if last_date is None:
-        return {"applied": False, "note": calendar_terms.NOT_SENT}
+        unsent = [calendar_terms.NOT_SENT] if block is not None else []
+        if reads_weekday:
+            unsent.append(calendar_terms.WEEKDAY_NOT_SENT)
+        return {"applied": False, "note": "; ".join(unsent)} if unsent else None
+    if block is None and not reads_weekday:
+        return {"applied": False, "note": calendar_terms.NOT_TRAINED}
     answer: dict[str, Any] = {"applied": True, "last_date": last_date.isoformat()}
+    if block is None:
+        return answer
     notes = (
         calendar_terms.coverage_note(block, last_date, horizon),
         calendar_terms.closed_note(block, last_date, horizon),

@@ -171,13 +171,16 @@ class Batch(NamedTuple):
 
     With calendar terms (the manifest's `calendar` and a request's `last_date`) a row is stored
     divided by its days' factors, and `target_factors` [R, horizon] holds the factors its forecast
-    is multiplied by (1 for rows without a date); None when no row of the batch has them."""
+    is multiplied by (1 for rows without a date); None when no row of the batch has them.
+    `weekdays` [R] int64: the weekday of each row's first day ahead (`calendar_terms.next_weekday`),
+    None when no row of the batch has a date."""
 
     parsed: list[Request | str]
     windows: torch.Tensor
     horizon: int
     as_text: bool
     target_factors: torch.Tensor | None = None
+    weekdays: torch.Tensor | None = None
 
 
 def parse_batch(requests: Sequence[Any], stats: Mapping[str, Any]) -> Batch:
@@ -194,9 +197,14 @@ def parse_batch(requests: Sequence[Any], stats: Mapping[str, Any]) -> Batch:
     width = int(stats["window_size"])
     windows = torch.tensor(rows, dtype=torch.float64) if rows else torch.zeros(0, width, dtype=torch.float64)
     as_text = all(isinstance(raw, Mapping) for raw in requests)
-    block = stats.get("calendar")
-    if block is None or all(item[4] is None for item in valid):
+    if all(item[4] is None for item in valid):
         return Batch(parsed, windows, horizon, as_text)
+    weekdays = torch.tensor(
+        [calendar_terms.next_weekday(item[4]) for item in valid for _ in item[1]], dtype=torch.int64
+    )
+    block = stats.get("calendar")
+    if block is None:
+        return Batch(parsed, windows, horizon, as_text, None, weekdays)
     window_factors = torch.ones_like(windows)
     target_factors = torch.ones(len(rows), horizon, dtype=torch.float64)
     offset = 0
@@ -208,4 +216,4 @@ def parse_batch(requests: Sequence[Any], stats: Mapping[str, Any]) -> Batch:
             target_factors[offset:end] = torch.tensor(ahead, dtype=torch.float64)
         offset = end
     adjusted = windows / window_factors.clamp(min=float(block["floor"]))
-    return Batch(parsed, adjusted, horizon, as_text, target_factors)
+    return Batch(parsed, adjusted, horizon, as_text, target_factors, weekdays)

@@ -28,7 +28,7 @@ else:
 
 REQUIRED_STATS = ("category", "version", "window_size", "mean", "std")
 MODEL_INPUTS = ("normalized", "raw")
-FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSIONS = (1, 2, 3)
 WINDOW_LEVEL, GLOBAL, NONE = "window_level", "global", "none"
 """Normalization methods: the current one, and the two of archives without a format version."""
 INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
@@ -73,7 +73,7 @@ def check_stats(stats: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: max_horizon must be a positive integer, got {horizon!r}")
     if stats["format_version"] >= 2:
         if stats["model_input"] != "normalized":
-            raise ValueError(f"{where}: format_version 2 models take normalized windows (model_input)")
+            raise ValueError(f"{where}: format_version 2 and 3 models take normalized windows (model_input)")
         check_normalization(stats.get("normalization"), where)
     elif stats.get("normalization") is not None:
         raise ValueError(f"{where}: a normalization block needs format_version 2")
@@ -168,4 +168,6 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "fallback": stats.get("fallback"),
         "classical": stats.get("classical"),
         "calendar": calendar_terms.calendar_summary(stats.get("calendar")),
+        # format 3: the model reads the weekday of the days forecast from the request's last_date
+        "weekday_input": int(stats.get("format_version", 1)) >= 3,
     }

@@ -94,7 +94,7 @@ def forecast_archive(archive: Path, items: Sequence[BulkItem], job: BulkForecast
         asked.append(index)
     if requests:
         batch = request_parsing.parse_batch(requests, stats)
-        paths = steps.forecast_paths(model, batch.windows, stats, batch.horizon)
+        paths = steps.forecast_paths(model, batch.windows, stats, batch.horizon, batch.weekdays)
         for index, (status, answer) in zip(asked, steps.answer_batch(batch, paths, stats), strict=True):
             outcomes[index] = outcome_of(items[index].category, status, answer, stats)
     del model

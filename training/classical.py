@@ -8,6 +8,9 @@ window level is mostly noise) are the triple with the least squared error on the
 scored causally (each window with the anchor and profile of the days before its target). The triple
 is kept only when it clearly beats the long-run mean (`MIN_T`); otherwise that mean is the forecast.
 
+Given the weekday of the first day (`first_weekday`), each window is scored with its target's weekday
+(`training.model.next_phase`), as it is served when a request sends its date.
+
 On intermittent days (`model.intermittent_zero_share` of them without a sale) `TSBForecast`
 (probability of a sale × its size) is fitted the same way and chosen only when it clearly beats
 what the weekly-profile fit chose, on the same windows. With `model.theta` the Theta method
@@ -26,7 +29,15 @@ import torch
 
 from core.contracts.manifest import ClassicalPart
 from core.settings import ModelSettings
-from training.model import WEEK, ThetaForecast, TSBForecast, WeeklyProfileES, decay_weights
+from training.model import (
+    WEEK,
+    WEEKDAY_UNKNOWN,
+    ThetaForecast,
+    TSBForecast,
+    WeeklyProfileES,
+    decay_weights,
+    next_phase,
+)
 from training.windows import FloatArray, IndexArray, window_inputs
 
 logger = logging.getLogger(__name__)
@@ -67,6 +78,7 @@ def fit_weekly_profile_es(
     anchor_weights: Sequence[float] = (0.0,),
     first_day: int = 0,
     anchor_days: int = 0,
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> WeeklyProfileES:
     """The `WeeklyProfileES` with the least squared error on the windows of `days` that predict the
     days at `target_index` (the training windows; `days` ends at the last of them).
@@ -77,7 +89,8 @@ def fit_weekly_profile_es(
     would hold a long-run anchor below or above today's sales. The long-run
     mean (shrink 0, anchor weight 1) is chosen unless the best triple clearly beats it.
     `first_day` > 0: `days` before it are the zeros padding a short history (`make_short_windows`);
-    the anchor, the profile and the level (`since_first_sale`) come from the days from it on."""
+    the anchor, the profile and the level (`since_first_sale`) come from the days from it on;
+    `first_weekday` is the weekday of `days[first_day]` (unknown: every window's phase is read from it)."""
     module, _ = _fit_weekly(
         days,
         target_index,
@@ -87,18 +100,24 @@ def fit_weekly_profile_es(
         anchor_weights=anchor_weights,
         first_day=first_day,
         anchor_days=anchor_days,
+        first_weekday=first_weekday,
     )
     return module
 
 
 def fit_classical(
-    days: FloatArray, target_index: IndexArray, window_size: int, model: ModelSettings
+    days: FloatArray,
+    target_index: IndexArray,
+    window_size: int,
+    model: ModelSettings,
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> ClassicalForecast:
     """The classical part of a full forecaster: the weekly-profile fit (or the long-run mean it falls
     back to), or, on intermittent training days (at least `model.intermittent_zero_share` of them
     without a sale), the TSB fit when it clearly beats that choice (`MIN_T`, paired over the same
     causally scored windows: it must win on windows it did not see the anchors of); then, with
-    `model.theta`, the Theta fit when it clearly beats what was chosen so far, the same way."""
+    `model.theta`, the Theta fit when it clearly beats what was chosen so far, the same way.
+    `first_weekday`: the weekday of `days[0]`, when the dates are known."""
     weekly, weekly_squared = _fit_weekly(
         days,
         target_index,
@@ -108,6 +127,7 @@ def fit_classical(
         anchor_weights=model.profile_anchor_weights,
         first_day=0,
         anchor_days=model.profile_anchor_days,
+        first_weekday=first_weekday,
     )
     chosen: ClassicalForecast = weekly
     chosen_squared = weekly_squared
@@ -119,12 +139,18 @@ def fit_classical(
             alphas_p=model.intermittent_alphas_p,
             alphas_z=model.intermittent_alphas_z,
             shrinks=model.profile_shrinks,
+            first_weekday=first_weekday,
         )
         if _clearly_better(tsb_squared, weekly_squared):
             chosen, chosen_squared = tsb, tsb_squared
     if model.theta:
         theta, theta_squared = _fit_theta(
-            days, target_index, window_size, alphas=model.theta_alphas, shrinks=model.profile_shrinks
+            days,
+            target_index,
+            window_size,
+            alphas=model.theta_alphas,
+            shrinks=model.profile_shrinks,
+            first_weekday=first_weekday,
         )
         if _clearly_better(theta_squared, chosen_squared):
             chosen = theta
@@ -139,11 +165,14 @@ def fit_theta(
     *,
     alphas: Sequence[float],
     shrinks: Sequence[float] = (1.0,),
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> ThetaForecast:
     """The `ThetaForecast` with the least squared error on the windows of `days` that predict the days
     at `target_index`, each window deseasonalized with the weekly profile of the days before its block
     (the served profile is that of all `days`)."""
-    module, _ = _fit_theta(days, target_index, window_size, alphas=alphas, shrinks=shrinks)
+    module, _ = _fit_theta(
+        days, target_index, window_size, alphas=alphas, shrinks=shrinks, first_weekday=first_weekday
+    )
     return module
 
 
@@ -155,12 +184,19 @@ def fit_tsb(
     alphas_p: Sequence[float],
     alphas_z: Sequence[float],
     shrinks: Sequence[float] = (0.0,),
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> TSBForecast:
     """The `TSBForecast` with the least squared error on the windows of `days` that predict the days
     at `target_index`, each window scored from the sale share and size of the days before its target
     (the served ones are those of all `days`) and with the weekly profile of the days before its block."""
     module, _ = _fit_tsb(
-        days, target_index, window_size, alphas_p=alphas_p, alphas_z=alphas_z, shrinks=shrinks
+        days,
+        target_index,
+        window_size,
+        alphas_p=alphas_p,
+        alphas_z=alphas_z,
+        shrinks=shrinks,
+        first_weekday=first_weekday,
     )
     return module
 
@@ -175,6 +211,7 @@ def _fit_weekly(
     anchor_weights: Sequence[float],
     first_day: int,
     anchor_days: int = 0,
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> tuple[WeeklyProfileES, torch.Tensor]:
     """`fit_weekly_profile_es` and the squared errors `[windows]` of its choice on the windows."""
     if not (alphas and shrinks and anchor_weights):
@@ -184,16 +221,22 @@ def _fit_weekly(
     known = torch.tensor(_anchors(days, target_index, first_day, anchor_days), dtype=torch.float32)
     blocks = _causal_blocks(days, target_index, first_day)
     since_first_sale = first_day > 0
+    weekdays = _target_weekdays(target_index, first_day, first_weekday)
     decays = torch.stack([decay_weights(alpha, window_size) for alpha in alphas])
     squared: dict[tuple[float, float, float], torch.Tensor] = {}
     for shrink in shrinks:
         errors = torch.zeros(len(alphas), len(anchor_weights), len(y), dtype=torch.float64)
         for rows, profile in blocks:
             module = WeeklyProfileES(
-                profile, alphas[0], window_size, shrink, since_first_sale=since_first_sale
+                profile,
+                alphas[0],
+                window_size,
+                shrink,
+                since_first_sale=since_first_sale,
+                first_weekday=first_weekday,
             )
             with torch.no_grad():
-                phase, window_profile = module.align(x[rows])
+                phase, window_profile = module.align(x[rows], _rows(weekdays, rows))
                 levels = module.smooth(x[rows], window_profile, decays).t()  # [A, B]
                 season = module.profile[phase]
             for index, weight in enumerate(anchor_weights):
@@ -209,9 +252,27 @@ def _fit_weekly(
     profile = torch.tensor(weekly_profile(days[first_day:]))
     anchor = float(_anchors(days, np.array([len(days)]), first_day, anchor_days)[0])
     module = WeeklyProfileES(
-        profile, alpha, window_size, shrink, anchor, weight, since_first_sale=since_first_sale
+        profile,
+        alpha,
+        window_size,
+        shrink,
+        anchor,
+        weight,
+        since_first_sale=since_first_sale,
+        first_weekday=first_weekday,
     )
     return module, long_run if best == LONG_RUN_MEAN else squared[best]
+
+
+def _target_weekdays(target_index: IndexArray, first_day: int, first_weekday: int) -> torch.Tensor | None:
+    """`[windows]` the weekday of each target day, from that of `days[first_day]`; None when unknown."""
+    if first_weekday == WEEKDAY_UNKNOWN:
+        return None
+    return torch.tensor((first_weekday + target_index - first_day) % WEEK, dtype=torch.int64)
+
+
+def _rows(weekdays: torch.Tensor | None, rows: IndexArray) -> torch.Tensor | None:
+    return None if weekdays is None else weekdays[rows]
 
 
 def _anchors(days: FloatArray, target_index: IndexArray, first_day: int, anchor_days: int) -> FloatArray:
@@ -231,6 +292,7 @@ def _fit_tsb(
     alphas_p: Sequence[float],
     alphas_z: Sequence[float],
     shrinks: Sequence[float],
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> tuple[TSBForecast, torch.Tensor]:
     """`fit_tsb` and the squared errors `[windows]` of its choice on the windows."""
     if not (alphas_p and alphas_z and shrinks):
@@ -242,6 +304,7 @@ def _fit_tsb(
     share = torch.tensor(sales_before / target_index, dtype=torch.float32)
     amount_before = np.cumsum(np.where(sale_day, days, 0.0))[target_index - 1]
     size = torch.tensor(amount_before / np.maximum(sales_before, 1), dtype=torch.float32)
+    weekdays = _target_weekdays(target_index, 0, first_weekday)
     errors = torch.zeros(len(alphas_p), len(alphas_z), len(shrinks), len(y), dtype=torch.float64)
     for rows, profile in _causal_blocks(days, target_index):
         with torch.no_grad():
@@ -255,7 +318,8 @@ def _fit_tsb(
             seasons = []
             for shrink in shrinks:
                 module = _tsb(profile, 0.0, 0.0, window_size, shrink)
-                seasons.append(module.profile[torch.argmax(x[rows] @ module.centered.t(), dim=1)])
+                phase = next_phase(x[rows], module.centered, _rows(weekdays, rows), first_weekday)
+                seasons.append(module.profile[phase])
             season = torch.stack(seasons)
         forecast = p[:, None, None] * z[None, :, None] * season[None, None]  # [P, Z, S, B]
         errors[..., rows] = (forecast.double() - y[rows]) ** 2
@@ -276,6 +340,7 @@ def _fit_tsb(
         shrink,
         float(np.mean(sale_day)),
         float(sale_days.mean()) if len(sale_days) else 0.0,
+        first_weekday,
     )
     return module, squared[best]
 
@@ -287,6 +352,7 @@ def _fit_theta(
     *,
     alphas: Sequence[float],
     shrinks: Sequence[float],
+    first_weekday: int = WEEKDAY_UNKNOWN,
 ) -> tuple[ThetaForecast, torch.Tensor]:
     """`fit_theta` and the squared errors `[windows]` of its choice on the windows."""
     if not (alphas and shrinks):
@@ -294,12 +360,13 @@ def _fit_theta(
     x = torch.tensor(window_inputs(days, target_index, window_size), dtype=torch.float32)
     y = torch.tensor(days[target_index], dtype=torch.float64)
     decays = torch.stack([decay_weights(alpha, window_size) for alpha in alphas])
+    weekdays = _target_weekdays(target_index, 0, first_weekday)
     errors = torch.zeros(len(alphas), len(shrinks), len(y), dtype=torch.float64)
     for rows, profile in _causal_blocks(days, target_index):
         for index, shrink in enumerate(shrinks):
-            module = ThetaForecast(profile, alphas[0], window_size, shrink)
+            module = ThetaForecast(profile, alphas[0], window_size, shrink, first_weekday)
             with torch.no_grad():
-                phase, deseasonalized, open_days = module.deseasonalize(x[rows])
+                phase, deseasonalized, open_days = module.deseasonalize(x[rows], _rows(weekdays, rows))
                 level, drift = module.smooth(deseasonalized, open_days, decays)  # [B, A]
                 trend = 0.5 * module.slope(deseasonalized, open_days)
                 forecast = (level + trend.unsqueeze(1) * drift) * module.profile[phase].unsqueeze(1)
@@ -309,7 +376,7 @@ def _fit_theta(
         for (a, alpha), (s, shrink) in product(enumerate(alphas), enumerate(shrinks))
     }
     alpha, shrink = min(squared, key=lambda pair: float(squared[pair].mean()))
-    module = ThetaForecast(torch.tensor(weekly_profile(days)), alpha, window_size, shrink)
+    module = ThetaForecast(torch.tensor(weekly_profile(days)), alpha, window_size, shrink, first_weekday)
     return module, squared[(alpha, shrink)]
 
 

@@ -49,7 +49,9 @@ def calibrate_intervals(
 
     # the tail's paths are the last rows of the whole history's: each origin is forecast once
     origins = np.concatenate([windows.train, windows.val]) if history else windows.val
-    paths = recursive_paths(forecaster, values, origins, windows.window_size, horizon)
+    paths = recursive_paths(
+        forecaster, values, origins, windows.window_size, horizon, windows.weekdays(origins)
+    )
 
     def from_rows(rows: slice) -> IntervalCalibration:
         return calibrate(
@@ -97,7 +99,7 @@ def evaluate_version(
     score is in sales as sold (coverage, unchanged by a positive factor, in the model's units).
     """
     inputs = windows.inputs("test")
-    model = forecaster(inputs)
+    model = forecaster(inputs, windows.weekdays(windows.test))
     covered = coverage(calibration, model, windows.targets("test"), inputs) if calibration else {}
     scored = windows
     if sold is not None:

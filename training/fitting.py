@@ -51,7 +51,9 @@ def fit_forecaster(
     that clearly beats the long-run mean, the networks reading them get the smaller share
     `model.classical_weight_without_signal` leaves them."""
     model = settings.model
-    classical = fit_classical(windows.training_days, windows.train, windows.window_size, model)
+    classical = fit_classical(
+        windows.training_days, windows.train, windows.window_size, model, windows.train_start.weekday()
+    )
     if networks is None:
         pooled = list(others) if model.pool_categories else []
         networks = train_networks([windows, *pooled], settings, checkpoints_dir, callbacks=callbacks)
@@ -80,6 +82,7 @@ def fit_classical_only(windows: CategoryWindows, settings: Settings) -> WindowFo
         anchor_weights=model.profile_anchor_weights,
         first_day=windows.first_day,
         anchor_days=model.profile_anchor_days,
+        first_weekday=windows.train_start.weekday(),
     )
     non_negative = bool(np.all(windows.training_days >= 0))
     stats = windows.stats

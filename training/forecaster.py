@@ -1,7 +1,9 @@
 """What a version serves: one TorchScript module over normalized windows, and training's way to run it.
 
 `model.pt` takes windows the handler normalized (`z [B, N]` float32, oldest first) with each window's
-`level [B]` and `unit [B]`, and returns the next day in the same scaled units (`[B]`); the handler
+`level [B]` and `unit [B]`, and optionally the weekday of the day to forecast (`weekday [B]` int64,
+Monday 0, -1 where the request sent no date), and returns the next day in the same scaled units
+(`[B]`); the handler
 (`handlers.forecast_steps`) computes the normalization and maps the answer back to sales, as the
 manifest's `normalization` block (`WindowNormalization`) says. Training and evaluation run every model
 through the same `predict` (`as_forecaster`), so what is scored is what is served.
@@ -24,16 +26,16 @@ from core.contracts.manifest import VersionManifest, WindowNormalization
 from handlers.forecast_steps import predict, prepare_stats
 from training.model import CNNLSTM, ThetaForecast, TSBForecast, WeeklyProfileES
 from training.multistep import Forecaster
-from training.windows import FloatArray
+from training.windows import FloatArray, IndexArray
 
 LEVEL_FLOOR = 0.2
 
 
 class WindowForecaster(nn.Module):
     """`classical_weight` × the classical forecast (weekly profile or TSB) + the rest × the mean of
-    the networks, blended in scaled units. `forward(z, level, unit)`: z = (x - level) / unit as
-    `normalization()` says; the next day in those units (the handler maps it back and clamps it at 0
-    when sales are never negative)."""
+    the networks, blended in scaled units. `forward(z, level, unit, weekday)`: z = (x - level) / unit
+    as `normalization()` says, `weekday` for the classical part (`training.model.next_phase`); the next
+    day in those units (the handler maps it back and clamps it at 0 when sales are never negative)."""
 
     def __init__(
         self,
@@ -53,14 +55,14 @@ class WindowForecaster(nn.Module):
         self.non_negative = non_negative
         self.level_floor = LEVEL_FLOOR * self.mean
 
-    def forward(self, z: Tensor, level: Tensor, unit: Tensor) -> Tensor:
+    def forward(self, z: Tensor, level: Tensor, unit: Tensor, weekday: Tensor | None = None) -> Tensor:
         networks = torch.zeros_like(level)
         for net in self.nets:
             networks = networks + net(z)
         networks = networks / max(len(self.nets), 1)
         # the classical part reads the window in sales units: rebuilt from its scaled form
         window = level.unsqueeze(1) + unit.unsqueeze(1) * z
-        classical = (self.classical(window) - level) / unit
+        classical = (self.classical(window, weekday) - level) / unit
         blended: Tensor = self.classical_weight * classical + (1.0 - self.classical_weight) * networks
         return blended
 
@@ -87,18 +89,23 @@ def served_normalization(manifest: VersionManifest) -> dict[str, Any]:
     return normalization
 
 
-def as_forecaster(model: nn.Module, normalization: WindowNormalization | Mapping[str, Any]) -> Forecaster:
+def as_forecaster(
+    model: nn.Module, normalization: WindowNormalization | Mapping[str, Any], *, weekdays: bool = True
+) -> Forecaster:
     """A numpy `[B, N] → [B]` function (sales units) running `model` (eager or scripted, eval mode)
-    exactly as the handler does: `handlers.forecast_steps.predict` with `normalization`."""
+    exactly as the handler does: `handlers.forecast_steps.predict` with `normalization`, and the
+    weekdays of the days forecast when a caller knows them and `weekdays` (False: a model that takes
+    none, `model.pt` before format 3)."""
     model.eval()
     block = (
         normalization.model_dump() if isinstance(normalization, WindowNormalization) else dict(normalization)
     )
 
-    def forecast(windows: FloatArray) -> FloatArray:
+    def forecast(windows: FloatArray, days: IndexArray | None = None) -> FloatArray:
         if len(windows) == 0:
             return np.zeros(0, dtype=np.float64)
         inputs = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float64))
-        return np.asarray(predict(model, inputs, block).numpy(), dtype=np.float64)
+        known = torch.from_numpy(np.asarray(days, dtype=np.int64)) if weekdays and days is not None else None
+        return np.asarray(predict(model, inputs, block, known).numpy(), dtype=np.float64)
 
     return forecast

@@ -2,10 +2,15 @@
 
 `CNNLSTM` is the network: Conv1d → LSTM → linear head over a scaled window. `WeeklyProfileES` is
 the classical forecast it is blended with: a weekly profile times an exponentially smoothed level,
-computed from the request's window alone (no dates needed); `TSBForecast` is the classical forecast
-chosen instead for intermittent demand (probability of a sale × its size), `ThetaForecast` the one
-chosen instead for trending series (the Theta method). `training/forecaster.py` puts them together;
-nothing here needs Lightning.
+computed from the request's window; `TSBForecast` is the classical forecast chosen instead for
+intermittent demand (probability of a sale × its size), `ThetaForecast` the one chosen instead for
+trending series (the Theta method). `training/forecaster.py` puts them together; nothing here needs
+Lightning.
+
+Each classical part takes the weekday of the day it forecasts when the request's date is known
+(`weekday` [B], Monday 0, `WEEKDAY_UNKNOWN` where not): its weekly profile is then read at that
+weekday. Without it the profile is aligned to the window (`next_phase`): on noisy series eight weeks
+of days often match a rotation a day off.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import torch
 from torch import Tensor, nn
 
 WEEK = 7
+WEEKDAY_UNKNOWN = -1
+"""`weekday` of a row whose date is not known (and `first_weekday` of a part fitted without dates)."""
 CLOSED_PROFILE = 0.05
 """A weekday whose profile is below this share of the mean is a closed day (left out of the level)."""
 SOLD_SHARE = 1e-4
@@ -97,6 +104,7 @@ class WeeklyProfileES(nn.Module):
     level skips the window's days before its first sale too: they are zeros that stand for "not
     sold yet", and would drag the level of a product that has just started selling. The window
     itself says where the sales start, so the same module serves next week's longer history.
+    `first_weekday` is the weekday of the profile's first index (`next_phase`).
     """
 
     def __init__(
@@ -108,10 +116,12 @@ class WeeklyProfileES(nn.Module):
         anchor: float = 0.0,
         anchor_weight: float = 0.0,
         since_first_sale: bool = False,
+        first_weekday: int = WEEKDAY_UNKNOWN,
     ) -> None:
         super().__init__()
         # plain tensor attributes: TorchScript saves them with the module (CPU only, nothing to train)
         self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
+        self.first_weekday = first_weekday
         self.decay = decay_weights(alpha, window_size)
         self.alpha = alpha
         self.shrink = shrink
@@ -121,20 +131,20 @@ class WeeklyProfileES(nn.Module):
         self.since_first_sale = since_first_sale
         self.sold_share = SOLD_SHARE
 
-    def forward(self, x: Tensor) -> Tensor:
-        level, season = self.decompose(x)
+    def forward(self, x: Tensor, weekday: Tensor | None = None) -> Tensor:
+        level, season = self.decompose(x, weekday)
         anchored = (1.0 - self.anchor_weight) * level + self.anchor_weight * self.anchor
         return anchored * season
 
-    def decompose(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def decompose(self, x: Tensor, weekday: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The window's own level `[B]` and the next day's profile factor `[B]` (no anchor)."""
-        phase, window_profile = self.align(x)
+        phase, window_profile = self.align(x, weekday)
         level = self.smooth(x, window_profile, self.decay.unsqueeze(0)).squeeze(1)
         return level, self.profile[phase]
 
-    def align(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def align(self, x: Tensor, weekday: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The next day's profile index `[B]` and the profile of each window day `[B, N]`."""
-        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        phase = next_phase(x, self.centered, weekday, self.first_weekday)
         return phase, self.profile[self.rotations[phase]]
 
     def smooth(self, x: Tensor, window_profile: Tensor, decays: Tensor) -> Tensor:
@@ -160,7 +170,8 @@ class TSBForecast(nn.Module):
     (`profile` pulled toward flat by `shrink`, aligned to the window as in `WeeklyProfileES`; shrink 0
     is the plain TSB forecast). A day counts as a sale above `SOLD_SHARE` of `sale_size`: the window
     reaches the model rebuilt from its scaled form, so a true 0 comes back as float32 rounding noise.
-    Days fed back (multi-day forecasts) count as small sales, as any value would.
+    Days fed back (multi-day forecasts) count as small sales, as any value would. `weekday` and
+    `first_weekday` as in `WeeklyProfileES`.
     """
 
     def __init__(
@@ -172,9 +183,11 @@ class TSBForecast(nn.Module):
         shrink: float,
         sale_share: float,
         sale_size: float,
+        first_weekday: int = WEEKDAY_UNKNOWN,
     ) -> None:
         super().__init__()
         self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
+        self.first_weekday = first_weekday
         self.p_weights = alpha_p * decay_weights(alpha_p, window_size)
         self.p_kept = (1.0 - alpha_p) ** window_size
         self.alpha_p = alpha_p
@@ -184,11 +197,11 @@ class TSBForecast(nn.Module):
         self.sale_size = sale_size
         self.sold_level = SOLD_SHARE * sale_size
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, weekday: Tensor | None = None) -> Tensor:
         sold = self.sold(x)
         p = self.occurrence(sold, torch.full_like(x[:, 0], self.sale_share))
         z = self.size(x, sold, torch.full_like(x[:, 0], self.sale_size))
-        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        phase = next_phase(x, self.centered, weekday, self.first_weekday)
         return p * z * self.profile[phase]
 
     def sold(self, x: Tensor) -> Tensor:
@@ -224,12 +237,21 @@ class ThetaForecast(nn.Module):
     The smoother here is `WeeklyProfileES`'s (the decay-weighted mean: SES with smoothing `alpha`
     started from that mean, so alpha 0 is the window's mean, not its first day), D follows from its
     weights. Output: (ℓ + b/2 · D) × the next day's profile factor; a falling trend may go below 0
-    (the handler clamps it where sales never are).
+    (the handler clamps it where sales never are). `weekday` and `first_weekday` as in
+    `WeeklyProfileES`.
     """
 
-    def __init__(self, profile: Tensor, alpha: float, window_size: int, shrink: float) -> None:
+    def __init__(
+        self,
+        profile: Tensor,
+        alpha: float,
+        window_size: int,
+        shrink: float,
+        first_weekday: int = WEEKDAY_UNKNOWN,
+    ) -> None:
         super().__init__()
         self.profile, self.rotations, self.centered = profile_tables(profile, shrink, window_size)
+        self.first_weekday = first_weekday
         self.decay = decay_weights(alpha, window_size)
         self.positions = torch.arange(window_size).float()
         self.window_size = window_size
@@ -237,16 +259,16 @@ class ThetaForecast(nn.Module):
         self.shrink = shrink
         self.closed = CLOSED_PROFILE
 
-    def forward(self, x: Tensor) -> Tensor:
-        phase, deseasonalized, open_days = self.deseasonalize(x)
+    def forward(self, x: Tensor, weekday: Tensor | None = None) -> Tensor:
+        phase, deseasonalized, open_days = self.deseasonalize(x, weekday)
         level, drift = self.smooth(deseasonalized, open_days, self.decay.unsqueeze(0))
         forecast = level.squeeze(1) + 0.5 * self.slope(deseasonalized, open_days) * drift.squeeze(1)
         return forecast * self.profile[phase]
 
-    def deseasonalize(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def deseasonalize(self, x: Tensor, weekday: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The next day's profile index `[B]`, the window divided by its profile `[B, N]` and its open
         days (1, else 0) `[B, N]`."""
-        phase = torch.argmax(x @ self.centered.t(), dim=1)
+        phase = next_phase(x, self.centered, weekday, self.first_weekday)
         window_profile = self.profile[self.rotations[phase]]
         open_days = (window_profile > self.closed).float()
         return phase, x / torch.clamp(window_profile, min=self.closed), open_days
@@ -266,6 +288,17 @@ class ThetaForecast(nn.Module):
         time = open_days * time
         spread = torch.clamp((time * time).sum(dim=1), min=1e-6)
         return (time * deseasonalized).sum(dim=1) / spread
+
+
+def next_phase(x: Tensor, centered: Tensor, weekday: Tensor | None, first_weekday: int) -> Tensor:
+    """`[B]` the profile index of the day after each window `x` `[B, N]`: from its `weekday` where
+    both it and the profile's `first_weekday` are known, else the rotation of the profile the window's
+    days match best (`centered`, `profile_tables`)."""
+    detected = torch.argmax(x @ centered.t(), dim=1)
+    if weekday is None or first_weekday < 0:  # WEEKDAY_UNKNOWN (TorchScript reads no globals here)
+        return detected
+    week = centered.shape[0]  # one rotation per weekday
+    return torch.where(weekday >= 0, torch.remainder(weekday - first_weekday, week), detected)
 
 
 def profile_tables(profile: Tensor, shrink: float, window_size: int) -> tuple[Tensor, Tensor, Tensor]:

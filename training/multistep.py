@@ -7,24 +7,37 @@ forecasts appended; the handler's `forecast_paths` does the same in torch, and a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
-from training.windows import FloatArray, IndexArray, window_inputs
+from training.windows import SEASON, FloatArray, IndexArray, window_inputs
 
-Forecaster = Callable[[FloatArray], FloatArray]
+
+class Forecaster(Protocol):
+    """Raw windows `[B, N]` → the next day `[B]`; `weekdays` `[B]` (Monday 0) of the days forecast
+    when the caller knows their dates (`training.model.next_phase`), else None."""
+
+    def __call__(self, windows: FloatArray, weekdays: IndexArray | None = None, /) -> FloatArray: ...
 
 
 def recursive_paths(
-    forecaster: Forecaster, values: FloatArray, origins: IndexArray, window_size: int, horizon: int
+    forecaster: Forecaster,
+    values: FloatArray,
+    origins: IndexArray,
+    window_size: int,
+    horizon: int,
+    weekdays: IndexArray | None = None,
 ) -> FloatArray:
     """`[len(origins), horizon]` forecasts: row i, column h − 1 is day `origins[i] + h − 1`, forecast
-    from the `window_size` true days before `origins[i]`."""
+    from the `window_size` true days before `origins[i]`; `weekdays`: of each origin day, if known."""
     window = window_inputs(values, origins, window_size)
     paths = np.zeros((len(origins), horizon), dtype=np.float64)
     for step in range(horizon):
-        paths[:, step] = forecaster(window)
+        if weekdays is None:
+            paths[:, step] = forecaster(window)
+        else:
+            paths[:, step] = forecaster(window, (weekdays + step) % SEASON)
         window = np.concatenate([window[:, 1:], paths[:, step : step + 1]], axis=1)
     return paths
 

@@ -11,7 +11,7 @@ from core.contracts.files import ContractError
 from core.contracts.manifest import read_manifest
 from core.contracts.metrics import read_metrics
 from core.settings import Settings
-from handlers.forecast_steps import load_model
+from handlers.forecast_steps import WEEKDAY_FORMAT, load_model
 from training.calendar import adjust, series_factors
 from training.errors import TrainingError
 from training.forecaster import as_forecaster, served_normalization
@@ -56,7 +56,9 @@ def served_forecast(settings: Settings, windows: CategoryWindows, version: str) 
             factors = series_factors(block, windows.dates)
             values = adjust(windows.values, factors, block["floor"]) if block is not None else windows.values
             inputs = window_inputs(values, windows.test, manifest.window_size)
-            forecast = as_forecaster(model, served_normalization(manifest))(inputs)
+            reads_weekday = manifest.format_version >= WEEKDAY_FORMAT
+            forecaster = as_forecaster(model, served_normalization(manifest), weekdays=reads_weekday)
+            forecast = forecaster(inputs, windows.weekdays(windows.test))
             return forecast * factors[windows.test]
         backtest = read_metrics(folder).backtest
     except (OSError, ValueError, ContractError, RuntimeError) as exc:

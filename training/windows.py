@@ -92,6 +92,10 @@ class CategoryWindows:
     def target_dates(self, segment: str) -> pd.DatetimeIndex:
         return self.dates[self.target_index(segment)]
 
+    def weekdays(self, index: IndexArray) -> IndexArray:
+        """The weekday (Monday 0) of each day at `index` (a model's `weekday` input)."""
+        return np.asarray(self.dates[index].weekday, dtype=np.int64)
+
     def target_index(self, segment: str) -> IndexArray:
         if segment not in SEGMENTS:
             raise ValueError(f"unknown segment {segment!r}; expected one of {SEGMENTS}")

@@ -4,9 +4,11 @@ Written by training beside `model.pt`, packed into the `.mar`, read by the handl
 kept in step by tests/contracts) and by every other part through `read_manifest`. The file name is
 kept from the first releases so archives already in a model store keep loading.
 
-`format_version` 2 (what training writes): `model.pt` takes normalized windows and the handler
-applies the `normalization` block (`WindowNormalization`). Manifests without a format version (1)
-keep serving: `model_input` "raw" (the model scales inside) or "normalized" (`(x − mean) / std`).
+`format_version` 3 (what training writes): `model.pt` takes normalized windows and the handler
+applies the `normalization` block (`WindowNormalization`), and it also takes the weekday of the day
+forecast when the request sent the date of its last value (`handlers.forecast_steps`). Format 2 is
+the same without the weekday; manifests without a format version (1) keep serving: `model_input`
+"raw" (the model scales inside) or "normalized" (`(x − mean) / std`).
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ VERSION_PATTERN = r"^\d{8}\.\d{6}$"
 
 
 ModelInput = Literal["normalized", "raw"]
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The format training writes; files without `format_version` are format 1."""
 IntervalScale = Literal["none", "diff", "msd", "mad", "std"]
 MIN_LEVEL, MAX_LEVEL = 50, 99
+"""Interval levels (percent) a version can be asked for."""
 LEVEL_SHARE_RANGE = (0.1, 10.0)
 """Bounds of a day's forecast over its window's mean in an interval's width (handler: the same)."""
-"""Interval levels (percent) a version can be asked for."""
 
 
 class IntervalCalibration(BaseModel):
@@ -233,7 +235,9 @@ class VersionManifest(BaseModel):
     def _normalization_matches_format(self) -> VersionManifest:
         if self.format_version >= 2:
             if self.normalization is None or self.model_input != "normalized":
-                raise ValueError("format_version 2 needs a normalization block and model_input 'normalized'")
+                raise ValueError(
+                    "format_version 2 and later need a normalization block and model_input 'normalized'"
+                )
         elif self.normalization is not None:
             raise ValueError("a normalization block needs format_version 2")
         return self

@@ -34,6 +34,9 @@ class ServedVersionInfo(BaseModel):
     fallback: Fallback | None = Field(default=None, description="why it serves less than the full model")
     classical: ClassicalPart | None = Field(default=None, description="its classical part and blend weight")
     calendar: dict[str, Any] | None = Field(default=None, description="its calendar terms, summed up")
+    weekday_input: bool = Field(
+        default=False, description="its model reads the weekday of the days forecast from `last_date`"
+    )
 
 
 def parse_served_info(raw: Mapping[str, Any] | str, where: str) -> ServedVersionInfo:

@@ -1,5 +1,5 @@
 """GET /api/forecast/{category}: the days after the history's last day, forecast from its last N days
-(that day sent as `last_date` to a version with calendar terms).
+(that day sent as `last_date` to a version with calendar terms or weekday input).
 
 Answers are cached (`gateway.forecast_cache`) by category, served version, dataset SHA-256, last day,
 horizon and levels (the last day, the calendar terms' date, is in the key); the `X-Cache` header says
@@ -71,8 +71,9 @@ async def forecast(
     if cached is not None:
         return Response(cached, media_type="application/json", headers={CACHE_HEADER: "hit"})
     sales = [0.0] * (window - len(last)) + [float(value) for value in last.to_numpy()]
-    # the history's last day, for a version with calendar terms (the others would only answer a note)
-    last_date = history_end.date() if model.calendar is not None else None
+    # the history's last day, for a version with calendar terms or weekday input (the others would
+    # only answer a note)
+    last_date = history_end.date() if model.uses_last_date else None
     answer = await predictor.predict(model.category, sales, horizon, levels, last_date)
     steps = [
         ForecastStep.model_validate(

@@ -220,4 +220,5 @@ def _facts(facts: VersionFacts | ServedModel) -> dict[str, Any]:
         "fallback": facts.fallback.model_dump() if facts.fallback is not None else None,
         "classical": facts.classical.model_dump() if facts.classical is not None else None,
         "calendar": facts.calendar,
+        "weekday_input": facts.weekday_input,
     }

@@ -19,8 +19,10 @@ LEVEL_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 50, "maximum": 99}
 LAST_DATE_DESCRIPTION = (
     "The date of the last sales value (YYYY-MM-DD). A version trained with calendar terms (public "
     "holidays, time of year, month's end) divides the window by its days' factors and multiplies the "
-    "forecast by the target days' factors; without it the window is used as it is and the answer's "
-    "`calendar.note` says so. Ignored (with a note) by a version without calendar terms."
+    "forecast by the target days' factors, and a version with `weekday_input` reads the weekday of "
+    "each day forecast from it; without it the window is used as it is (the weekday read from its "
+    "own pattern) and the answer's `calendar.note` says so. Ignored (with a note) by a version "
+    "with neither."
 )
 CALENDAR_DESCRIPTION = (
     "Whether the version's calendar terms were applied (`applied`, from `last_date`) and why not, or "

@@ -55,6 +55,10 @@ class ModelCalendar(BaseModel):
 
 
 CALENDAR_TERMS_DESCRIPTION = "Its calendar terms (null: none; `last_date` is then not needed)."
+WEEKDAY_INPUT_DESCRIPTION = (
+    "Its model reads the weekday of the days forecast from `last_date` (without it, from the window's "
+    "own pattern, and the answer says so); false: versions trained before it."
+)
 
 
 class ModelVersion(BaseModel):
@@ -72,6 +76,7 @@ class ModelVersion(BaseModel):
     fallback: ModelFallback | None = Field(default=None, description=FALLBACK_DESCRIPTION)
     classical: ModelClassical | None = Field(default=None, description=CLASSICAL_DESCRIPTION)
     calendar: ModelCalendar | None = Field(default=None, description=CALENDAR_TERMS_DESCRIPTION)
+    weekday_input: bool = Field(default=False, description=WEEKDAY_INPUT_DESCRIPTION)
     registry_version: str | None = Field(
         default=None, description="Its model version in MLflow's registry (null: not recorded yet)."
     )
@@ -102,6 +107,9 @@ class CategoryModel(BaseModel):
     )
     calendar: ModelCalendar | None = Field(
         default=None, description=CALENDAR_TERMS_DESCRIPTION + " Of the default version."
+    )
+    weekday_input: bool = Field(
+        default=False, description=WEEKDAY_INPUT_DESCRIPTION + " Of the default version."
     )
     versions: list[ModelVersion]
 
@@ -169,6 +177,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "test_metrics": EXAMPLE_METRICS,
         "max_horizon": facts.max_horizon,
         "calendar": EXAMPLE_CALENDAR_TERMS,
+        "weekday_input": True,
     }
     model = {
         "category": facts.category,
@@ -179,6 +188,7 @@ def configured_parts(facts: ServiceFacts) -> ConfiguredParts:
         "test_metrics": EXAMPLE_METRICS,
         "loaded": True,
         "calendar": EXAMPLE_CALENDAR_TERMS,
+        "weekday_input": True,
         "versions": [version],
     }
     page = {

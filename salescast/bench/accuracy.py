@@ -618,7 +618,8 @@ def _model_forecasts(
     )
     size = settings.window.size
     days = origins[:, None] + np.arange(longest)[None, :]
-    adjusted = recursive_paths(forecaster, values, origins, size, longest)
+    weekdays = np.asarray(dates[origins].weekday, dtype=np.int64)  # of each origin: the date is known
+    adjusted = recursive_paths(forecaster, values, origins, size, longest, weekdays)
     paths = adjusted * factors[days]  # multiplied back by the target days' factors, as served
     inputs = window_inputs(values, origins, size)
     # each day's width: the window's scale × the day's level share (`training.intervals.level_share`)

@@ -83,7 +83,7 @@ def _format_2(**normalization: Any) -> dict[str, Any]:
         ({**_valid(), "window_size": True}, "window_size"),
         ({**_valid(), "mean": "250"}, "mean"),
         ({**_valid(), "std": None}, "std"),
-        ({**_valid(), "format_version": 3}, "format_version"),
+        ({**_valid(), "format_version": 4}, "format_version"),
         ({**_valid(), "format_version": True}, "format_version"),
         ({**_valid(), "format_version": 1.0}, "format_version"),
         ({**_valid(), "format_version": 2}, "normalization"),  # format 2 without the block

@@ -1,6 +1,8 @@
 """Calendar terms through the gateway, on a private TorchServe serving a Beauty version with one
-holiday (Dec 25 sells a tenth) and a Clothing version without calendar terms: `last_date` is checked,
-forwarded and answered on every forecast path, and `GET /api/models` sums up each version's terms."""
+holiday (Dec 25 sells a tenth), a Clothing version without calendar terms (both format 2: their
+models take no weekday) and an Electronics version whose model reads the weekday (format 3, no
+calendar terms): `last_date` is checked, forwarded and answered on every forecast path, and `GET
+/api/models` sums up each version's terms."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from core.sales_data import load_daily_sales
 from core.settings import Settings
+from handlers.calendar_terms import WEEKDAY_NOT_SENT
 from serving.torchserve_process import TorchServeProcess
 from tests.conftest import make_test_settings
 from tests.fixtures.gateway import GatewayProcess
@@ -37,6 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     archives = [
         calendar_archive(settings, "Beauty", VERSION),
         calendar_archive(settings, "Clothing", VERSION, calendar=False, seed=2),
+        calendar_archive(settings, "Electronics", VERSION, calendar=False, seed=4, format_version=3),
     ]
     with (
         TorchServeProcess(settings, archives),
@@ -151,3 +155,23 @@ def test_models_sum_up_each_versions_calendar_terms(stack: Stack) -> None:
     assert models["Beauty"]["calendar"] == CALENDAR_SUMMARY
     assert models["Beauty"]["versions"][0]["calendar"] == CALENDAR_SUMMARY
     assert models["Clothing"]["calendar"] is None
+
+
+def test_a_version_that_reads_the_weekday_is_sent_the_date_and_says_when_it_had_none(stack: Stack) -> None:
+    body = {"category": "Electronics", "sales": WINDOW, "horizon": 2}
+    plain = ok(stack.api.post("/api/predict", json=body))
+    dated = ok(stack.api.post("/api/predict", json={**body, "last_date": LAST_DATE}))
+    assert plain["calendar"] == {"applied": False, "note": WEEKDAY_NOT_SENT}
+    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE}
+    assert dated["prediction"] != pytest.approx(plain["prediction"])  # Wednesday's term reached the model
+    history = load_daily_sales(stack.settings.data)
+    end = history["Electronics"].index[-1].strftime("%Y-%m-%d")
+    forecast = ok(stack.api.get("/api/forecast/Electronics", params={"horizon": 2}))
+    assert forecast["calendar"] == {"applied": True, "last_date": end, "note": None}
+    bulk = ok(stack.api.post("/api/forecast_batch", json={"categories": ["Electronics"], "horizon": 2}))
+    assert bulk["results"][0]["calendar"] == {"applied": True, "last_date": end, "note": None}
+    models = {model["category"]: model for model in ok(stack.api.get("/api/models"))["models"]}
+    assert models["Electronics"]["weekday_input"] is True
+    assert models["Electronics"]["versions"][0]["weekday_input"] is True
+    assert models["Electronics"]["calendar"] is None
+    assert models["Beauty"]["weekday_input"] is False

@@ -14,19 +14,25 @@ import torch
 from handlers.forecast_steps import load_model  # loading only: the one torch.jit.load
 
 
-def reference_next_day(model_dir: Path, windows: Sequence[Sequence[float]]) -> list[float]:
-    """The next day (sales units) after each window, as the manifest in `model_dir` says to compute it."""
+def reference_next_day(
+    model_dir: Path, windows: Sequence[Sequence[float]], weekday: int | None = None
+) -> list[float]:
+    """The next day (sales units) after each window, as the manifest in `model_dir` says to compute it;
+    `weekday` (Monday 0) of that day goes to a format 3 model."""
     stats = json.loads((model_dir / "norm_stats.json").read_text(encoding="utf-8"))
     model = load_model(model_dir / "model.pt")
     x = torch.tensor([list(window) for window in windows], dtype=torch.float64)
     with torch.no_grad():
-        if stats.get("format_version", 1) == 2:
+        if stats.get("format_version", 1) >= 2:
             block = stats["normalization"]
             assert block["method"] == "window_level"
             level = torch.clamp(x.mean(dim=1), min=block["level_floor"])
             unit = level * block["cv"]
             z = ((x - level[:, None]) / unit[:, None]).float()
-            y = level + unit * model(z, level.float(), unit.float()).double()
+            inputs = [z, level.float(), unit.float()]
+            if weekday is not None and stats["format_version"] >= 3:
+                inputs.append(torch.full((len(x),), weekday, dtype=torch.int64))
+            y = level + unit * model(*inputs).double()
             y = y.clamp(min=0.0) if block["non_negative"] else y
         elif stats.get("model_input", "normalized") == "raw":
             y = model(x.float()).double()

@@ -3,8 +3,8 @@
 `write_scripted_version` writes `<artifacts>/<slug>/<version>/{model.pt, norm_stats.json, metrics.json}`
 exactly as `core.artifacts` lays them out; the model is a seeded linear map, distinct per seed so two
 versions answer differently, of one of the three kinds of manifest a model store may hold:
-"window_level" (format 2, what training writes: `forward(z, level, unit)` over windows the handler
-normalized), and the two kinds of archives made before the format version: "normalized"
+"window_level" (format 3, what training writes: `forward(z, level, unit, weekday)` over windows the
+handler normalized), and the two kinds of archives made before the format version: "normalized"
 (`forward((x - mean) / std)`) and "raw" (`forward(x)` in sales units).
 """
 
@@ -46,11 +46,17 @@ class TinyForecaster(nn.Module):
 
 
 class TinyScaledForecaster(TinyForecaster):
-    """The same map over a normalized window, honouring `forward(z[B, N], level[B], unit[B]) -> [B]`
-    (next day in the window's units; it also reads the level, as the real one does)."""
+    """The same map over a normalized window, honouring `forward(z[B, N], level[B], unit[B],
+    weekday[B] | None) -> [B]` (next day in the window's units; it also reads the level, as the real
+    one does, and adds 0.01 × the weekday where it is known)."""
 
-    def forward(self, z: torch.Tensor, level: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return z @ self.weight + self.bias + 0.001 * level / unit
+    def forward(  # type: ignore[override]
+        self, z: torch.Tensor, level: torch.Tensor, unit: torch.Tensor, weekday: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        out = z @ self.weight + self.bias + 0.001 * level / unit
+        if weekday is not None:
+            out = out + 0.01 * torch.clamp(weekday, min=0).float()
+        return out
 
 
 def scripted_model(
@@ -71,11 +77,13 @@ def manifest(
     max_horizon: int = 1,
     intervals: IntervalCalibration | None = None,
     kind: Kind = "normalized",
+    format_version: int = FORMAT_VERSION,
 ) -> VersionManifest:
-    """A version manifest (`norm_stats.json`) with every field of the contract, of `kind`."""
+    """A version manifest (`norm_stats.json`) with every field of the contract, of `kind`
+    ("window_level": of `format_version`, 2 for a version from before the weekday input)."""
     scaled = kind == "window_level"
     return VersionManifest(
-        format_version=FORMAT_VERSION if scaled else 1,
+        format_version=format_version if scaled else 1,
         model_input="raw" if kind == "raw" else "normalized",
         normalization=window_normalization(mean, std) if scaled else None,
         max_horizon=max_horizon,
@@ -152,8 +160,10 @@ def write_scripted_version(
     max_horizon: int = 1,
     intervals: IntervalCalibration | None = None,
     kind: Kind = "normalized",
+    format_version: int = FORMAT_VERSION,
 ) -> Path:
-    """Write one complete version folder of `kind`; `model_bytes` replaces model.pt (e.g. a corrupt file)."""
+    """Write one complete version folder of `kind` (and `format_version`, `manifest`); `model_bytes`
+    replaces model.pt (e.g. a corrupt file)."""
     folder = artifacts / category_slug(category) / version
     folder.mkdir(parents=True, exist_ok=True)
     if model_bytes is None:
@@ -163,7 +173,15 @@ def write_scripted_version(
     write_manifest(
         folder,
         manifest(
-            category, version, window_size, mean, std, max_horizon=max_horizon, intervals=intervals, kind=kind
+            category,
+            version,
+            window_size,
+            mean,
+            std,
+            max_horizon=max_horizon,
+            intervals=intervals,
+            kind=kind,
+            format_version=format_version,
         ),
     )
     write_metrics(folder, metrics(category, version, window_size))

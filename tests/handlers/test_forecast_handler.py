@@ -111,6 +111,8 @@ def test_sales_answer_equals_the_model(handler: ForecastHandler, model_dir: Path
     context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
     assert context.get_response_status(0)[0] == 200
     want = pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4)
+    reads_weekday = handler.stats["format_version"] >= steps_module.WEEKDAY_FORMAT
+    no_date = {"applied": False, "note": calendar_module.WEEKDAY_NOT_SENT}
     assert answers[0] == {
         "prediction": want,
         "category": CATEGORY,
@@ -118,7 +120,21 @@ def test_sales_answer_equals_the_model(handler: ForecastHandler, model_dir: Path
         "window_size": N,
         "horizon": 1,
         "forecast": [{"step": 1, "prediction": want, "intervals": []}],  # this version has no intervals
+        # no date sent: a model that reads the weekday says where it took it from
+        **({"calendar": no_date} if reads_weekday else {}),
     }
+
+
+def test_a_dated_request_gives_the_model_its_weekday(handler: ForecastHandler, model_dir: Path) -> None:
+    """2024-12-24 is a Tuesday: a format 3 model gets Wednesday (2; the tiny model adds 0.01 × the
+    weekday, in its scaled units); older formats get none. (Days further on: tests/contracts.)"""
+    body = {"sales": WINDOW, "last_date": "2024-12-24"}
+    _, [answer] = run_batch(handler, model_dir, [{"body": body}])
+    reads_weekday = handler.stats["format_version"] >= steps_module.WEEKDAY_FORMAT
+    want = reference_next_day(model_dir, [WINDOW], 2 if reads_weekday else None)[0]
+    assert answer["prediction"] == pytest.approx(want, abs=1e-4)
+    if reads_weekday:
+        assert want != pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -30,10 +30,18 @@ CALENDAR_SUMMARY = {
 
 
 def calendar_archive(
-    settings: Settings, category: str, version: str, *, calendar: bool = True, seed: int = 0
+    settings: Settings,
+    category: str,
+    version: str,
+    *,
+    calendar: bool = True,
+    seed: int = 0,
+    format_version: int = 2,
 ) -> ArchiveInfo:
     """A window-level scripted version of `category` forecasting 2 days with intervals, with
-    `CALENDAR_BLOCK` in its norm_stats.json (or without calendar terms), archived in the model store."""
+    `CALENDAR_BLOCK` in its norm_stats.json (or without calendar terms), archived in the model store.
+    Format 2 by default: its model takes no weekday, so a date moves only the calendar factors (3:
+    the model also gets the weekday, `tests.handlers.scripted_artifacts.TinyScaledForecaster`)."""
     folder = write_scripted_version(
         settings.paths.artifacts,
         category,
@@ -42,6 +50,7 @@ def calendar_archive(
         kind="window_level",
         max_horizon=2,
         intervals=calibration(2),
+        format_version=format_version,
     )
     if calendar:
         manifest = read_manifest(folder)

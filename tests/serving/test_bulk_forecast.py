@@ -15,9 +15,11 @@ from core.contracts.bulk_forecast import BulkForecastJob, BulkItem, decode_answe
 from core.contracts.manifest import Fallback, read_manifest, write_manifest
 from core.sales_data import load_daily_sales
 from core.settings import Settings
+from core.slugs import category_slug
 from serving.archive import ArchiveInfo, archive_version
 from serving.bulk_forecast import run_job
 from tests.conftest import make_test_settings
+from tests.handlers.reference import reference_next_day
 from tests.handlers.scripted_artifacts import write_scripted_version
 from tests.serving.calendar_archive import HOLIDAY_FACTOR, calendar_archive
 
@@ -169,3 +171,25 @@ def test_an_items_last_date_applies_the_versions_calendar_terms(tmp_path: Path) 
     assert dated.calendar == {"applied": True, "last_date": "2024-12-24"}
     assert plain.calendar is not None and plain.calendar["applied"] is False
     assert "send last_date" in str(plain.calendar["note"])
+
+
+def test_an_items_last_date_gives_a_format_3_model_its_weekday(tmp_path: Path) -> None:
+    """A version whose model reads the weekday (format 3) gets it from the item's date, as from the
+    handler's: 2024-12-24 is a Tuesday, so Wednesday (2); an item without a date gets none."""
+    settings = make_test_settings(tmp_path)
+    archive = calendar_archive(settings, "Beauty", "20240101.000000", calendar=False, format_version=3)
+    window = [float(240 + 7 * (day % 5)) for day in range(14)]
+    job = BulkForecastJob(
+        horizon=1,
+        levels=[80],
+        items=[
+            BulkItem(category="Beauty", archive=str(archive.path), sales=window, last_date="2024-12-24"),
+            BulkItem(category="Beauty", archive=str(archive.path), sales=window),
+        ],
+    )
+    dated, plain = run_job(job).outcomes
+    assert dated.forecast is not None and plain.forecast is not None
+    folder = settings.paths.artifacts / category_slug("Beauty") / "20240101.000000"
+    assert dated.forecast[0].prediction == pytest.approx(reference_next_day(folder, [window], 2)[0], abs=1e-4)
+    assert plain.forecast[0].prediction == pytest.approx(reference_next_day(folder, [window])[0], abs=1e-4)
+    assert dated.forecast[0].prediction != pytest.approx(plain.forecast[0].prediction, abs=1e-4)

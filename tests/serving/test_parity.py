@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from core.contracts.job_result import CategoryResult
+from core.contracts.manifest import FORMAT_VERSION
 from core.sales_data import load_daily_sales
 from core.settings import Settings
 from serving.archive import ArchiveInfo
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 def in_process(artifact_dir: Path, windows: Sequence[Sequence[float]]) -> list[float]:
     """The exported model.pt called directly, normalized as its norm_stats.json documents (format 2:
     the handler, not the model, scales each window)."""
-    assert json.loads((artifact_dir / "norm_stats.json").read_text())["format_version"] == 2
+    assert json.loads((artifact_dir / "norm_stats.json").read_text())["format_version"] == FORMAT_VERSION
     return reference_next_day(artifact_dir, windows)
 
 

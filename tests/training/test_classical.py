@@ -103,3 +103,28 @@ def test_the_anchor_is_the_last_anchor_days_level_not_a_level_left_years_ago() -
     assert every_day.anchor == pytest.approx(days.mean())
     assert last_year.anchor == pytest.approx(days[-365:].mean())
     assert last_year.anchor_weight > 0.0
+
+
+def test_a_fit_that_knows_the_dates_forecasts_noisy_weekdays_better() -> None:
+    """Four weeks of noisy days (gamma, CV 0.7) often match a rotation of the profile a day or more
+    off: read from the window, the phase was wrong on 34-86 % of these held-out days. Fitted and
+    served with each day's weekday, every series forecasts them better."""
+    ratios = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        first_weekday = 2  # the series starts on a Wednesday
+        weekdays = (first_weekday + np.arange(900)) % WEEK
+        days = 100.0 * PROFILE[weekdays] * rng.gamma(2.0, 0.5, size=900)
+        train, test = np.arange(N, 600), np.arange(600, 900)
+        grid = GRID | {"shrinks": [0.0, 0.5, 1.0]}
+        blind = fit_weekly_profile_es(days[:600], train, N, **grid)
+        dated = fit_weekly_profile_es(days[:600], train, N, **grid, first_weekday=first_weekday)
+        windows = torch.tensor(np.stack([days[t - N : t] for t in test]), dtype=torch.float32)
+        with torch.no_grad():
+            blind_forecast = blind(windows).numpy()
+            dated_forecast = dated(windows, torch.tensor(weekdays[test])).numpy()
+        blind_error = np.sqrt(np.mean((blind_forecast - days[test]) ** 2))
+        dated_error = np.sqrt(np.mean((dated_forecast - days[test]) ** 2))
+        ratios.append(dated_error / blind_error)
+    assert max(ratios) < 1.0
+    assert np.mean(ratios) < 0.985

@@ -11,13 +11,13 @@ import pytest
 from core.settings import SplitSettings
 from training.evaluation import calibrate_intervals
 from training.intervals import CALIBRATED_LEVELS, coverage, quantile_table, tail_within_history
-from training.windows import CategoryWindows, FloatArray, make_category_windows
+from training.windows import CategoryWindows, FloatArray, IndexArray, make_category_windows
 
 N = 14
 SPLIT = SplitSettings(train=0.7, val=0.15)
 
 
-def window_mean(windows: FloatArray) -> FloatArray:
+def window_mean(windows: FloatArray, _weekdays: IndexArray | None = None) -> FloatArray:
     return np.asarray(windows.mean(axis=1), dtype=np.float64)
 
 
@@ -81,7 +81,7 @@ def test_a_tail_too_short_for_any_level_keeps_its_own_quantiles() -> None:
     assert np.all(tail_within_history(tail, whole, [3]) == 4.0)
 
 
-def same_weekday(windows: FloatArray) -> FloatArray:
+def same_weekday(windows: FloatArray, _weekdays: IndexArray | None = None) -> FloatArray:
     """The mean of the same weekday one and two weeks before the next day."""
     return np.asarray((windows[:, -7] + windows[:, -14]) / 2, dtype=np.float64)
 

@@ -20,7 +20,7 @@ from core.artifacts import (
 )
 from core.contracts.job_progress import EVERY_TRAINING, CategoryProgress
 from core.contracts.job_result import CategoryResult, read_results, write_results
-from core.contracts.manifest import MANIFEST_FILE, read_manifest, write_manifest
+from core.contracts.manifest import FORMAT_VERSION, MANIFEST_FILE, read_manifest, write_manifest
 from core.contracts.metrics import METRICS_FILE, read_metrics
 from core.sales_data import file_sha256, load_daily_sales
 from core.settings import Settings
@@ -149,7 +149,7 @@ def test_metrics_are_held_out_and_the_served_model_learned_the_recent_days(
     adjusted = make_category_windows(calendar.adjusted, manifest.window_size, test_settings.split)
     learned = adjusted.for_serving(test_settings.split).stats
     assert (manifest.mean, manifest.std) == (learned.mean, learned.std)
-    assert manifest.format_version == 2 and manifest.model_input == "normalized"
+    assert manifest.format_version == FORMAT_VERSION and manifest.model_input == "normalized"
     assert manifest.normalization is not None and manifest.normalization.method == "window_level"
     assert manifest.max_horizon == test_settings.forecast.max_horizon
     backtest = result.metrics.backtest

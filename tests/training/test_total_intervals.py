@@ -13,7 +13,7 @@ from core.contracts.manifest import IntervalCalibration, IntervalScale
 from core.settings import SplitSettings
 from training.evaluation import calibrate_intervals
 from training.intervals import CALIBRATED_LEVELS, calibrate, total_coverage, total_half_width
-from training.windows import FloatArray, make_category_windows
+from training.windows import FloatArray, IndexArray, make_category_windows
 
 H, N = 7, 14
 Z80, Z95 = 1.2816, 1.9600  # standard normal quantiles of |e| at 80 % and 95 %
@@ -109,7 +109,7 @@ def test_history_widens_the_totals_too() -> None:
     series = pd.Series(values, index=pd.date_range("2024-01-01", periods=days, freq="D"), name="Toys")
     windows = make_category_windows(series, N, SplitSettings(train=0.7, val=0.15))
 
-    def mean_forecaster(x: FloatArray) -> FloatArray:
+    def mean_forecaster(x: FloatArray, _weekdays: IndexArray | None = None) -> FloatArray:
         return np.asarray(x.mean(axis=1), dtype=np.float64)
 
     tail, widened = (
