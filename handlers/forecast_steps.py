@@ -49,8 +49,6 @@ METRICS_FILE = "metrics.json"
 BAD_REQUEST = 400
 UNPROCESSABLE = 422
 SEASON = 7
-WEEKDAY_FORMAT = 3
-"""The first `format_version` whose `model.pt` takes the weekday of the day forecast."""
 LEVEL_SHARE_RANGE = (0.1, 10.0)  # core.contracts.manifest's (a test checks it)
 TOTAL_WITHOUT_INTERVALS = (
     "no interval for the total: this version was calibrated before intervals of totals existed "
@@ -177,7 +175,7 @@ def forecast_paths(
     `weekdays` [B] of the first day ahead (negative where not known) move on a day a step.
     A version before format 3 is given none."""
     window = torch.as_tensor(rows, dtype=torch.float64)
-    if int(stats.get("format_version", 1)) < WEEKDAY_FORMAT:
+    if not version_stats.reads_weekday(stats):
         weekdays = None
     steps = []
     for step in range(horizon):
@@ -360,7 +358,7 @@ def answer_request(
         "horizon": horizon,
     }
     totals = total_answers(paths, windows, calibration, levels, factors) if horizon >= 2 else None
-    reads_weekday = int(stats.get("format_version", 1)) >= WEEKDAY_FORMAT
+    reads_weekday = version_stats.reads_weekday(stats)
     calendar_use = calendar_answer(stats.get("calendar"), last_date, horizon, reads_weekday)
     if calendar_use is not None:
         meta["calendar"] = calendar_use

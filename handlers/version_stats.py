@@ -29,6 +29,8 @@ else:
 REQUIRED_STATS = ("category", "version", "window_size", "mean", "std")
 MODEL_INPUTS = ("normalized", "raw")
 FORMAT_VERSIONS = (1, 2, 3)
+WEEKDAY_FORMAT = 3
+"""The first `format_version` whose `model.pt` takes the weekday of the day forecast."""
 WINDOW_LEVEL, GLOBAL, NONE = "window_level", "global", "none"
 """Normalization methods: the current one, and the two of archives without a format version."""
 INTERVAL_SCALES = ("none", "diff", "msd", "mad", "std")
@@ -168,6 +170,11 @@ def describe(stats: Mapping[str, Any], metrics_summary: Mapping[str, Any]) -> di
         "fallback": stats.get("fallback"),
         "classical": stats.get("classical"),
         "calendar": calendar_terms.calendar_summary(stats.get("calendar")),
-        # format 3: the model reads the weekday of the days forecast from the request's last_date
-        "weekday_input": int(stats.get("format_version", 1)) >= 3,
+        "weekday_input": reads_weekday(stats),
     }
+
+
+def reads_weekday(stats: Mapping[str, Any]) -> bool:
+    """Whether the version's model takes the weekday of the day forecast (from a request's
+    `last_date`): `format_version` 3 and later."""
+    return int(stats.get("format_version", 1)) >= WEEKDAY_FORMAT

@@ -11,7 +11,8 @@ from core.contracts.files import ContractError
 from core.contracts.manifest import read_manifest
 from core.contracts.metrics import read_metrics
 from core.settings import Settings
-from handlers.forecast_steps import WEEKDAY_FORMAT, load_model
+from handlers.forecast_steps import load_model
+from handlers.version_stats import WEEKDAY_FORMAT
 from training.calendar import adjust, series_factors
 from training.errors import TrainingError
 from training.forecaster import as_forecaster, served_normalization

@@ -111,7 +111,7 @@ def test_sales_answer_equals_the_model(handler: ForecastHandler, model_dir: Path
     context, answers = run_batch(handler, model_dir, [{"body": {"sales": WINDOW}}])
     assert context.get_response_status(0)[0] == 200
     want = pytest.approx(expected_prediction(model_dir, WINDOW), abs=1e-4)
-    reads_weekday = handler.stats["format_version"] >= steps_module.WEEKDAY_FORMAT
+    reads_weekday = stats_module.reads_weekday(handler.stats)
     no_date = {"applied": False, "note": calendar_module.WEEKDAY_NOT_SENT}
     assert answers[0] == {
         "prediction": want,
@@ -130,7 +130,7 @@ def test_a_dated_request_gives_the_model_its_weekday(handler: ForecastHandler, m
     weekday, in its scaled units); older formats get none. (Days further on: tests/contracts.)"""
     body = {"sales": WINDOW, "last_date": "2024-12-24"}
     _, [answer] = run_batch(handler, model_dir, [{"body": body}])
-    reads_weekday = handler.stats["format_version"] >= steps_module.WEEKDAY_FORMAT
+    reads_weekday = stats_module.reads_weekday(handler.stats)
     want = reference_next_day(model_dir, [WINDOW], 2 if reads_weekday else None)[0]
     assert answer["prediction"] == pytest.approx(want, abs=1e-4)
     if reads_weekday:
