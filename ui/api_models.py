@@ -207,6 +207,7 @@ class CategoryModel(_Answer):
     classical: Classical | None = None  # None: an older version or gateway
     fallback: Fallback | None = None  # why it serves only the classical part (None: it does not)
     calendar: CalendarTerms | None = None  # None: no calendar terms (or an older gateway)
+    weekday_input: bool = False  # its model reads the weekday from `last_date` (False: older ones)
     versions: list[ModelVersion] = []
 
 

@@ -67,7 +67,7 @@ def models_frame(listed: ModelList | None, mlflow_url: str = "") -> pd.DataFrame
             model.default_version or UNKNOWN,
             UNKNOWN if model.loaded is None else LOADED if model.loaded else ARCHIVED,
             model_cell(model),
-            calendar_cell(model.calendar),
+            calendar_cell(model.calendar, model.weekday_input),
             len(model.versions),
             registry_cell(next((v for v in model.versions if v.is_default), None), mlflow_url),
         ]
@@ -91,12 +91,12 @@ def model_cell(model: CategoryModel) -> str:
     return f"{name} {share} % + CNN-LSTM {100 - share} %"
 
 
-def calendar_cell(calendar: CalendarTerms | None) -> str:
-    """The calendar terms the served version applies: `holidays (US), yearly, month end`, or "—" for
-    none (or a gateway that does not say)."""
+def calendar_cell(calendar: CalendarTerms | None, weekday_input: bool = False) -> str:
+    """What the served version reads from the last value's date: `weekday, holidays (US), yearly,
+    month end`, or "—" for nothing (or a gateway that does not say)."""
+    terms = ["weekday"] if weekday_input else []
     if calendar is None:
-        return UNKNOWN
-    terms = []
+        return ", ".join(terms) or UNKNOWN
     if calendar.holidays:
         terms.append(f"holidays ({calendar.country})" if calendar.country else "holidays")
     if calendar.yearly:

@@ -24,6 +24,7 @@ BUDGETED = {  # GET /api/models of a gateway with torchserve.max_loaded_models: 
             "default_version": "20261205.071518",
             "loaded": True,
             "classical": {"method": "weekly_profile_es", "parameters": {"alpha": 0.1}, "weight": 0.5},
+            "weekday_input": True,
             "calendar": {
                 "country": "US",
                 "holidays": 22,
@@ -78,7 +79,7 @@ def test_a_budgeted_answer_shows_the_budget_and_each_state() -> None:
             "20261205.071518",
             LOADED,
             "weekly profile 50 % + CNN-LSTM 50 %",
-            "holidays (US), yearly",
+            "weekday, holidays (US), yearly",
             1,
             beauty_link,
         ],
@@ -152,9 +153,8 @@ def test_the_train_tab_lists_each_served_version_as_the_gateway_does(
             if classical is not None and model["fallback"] is None:
                 expect(cells.nth(3)).to_contain_text(f"+ CNN-LSTM {100 - round(100 * classical['weight'])} %")
             terms = model.get("calendar")
-            expect(cells.nth(4)).to_have_text(
-                calendar_cell(CalendarTerms.model_validate(terms) if terms is not None else None)
-            )
+            read = CalendarTerms.model_validate(terms) if terms is not None else None
+            expect(cells.nth(4)).to_have_text(calendar_cell(read, model["weekday_input"]))
         opened.assert_clean()
     finally:
         opened.close()
