@@ -69,6 +69,7 @@ class CalendarAnswer(TypedDict):
 
     applied: bool
     last_date: NotRequired[str]
+    uses: NotRequired[list[str]]
     note: NotRequired[str]
 
 

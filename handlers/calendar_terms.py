@@ -39,6 +39,22 @@ WEEKDAY_UNKNOWN = -1
 """The weekday passed to a format 3 model for a row without `last_date` (training.model's too)."""
 
 
+def date_uses(block: Mapping[str, Any] | None, reads_weekday: bool) -> list[str]:
+    """What a version reads from the last value's date, in the words the UI shows: `weekday` (a
+    format 3 model), `holidays (US)`, `yearly`, `month end` (its calendar block's terms that are on)."""
+    uses = ["weekday"] if reads_weekday else []
+    if block is None:
+        return uses
+    if block.get("holidays"):
+        country = block.get("country")
+        uses.append(f"holidays ({country})" if country else "holidays")
+    if block.get("yearly") is not None:
+        uses.append("yearly")
+    if block.get("month_end") is not None:
+        uses.append("month end")
+    return uses
+
+
 def check_calendar(block: Any, where: str) -> None:
     """The `calendar` block the handler relies on; ValueError names the field."""
     if not isinstance(block, Mapping):

@@ -397,11 +397,11 @@ def answer_batch(
 def calendar_answer(
     block: Mapping[str, Any] | None, last_date: date | None, horizon: int, reads_weekday: bool = False
 ) -> dict[str, Any] | None:
-    """`{"applied", "last_date", "note"}` of a version with calendar terms or one whose model reads
-    the weekday (`reads_weekday`: format 3), or one sent a date it does not use; None when none of
-    these. The note says when no date was sent (the weekday then comes from the window's pattern),
-    when the days ahead lie past the holidays the version knows, and which of them it forecasts as
-    closed."""
+    """`{"applied", "last_date", "uses", "note"}` of a version with calendar terms or one whose model
+    reads the weekday (`reads_weekday`: format 3), or one sent a date it does not use; None when none
+    of these. `uses` names what the date drove (`calendar_terms.date_uses`). The note says when no
+    date was sent (the weekday then comes from the window's pattern), when the days ahead lie past
+    the holidays the version knows, and which of them it forecasts as closed."""
     if last_date is None:
         unsent = [calendar_terms.NOT_SENT] if block is not None else []
         if reads_weekday:
@@ -409,7 +409,11 @@ def calendar_answer(
         return {"applied": False, "note": "; ".join(unsent)} if unsent else None
     if block is None and not reads_weekday:
         return {"applied": False, "note": calendar_terms.NOT_TRAINED}
-    answer: dict[str, Any] = {"applied": True, "last_date": last_date.isoformat()}
+    answer: dict[str, Any] = {
+        "applied": True,
+        "last_date": last_date.isoformat(),
+        "uses": calendar_terms.date_uses(block, reads_weekday),
+    }
     if block is None:
         return answer
     notes = (

@@ -49,6 +49,7 @@ class CalendarUse(_Answer):
 
     applied: bool
     last_date: str | None = None
+    uses: list[str] | None = None  # what the date drove (None: an older gateway)
     note: str | None = None
 
 

@@ -329,13 +329,14 @@ def total_line(total: ForecastTotal | None) -> str:
 
 
 def calendar_line(calendar: CalendarUse | None) -> str:
-    """How the version's calendar terms (holidays, season) were used, on a line of its own: applied
-    from the last value's date, with the gateway's note (why not, or what to know); empty for a
-    version without them asked without a date."""
+    """How the version used the last value's date, on a line of its own: what it drove (weekday,
+    holidays, season), with the gateway's note (why not, or what to know); empty for a version
+    without calendar terms asked without a date."""
     if calendar is None:
         return ""
     if calendar.applied:
-        text = f"Calendar terms applied (last value on {calendar.last_date})."
+        used = f": {', '.join(calendar.uses)}" if calendar.uses else ""
+        text = f"Calendar applied from the last value's date ({calendar.last_date}){used}."
         return "\n\n" + (f"{text} {_sentence(calendar.note)}" if calendar.note else text)
     return "\n\n" + _sentence(calendar.note or "Calendar terms not applied.")
 

@@ -64,7 +64,9 @@ class BulkOutcome(BaseModel):
     window_size: int | None = None
     forecast: list[BulkStep] | None = None
     total: BulkTotal | None = Field(default=None, description="the total of the days, horizon ≥ 2")
-    calendar: dict[str, str | bool] | None = Field(default=None, description="the handler's `calendar`")
+    calendar: dict[str, str | bool | list[str]] | None = Field(
+        default=None, description="the handler's `calendar`"
+    )
 
 
 class BulkForecastAnswer(BaseModel):

@@ -136,6 +136,11 @@ class CalendarUse(BaseModel):
     last_date: str | None = Field(
         default=None, description="The date of the last value they were applied from (YYYY-MM-DD)."
     )
+    uses: list[str] | None = Field(
+        default=None,
+        description="What the date drove when applied: `weekday` (a model that reads it), `holidays "
+        "(US)`, `yearly`, `month end`.",
+    )
     note: str | None = Field(
         default=None,
         description="Why they were not applied (no `last_date` sent, or a version without them), or "

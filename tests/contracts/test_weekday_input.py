@@ -84,7 +84,7 @@ def test_a_dated_request_reads_the_profile_at_its_weekday_a_day_further_each_ste
     assert [step["prediction"] for step in dated["forecast"]] == pytest.approx(
         (ANCHOR * PROFILE[2:5]).tolist(), rel=1e-5
     )
-    assert dated["calendar"] == {"applied": True, "last_date": "2024-12-24"}
+    assert dated["calendar"] == {"applied": True, "last_date": "2024-12-24", "uses": ["weekday"]}
     # without a date the window's pattern says Saturday
     assert plain["prediction"] == pytest.approx(ANCHOR * float(PROFILE[5]), rel=1e-5)
     assert plain["calendar"] == {"applied": False, "note": WEEKDAY_NOT_SENT}

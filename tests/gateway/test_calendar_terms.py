@@ -25,6 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.torchserve]
 VERSION = "20240101.000000"
 WINDOW = [float(240 + 7 * (day % 5)) for day in range(14)]  # Dec 11..24 with last_date Dec 24: no holiday
 LAST_DATE = "2024-12-24"  # the day before the holiday: tomorrow is Dec 25
+HOLIDAYS = ["holidays (US)"]  # what the date drives in Beauty's archive
+WEEKDAY = ["weekday"]  # and in Electronics' (format 3, no calendar terms)
 
 
 class Stack:
@@ -71,7 +73,7 @@ def test_last_date_applies_the_holiday_factor(stack: Stack) -> None:
         assert mine["lower"] == pytest.approx(HOLIDAY_FACTOR * theirs["lower"])
         assert mine["upper"] == pytest.approx(HOLIDAY_FACTOR * theirs["upper"])
     assert dated["prediction"] == first["prediction"]
-    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE}
+    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE, "uses": HOLIDAYS}
 
 
 def test_without_last_date_the_answer_says_the_terms_were_not_applied(stack: Stack) -> None:
@@ -114,7 +116,7 @@ def test_batch_items_carry_their_own_last_date(stack: Stack) -> None:
     assert [step["prediction"] for step in dated["forecast"]] == pytest.approx(
         [step["prediction"] for step in single]
     )
-    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE}
+    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE, "uses": HOLIDAYS}
     assert plain["prediction"] == pytest.approx(predict(stack)["prediction"])
     assert plain["calendar"]["applied"] is False and "send last_date" in plain["calendar"]["note"]
     assert "no calendar terms" in clothing["calendar"]["note"]
@@ -130,7 +132,7 @@ def test_forecasts_from_the_history_send_its_last_day(stack: Stack) -> None:
     window = [float(value) for value in history["Beauty"].iloc[-14:]]
     forecast = ok(stack.api.get("/api/forecast/Beauty", params={"horizon": 2}))
     assert forecast["history_end"] == end
-    assert forecast["calendar"] == {"applied": True, "last_date": end, "note": None}
+    assert forecast["calendar"] == {"applied": True, "last_date": end, "uses": HOLIDAYS, "note": None}
     same = predict(stack, sales=window, last_date=end)
     assert [step["prediction"] for step in forecast["forecast"]] == pytest.approx(
         [step["prediction"] for step in same["forecast"]]
@@ -143,7 +145,7 @@ def test_forecasts_from_the_history_send_its_last_day(stack: Stack) -> None:
         stack.api.post("/api/forecast_batch", json={"categories": ["Beauty", "Clothing"], "horizon": 2})
     )
     beauty_bulk, clothing_bulk = bulk["results"]
-    assert beauty_bulk["calendar"] == {"applied": True, "last_date": end, "note": None}
+    assert beauty_bulk["calendar"] == {"applied": True, "last_date": end, "uses": HOLIDAYS, "note": None}
     assert [step["prediction"] for step in beauty_bulk["forecast"]] == pytest.approx(
         [step["prediction"] for step in forecast["forecast"]]
     )
@@ -162,14 +164,19 @@ def test_a_version_that_reads_the_weekday_is_sent_the_date_and_says_when_it_had_
     plain = ok(stack.api.post("/api/predict", json=body))
     dated = ok(stack.api.post("/api/predict", json={**body, "last_date": LAST_DATE}))
     assert plain["calendar"] == {"applied": False, "note": WEEKDAY_NOT_SENT}
-    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE}
+    assert dated["calendar"] == {"applied": True, "last_date": LAST_DATE, "uses": WEEKDAY}
     assert dated["prediction"] != pytest.approx(plain["prediction"])  # Wednesday's term reached the model
     history = load_daily_sales(stack.settings.data)
     end = history["Electronics"].index[-1].strftime("%Y-%m-%d")
     forecast = ok(stack.api.get("/api/forecast/Electronics", params={"horizon": 2}))
-    assert forecast["calendar"] == {"applied": True, "last_date": end, "note": None}
+    assert forecast["calendar"] == {"applied": True, "last_date": end, "uses": WEEKDAY, "note": None}
     bulk = ok(stack.api.post("/api/forecast_batch", json={"categories": ["Electronics"], "horizon": 2}))
-    assert bulk["results"][0]["calendar"] == {"applied": True, "last_date": end, "note": None}
+    assert bulk["results"][0]["calendar"] == {
+        "applied": True,
+        "last_date": end,
+        "uses": WEEKDAY,
+        "note": None,
+    }
     models = {model["category"]: model for model in ok(stack.api.get("/api/models"))["models"]}
     assert models["Electronics"]["weekday_input"] is True
     assert models["Electronics"]["versions"][0]["weekday_input"] is True

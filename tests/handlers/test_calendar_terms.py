@@ -15,6 +15,7 @@ from handlers.calendar_terms import (
     NOT_TRAINED,
     YEAR_DAYS,
     check_calendar,
+    date_uses,
     day_factor,
     request_factors,
     year_position,
@@ -99,7 +100,7 @@ def test_the_window_is_adjusted_and_the_forecast_multiplied_back() -> None:
     assert [step["prediction"] for step in answer["forecast"]] == pytest.approx([1.0, 10.0])
     first = answer["forecast"][0]["intervals"][0]
     assert (first["lower"], first["upper"]) == pytest.approx((0.9, 1.1))  # 10 ± 1, times 0.1
-    assert answer["calendar"] == {"applied": True, "last_date": "2024-12-24"}
+    assert answer["calendar"] == {"applied": True, "last_date": "2024-12-24", "uses": ["holidays (US)"]}
     assert answer["total"]["prediction"] == pytest.approx(11.0)
     total = answer["total"]["intervals"][0]
     assert (total["lower"], total["upper"]) == pytest.approx((11.0 - 2.0 * 0.55, 11.0 + 2.0 * 0.55))
@@ -167,3 +168,22 @@ def test_a_bad_last_date_is_a_400_naming_the_format(value: Any) -> None:
 def test_a_bad_calendar_block_is_named(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_calendar(calendar_block(**changes), "norm_stats.json")
+
+
+@pytest.mark.parametrize(
+    ("block", "reads_weekday", "uses"),
+    [
+        (None, True, ["weekday"]),
+        (calendar_block(), False, ["holidays (US)"]),
+        (
+            calendar_block(yearly=[1.0] * 366, month_end={"days": 2, "factor": 1.1}),
+            True,
+            ["weekday", "holidays (US)", "yearly", "month end"],
+        ),
+        (calendar_block(holidays={}, country="", yearly=[1.0] * 366), False, ["yearly"]),
+    ],
+)
+def test_the_answer_names_what_the_date_drove(
+    block: dict[str, Any] | None, reads_weekday: bool, uses: list[str]
+) -> None:
+    assert date_uses(block, reads_weekday) == uses

@@ -168,7 +168,7 @@ def test_an_items_last_date_applies_the_versions_calendar_terms(tmp_path: Path) 
             HOLIDAY_FACTOR * plain.forecast[0].intervals[0].upper,
         )
     )
-    assert dated.calendar == {"applied": True, "last_date": "2024-12-24"}
+    assert dated.calendar == {"applied": True, "last_date": "2024-12-24", "uses": ["holidays (US)"]}
     assert plain.calendar is not None and plain.calendar["applied"] is False
     assert "send last_date" in str(plain.calendar["note"])
 

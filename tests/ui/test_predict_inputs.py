@@ -111,14 +111,23 @@ def test_a_bad_last_values_date_names_the_format(value: str) -> None:
     ("calendar", "line"),
     [
         (None, ""),
-        ({"applied": True, "last_date": "2024-12-24"}, "Calendar terms applied (last value on 2024-12-24)."),
+        (
+            {"applied": True, "last_date": "2024-12-24"},
+            "Calendar applied from the last value's date (2024-12-24).",
+        ),
+        (
+            {"applied": True, "last_date": "2024-12-24", "uses": ["weekday"]},
+            "Calendar applied from the last value's date (2024-12-24): weekday.",
+        ),
         (
             {
                 "applied": True,
                 "last_date": "2024-12-24",
+                "uses": ["weekday", "holidays (US)"],
                 "note": "holidays after 2025-12-31 are not known",
             },
-            "Calendar terms applied (last value on 2024-12-24). Holidays after 2025-12-31 are not known.",
+            "Calendar applied from the last value's date (2024-12-24): weekday, holidays (US). "
+            "Holidays after 2025-12-31 are not known.",
         ),
         (
             {"applied": False, "note": "calendar terms not applied: send last_date"},
