@@ -228,7 +228,9 @@ def test_the_last_values_date_is_sent_and_its_calendar_answer_shown(
     assert f"**{format_sales(direct['prediction'])}**" in headline
     calendar = CalendarUse.model_validate(direct["calendar"]) if direct.get("calendar") else None
     shown = calendar_line(calendar).strip()
-    assert shown and shown in headline  # applied, or the version's note that it has no calendar terms
+    assert shown and shown in headline
+    assert direct["calendar"]["applied"] and "weekday" in direct["calendar"]["uses"]  # a format 3 model
+    assert "from the last value's date (2024-12-24): weekday" in headline
     headline, _, message, _ = ui_client.predict(
         "Beauty", format_sales_text(sales), 1, "24.12.2024", api_name="/predict"
     )
