@@ -3,6 +3,7 @@ loopback port, so benchmarks and tests run beside a dev stack without touching i
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,34 @@ _handed_out: set[int] = set()
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has not
     handed out before: the kernel may offer a just-released port again, and two servers of one stack
-    given the same port fail to start (seen: TorchServe's management and metrics ports)."""
-    for _ in range(1000):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    given the same port fail to start (seen: TorchServe's management and metrics ports).
+
+    Processes that pick ports side by side (the test suite's workers) each take only their share of
+    them, `SALESCAST_PORT_SHARD="i/n"`: the ports p with (p // 2) % n == i (Linux offers `bind` odd
+    ports first), so one never hands out a port another has picked and not bound yet."""
+    index, count = _port_shard()
+    held: list[socket.socket] = []  # kept bound while searching, so each bind offers a new port
+    try:
+        for _ in range(1000):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
             sock.bind((LOOPBACK, 0))
             port = int(sock.getsockname()[1])
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            if (port // 2) % count == index and port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    finally:
+        for sock in held:
+            sock.close()
     raise RuntimeError("no free loopback port that was not handed out already")
+
+
+def _port_shard() -> tuple[int, int]:
+    shard = os.environ.get("SALESCAST_PORT_SHARD", "")
+    index, _, count = shard.partition("/")
+    if index.isdigit() and count.isdigit() and int(index) < int(count):
+        return int(index), int(count)
+    return 0, 1
 
 
 def isolated_settings(settings: Settings, root: Path, **overrides: dict[str, Any]) -> Settings:
