@@ -37,8 +37,12 @@ $(AIRFLOW_VENV)/.installed: $(AIRFLOW_LOCK)
 
 venv-airflow: $(AIRFLOW_VENV)/.installed
 
+# Two pytest-xdist workers: the suite's servers leave a core idle part of the time. Files go to
+# workers whole, those sharing a server tier together (tests/fixtures/parallel.py: one start per tier,
+# disjoint ports). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The container tier (never part of `make test`): builds both images with `docker compose build`,
 # starts the stack under a unique project name, checks it through the published ports, always ends

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from core.settings import Settings, load_settings
 from salescast.bench.isolation import isolated_settings
 
 pytest_plugins = [
+    "tests.fixtures.parallel",  # first: the fixtures below import it
     "tests.fixtures.training",
     "tests.fixtures.torchserve",
     "tests.fixtures.gateway",
@@ -76,6 +76,7 @@ def test_settings(session_root: Path) -> Settings:
 
 _TIER_SECONDS: dict[str, float] = defaultdict(float)
 _TIER_COUNTS: dict[str, int] = defaultdict(int)
+_SESSION_START: list[float] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -90,16 +91,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _TIER_COUNTS[tier] += 1
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _SESSION_START.append(time.monotonic())
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _TIER_SECONDS:
         return
+    # the run's wall time, measured where it is reported (the controller, when workers run the tests)
+    if _SESSION_START:
+        _TIER_SECONDS["(session)"] = time.monotonic() - _SESSION_START[0]
     terminalreporter.section("time per test tier (setup + call + teardown)")
     for tier, seconds in sorted(_TIER_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{tier:<14} {_TIER_COUNTS[tier]:>4} tests {seconds:>8.1f} s")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _session_clock() -> Iterator[None]:
-    start = time.monotonic()
-    yield
-    _TIER_SECONDS["(session)"] = time.monotonic() - start
