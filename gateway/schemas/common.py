@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.settings import Settings
 
@@ -162,6 +162,14 @@ def check_levels(levels: list[Any] | None) -> list[float] | None:
             shown = f"{level:g}" if number else repr(level)
             raise ValueError(f"each level must be a percent from 50 to 99, got {shown}")
     return [float(level) for level in levels]
+
+
+Levels = Annotated[
+    list[Any] | None,
+    AfterValidator(check_levels),
+    Field(description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}),
+]
+"""The optional `levels` field of every forecast body: one declaration, one check."""
 
 
 def check_last_date(value: Any) -> date | None:

@@ -3,25 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from gateway.schemas.common import (
     CALENDAR_DESCRIPTION,
     EXAMPLE_CALENDAR,
     EXAMPLE_STEP,
     HORIZON_DESCRIPTION,
-    LEVEL_SCHEMA,
-    LEVELS_DESCRIPTION,
     TOTAL_DESCRIPTION,
     CalendarUse,
     ConfiguredParts,
     ForecastStep,
     ForecastTotal,
+    Levels,
     ServiceFacts,
     StrictBody,
-    check_levels,
 )
 
 
@@ -69,14 +65,7 @@ class BulkForecastRequest(StrictBody):
         "category of the active dataset. Up to `gateway.max_batch_items`.",
     )
     horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION + " For every category.")
-    levels: list[Any] | None = Field(
-        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
-    )
-
-    @field_validator("levels")
-    @classmethod
-    def _levels(cls, values: list[Any] | None) -> list[float] | None:
-        return check_levels(values)
+    levels: Levels = None
 
 
 class BulkForecastItem(BaseModel):

@@ -15,17 +15,15 @@ from gateway.schemas.common import (
     EXAMPLE_TOTAL,
     HORIZON_DESCRIPTION,
     LAST_DATE_DESCRIPTION,
-    LEVEL_SCHEMA,
-    LEVELS_DESCRIPTION,
     TOTAL_DESCRIPTION,
     CalendarUse,
     ConfiguredParts,
     ForecastStep,
     ForecastTotal,
+    Levels,
     ServiceFacts,
     StrictBody,
     check_last_date,
-    check_levels,
 )
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -77,9 +75,7 @@ class PredictRequest(StrictBody):
         json_schema_extra={"items": SALES_VALUE_SCHEMA},
     )
     horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION)
-    levels: list[Any] | None = Field(
-        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
-    )
+    levels: Levels = None
     last_date: date | None = Field(default=None, description=LAST_DATE_DESCRIPTION)
 
     @field_validator("sales")
@@ -91,11 +87,6 @@ class PredictRequest(StrictBody):
     @classmethod
     def _last_date(cls, value: Any) -> date | None:
         return check_last_date(value)
-
-    @field_validator("levels")
-    @classmethod
-    def _levels(cls, values: list[Any] | None) -> list[float] | None:
-        return check_levels(values)
 
 
 class PredictResponse(BaseModel):
@@ -128,14 +119,7 @@ class BatchItem(StrictBody):
 class BatchRequest(StrictBody):
     items: list[BatchItem] = Field(min_length=1, description="Up to `gateway.max_batch_items` items.")
     horizon: int = Field(default=1, ge=1, description=HORIZON_DESCRIPTION + " For every item.")
-    levels: list[Any] | None = Field(
-        default=None, description=LEVELS_DESCRIPTION, json_schema_extra={"items": LEVEL_SCHEMA}
-    )
-
-    @field_validator("levels")
-    @classmethod
-    def _levels(cls, values: list[Any] | None) -> list[float] | None:
-        return check_levels(values)
+    levels: Levels = None
 
 
 class BatchResult(BaseModel):
